@@ -1,0 +1,61 @@
+# mw: build, test, run and benchmark. `make run` and `make test` install what they need
+# (Debian's OpenMPI and friends) on a fresh machine as root.
+
+GO       ?= go
+MPIRUN   ?= mpirun
+NP       ?= 3
+# Root may run mpirun here (CI runs as root); more ranks than cores are allowed.
+export OMPI_ALLOW_RUN_AS_ROOT := 1
+export OMPI_ALLOW_RUN_AS_ROOT_CONFIRM := 1
+export OMPI_MCA_rmaps_base_oversubscribe := 1
+
+VERSION  := $(shell git describe --always --dirty 2>/dev/null || echo dev)
+BIN      := ./mw
+RUNDIR   := run
+DEB_PKGS := openmpi-bin libopenmpi-dev pkg-config parallel
+
+.PHONY: deps build test unit mpitest fuzz run bench lint clean
+
+# deps installs Debian's packages only when one is missing (idempotent, quiet).
+deps:
+	@missing=""; for p in $(DEB_PKGS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+		echo "installing:$$missing"; \
+		apt-get update -qq >/dev/null && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	fi
+
+build: deps
+	$(GO) build -ldflags "-X main.version=$(VERSION)" -o $(BIN) .
+
+# test: unit tests with the race detector, real mpirun runs, and a short fuzz of every parser.
+test: build lint
+	$(GO) test -race -count=1 -timeout 20m ./...
+	$(MAKE) --no-print-directory fuzz
+
+FUZZTIME ?= 5s
+fuzz:
+	@for f in $$(grep -rl --include='*_test.go' '^func Fuzz' .); do \
+		pkg=./$$(dirname $$f); \
+		for t in $$(grep -h '^func Fuzz' $$f | sed 's/func \(Fuzz[A-Za-z0-9_]*\).*/\1/'); do \
+			echo "fuzz $$pkg $$t ($(FUZZTIME))"; \
+			$(GO) test -run='^$$' -fuzz="^$$t$$" -fuzztime=$(FUZZTIME) $$pkg >/dev/null || exit 1; \
+		done; \
+	done
+
+lint:
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+
+# run: the main job on a built-in input. See README.md.
+run: build
+	@mkdir -p $(RUNDIR)
+	$(MPIRUN) -np $(NP) $(BIN) selftest --items 100000 --chunk 256 -o $(RUNDIR)/selftest.txt
+	@echo "wrote $(RUNDIR)/selftest.txt ($$(wc -l < $(RUNDIR)/selftest.txt) lines)"
+
+bench: build
+	bash scripts/bench/all.sh
+
+clean:
+	rm -rf $(BIN) $(RUNDIR)

@@ -1,0 +1,178 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/mw-hpc/mw/cli"
+	"github.com/mw-hpc/mw/rank"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
+// commands maps a workload name to its command; gens maps `mw gen <what>` to its command.
+// Each workload registers itself from its own main_<name>.go file.
+var (
+	commands = map[string]cli.Command{}
+	gens     = map[string]cli.Command{}
+)
+
+func register(c cli.Command)    { commands[c.Name] = c }
+func registerGen(c cli.Command) { gens[c.Name] = c }
+
+// launcherRank is this process's rank as the launcher (mpirun, srun) tells it, before MPI
+// starts; 0 when not launched by one.
+func launcherRank() int {
+	for _, v := range []string{"OMPI_COMM_WORLD_RANK", "PMIX_RANK", "PMI_RANK", "SLURM_PROCID"} {
+		if s := os.Getenv(v); s != "" {
+			if r, err := strconv.Atoi(s); err == nil {
+				return r
+			}
+		}
+	}
+	return 0
+}
+
+// run is the whole program but for the exit: it returns the exit code.
+func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	me := launcherRank()
+	if me != 0 {
+		stdout = io.Discard // only rank 0 writes to stdout
+	}
+	var (
+		once sync.Once
+		tr   rank.Transport
+		terr error
+	)
+	env := &cli.Env{Stdin: stdin, Stdout: stdout, Stderr: stderr, Rank: me}
+	env.Transport = func() (rank.Transport, error) {
+		once.Do(func() { tr, terr = rank.StartMPI() })
+		return tr, terr
+	}
+	defer func() {
+		if tr != nil {
+			tr.Close()
+		}
+	}()
+
+	name, rest, cmd, err := pick(args)
+	if err == nil && cmd.Run != nil {
+		err = cmd.Run(ctx, env, rest)
+	}
+	if errors.Is(err, flag.ErrHelp) {
+		return cli.ExitOK
+	}
+	if err != nil && me == 0 {
+		report(stderr, name, err)
+	}
+	if err != nil && me != 0 && !isUsage(err) {
+		// A worker's own fatal error (the manager's are reported by the manager).
+		fmt.Fprintf(stderr, "mw[%d]: %s: %v\n", me, name, err)
+	}
+	return cli.ExitCode(err)
+}
+
+func isUsage(err error) bool {
+	var ue *cli.UsageError
+	return errors.As(err, &ue)
+}
+
+func report(w io.Writer, name string, err error) {
+	var ee *cli.ExitError
+	if errors.As(err, &ee) && ee.Err == nil {
+		return
+	}
+	msg := err.Error()
+	if name != "" && !strings.HasPrefix(msg, "mw") {
+		msg = "mw: " + name + ": " + msg
+	} else if name == "" {
+		msg = "mw: " + msg
+	}
+	fmt.Fprintln(w, msg)
+	if isUsage(err) && name != "" {
+		fmt.Fprintf(w, "Run 'mw %s -h' for help.\n", name)
+	}
+}
+
+// pick finds the command named by args[0] (or the built-in help and version).
+func pick(args []string) (name string, rest []string, cmd cli.Command, err error) {
+	if len(args) == 0 {
+		return "", nil, cli.Command{}, cli.Usagef("no workload given; run 'mw -h' for the list")
+	}
+	name, rest = args[0], args[1:]
+	switch name {
+	case "-h", "-help", "--help", "help":
+		return name, rest, cli.Command{Run: helpCmd}, nil
+	case "version", "--version", "-version":
+		return name, rest, cli.Command{Run: func(_ context.Context, env *cli.Env, _ []string) error {
+			fmt.Fprintf(env.Stdout, "mw %s\n", version)
+			return nil
+		}}, nil
+	case "gen":
+		if len(rest) == 0 || rest[0] == "-h" || rest[0] == "--help" {
+			return name, rest, cli.Command{Run: func(_ context.Context, env *cli.Env, _ []string) error {
+				fmt.Fprintf(env.Stdout, "usage: mw gen <what> [flags]: make a synthetic input\n\n")
+				listCommands(env.Stdout, gens)
+				if len(rest) == 0 {
+					return cli.Usagef("gen: say what to generate")
+				}
+				return nil
+			}}, nil
+		}
+		g, ok := gens[rest[0]]
+		if !ok {
+			return name, rest, cli.Command{}, cli.Usagef("gen %q: unknown; one of %s", rest[0], strings.Join(names(gens), ", "))
+		}
+		return "gen " + rest[0], rest[1:], g, nil
+	}
+	c, ok := commands[name]
+	if !ok {
+		return name, rest, cli.Command{}, cli.Usagef("unknown workload %q; one of %s (mw -h lists them)", name, strings.Join(names(commands), ", "))
+	}
+	return name, rest, c, nil
+}
+
+func helpCmd(_ context.Context, env *cli.Env, _ []string) error {
+	w := env.Stdout
+	fmt.Fprint(w, `mw: one binary that turns an MPI allocation into a manager-workers machine.
+
+usage: mpirun -np N mw <workload> [flags]     (-np 1 works too: the manager does the work)
+       mw gen <what> [flags]                   make a synthetic input
+       mw version
+
+Rank 0 is the manager: it cuts the ordered input into numbered chunks, deals them to the
+workers and writes the results in input order. Every workload takes the engine's flags
+(--window, --threads, --retries, --stats, --quiet); 'mw <workload> -h' lists all of its flags.
+
+workloads:
+`)
+	listCommands(w, commands)
+	fmt.Fprint(w, "\ngenerators (mw gen <what>):\n")
+	listCommands(w, gens)
+	fmt.Fprint(w, "\nexit codes: 0 success, 1 runtime error, 2 usage error; mw exec uses GNU parallel's.\n")
+	return nil
+}
+
+func names(m map[string]cli.Command) []string {
+	var ns []string
+	for n := range m {
+		ns = append(ns, n)
+	}
+	sort.Strings(ns)
+	return ns
+}
+
+func listCommands(w io.Writer, m map[string]cli.Command) {
+	for _, n := range names(m) {
+		fmt.Fprintf(w, "  %-10s %s\n", n, m[n].Short)
+	}
+}

@@ -1,0 +1,58 @@
+package cli
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/mw-hpc/mw/rank"
+)
+
+// statsJSON is the --stats file's layout (stable field names for scripts).
+type statsJSON struct {
+	WallSeconds  float64  `json:"wall_seconds"`
+	Workers      int      `json:"workers"`
+	Threads      int      `json:"threads"`
+	Chunks       uint64   `json:"chunks"`
+	BytesIn      uint64   `json:"bytes_in"`
+	BytesOut     uint64   `json:"bytes_out"`
+	ChunksPerSec float64  `json:"chunks_per_second"`
+	Retries      uint64   `json:"retries"`
+	PerWorker    []uint64 `json:"chunks_per_worker"`
+	MaxReorder   int      `json:"max_reorder"`
+	ReorderBound int      `json:"reorder_bound"`
+	Hosts        []string `json:"hosts"`
+}
+
+// WriteStats writes the run report as JSON to path, atomically.
+func WriteStats(path string, st rank.Stats) error {
+	js := statsJSON{
+		WallSeconds: st.Wall.Seconds(), Workers: st.Workers, Threads: st.Threads, Chunks: st.Chunks,
+		BytesIn: st.BytesIn, BytesOut: st.BytesOut, Retries: st.Retries, PerWorker: st.PerWorker,
+		MaxReorder: st.MaxReorder, ReorderBound: st.ReorderBound, Hosts: st.Hosts,
+	}
+	if s := st.Wall.Seconds(); s > 0 {
+		js.ChunksPerSec = float64(st.Chunks) / s
+	}
+	b, err := json.MarshalIndent(js, "", "  ")
+	if err != nil {
+		return fmt.Errorf("write stats: %w", err)
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".stats-*")
+	if err != nil {
+		return fmt.Errorf("write stats: %w", err)
+	}
+	_, err = tmp.Write(append(b, '\n'))
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp.Name(), path)
+	}
+	if err != nil {
+		os.Remove(tmp.Name())
+		return fmt.Errorf("write stats %s: %w", path, err)
+	}
+	return nil
+}

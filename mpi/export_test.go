@@ -1,0 +1,9 @@
+package mpi
+
+// SetBcastChunk makes Bcast hand MPI pieces of at most n (at least 1) bytes, so tests can
+// cover the pieces without 2 GiB buffers; restore puts the 1 GiB back.
+func SetBcastChunk(n int) (restore func()) {
+	old := bcastChunk
+	bcastChunk = max(n, 1)
+	return func() { bcastChunk = old }
+}

@@ -1,0 +1,466 @@
+package mpi_test
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/mw-hpc/mw/internal/mpitest"
+	"github.com/mw-hpc/mw/mpi"
+)
+
+func TestMain(m *testing.M) { os.Exit(mpitest.Main(m)) }
+
+// TestUnderMpirun runs the inner tests (TestMPI*) under mpirun with 2, 3 and 4 ranks.
+func TestUnderMpirun(t *testing.T) {
+	for _, np := range []int{2, 3, 4} {
+		t.Run(fmt.Sprintf("np=%d", np), func(t *testing.T) {
+			mpitest.Run(t, np, "TestMPI.*")
+		})
+	}
+}
+
+// fill returns n bytes that differ with seed and position.
+func fill(n int, seed byte) []byte {
+	b := make([]byte, n)
+	for i := range b {
+		b[i] = seed + byte(i*7+i>>8)
+	}
+	return b
+}
+
+const mib = 1 << 20
+
+var sizes = []struct {
+	name string
+	n    int
+}{{"0B", 0}, {"1B", 1}, {"1MiB", mib}}
+
+// Tests that need no MPI, in the ordinary go test process.
+
+func TestThreadLevelString(t *testing.T) {
+	for _, tt := range []struct {
+		l    mpi.ThreadLevel
+		want string
+	}{
+		{mpi.ThreadSingle, "MPI_THREAD_SINGLE"},
+		{mpi.ThreadFunneled, "MPI_THREAD_FUNNELED"},
+		{mpi.ThreadSerialized, "MPI_THREAD_SERIALIZED"},
+		{mpi.ThreadMultiple, "MPI_THREAD_MULTIPLE"},
+		{mpi.ThreadLevel(9), "ThreadLevel(9)"},
+	} {
+		t.Run(tt.want, func(t *testing.T) {
+			if got := tt.l.String(); got != tt.want {
+				t.Errorf("String() = %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestNotRunning(t *testing.T) {
+	if mpitest.Under() {
+		t.Skip("MPI is running in this process")
+	}
+	if mpi.IsOn() || mpi.WorldRank() != 0 || mpi.WorldSize() != 1 {
+		t.Fatalf("before Start: IsOn=%v WorldRank=%d WorldSize=%d", mpi.IsOn(), mpi.WorldRank(), mpi.WorldSize())
+	}
+	w := mpi.World()
+	if w.Rank() != 0 || w.Size() != 1 {
+		t.Errorf("World before Start: rank %d size %d, want 0 1", w.Rank(), w.Size())
+	}
+	calls := []struct {
+		name string
+		call func() error
+	}{
+		{"MPI_Send", func() error { return w.Send([]byte("x"), 0, 0) }},
+		{"MPI_Mprobe", func() error { _, _, err := w.Recv(0, 0); return err }},
+		{"MPI_Improbe", func() error { _, _, _, err := w.TryRecv(nil, 0, 0); return err }},
+		{"MPI_Iprobe", func() error { _, _, err := w.Iprobe(0, 0); return err }},
+		{"MPI_Isend", func() error { _, err := w.Isend(nil, 0, 0); return err }},
+		{"MPI_Bcast", func() error { return w.Bcast(nil, 0) }},
+		{"MPI_Barrier", func() error { return w.Barrier() }},
+		{"MPI_Abort", func() error { return w.Abort(3) }},
+		{"MPI_Finalize", mpi.Stop},
+		{"MPI_Get_processor_name", func() error { _, err := mpi.Processor(); return err }},
+	}
+	for _, c := range calls {
+		t.Run(c.name, func(t *testing.T) {
+			err := c.call()
+			if !errors.Is(err, mpi.ErrNotRunning) || !strings.Contains(err.Error(), "mpi: "+c.name+": ") {
+				t.Errorf("err = %v, want ErrNotRunning naming %s", err, c.name)
+			}
+		})
+	}
+	if _, err := mpi.Start(mpi.ThreadLevel(7)); err == nil {
+		t.Error("Start(ThreadLevel(7)) did not fail")
+	}
+}
+
+func ExampleThreadLevel_String() {
+	fmt.Println(mpi.ThreadFunneled)
+	// Output: MPI_THREAD_FUNNELED
+}
+
+// Example shows the shape of a program: one goroutine, locked to its OS thread, makes every
+// MPI call. Run it with `mpirun -np 2`.
+func Example() {
+	// In main, or in func init() { runtime.LockOSThread() }:
+	// runtime.LockOSThread()
+	if _, err := mpi.Start(mpi.ThreadFunneled); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return
+	}
+	defer mpi.Stop()
+	w := mpi.World()
+	switch w.Rank() {
+	case 0:
+		if err := w.Send([]byte("hello"), 1, 0); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+		}
+	case 1:
+		msg, st, err := w.Recv(mpi.AnySource, mpi.AnyTag)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return
+		}
+		fmt.Printf("%q from rank %d\n", msg, st.Source)
+	}
+}
+
+// Inner tests, in every rank under mpirun.
+
+func TestMPIStart(t *testing.T) {
+	mpitest.Inner(t)
+	g := mpitest.Granted()
+	t.Logf("granted %v", g)
+	if g < mpi.ThreadSerialized {
+		t.Errorf("granted %v, asked for %v", g, mpi.ThreadSerialized)
+	}
+	if !mpi.IsOn() {
+		t.Error("IsOn() = false")
+	}
+	size, _ := strconv.Atoi(os.Getenv("OMPI_COMM_WORLD_SIZE"))
+	rank, _ := strconv.Atoi(os.Getenv("OMPI_COMM_WORLD_RANK"))
+	w := mpi.World()
+	if mpi.WorldRank() != rank || w.Rank() != rank || mpi.WorldSize() != size || w.Size() != size {
+		t.Errorf("WorldRank %d, World().Rank %d, WorldSize %d, World().Size %d; mpirun says rank %d of %d",
+			mpi.WorldRank(), w.Rank(), mpi.WorldSize(), w.Size(), rank, size)
+	}
+	if _, err := mpi.Start(mpi.ThreadSingle); err == nil || !strings.Contains(err.Error(), "already started") {
+		t.Errorf("second Start: err = %v, want already started", err)
+	}
+	if p, err := mpi.Processor(); err != nil || p == "" {
+		t.Errorf("Processor() = %q, %v", p, err)
+	}
+}
+
+func TestMPISendRecv(t *testing.T) {
+	mpitest.Inner(t)
+	w := mpi.World()
+	for i, sz := range sizes {
+		t.Run(sz.name, func(t *testing.T) {
+			tag := 100 + i
+			want := fill(sz.n, byte(i))
+			switch w.Rank() {
+			case 0:
+				// Send, then get it back three ways.
+				for _, how := range []string{"Recv", "RecvInto small", "RecvInto big"} {
+					if err := w.Send(want, 1, tag); err != nil {
+						t.Fatal(err)
+					}
+					var got []byte
+					var st mpi.Status
+					var err error
+					switch how {
+					case "Recv":
+						got, st, err = w.Recv(1, tag)
+					case "RecvInto small":
+						got, st, err = w.RecvInto(make([]byte, 0, sz.n/2), 1, tag)
+					case "RecvInto big":
+						buf := make([]byte, 3, sz.n+10)
+						got, st, err = w.RecvInto(buf, 1, tag)
+						if err == nil && sz.n > 0 && &got[0] != &buf[:1][0] {
+							t.Errorf("RecvInto with room for the message did not reuse buf")
+						}
+					}
+					if err != nil {
+						t.Fatalf("%s: %v", how, err)
+					}
+					if st != (mpi.Status{Source: 1, Tag: tag, Count: sz.n}) {
+						t.Errorf("%s: status %+v", how, st)
+					}
+					if !bytes.Equal(got, want) {
+						t.Errorf("%s: got %d bytes back, want the %d sent", how, len(got), len(want))
+					}
+				}
+			case 1:
+				for range 3 {
+					got, st, err := w.Recv(0, tag)
+					if err != nil {
+						t.Fatal(err)
+					}
+					if st != (mpi.Status{Source: 0, Tag: tag, Count: sz.n}) || !bytes.Equal(got, want) {
+						t.Errorf("got %d bytes, status %+v; want %d bytes from 0", len(got), st, sz.n)
+					}
+					if err := w.Send(got, 0, tag); err != nil {
+						t.Fatal(err)
+					}
+				}
+			}
+		})
+	}
+}
+
+func TestMPIAnySource(t *testing.T) {
+	mpitest.Inner(t)
+	w := mpi.World()
+	if w.Size() < 3 {
+		t.Skip("needs 3 ranks")
+	}
+	// Different lengths, one eager and one rendezvous, so a mix-up shows.
+	length := map[int]int{1: 1000, 2: 70000}
+	const tag = 200
+	switch r := w.Rank(); r {
+	case 0:
+		seen := map[int]bool{}
+		buf := make([]byte, 0, 4096) // fits rank 1's message only
+		for range 2 {
+			got, st, err := w.RecvInto(buf, mpi.AnySource, mpi.AnyTag)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if seen[st.Source] || length[st.Source] == 0 {
+				t.Fatalf("unexpected message from rank %d (seen %v)", st.Source, seen)
+			}
+			seen[st.Source] = true
+			if st.Tag != tag || st.Count != length[st.Source] || !bytes.Equal(got, fill(length[st.Source], byte(st.Source))) {
+				t.Errorf("from rank %d: %d bytes, status %+v; want %d bytes of its pattern", st.Source, len(got), st, length[st.Source])
+			}
+		}
+	case 1, 2:
+		if err := w.Send(fill(length[r], byte(r)), 0, tag); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func TestMPIIsend(t *testing.T) {
+	mpitest.Inner(t)
+	w := mpi.World()
+	for i, how := range []string{"Wait", "Test"} {
+		t.Run(how, func(t *testing.T) {
+			tag := 300 + i
+			want := fill(mib, byte(10+i))
+			switch w.Rank() {
+			case 0:
+				req, err := w.Isend(want, 1, tag)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if how == "Wait" {
+					if _, err := req.Wait(); err != nil {
+						t.Fatal(err)
+					}
+				} else {
+					deadline := time.Now().Add(20 * time.Second)
+					for {
+						done, err := req.Test()
+						if err != nil {
+							t.Fatal(err)
+						}
+						if done {
+							break
+						}
+						if time.Now().After(deadline) {
+							t.Fatal("Isend not done after 20s")
+						}
+					}
+				}
+				// A completed request stays completed.
+				if done, err := req.Test(); !done || err != nil {
+					t.Errorf("Test after completion = %v, %v", done, err)
+				}
+				if _, err := req.Wait(); err != nil {
+					t.Errorf("Wait after completion: %v", err)
+				}
+				// And an empty one.
+				req, err = w.Isend(nil, 1, tag)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if _, err := req.Wait(); err != nil {
+					t.Fatal(err)
+				}
+			case 1:
+				got, st, err := w.Recv(0, tag)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if st.Count != mib || !bytes.Equal(got, want) {
+					t.Errorf("got %d bytes (status %+v), want the 1 MiB sent", len(got), st)
+				}
+				if got, _, err = w.Recv(0, tag); err != nil || len(got) != 0 {
+					t.Errorf("empty Isend: got %d bytes, %v", len(got), err)
+				}
+			}
+		})
+	}
+}
+
+func TestMPITryRecv(t *testing.T) {
+	mpitest.Inner(t)
+	w := mpi.World()
+	const tag = 400
+	buf := make([]byte, 0, 64)
+	if _, _, ok, err := w.TryRecv(buf, mpi.AnySource, mpi.AnyTag); ok || err != nil {
+		t.Fatalf("TryRecv with nothing pending: ok=%v err=%v", ok, err)
+	}
+	if ok, _, err := w.Iprobe(mpi.AnySource, mpi.AnyTag); ok || err != nil {
+		t.Fatalf("Iprobe with nothing pending: ok=%v err=%v", ok, err)
+	}
+	if err := w.Barrier(); err != nil { // nothing is pending anywhere before rank 1 sends
+		t.Fatal(err)
+	}
+	switch w.Rank() {
+	case 0:
+		want := fill(100, 40) // bigger than buf: TryRecv allocates
+		deadline := time.Now().Add(20 * time.Second)
+		for {
+			ok, st, err := w.Iprobe(1, tag)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if ok {
+				if st != (mpi.Status{Source: 1, Tag: tag, Count: len(want)}) {
+					t.Errorf("Iprobe status %+v", st)
+				}
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatal("no message after 20s")
+			}
+		}
+		got, st, ok, err := w.TryRecv(buf, mpi.AnySource, tag)
+		if err != nil || !ok {
+			t.Fatalf("TryRecv after Iprobe saw a message: ok=%v err=%v", ok, err)
+		}
+		if st != (mpi.Status{Source: 1, Tag: tag, Count: len(want)}) || !bytes.Equal(got, want) {
+			t.Errorf("TryRecv: %d bytes, status %+v", len(got), st)
+		}
+		if _, _, ok, _ := w.TryRecv(buf, mpi.AnySource, mpi.AnyTag); ok {
+			t.Error("TryRecv found a second message")
+		}
+	case 1:
+		if err := w.Send(fill(100, 40), 0, tag); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func TestMPIBcast(t *testing.T) {
+	mpitest.Inner(t)
+	w := mpi.World()
+	cases := append(sizes[:len(sizes):len(sizes)], struct {
+		name string
+		n    int
+	}{"1MiB+3 in pieces of 100000", mib + 3})
+	for i, sz := range cases {
+		t.Run(sz.name, func(t *testing.T) {
+			if strings.Contains(sz.name, "pieces") {
+				defer mpi.SetBcastChunk(100000)()
+			}
+			root := w.Size() - 1
+			want := fill(sz.n, byte(50+i))
+			buf := make([]byte, sz.n)
+			if w.Rank() == root {
+				copy(buf, want)
+			}
+			if err := w.Bcast(buf, root); err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(buf, want) {
+				t.Errorf("rank %d: buffer differs from root's after Bcast", w.Rank())
+			}
+		})
+	}
+	if err := w.Bcast(nil, 0); err != nil {
+		t.Errorf("Bcast(nil): %v", err)
+	}
+}
+
+func TestMPIBarrier(t *testing.T) {
+	mpitest.Inner(t)
+	for range 3 {
+		if err := mpi.World().Barrier(); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func TestMPIErrors(t *testing.T) {
+	mpitest.Inner(t)
+	w := mpi.World()
+	calls := []struct {
+		name, call, class string
+		do                func() error
+	}{
+		{"Send to rank 99", "MPI_Send", "MPI_ERR_RANK", func() error { return w.Send([]byte("x"), 99, 0) }},
+		{"Send with tag -5", "MPI_Send", "MPI_ERR_TAG", func() error { return w.Send(nil, 0, -5) }},
+		{"Isend to rank 99", "MPI_Isend", "MPI_ERR_RANK", func() error { _, err := w.Isend([]byte("x"), 99, 0); return err }},
+		{"Recv from rank 99", "MPI_Mprobe", "MPI_ERR_RANK", func() error { _, _, err := w.Recv(99, 0); return err }},
+		{"TryRecv from rank 99", "MPI_Improbe", "MPI_ERR_RANK", func() error { _, _, _, err := w.TryRecv(nil, 99, 0); return err }},
+		{"Iprobe from rank 99", "MPI_Iprobe", "MPI_ERR_RANK", func() error { _, _, err := w.Iprobe(99, 0); return err }},
+		{"Bcast from root 99", "MPI_Bcast", "MPI_ERR_ROOT", func() error { return w.Bcast(make([]byte, 4), 99) }},
+		{"Send to rank 1<<40", "MPI_Send", "MPI_ERR_RANK", func() error { return w.Send(nil, 1<<40, 0) }},
+	}
+	for _, c := range calls {
+		t.Run(c.name, func(t *testing.T) {
+			err := c.do()
+			var me *mpi.Error
+			if !errors.As(err, &me) || me.Call != c.call {
+				t.Fatalf("err = %v, want an *mpi.Error from %s", err, c.call)
+			}
+			if want := "mpi: " + c.call + ": " + c.class; !strings.HasPrefix(err.Error(), want) {
+				t.Errorf("err = %q, want it to start %q", err, want)
+			}
+		})
+	}
+}
+
+// TestMPIAllocs checks that the hot path allocates nothing: sends to self, received with
+// RecvInto and TryRecv into a buffer with room.
+func TestMPIAllocs(t *testing.T) {
+	mpitest.Inner(t)
+	w := mpi.World()
+	me := w.Rank()
+	const tag = 500
+	out := fill(8, 1)
+	buf := make([]byte, 64)
+	var err error
+	allocs := testing.AllocsPerRun(100, func() {
+		if err = w.Send(out, me, tag); err != nil {
+			return
+		}
+		if _, _, err = w.RecvInto(buf, me, tag); err != nil {
+			return
+		}
+		if err = w.Send(out, me, tag); err != nil {
+			return
+		}
+		if _, _, _, err = w.TryRecv(buf, me, tag); err != nil {
+			return
+		}
+		_, _, _, err = w.TryRecv(buf, me, tag)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if allocs != 0 {
+		t.Errorf("%v allocations per Send+RecvInto+Send+TryRecv+TryRecv, want 0", allocs)
+	}
+}

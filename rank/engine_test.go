@@ -1,0 +1,482 @@
+package rank
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+// testDeadline bounds every engine run in these tests; a run past it is a hang.
+const testDeadline = 60 * time.Second
+
+// countSource yields n chunks whose data is their seq (8 bytes), counting Next calls.
+type countSource struct {
+	n, next uint64
+	calls   atomic.Int64
+}
+
+func (s *countSource) Next() (Chunk, error) {
+	s.calls.Add(1)
+	if s.next >= s.n {
+		return Chunk{}, io.EOF
+	}
+	c := Chunk{Seq: s.next, Data: binary.LittleEndian.AppendUint64(nil, s.next)}
+	s.next++
+	return c, nil
+}
+
+// listSink records results in the order it gets them.
+type listSink struct {
+	seqs []uint64
+	outs [][]byte
+	put  func(seq uint64) error
+}
+
+func (s *listSink) Put(seq uint64, out []byte) error {
+	s.seqs = append(s.seqs, seq)
+	s.outs = append(s.outs, append([]byte(nil), out...))
+	if s.put != nil {
+		return s.put(seq)
+	}
+	return nil
+}
+
+// digest is the reference computation: sha256 of the chunk data.
+func digest(data []byte) []byte { s := sha256.Sum256(data); return s[:] }
+
+// harness runs a job on an in-process network of 1+workers ranks.
+type harness struct {
+	net      *InprocNet
+	src      *countSource
+	sink     *listSink
+	computed [][]int // per rank: seqs it computed (only with record)
+	mu       sync.Mutex
+	work     func(ctx context.Context, rank int, c Chunk) ([]byte, error)
+	openErr  error
+	newErr   func(rank int) error
+	setup    []byte
+	gotSetup [][]byte
+}
+
+func newHarness(workers int, chunks uint64) *harness {
+	return &harness{
+		net:      NewInprocNet(workers+1, 1<<14),
+		src:      &countSource{n: chunks},
+		sink:     &listSink{},
+		computed: make([][]int, workers+1),
+		gotSetup: make([][]byte, workers+1),
+	}
+}
+
+func (h *harness) job(rank int) Job {
+	return Job{
+		Name: "test",
+		Open: func(context.Context) (*Plan, error) {
+			if h.openErr != nil {
+				return nil, h.openErr
+			}
+			return &Plan{Source: h.src, Sink: h.sink, Setup: h.setup, Total: -1}, nil
+		},
+		NewWorker: func(setup []byte) (Worker, error) {
+			h.mu.Lock()
+			h.gotSetup[rank] = setup
+			h.mu.Unlock()
+			if h.newErr != nil {
+				if err := h.newErr(rank); err != nil {
+					return nil, err
+				}
+			}
+			return func(ctx context.Context, c Chunk) ([]byte, error) {
+				h.mu.Lock()
+				h.computed[rank] = append(h.computed[rank], int(c.Seq))
+				h.mu.Unlock()
+				if h.work != nil {
+					return h.work(ctx, rank, c)
+				}
+				return digest(c.Data), nil
+			}, nil
+		},
+	}
+}
+
+// run runs every rank and returns the manager's stats and error and each worker's error.
+func (h *harness) run(t *testing.T, cfg Config) (Stats, error, []error) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), testDeadline)
+	defer cancel()
+	n := h.net.Size()
+	werrs := make([]error, n)
+	var wg sync.WaitGroup
+	for r := 1; r < n; r++ {
+		wg.Add(1)
+		go func(r int) {
+			defer wg.Done()
+			_, werrs[r] = Run(ctx, h.net.Rank(r), h.job(r), cfg)
+		}(r)
+	}
+	st, err := Run(ctx, h.net.Rank(0), h.job(0), cfg)
+	wg.Wait()
+	require.NoError(t, ctx.Err(), "run hung past the test deadline")
+	return st, err, werrs
+}
+
+// Size is the number of ranks of the network.
+func (n *InprocNet) Size() int { return len(n.boxes) }
+
+func cfgWith(window, threads int) Config {
+	c := DefaultConfig()
+	c.Window, c.Threads = window, threads
+	return c
+}
+
+func requireInOrder(t *testing.T, s *listSink, n uint64) {
+	t.Helper()
+	require.Len(t, s.seqs, int(n))
+	for i, seq := range s.seqs {
+		require.Equal(t, uint64(i), seq, "result %d out of order", i)
+		require.Equal(t, digest(binary.LittleEndian.AppendUint64(nil, seq)), s.outs[i])
+	}
+}
+
+func TestEveryChunkOnceInOrder(t *testing.T) {
+	for _, workers := range []int{1, 2, 7, 64} {
+		for _, window := range []int{1, 2, 5} {
+			t.Run(fmt.Sprintf("workers=%d/window=%d", workers, window), func(t *testing.T) {
+				const chunks = 500
+				h := newHarness(workers, chunks)
+				// Irregular, deterministic delays so results arrive out of order.
+				h.work = func(_ context.Context, rank int, c Chunk) ([]byte, error) {
+					if (c.Seq*7+uint64(rank))%5 == 0 {
+						time.Sleep(time.Duration(c.Seq%3) * 100 * time.Microsecond)
+					}
+					return digest(c.Data), nil
+				}
+				st, err, werrs := h.run(t, cfgWith(window, 2))
+				require.NoError(t, err)
+				for r := 1; r <= workers; r++ {
+					require.NoError(t, werrs[r], "worker %d", r)
+				}
+				requireInOrder(t, h.sink, chunks)
+				seen := map[int]int{}
+				total := uint64(0)
+				for r := 1; r <= workers; r++ {
+					for _, s := range h.computed[r] {
+						seen[s]++
+					}
+					total += st.PerWorker[r]
+				}
+				require.Len(t, seen, chunks)
+				for s, k := range seen {
+					require.Equal(t, 1, k, "chunk %d computed %d times", s, k)
+				}
+				require.Equal(t, uint64(chunks), total)
+				require.Equal(t, uint64(chunks), st.Chunks)
+				require.LessOrEqual(t, st.MaxReorder, st.ReorderBound)
+			})
+		}
+	}
+}
+
+func TestReorderBoundWithSlowFirstChunk(t *testing.T) {
+	for _, workers := range []int{1, 2, 7} {
+		t.Run(fmt.Sprintf("workers=%d", workers), func(t *testing.T) {
+			const chunks = 300
+			h := newHarness(workers, chunks)
+			// Two threads per worker: chunk 0 blocks one, the other keeps computing.
+			cfg := cfgWith(2, 2)
+			bound := 2 * workers * cfg.Threads * cfg.Window
+			release := make(chan struct{})
+			var done atomic.Int64
+			var issuedWhileBlocked atomic.Int64
+			h.work = func(ctx context.Context, _ int, c Chunk) ([]byte, error) {
+				if c.Seq == 0 {
+					// Hold chunk 0 until every other chunk the bound allows is computed.
+					select {
+					case <-release:
+					case <-ctx.Done():
+						return nil, ctx.Err()
+					}
+					issuedWhileBlocked.Store(h.src.calls.Load())
+				} else if done.Add(1) == int64(bound-1) {
+					close(release)
+				}
+				return digest(c.Data), nil
+			}
+			st, err, _ := h.run(t, cfg)
+			require.NoError(t, err)
+			requireInOrder(t, h.sink, chunks)
+			require.Equal(t, bound, st.ReorderBound)
+			require.LessOrEqual(t, st.MaxReorder, bound)
+			require.Equal(t, bound, st.MaxReorder, "every chunk within the bound waited behind chunk 0, then chunk 0 came in")
+			require.LessOrEqual(t, issuedWhileBlocked.Load(), int64(bound), "source read past the bound while chunk 0 was held")
+		})
+	}
+}
+
+func TestAloneSameBytes(t *testing.T) {
+	const chunks = 200
+	multi := newHarness(3, chunks)
+	_, err, _ := multi.run(t, cfgWith(2, 1))
+	require.NoError(t, err)
+
+	alone := newHarness(0, chunks)
+	st, err, _ := alone.run(t, cfgWith(2, 0))
+	require.NoError(t, err)
+	require.Equal(t, 1, st.Workers)
+	require.Equal(t, multi.sink.outs, alone.sink.outs)
+	requireInOrder(t, alone.sink, chunks)
+}
+
+func TestWorkerErrorEndsJob(t *testing.T) {
+	for _, workers := range []int{1, 2, 7, 64} {
+		t.Run(fmt.Sprintf("workers=%d", workers), func(t *testing.T) {
+			h := newHarness(workers, 1000)
+			h.work = func(_ context.Context, _ int, c Chunk) ([]byte, error) {
+				if c.Seq == 37 {
+					return nil, errors.New("disk on fire")
+				}
+				return digest(c.Data), nil
+			}
+			_, err, werrs := h.run(t, cfgWith(2, 1))
+			require.Error(t, err)
+			require.Regexp(t, `^rank \d+ on inproc: chunk 37: disk on fire$`, err.Error())
+			for r := 1; r <= workers; r++ {
+				require.NoError(t, werrs[r], "worker %d must stop cleanly", r)
+			}
+			require.Less(t, len(h.sink.seqs), 1000)
+			for i, s := range h.sink.seqs {
+				require.Equal(t, uint64(i), s)
+			}
+		})
+	}
+}
+
+func TestWorkerPanicEndsJob(t *testing.T) {
+	h := newHarness(3, 100)
+	h.work = func(_ context.Context, _ int, c Chunk) ([]byte, error) {
+		if c.Seq == 5 {
+			var m map[string]int
+			m["x"]++ // nil map write: a real runtime panic
+		}
+		return digest(c.Data), nil
+	}
+	_, err, werrs := h.run(t, cfgWith(2, 2))
+	require.Error(t, err)
+	require.Contains(t, err.Error(), "chunk 5: panic: assignment to entry in nil map")
+	require.Contains(t, err.Error(), "engine_test.go")
+	for r := 1; r <= 3; r++ {
+		require.NoError(t, werrs[r])
+	}
+}
+
+func TestRetriesOnAnotherWorker(t *testing.T) {
+	h := newHarness(3, 60)
+	var failedOn atomic.Int64
+	h.work = func(_ context.Context, rank int, c Chunk) ([]byte, error) {
+		if c.Seq == 11 && c.Attempt == 0 {
+			failedOn.Store(int64(rank))
+			return nil, errors.New("transient")
+		}
+		return digest(c.Data), nil
+	}
+	cfg := cfgWith(2, 1)
+	cfg.Retries = 2
+	st, err, _ := h.run(t, cfg)
+	require.NoError(t, err)
+	requireInOrder(t, h.sink, 60)
+	require.Equal(t, uint64(1), st.Retries)
+	var ranks []int
+	for r := 1; r <= 3; r++ {
+		for _, s := range h.computed[r] {
+			if s == 11 {
+				ranks = append(ranks, r)
+			}
+		}
+	}
+	require.Len(t, ranks, 2)
+	require.NotEqual(t, ranks[0], ranks[1], "the retry ran on the rank that failed")
+}
+
+func TestPoisonChunkFailsAfterRetries(t *testing.T) {
+	h := newHarness(2, 40)
+	h.work = func(_ context.Context, _ int, c Chunk) ([]byte, error) {
+		if c.Seq == 3 {
+			return nil, errors.New("always bad")
+		}
+		return digest(c.Data), nil
+	}
+	cfg := cfgWith(2, 1)
+	cfg.Retries = 2
+	_, err, _ := h.run(t, cfg)
+	require.ErrorContains(t, err, "chunk 3: failed 3 times, last: always bad")
+}
+
+func TestOpenErrorStopsWorkers(t *testing.T) {
+	h := newHarness(4, 10)
+	h.openErr = errors.New("open input: no such file")
+	_, err, werrs := h.run(t, cfgWith(2, 1))
+	require.EqualError(t, err, "open input: no such file")
+	for r := 1; r <= 4; r++ {
+		require.NoError(t, werrs[r])
+		require.Empty(t, h.computed[r])
+	}
+}
+
+func TestNewWorkerErrorEndsJob(t *testing.T) {
+	h := newHarness(3, 10)
+	h.newErr = func(rank int) error {
+		if rank == 2 {
+			return errors.New("bad setup")
+		}
+		return nil
+	}
+	_, err, werrs := h.run(t, cfgWith(2, 1))
+	require.EqualError(t, err, "rank 2 on inproc: start: bad setup")
+	for r := 1; r <= 3; r++ {
+		require.NoError(t, werrs[r])
+	}
+}
+
+func TestSetupReachesEveryWorker(t *testing.T) {
+	h := newHarness(5, 10)
+	h.setup = []byte("map B")
+	_, err, _ := h.run(t, cfgWith(2, 1))
+	require.NoError(t, err)
+	for r := 1; r <= 5; r++ {
+		require.Equal(t, []byte("map B"), h.gotSetup[r])
+	}
+}
+
+func TestDuplicateResultIsRefused(t *testing.T) {
+	h := newHarness(2, 50)
+	h.net.Duplicate(2, true)
+	_, err, _ := h.run(t, cfgWith(2, 1))
+	require.Error(t, err)
+	require.Contains(t, err.Error(), "rank 2")
+}
+
+func TestBadMessagesNameTheSender(t *testing.T) {
+	cases := []struct {
+		name string
+		msg  Msg
+		want string
+	}{
+		{"unknown kind", Msg{From: 1, Kind: KindSetup, Seq: 0}, "rank 1 on inproc: unexpected setup message"},
+		{"never issued", Msg{From: 2, Kind: KindResult, Seq: 1 << 40}, "rank 2 on inproc: result for chunk 1099511627776, which was never issued"},
+		{"unknown rank", Msg{From: 9, Kind: KindResult}, "message from unknown rank 9"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newHarness(2, 100)
+			var once sync.Once
+			h.work = func(_ context.Context, _ int, c Chunk) ([]byte, error) {
+				once.Do(func() { h.net.Inject(0, tc.msg) })
+				return digest(c.Data), nil
+			}
+			_, err, werrs := h.run(t, cfgWith(1, 1))
+			require.ErrorContains(t, err, tc.want)
+			for r := 1; r <= 2; r++ {
+				require.NoError(t, werrs[r])
+			}
+		})
+	}
+}
+
+func TestKilledRankEndsEveryRank(t *testing.T) {
+	h := newHarness(3, 1000)
+	h.work = func(_ context.Context, _ int, c Chunk) ([]byte, error) {
+		if c.Seq == 20 {
+			h.net.Kill(2)
+		}
+		return digest(c.Data), nil
+	}
+	_, err, werrs := h.run(t, cfgWith(2, 1))
+	require.ErrorContains(t, err, "rank 2 died")
+	for r := 1; r <= 3; r++ {
+		require.Error(t, werrs[r])
+	}
+}
+
+func TestEarlyStop(t *testing.T) {
+	h := newHarness(3, 100000)
+	h.sink.put = func(seq uint64) error {
+		if seq == 50 {
+			return ErrDone
+		}
+		return nil
+	}
+	_, err, werrs := h.run(t, cfgWith(2, 1))
+	require.NoError(t, err)
+	require.Len(t, h.sink.seqs, 51)
+	require.Less(t, h.src.calls.Load(), int64(200), "the source kept being read after the stop")
+	for r := 1; r <= 3; r++ {
+		require.NoError(t, werrs[r])
+	}
+}
+
+func TestDrainFinishesInFlight(t *testing.T) {
+	h := newHarness(2, 100000)
+	h.sink.put = func(seq uint64) error {
+		if seq == 10 {
+			return ErrDrain
+		}
+		return nil
+	}
+	_, err, _ := h.run(t, cfgWith(2, 1))
+	require.NoError(t, err)
+	// Every chunk issued before the drain is written, in order, and nothing after.
+	issued := int(h.src.next)
+	requireInOrder(t, h.sink, uint64(issued))
+	require.Less(t, issued, 100)
+}
+
+func TestUnorderedDeliversEachOnce(t *testing.T) {
+	h := newHarness(4, 300)
+	h.work = func(_ context.Context, _ int, c Chunk) ([]byte, error) {
+		if c.Seq%10 == 0 {
+			time.Sleep(200 * time.Microsecond)
+		}
+		return digest(c.Data), nil
+	}
+	cfg := cfgWith(3, 1)
+	cfg.Unordered = true
+	_, err, _ := h.run(t, cfg)
+	require.NoError(t, err)
+	got := map[uint64]bool{}
+	for i, s := range h.sink.seqs {
+		require.False(t, got[s], "chunk %d twice", s)
+		got[s] = true
+		require.Equal(t, digest(binary.LittleEndian.AppendUint64(nil, s)), h.sink.outs[i])
+	}
+	require.Len(t, got, 300)
+}
+
+func TestRingTakeNot(t *testing.T) {
+	r := newRing(2)
+	for _, v := range []int{1, 1, 2, 3, 1} {
+		r.push(v)
+	}
+	take := func(avoid int) int {
+		v, ok := r.takeNot(avoid)
+		require.True(t, ok)
+		return v
+	}
+	require.Equal(t, 2, take(1))
+	require.Equal(t, 1, r.take())
+	require.Equal(t, 3, take(1))
+	_, ok := r.takeNot(1)
+	require.False(t, ok, "only 1s are left")
+	require.Equal(t, 2, r.len())
+	require.Equal(t, 1, r.take())
+	require.Equal(t, 1, r.take())
+	require.Equal(t, 0, r.len())
+}

@@ -1,0 +1,62 @@
+// Package rank is mw's manager-workers engine, independent of any workload.
+//
+// Rank 0 is the manager: it pulls numbered chunks lazily from a Source, deals them to
+// worker ranks over a Transport with a per-worker credit window, and hands results to a
+// Sink strictly in chunk order through a bounded reorder buffer. Every other rank is a
+// worker: it computes chunks with the workload's Worker function and sends the results
+// back. With a single rank the manager computes the chunks itself and produces the same
+// bytes.
+//
+// A workload author sees only Job, Plan, Chunk, Source, Worker and Sink; message kinds,
+// tags and credits are the engine's business.
+package rank
+
+import (
+	"context"
+
+	"github.com/mw-hpc/mw/partition"
+)
+
+// Chunk is a numbered piece of ordered input (see partition.Chunk).
+type Chunk = partition.Chunk
+
+// Source yields chunks lazily, in Seq order 0, 1, 2, ... It returns io.EOF after the
+// last chunk. It is called from one goroutine only (the manager's).
+type Source interface {
+	Next() (Chunk, error)
+}
+
+// Worker computes the result of one chunk. It must be pure: the same chunk gives the same
+// bytes, on any rank. It may be called concurrently from several goroutines (one per
+// thread of a worker rank), and must return promptly once ctx is cancelled where it can.
+// The returned slice is owned by the engine from then on.
+type Worker func(ctx context.Context, c Chunk) ([]byte, error)
+
+// Sink receives results strictly in Seq order, from one goroutine (the manager's).
+// The out slice is valid only during the call.
+type Sink interface {
+	Put(seq uint64, out []byte) error
+}
+
+// Plan is what a workload's Open returns on the manager.
+type Plan struct {
+	Source Source
+	Sink   Sink
+	// Setup is sent once to every worker before any chunk (MPI_Bcast on MPI); it is passed
+	// to Job.NewWorker on every computing rank. Nil for none.
+	Setup []byte
+	// Total is the number of chunks when known in advance, or -1; only for progress.
+	Total int64
+}
+
+// Job is one run of a workload as the engine sees it.
+type Job struct {
+	// Name is the workload's name, used in messages ("mw: <name>: ...").
+	Name string
+	// Open runs on the manager (rank 0) only, before any work: it opens the input and the
+	// output. An error here ends every rank before any chunk is computed.
+	Open func(ctx context.Context) (*Plan, error)
+	// NewWorker runs once on every computing rank (each worker rank, or the manager when it
+	// runs alone) with the Plan's Setup bytes, and returns the chunk function.
+	NewWorker func(setup []byte) (Worker, error)
+}

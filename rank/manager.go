@@ -1,0 +1,336 @@
+package rank
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/mw-hpc/mw/partition"
+)
+
+// flight is a chunk issued to a worker and not yet answered. The manager keeps its data
+// until the result is in, to re-issue it after an error.
+type flight struct {
+	c      Chunk
+	rank   int // worker holding it; -1 while waiting in the retry queue
+	failed int // rank that failed it last, 0 for none
+}
+
+// manager is rank 0's state. It lives on one goroutine: no field is shared.
+type manager struct {
+	t     Transport
+	job   Job
+	cfg   Config
+	plan  *Plan
+	start time.Time
+
+	threads []int    // per rank: computing threads (0 for the manager)
+	hosts   []string // per rank
+	slots   ring     // one entry per free credit: the rank to send to
+	credits int      // total credits, the in-flight bound
+
+	inflight map[uint64]*flight
+	retryq   []uint64
+	ro       *partition.Reorder
+	nextSeq  uint64
+	srcDone  bool // no more chunks will be issued (end of input, or draining)
+
+	st Stats
+}
+
+func runManager(ctx context.Context, t Transport, job Job, cfg Config) (Stats, error) {
+	m := &manager{t: t, job: job, cfg: cfg, start: time.Now(), inflight: map[uint64]*flight{}}
+	n := t.Size()
+	m.threads, m.hosts = make([]int, n), make([]string, n)
+	m.hosts[0] = t.Host()
+	m.st.PerWorker = make([]uint64, n)
+
+	err := m.setup(ctx)
+	if err == nil {
+		err = m.loop(ctx)
+	}
+	if errors.Is(err, ErrDone) {
+		err = nil
+	}
+	m.stopAll(ctx, err)
+	m.st.Wall = time.Since(m.start)
+	m.st.Hosts = m.hosts
+	if m.ro != nil {
+		m.st.MaxReorder, m.st.ReorderBound = m.ro.Max(), m.ro.Bound()
+	}
+	return m.st, err
+}
+
+// setup opens the job, sends the setup to every worker and waits until each is ready.
+func (m *manager) setup(ctx context.Context) error {
+	plan, err := m.job.Open(ctx)
+	if err != nil {
+		m.broadcastKind(ctx, KindAbort, []byte(err.Error()))
+		return err
+	}
+	if plan == nil || plan.Source == nil || plan.Sink == nil {
+		err := errors.New("engine: Open returned no source or sink")
+		m.broadcastKind(ctx, KindAbort, []byte(err.Error()))
+		return err
+	}
+	m.plan = plan
+	var n [8]byte
+	binary.LittleEndian.PutUint64(n[:], uint64(len(plan.Setup)))
+	if err := m.broadcastKind(ctx, KindSetup, n[:]); err != nil {
+		return err
+	}
+	if len(plan.Setup) > 0 {
+		if err := m.t.Broadcast(ctx, 0, plan.Setup); err != nil {
+			return fmt.Errorf("broadcast setup: %w", err)
+		}
+	}
+	for ready := 1; ready < m.t.Size(); {
+		msg, err := m.t.Recv(ctx)
+		if err != nil {
+			return fmt.Errorf("wait for workers: %w", err)
+		}
+		if err := m.checkFrom(msg); err != nil {
+			return err
+		}
+		switch {
+		case msg.Kind == KindError:
+			// A worker that failed to start sends its host, a NUL, and why.
+			host, why, _ := strings.Cut(string(msg.Data), "\x00")
+			m.hosts[msg.From] = host
+			return fmt.Errorf("%s: start: %s", m.who(msg.From), why)
+		case msg.Kind != KindReady || len(msg.Data) < 4 || m.threads[msg.From] != 0:
+			return fmt.Errorf("%s: unexpected %s message while starting (%d bytes)", m.who(msg.From), msg.Kind, len(msg.Data))
+		}
+		th := int(binary.LittleEndian.Uint32(msg.Data))
+		if th < 1 || th > 1<<16 {
+			return fmt.Errorf("%s: announced %d threads", m.who(msg.From), th)
+		}
+		m.threads[msg.From], m.hosts[msg.From] = th, string(msg.Data[4:])
+		ready++
+	}
+	m.initCredits()
+	return nil
+}
+
+// initCredits deals threads x window credits per worker, interleaved across workers so
+// that the first chunks spread over every worker.
+func (m *manager) initCredits() {
+	most := 0
+	for r := 1; r < len(m.threads); r++ {
+		c := m.threads[r] * m.cfg.Window
+		m.credits += c
+		most = max(most, c)
+	}
+	m.slots = newRing(m.credits)
+	for k := 0; k < most; k++ {
+		for r := 1; r < len(m.threads); r++ {
+			if k < m.threads[r]*m.cfg.Window {
+				m.slots.push(r)
+			}
+		}
+	}
+	m.st.Workers = len(m.threads) - 1
+	m.st.Threads = m.threads[1]
+	// Issued-but-unwritten chunks stay under twice the credits: enough slack that one slow
+	// chunk does not idle every worker at once, and a hard bound on memory.
+	m.ro = partition.NewReorder(0, 2*m.credits)
+}
+
+// loop issues chunks while credits last and handles results until every chunk is written.
+func (m *manager) loop(ctx context.Context) error {
+	for {
+		if err := m.issue(ctx); err != nil {
+			return err
+		}
+		if m.srcDone && len(m.inflight) == 0 {
+			return nil
+		}
+		msg, err := m.t.Recv(ctx)
+		if err != nil {
+			return fmt.Errorf("receive: %w", err)
+		}
+		if err := m.handle(msg); err != nil {
+			return err
+		}
+	}
+}
+
+// issue sends chunks (retries first) while there are free credits and room in the window.
+func (m *manager) issue(ctx context.Context) error {
+	// A retry goes to another worker than the one that failed it; with a single worker it
+	// goes back to that one. When only the failing worker has a free credit, the retry waits
+	// and fresh chunks use the credit.
+	for len(m.retryq) > 0 && m.slots.len() > 0 {
+		f := m.inflight[m.retryq[0]]
+		to, ok := m.slots.takeNot(f.failed)
+		if !ok && m.t.Size() > 2 {
+			break
+		}
+		if !ok {
+			to = m.slots.take()
+		}
+		m.retryq = m.retryq[1:]
+		if err := m.send(ctx, to, f); err != nil {
+			return err
+		}
+	}
+	for m.slots.len() > 0 {
+		if m.srcDone || (!m.cfg.Unordered && m.nextSeq-m.ro.Next() >= uint64(m.ro.Bound())) {
+			return nil
+		}
+		c, err := m.plan.Source.Next()
+		if err == io.EOF {
+			m.srcDone = true
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if c.Seq != m.nextSeq {
+			return fmt.Errorf("engine: source gave chunk %d, expected %d", c.Seq, m.nextSeq)
+		}
+		m.nextSeq++
+		m.st.BytesIn += uint64(len(c.Data))
+		f := &flight{c: c}
+		m.inflight[c.Seq] = f
+		if err := m.send(ctx, m.slots.take(), f); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (m *manager) send(ctx context.Context, to int, f *flight) error {
+	f.rank = to
+	err := m.t.Send(ctx, to, Msg{Kind: KindTask, Seq: f.c.Seq, Data: f.c.Data, Attempt: f.c.Attempt})
+	if err != nil {
+		return fmt.Errorf("send chunk %d to %s: %w", f.c.Seq, m.who(to), err)
+	}
+	return nil
+}
+
+// handle checks one message from a worker and acts on it.
+func (m *manager) handle(msg Msg) error {
+	if err := m.checkFrom(msg); err != nil {
+		return err
+	}
+	f, ok := m.inflight[msg.Seq]
+	switch {
+	case msg.Kind != KindResult && msg.Kind != KindError:
+		return fmt.Errorf("%s: unexpected %s message (chunk %d, %d bytes)", m.who(msg.From), msg.Kind, msg.Seq, len(msg.Data))
+	case msg.Seq >= m.nextSeq:
+		return fmt.Errorf("%s: %s for chunk %d, which was never issued", m.who(msg.From), msg.Kind, msg.Seq)
+	case !ok:
+		return fmt.Errorf("%s: %s for chunk %d, which is already done (duplicate)", m.who(msg.From), msg.Kind, msg.Seq)
+	case f.rank != msg.From:
+		return fmt.Errorf("%s: %s for chunk %d, which is held by %s", m.who(msg.From), msg.Kind, msg.Seq, m.who(f.rank))
+	}
+	m.slots.push(msg.From)
+	if msg.Kind == KindError {
+		if f.c.Attempt >= m.cfg.Retries {
+			if f.c.Attempt > 0 {
+				return fmt.Errorf("%s: chunk %d: failed %d times, last: %s", m.who(msg.From), msg.Seq, f.c.Attempt+1, msg.Data)
+			}
+			return fmt.Errorf("%s: chunk %d: %s", m.who(msg.From), msg.Seq, msg.Data)
+		}
+		f.c.Attempt++
+		f.rank, f.failed = -1, msg.From
+		m.retryq = append(m.retryq, msg.Seq)
+		m.st.Retries++
+		return nil
+	}
+	delete(m.inflight, msg.Seq)
+	m.st.PerWorker[msg.From]++
+	if m.cfg.Unordered {
+		return m.put(msg.Seq, msg.Data)
+	}
+	if err := m.ro.Put(msg.Seq, msg.Data); err != nil {
+		return fmt.Errorf("%s: %w", m.who(msg.From), err)
+	}
+	for {
+		seq, out, ok := m.ro.Pop()
+		if !ok {
+			return nil
+		}
+		if err := m.put(seq, out); err != nil {
+			return err
+		}
+	}
+}
+
+// put hands one result to the Sink; ErrDrain stops issuing, ErrDone ends the job.
+func (m *manager) put(seq uint64, out []byte) error {
+	m.st.Chunks++
+	m.st.BytesOut += uint64(len(out))
+	err := m.plan.Sink.Put(seq, out)
+	if errors.Is(err, ErrDrain) {
+		m.srcDone = true
+		m.retryq = m.retryq[:0]
+		for s, f := range m.inflight {
+			if f.rank == -1 {
+				delete(m.inflight, s)
+			}
+		}
+		return nil
+	}
+	if err != nil && !errors.Is(err, ErrDone) {
+		return fmt.Errorf("write chunk %d: %w", seq, err)
+	}
+	return err
+}
+
+// checkFrom refuses a message whose sender is not a worker rank.
+func (m *manager) checkFrom(msg Msg) error {
+	if msg.From < 1 || msg.From >= m.t.Size() {
+		return fmt.Errorf("message from unknown rank %d (kind %s)", msg.From, msg.Kind)
+	}
+	return nil
+}
+
+// who names a rank and its host for messages.
+func (m *manager) who(r int) string {
+	if r >= 0 && r < len(m.hosts) && m.hosts[r] != "" {
+		return fmt.Sprintf("rank %d on %s", r, m.hosts[r])
+	}
+	return fmt.Sprintf("rank %d", r)
+}
+
+// broadcastKind sends one message of kind to every worker, in rank order.
+func (m *manager) broadcastKind(ctx context.Context, k Kind, data []byte) error {
+	for r := 1; r < m.t.Size(); r++ {
+		if err := m.t.Send(ctx, r, Msg{Kind: k, Data: data}); err != nil {
+			return fmt.Errorf("send %s to %s: %w", k, m.who(r), err)
+		}
+	}
+	return nil
+}
+
+// stopAll tells every worker to stop and waits until each acknowledges, dropping the
+// results still on their way, so no rank is left waiting and no send is left pending.
+// It runs on every path out of the manager; after a transport failure it gives up at once.
+func (m *manager) stopAll(ctx context.Context, cause error) {
+	if m.plan == nil { // workers got an abort (or the transport is gone)
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), stopTimeout)
+	defer cancel()
+	if m.broadcastKind(ctx, KindStop, nil) != nil {
+		return
+	}
+	for left := m.t.Size() - 1; left > 0; {
+		msg, err := m.t.Recv(ctx)
+		if err != nil {
+			if cause == nil && m.cfg.Log != nil {
+				fmt.Fprintf(m.cfg.Log, "stop: %v\n", err)
+			}
+			return
+		}
+		if msg.Kind == KindStop {
+			left--
+		}
+	}
+}

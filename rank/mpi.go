@@ -1,0 +1,307 @@
+package rank
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"runtime"
+	"sync"
+	"time"
+
+	"github.com/mw-hpc/mw/mpi"
+)
+
+// tag is the MPI tag of every engine message (the kind travels in the frame header).
+const tag = 7
+
+// Polling: the owner goroutine never blocks inside MPI, because Open MPI busy-polls in a
+// blocking receive (measured here: a rank blocked 3 s in MPI_Recv used 3.0 s of CPU, with or
+// without mpi_yield_when_idle), and an idle manager would then eat a core its workers need.
+// Instead it polls with MPI_Improbe: while messages flow it spins (spinIdle empty rounds,
+// each yielding to the Go scheduler), then sleeps between polls, doubling the sleep from
+// minSleep up to maxSleep. Queued sends wake it at once, so only the first incoming message
+// after a quiet spell waits, at most maxSleep. With sends still in progress it sleeps at most
+// minSleep, since some transports need MPI calls to move their data.
+const (
+	spinIdle      = 2000
+	minSleep      = 20 * time.Microsecond
+	maxSleep      = time.Millisecond
+	closeDeadline = 20 * time.Second
+)
+
+// mpiTransport is the production Transport over MPI_COMM_WORLD. One goroutine, locked to
+// its OS thread, owns every MPI call: Init, the polling loop, Broadcast and Finalize. Send
+// and Recv talk to it through channels.
+type mpiTransport struct {
+	rank, size int
+	host       string
+
+	sendq chan outFrame
+	recvq chan Msg
+	calls chan func(c *mpi.Communicator)
+	quit  chan struct{}
+	done  chan struct{}
+
+	failOnce sync.Once
+	failed   chan struct{} // closed when the owner stops on an MPI error
+	fail     error
+	quitOnce sync.Once
+	closeErr error
+}
+
+type outFrame struct {
+	to    int
+	frame []byte
+}
+
+var _ Transport = (*mpiTransport)(nil)
+
+// StartMPI starts MPI on a goroutine locked to its OS thread, which makes every MPI call of
+// this process from then on, and returns the transport over MPI_COMM_WORLD. It asks for
+// MPI_THREAD_SERIALIZED (one thread at a time; we use one thread) and fails if MPI grants
+// less. Outside mpirun it starts a singleton world of one rank.
+func StartMPI() (Transport, error) {
+	t := &mpiTransport{
+		sendq:  make(chan outFrame, 1024),
+		recvq:  make(chan Msg, 4096),
+		calls:  make(chan func(c *mpi.Communicator)),
+		quit:   make(chan struct{}),
+		done:   make(chan struct{}),
+		failed: make(chan struct{}),
+	}
+	started := make(chan error, 1)
+	go t.own(started)
+	if err := <-started; err != nil {
+		return nil, err
+	}
+	return t, nil
+}
+
+// own is the owner goroutine: it starts MPI, runs the polling loop until Close, and stops MPI.
+func (t *mpiTransport) own(started chan<- error) {
+	runtime.LockOSThread() // never unlocked: the thread ends with the goroutine
+	defer close(t.done)
+	_, err := mpi.Start(mpi.ThreadSerialized)
+	if err != nil {
+		if mpi.IsOn() {
+			mpi.Stop()
+		}
+		started <- fmt.Errorf("start MPI: %w", err)
+		return
+	}
+	comm := mpi.World()
+	t.rank, t.size = comm.Rank(), comm.Size()
+	t.host, _ = mpi.Processor()
+	if t.host == "" {
+		t.host, _ = os.Hostname()
+	}
+	started <- nil
+	err = t.poll(comm)
+	if err != nil {
+		// Let the engine see the error and main report it; then, at Close, end the whole
+		// job, since peers may wait for this rank forever.
+		t.setFail(err)
+		<-t.quit
+		comm.Abort(1)
+	}
+	if err := mpi.Stop(); err != nil {
+		t.closeErr = err
+	}
+}
+
+func (t *mpiTransport) setFail(err error) {
+	t.failOnce.Do(func() {
+		t.fail = err
+		close(t.failed)
+	})
+}
+
+// poll moves messages until Close has been called and every queued send has completed.
+func (t *mpiTransport) poll(comm *mpi.Communicator) error {
+	var pending []*mpi.Request
+	timer := time.NewTimer(time.Hour)
+	timer.Stop()
+	idle, sleep := 0, minSleep
+	quitting := false
+	var deadline time.Time
+	start := func(o outFrame) error {
+		req, err := comm.Isend(o.frame, o.to, tag)
+		if err != nil {
+			return fmt.Errorf("send to rank %d: %w", o.to, err)
+		}
+		pending = append(pending, req)
+		return nil
+	}
+	for {
+		busy := false
+		// Start queued sends, in order.
+	sends:
+		for k := 0; k < 256; k++ {
+			select {
+			case o := <-t.sendq:
+				if err := start(o); err != nil {
+					return err
+				}
+				busy = true
+			default:
+				break sends
+			}
+		}
+		// Complete sends.
+		j := 0
+		for _, r := range pending {
+			done, err := r.Test()
+			if err != nil {
+				return err
+			}
+			if done {
+				busy = true
+			} else {
+				pending[j] = r
+				j++
+			}
+		}
+		clear(pending[j:])
+		pending = pending[:j]
+		// Receive while the engine keeps up.
+		for k := 0; k < 256 && len(t.recvq) < cap(t.recvq); k++ {
+			data, st, ok, err := comm.TryRecv(nil, mpi.AnySource, tag)
+			if err != nil {
+				return fmt.Errorf("receive: %w", err)
+			}
+			if !ok {
+				break
+			}
+			m, err := ParseFrame(st.Source, data)
+			if err != nil {
+				m = Msg{From: st.Source, Data: []byte(err.Error())} // Kind 0: Recv reports it
+			}
+			t.recvq <- m
+			busy = true
+		}
+		select {
+		case f := <-t.calls:
+			f(comm)
+			busy = true
+		default:
+		}
+		if !quitting {
+			select {
+			case <-t.quit:
+				quitting, deadline = true, time.Now().Add(closeDeadline)
+			default:
+			}
+		}
+		if quitting && len(pending) == 0 && len(t.sendq) == 0 {
+			return nil
+		}
+		if quitting && time.Now().After(deadline) {
+			return fmt.Errorf("close: %d sends still pending after %v", len(pending), closeDeadline)
+		}
+		if busy {
+			idle, sleep = 0, minSleep
+			continue
+		}
+		if idle++; idle < spinIdle {
+			runtime.Gosched()
+			continue
+		}
+		d := sleep
+		if len(pending) > 0 || quitting {
+			d = minSleep
+		} else if sleep < maxSleep {
+			sleep = min(2*sleep, maxSleep)
+		}
+		timer.Reset(d)
+		select {
+		case o := <-t.sendq:
+			if !timer.Stop() {
+				<-timer.C
+			}
+			if err := start(o); err != nil {
+				return err
+			}
+			idle, sleep = 0, minSleep
+		case f := <-t.calls:
+			if !timer.Stop() {
+				<-timer.C
+			}
+			f(comm)
+		case <-timer.C:
+		}
+	}
+}
+
+func (t *mpiTransport) Rank() int    { return t.rank }
+func (t *mpiTransport) Size() int    { return t.size }
+func (t *mpiTransport) Host() string { return t.host }
+
+// Send queues m for rank to; it returns once queued, and fails if the transport has failed
+// or is closed.
+func (t *mpiTransport) Send(ctx context.Context, to int, m Msg) error {
+	if to < 0 || to >= t.size {
+		return fmt.Errorf("send to rank %d: no such rank (size %d)", to, t.size)
+	}
+	frame := make([]byte, HeaderLen+len(m.Data))
+	PutHeader(frame, m)
+	copy(frame[HeaderLen:], m.Data)
+	select {
+	case <-t.quit:
+		return ErrClosed
+	default:
+	}
+	select {
+	case t.sendq <- outFrame{to: to, frame: frame}:
+		return nil
+	case <-t.failed:
+		return t.fail
+	case <-t.done:
+		return ErrClosed
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Recv returns the next message from any rank. A malformed frame is an error naming its
+// sender.
+func (t *mpiTransport) Recv(ctx context.Context) (Msg, error) {
+	select {
+	case m := <-t.recvq:
+		if m.Kind == 0 {
+			return Msg{}, errors.New(string(m.Data))
+		}
+		return m, nil
+	case <-t.failed:
+		return Msg{}, t.fail
+	case <-t.done:
+		return Msg{}, ErrClosed
+	case <-ctx.Done():
+		return Msg{}, ctx.Err()
+	}
+}
+
+// Broadcast runs MPI_Bcast on the owner goroutine. Like every collective it blocks until
+// the root and this rank have both entered it.
+func (t *mpiTransport) Broadcast(ctx context.Context, root int, data []byte) error {
+	errc := make(chan error, 1)
+	f := func(c *mpi.Communicator) { errc <- c.Bcast(data, root) }
+	select {
+	case t.calls <- f:
+	case <-t.failed:
+		return t.fail
+	case <-t.done:
+		return ErrClosed
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	return <-errc
+}
+
+// Close completes the queued sends and finalizes MPI. A transport that failed aborts the
+// whole job instead (MPI_Abort with code 1), so no rank is left waiting.
+func (t *mpiTransport) Close() error {
+	t.quitOnce.Do(func() { close(t.quit) })
+	<-t.done
+	return t.closeErr
+}

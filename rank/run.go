@@ -1,0 +1,90 @@
+package rank
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"runtime"
+	"strconv"
+	"time"
+)
+
+// stopTimeout bounds how long the manager waits for the workers to acknowledge a stop.
+const stopTimeout = 30 * time.Second
+
+// Run runs job on this rank: the manager on rank 0, a worker on every other rank, or both
+// in one process when the transport has a single rank. On the manager it returns the run's
+// Stats and the job's error (nil on success); on a worker it returns nil once the manager
+// stops it, or the error that made it give up.
+func Run(ctx context.Context, t Transport, job Job, cfg Config) (Stats, error) {
+	if err := cfg.validate(); err != nil {
+		return Stats{}, err
+	}
+	if job.Name == "" {
+		job.Name = "job"
+	}
+	switch {
+	case t.Size() == 1:
+		return runAlone(ctx, t, job, cfg)
+	case t.Rank() == 0:
+		return runManager(ctx, t, job, cfg)
+	default:
+		return Stats{}, runWorker(ctx, t, job, cfg)
+	}
+}
+
+func (c Config) validate() error {
+	if c.Window < 1 {
+		return fmt.Errorf("window %d: must be at least 1", c.Window)
+	}
+	if c.Threads < 0 {
+		return fmt.Errorf("threads %d: must be 0 (automatic) or more", c.Threads)
+	}
+	if c.Retries < 0 || c.Retries > MaxAttempt {
+		return fmt.Errorf("retries %d: must be between 0 and %d", c.Retries, MaxAttempt)
+	}
+	return nil
+}
+
+// runAlone is the -np 1 case: the manager and one worker run in this process over an
+// in-process network that shares buffers instead of copying them, so the same code computes
+// the same bytes as a multi-rank run.
+func runAlone(ctx context.Context, t Transport, job Job, cfg Config) (Stats, error) {
+	net := NewInprocNet(2, 1024)
+	net.share = true
+	net.hosts[0], net.hosts[1] = t.Host(), t.Host()
+	if cfg.Threads == 0 {
+		cfg.Threads = runtime.NumCPU()
+	}
+	wctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	werr := make(chan error, 1)
+	go func() { werr <- runWorker(wctx, net.Rank(1), job, cfg) }()
+	st, err := runManager(ctx, net.Rank(0), job, cfg)
+	cancel()
+	if e := <-werr; err == nil && e != nil && e != context.Canceled {
+		err = e
+	}
+	return st, err
+}
+
+// autoThreads is the rank's share of its node's CPUs: the CPUs divided by the worker ranks
+// on the node, as the launcher reports them (the manager's rank, mostly idle, not counted).
+func autoThreads(rank int) int {
+	n := runtime.NumCPU()
+	local := envInt("OMPI_COMM_WORLD_LOCAL_SIZE", envInt("SLURM_NTASKS_PER_NODE", 0))
+	if local <= 0 {
+		return n
+	}
+	if rank-envInt("OMPI_COMM_WORLD_LOCAL_RANK", rank) == 0 && local > 1 {
+		local-- // this node also holds the manager
+	}
+	return max(1, n/local)
+}
+
+func envInt(name string, def int) int {
+	if v, err := strconv.Atoi(os.Getenv(name)); err == nil {
+		return v
+	}
+	return def
+}

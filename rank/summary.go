@@ -1,0 +1,62 @@
+package rank
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+)
+
+// Summary is the run report's one-line form, e.g.
+// "selftest: 1000 chunks in 1.2s (812/s), 1.0 MB in, 3.0 MB out (2.4 MB/s); 2 workers x 1 thread on a,b; per worker 1:500 2:500".
+func (s Stats) Summary(name string) string {
+	var b strings.Builder
+	secs := s.Wall.Seconds()
+	rate := func(n float64) float64 {
+		if secs <= 0 {
+			return 0
+		}
+		return n / secs
+	}
+	fmt.Fprintf(&b, "%s: %d chunks in %s (%.0f chunks/s), %s in, %s out (%s/s)", name, s.Chunks,
+		s.Wall.Round(1e6), rate(float64(s.Chunks)), bytesStr(s.BytesIn), bytesStr(s.BytesOut), bytesStr(uint64(rate(float64(s.BytesOut)))))
+	fmt.Fprintf(&b, "; %d workers x %d threads", s.Workers, s.Threads)
+	if hs := distinct(s.Hosts); len(hs) > 0 {
+		fmt.Fprintf(&b, " on %s", strings.Join(hs, ","))
+	}
+	if s.Retries > 0 {
+		fmt.Fprintf(&b, "; %d retries", s.Retries)
+	}
+	if len(s.PerWorker) > 2 {
+		b.WriteString("; chunks per worker")
+		for r := 1; r < len(s.PerWorker); r++ {
+			fmt.Fprintf(&b, " %d:%d", r, s.PerWorker[r])
+		}
+	}
+	return b.String()
+}
+
+func distinct(hosts []string) []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, h := range hosts {
+		if h != "" && !seen[h] {
+			seen[h] = true
+			out = append(out, h)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+func bytesStr(n uint64) string {
+	switch {
+	case n >= 1e9:
+		return fmt.Sprintf("%.2f GB", float64(n)/1e9)
+	case n >= 1e6:
+		return fmt.Sprintf("%.1f MB", float64(n)/1e6)
+	case n >= 1e3:
+		return fmt.Sprintf("%.1f kB", float64(n)/1e3)
+	default:
+		return fmt.Sprintf("%d B", n)
+	}
+}

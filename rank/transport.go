@@ -1,0 +1,97 @@
+package rank
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"strconv"
+)
+
+// Kind says what a message is. Workload authors never see it.
+type Kind uint8
+
+// Message kinds of the engine's protocol.
+const (
+	KindTask   Kind = 1 + iota // manager -> worker: compute chunk Seq
+	KindResult                 // worker -> manager: the result of chunk Seq
+	KindError                  // worker -> manager: chunk Seq failed; Data is the message
+	KindStop                   // manager -> worker: no more work, exit
+	KindSetup                  // manager -> worker: setup announced; Data is its length (8 bytes)
+	KindAbort                  // manager -> worker: the job failed before work; Data is why
+	KindReady                  // worker -> manager: worker is up (Data: threads, host)
+	KindAsk                    // worker -> manager: pull mode, one free slot
+	kindMax
+)
+
+var kindNames = [...]string{"?", "task", "result", "error", "stop", "setup", "abort", "ready", "ask"}
+
+func (k Kind) String() string {
+	if int(k) < len(kindNames) {
+		return kindNames[k]
+	}
+	return "kind(" + strconv.Itoa(int(k)) + ")"
+}
+
+// Valid reports whether k is a known message kind.
+func (k Kind) Valid() bool { return k >= KindTask && k < kindMax }
+
+// Msg is one framed message between ranks.
+type Msg struct {
+	From    int // sender's rank, filled in by the transport on receipt
+	Kind    Kind
+	Attempt int // tasks: which try of the chunk this is (0 first), at most MaxAttempt
+	Seq     uint64
+	Data    []byte
+}
+
+// HeaderLen is the size of the frame header that precedes Data on the wire:
+// kind (1 byte), attempt (1 byte), seq (8 bytes, little-endian).
+const HeaderLen = 10
+
+// MaxAttempt is the most retries a chunk can have (the attempt travels in one byte).
+const MaxAttempt = 255
+
+// PutHeader writes m's header into b[:HeaderLen].
+func PutHeader(b []byte, m Msg) {
+	b[0] = byte(m.Kind)
+	b[1] = byte(m.Attempt)
+	binary.LittleEndian.PutUint64(b[2:HeaderLen], m.Seq)
+}
+
+// ParseFrame decodes a frame received from rank from. The Data aliases frame. A frame
+// shorter than the header or of an unknown kind is an error naming the sender.
+func ParseFrame(from int, frame []byte) (Msg, error) {
+	if len(frame) < HeaderLen {
+		return Msg{}, fmt.Errorf("rank %d sent a %d-byte message, shorter than the %d-byte header", from, len(frame), HeaderLen)
+	}
+	m := Msg{From: from, Kind: Kind(frame[0]), Attempt: int(frame[1]), Seq: binary.LittleEndian.Uint64(frame[2:HeaderLen]), Data: frame[HeaderLen:]}
+	if !m.Kind.Valid() {
+		return Msg{}, fmt.Errorf("rank %d sent a message of unknown kind %d", from, frame[0])
+	}
+	return m, nil
+}
+
+// Transport moves framed messages between ranks.
+//
+// Concurrency contract: Send is safe for concurrent use by many goroutines; Recv is called
+// from one goroutine at a time; Broadcast is a collective call that every rank makes once
+// at the same point of the protocol, from the goroutine that calls Recv. Send takes
+// ownership of m.Data: the caller must not modify it afterwards. Close releases the
+// transport; a Send or Recv after Close, or pending when the transport fails, returns an
+// error (ErrClosed or the failure), never blocks forever.
+type Transport interface {
+	Rank() int
+	Size() int
+	Send(ctx context.Context, to int, m Msg) error
+	Recv(ctx context.Context) (Msg, error)
+	// Broadcast sends data from root to every rank; non-root ranks pass a slice of the
+	// right length and get it filled.
+	Broadcast(ctx context.Context, root int, data []byte) error
+	// Host is this rank's host name, for messages.
+	Host() string
+	Close() error
+}
+
+// ErrClosed is returned by a Transport after Close.
+var ErrClosed = errors.New("transport closed")
