@@ -130,13 +130,13 @@ func pick(args []string) (name string, rest []string, cmd cli.Command, err error
 		}
 		g, ok := gens[rest[0]]
 		if !ok {
-			return name, rest, cli.Command{}, cli.Usagef("gen %q: unknown; one of %s", rest[0], strings.Join(names(gens), ", "))
+			return "", rest, cli.Command{}, cli.Usagef("gen %q: unknown; one of %s", rest[0], strings.Join(names(gens), ", "))
 		}
 		return "gen " + rest[0], rest[1:], g, nil
 	}
 	c, ok := commands[name]
 	if !ok {
-		return name, rest, cli.Command{}, cli.Usagef("unknown workload %q; one of %s (mw -h lists them)", name, strings.Join(names(commands), ", "))
+		return "", rest, cli.Command{}, cli.Usagef("unknown workload %q; one of %s (mw -h lists them)", name, strings.Join(names(commands), ", "))
 	}
 	return name, rest, c, nil
 }

@@ -23,6 +23,7 @@ type statsJSON struct {
 	MaxReorder   int      `json:"max_reorder"`
 	ReorderBound int      `json:"reorder_bound"`
 	Hosts        []string `json:"hosts"`
+	ManagerCPU   float64  `json:"manager_cpu_seconds"`
 }
 
 // WriteStats writes the run report as JSON to path, atomically.
@@ -31,6 +32,7 @@ func WriteStats(path string, st rank.Stats) error {
 		WallSeconds: st.Wall.Seconds(), Workers: st.Workers, Threads: st.Threads, Chunks: st.Chunks,
 		BytesIn: st.BytesIn, BytesOut: st.BytesOut, Retries: st.Retries, PerWorker: st.PerWorker,
 		MaxReorder: st.MaxReorder, ReorderBound: st.ReorderBound, Hosts: st.Hosts,
+		ManagerCPU: st.ManagerCPU.Seconds(),
 	}
 	if s := st.Wall.Seconds(); s > 0 {
 		js.ChunksPerSec = float64(st.Chunks) / s

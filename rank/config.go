@@ -52,4 +52,5 @@ type Stats struct {
 	MaxReorder   int           // most results ever held in the reorder buffer
 	ReorderBound int           // the reorder buffer's bound
 	Hosts        []string      // host of each rank (index = rank), when known
+	ManagerCPU   time.Duration // CPU time (user + system) of the manager's process
 }

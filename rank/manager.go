@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/mw-hpc/mw/partition"
@@ -58,6 +59,7 @@ func runManager(ctx context.Context, t Transport, job Job, cfg Config) (Stats, e
 	}
 	m.stopAll(ctx, err)
 	m.st.Wall = time.Since(m.start)
+	m.st.ManagerCPU = processCPU()
 	m.st.Hosts = m.hosts
 	if m.ro != nil {
 		m.st.MaxReorder, m.st.ReorderBound = m.ro.Max(), m.ro.Bound()
@@ -333,4 +335,13 @@ func (m *manager) stopAll(ctx context.Context, cause error) {
 			left--
 		}
 	}
+}
+
+// processCPU is this process's CPU time so far (user + system), from getrusage.
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }

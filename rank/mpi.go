@@ -24,11 +24,15 @@ const tag = 7
 // after a quiet spell waits, at most maxSleep. With sends still in progress it sleeps at most
 // minSleep, since some transports need MPI calls to move their data.
 const (
-	spinIdle      = 2000
-	minSleep      = 20 * time.Microsecond
-	maxSleep      = time.Millisecond
+	spinIdle      = 200
+	minSleep      = 50 * time.Microsecond
+	maxSleep      = 4 * time.Millisecond
 	closeDeadline = 20 * time.Second
 )
+
+// busyPoll (MW_POLL=busy) never sleeps: what a blocking MPI receive costs, kept only to
+// measure the difference (make bench).
+var busyPoll = os.Getenv("MW_POLL") == "busy"
 
 // mpiTransport is the production Transport over MPI_COMM_WORLD. One goroutine, locked to
 // its OS thread, owns every MPI call: Init, the polling loop, Broadcast and Finalize. Send
@@ -203,7 +207,7 @@ func (t *mpiTransport) poll(comm *mpi.Communicator) error {
 			idle, sleep = 0, minSleep
 			continue
 		}
-		if idle++; idle < spinIdle {
+		if idle++; idle < spinIdle || busyPoll {
 			runtime.Gosched()
 			continue
 		}

@@ -23,6 +23,9 @@ func (s Stats) Summary(name string) string {
 	if hs := distinct(s.Hosts); len(hs) > 0 {
 		fmt.Fprintf(&b, " on %s", strings.Join(hs, ","))
 	}
+	if s.ManagerCPU > 0 && secs > 0 {
+		fmt.Fprintf(&b, "; manager CPU %.2fs (%.0f%% of a core)", s.ManagerCPU.Seconds(), 100*s.ManagerCPU.Seconds()/secs)
+	}
 	if s.Retries > 0 {
 		fmt.Fprintf(&b, "; %d retries", s.Retries)
 	}

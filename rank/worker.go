@@ -206,8 +206,27 @@ func panicSite(stack []byte) string {
 			if j := strings.LastIndex(loc, " +0x"); j > 0 {
 				loc = loc[:j]
 			}
-			return strings.TrimSpace(l[:strings.LastIndex(l+"(", "(")]) + " at " + loc
+			return stripArgs(strings.TrimSpace(l)) + " at " + loc
 		}
 	}
 	return "unknown site"
+}
+
+// stripArgs drops the argument list "(...)" that ends a stack frame's function line.
+func stripArgs(fn string) string {
+	if !strings.HasSuffix(fn, ")") {
+		return fn
+	}
+	depth := 0
+	for i := len(fn) - 1; i >= 0; i-- {
+		switch fn[i] {
+		case ')':
+			depth++
+		case '(':
+			if depth--; depth == 0 {
+				return fn[:i]
+			}
+		}
+	}
+	return fn
 }

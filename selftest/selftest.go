@@ -7,7 +7,6 @@ package selftest
 import (
 	"context"
 	"encoding/binary"
-	"flag"
 	"fmt"
 	"io"
 	"strconv"
@@ -35,8 +34,14 @@ type options struct {
 }
 
 func run(ctx context.Context, env *cli.Env, args []string) error {
-	fs := flag.NewFlagSet("selftest", flag.ContinueOnError)
-	fs.SetOutput(env.Stderr)
+	fs := cli.NewFlagSet(env, "selftest", `usage: mpirun -np N mw selftest [flags]
+
+Generates --items numbered items, computes a checksum of each on the workers and prints
+"<item> <checksum>" per line in item order: the same bytes for every -np, --chunk and
+--window. With --cost 0 it measures the engine's own overhead.
+
+example: mpirun -np 3 mw selftest --items 100000 --chunk 256
+`)
 	var o options
 	ef := cli.AddEngineFlags(fs)
 	fs.Uint64Var(&o.items, "items", 1000, "number of items")
@@ -46,21 +51,8 @@ func run(ctx context.Context, env *cli.Env, args []string) error {
 	fs.Int64Var(&o.failAt, "fail-at", -1, "the worker fails on item `K` (test the error path)")
 	fs.Int64Var(&o.panicAt, "panic-at", -1, "the worker panics on item `K` (test the panic path)")
 	fs.StringVar(&o.output, "o", "-", "output `FILE` (- for stdout)")
-	fs.Usage = func() {
-		fmt.Fprint(fs.Output(), `usage: mpirun -np N mw selftest [flags]
-
-Generates --items numbered items, computes a checksum of each on the workers and prints
-"<item> <checksum>" per line in item order: the same bytes for every -np, --chunk and
---window. With --cost 0 it measures the engine's own overhead.
-
-example: mpirun -np 3 mw selftest --items 100000 --chunk 256
-
-flags:
-`)
-		fs.PrintDefaults()
-	}
-	if err := fs.Parse(args); err != nil {
-		return usage(err)
+	if err := cli.Parse(fs, args); err != nil {
+		return err
 	}
 	if fs.NArg() > 0 {
 		return cli.Usagef("unexpected argument %q", fs.Arg(0))
@@ -94,14 +86,6 @@ flags:
 		}
 	}
 	return err
-}
-
-// usage turns a flag package error into a usage error (help stays help).
-func usage(err error) error {
-	if err == flag.ErrHelp {
-		return err
-	}
-	return cli.Usagef("%v", err)
 }
 
 // autoChunk picks items per chunk when --chunk is auto: costly items go one by one, free

@@ -1,0 +1,187 @@
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/mw-hpc/mw/internal/mwtest"
+	"github.com/mw-hpc/mw/selftest"
+)
+
+// oracle is selftest's expected output, computed here from the checksum definition.
+func oracle(items int) []byte {
+	var b bytes.Buffer
+	for i := 0; i < items; i++ {
+		fmt.Fprintf(&b, "%d %016x\n", i, selftest.Checksum(uint64(i)))
+	}
+	return b.Bytes()
+}
+
+func TestSelftestSameBytesEveryNP(t *testing.T) {
+	const items = 3000
+	want := oracle(items)
+	for np := 1; np <= 4; np++ {
+		for _, flags := range [][]string{{"--chunk", "1", "--window", "1"}, {"--chunk", "7", "--window", "3"}, {"--chunk", "auto"}} {
+			t.Run(fmt.Sprintf("np=%d/%s", np, strings.Join(flags, "")), func(t *testing.T) {
+				args := append([]string{"selftest", "--items", strconv.Itoa(items), "--quiet"}, flags...)
+				r := mwtest.MPIRun(t, np, nil, args...)
+				require.Equal(t, 0, r.Code, "stderr: %s", r.Stderr)
+				require.Equal(t, want, r.Stdout)
+				require.Empty(t, r.Stderr)
+			})
+		}
+	}
+}
+
+func TestSelftestOutputFileAndStats(t *testing.T) {
+	dir := t.TempDir()
+	out, stats := filepath.Join(dir, "out.txt"), filepath.Join(dir, "stats.json")
+	r := mwtest.MPIRun(t, 3, nil, "selftest", "--items", "500", "--chunk", "10", "-o", out, "--stats", stats)
+	require.Equal(t, 0, r.Code, "stderr: %s", r.Stderr)
+	require.Empty(t, r.Stdout)
+	got, err := os.ReadFile(out)
+	require.NoError(t, err)
+	require.Equal(t, oracle(500), got)
+	js, err := os.ReadFile(stats)
+	require.NoError(t, err)
+	require.Contains(t, string(js), `"chunks": 50`)
+	require.Contains(t, string(js), `"workers": 2`)
+	require.Regexp(t, `^selftest: 50 chunks in .* 2 workers x \d+ threads`, string(r.Stderr))
+}
+
+// errorLine returns the lines mw printed on stderr, without mpirun's banners.
+func mwLines(stderr []byte) []string {
+	var out []string
+	for _, l := range strings.Split(string(stderr), "\n") {
+		if strings.HasPrefix(l, "mw") || strings.HasPrefix(l, "Run 'mw") {
+			out = append(out, l)
+		}
+	}
+	return out
+}
+
+func TestSelftestWorkerFailureEndsJob(t *testing.T) {
+	cases := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"error", []string{"--fail-at", "377"}, `^mw: selftest: rank \d on \S+: chunk 37: item 377: injected failure \(--fail-at\)$`},
+		{"panic", []string{"--panic-at", "377"}, `^mw: selftest: rank \d on \S+: chunk 37: panic: item 377: injected panic \(--panic-at\) \[.*selftest\.go:\d+\]$`},
+	}
+	for _, tc := range cases {
+		for _, np := range []int{1, 3} {
+			t.Run(fmt.Sprintf("%s/np=%d", tc.name, np), func(t *testing.T) {
+				out := filepath.Join(t.TempDir(), "out.txt")
+				args := append([]string{"selftest", "--items", "100000", "--chunk", "10", "--quiet", "-o", out}, tc.args...)
+				r := mwtest.MPIRun(t, np, nil, args...)
+				require.Equal(t, 1, r.Code, "stderr: %s", r.Stderr)
+				lines := mwLines(r.Stderr)
+				require.Len(t, lines, 1, "stderr: %s", r.Stderr)
+				if np == 1 {
+					tc.want = strings.Replace(tc.want, `rank \d`, `rank 1`, 1)
+				}
+				require.Regexp(t, tc.want, lines[0])
+				_, err := os.Stat(out)
+				require.True(t, os.IsNotExist(err), "a failed run left its output file")
+				matches, _ := filepath.Glob(filepath.Join(filepath.Dir(out), ".out.txt.tmp-*"))
+				require.Empty(t, matches, "a failed run left its temporary file")
+			})
+		}
+	}
+}
+
+func TestUsageErrorsExit2(t *testing.T) {
+	cases := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"selftest", "--window", "0"}, "mw: selftest: --window 0: must be at least 1"},
+		{[]string{"selftest", "--bogus"}, "mw: selftest: flag provided but not defined: -bogus"},
+		{[]string{"selftest", "--chunk", "0"}, `mw: selftest: invalid value "0" for flag -chunk: must be a whole number of items, at least 1, or auto`},
+		{[]string{"nosuch"}, `mw: unknown workload "nosuch"`},
+		{[]string{}, "mw: no workload given"},
+	}
+	for _, tc := range cases {
+		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
+			for _, np := range []int{1, 2} {
+				r := mwtest.MPIRun(t, np, nil, tc.args...)
+				require.Equal(t, 2, r.Code, "stderr: %s", r.Stderr)
+				lines := mwLines(r.Stderr)
+				require.NotEmpty(t, lines)
+				require.True(t, strings.HasPrefix(lines[0], tc.want), "got %q, want prefix %q", lines[0], tc.want)
+				require.Empty(t, r.Stdout)
+			}
+		})
+	}
+}
+
+func TestHelpAndVersion(t *testing.T) {
+	r := mwtest.Run(t, nil, "-h")
+	require.Equal(t, 0, r.Code)
+	require.Contains(t, string(r.Stdout), "selftest")
+	r = mwtest.Run(t, nil, "selftest", "-h")
+	require.Equal(t, 0, r.Code)
+	require.Contains(t, string(r.Stdout), "--items")
+	require.Contains(t, string(r.Stdout), "-window")
+	r = mwtest.Run(t, nil, "version")
+	require.Equal(t, 0, r.Code)
+	require.Regexp(t, `^mw \S+\n$`, string(r.Stdout))
+}
+
+// TestKilledWorkerEndsJob kills one worker rank with SIGKILL in the middle of a run: mpirun
+// must end the whole job with a non-zero exit, well within 10 seconds.
+func TestKilledWorkerEndsJob(t *testing.T) {
+	bin := mwtest.Binary(t)
+	cmd := exec.Command("mpirun", "-np", "3", "--oversubscribe", bin, "selftest", "--items", "100000000", "--chunk", "1", "--cost", "1ms", "--quiet")
+	cmd.Env = mwtest.MPIEnv()
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	require.NoError(t, cmd.Start())
+	defer syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+
+	victim := 0
+	for deadline := time.Now().Add(30 * time.Second); victim == 0; time.Sleep(50 * time.Millisecond) {
+		require.True(t, time.Now().Before(deadline), "no worker rank appeared")
+		victim = findRank(bin, 2)
+	}
+	require.NoError(t, syscall.Kill(victim, syscall.SIGKILL))
+	select {
+	case err := <-exited:
+		require.Error(t, err, "mpirun must exit non-zero")
+	case <-time.After(10 * time.Second):
+		t.Fatalf("mpirun still running 10 s after a worker was killed\nstderr: %s", stderr.Bytes())
+	}
+}
+
+// findRank returns the pid of the process running bin as MPI rank r, or 0.
+func findRank(bin string, r int) int {
+	procs, _ := filepath.Glob("/proc/[0-9]*")
+	for _, p := range procs {
+		exe, err := os.Readlink(filepath.Join(p, "exe"))
+		if err != nil || exe != bin {
+			continue
+		}
+		env, _ := os.ReadFile(filepath.Join(p, "environ"))
+		for _, kv := range bytes.Split(env, []byte{0}) {
+			if string(kv) == "OMPI_COMM_WORLD_RANK="+strconv.Itoa(r) {
+				pid, _ := strconv.Atoi(filepath.Base(p))
+				return pid
+			}
+		}
+	}
+	return 0
+}
