@@ -185,3 +185,27 @@ func findRank(bin string, r int) int {
 	}
 	return 0
 }
+
+func TestSelftestPullAndFind(t *testing.T) {
+	want := oracle(2000)
+	for _, np := range []int{1, 3} {
+		r := mwtest.MPIRun(t, np, nil, "selftest", "--items", "2000", "--chunk", "3", "--mode", "pull", "--quiet")
+		require.Equal(t, 0, r.Code, "stderr: %s", r.Stderr)
+		require.Equal(t, want, r.Stdout, "pull mode, np %d", np)
+
+		// --find ends the job early and successfully, right after the line of item 777.
+		r = mwtest.MPIRun(t, np, nil, "selftest", "--items", "100000000", "--chunk", "10", "--find", "777", "--quiet")
+		require.Equal(t, 0, r.Code, "stderr: %s", r.Stderr)
+		require.Equal(t, oracle(778), r.Stdout, "find, np %d", np)
+	}
+}
+
+func TestSelftestBackupsOvertakeAStraggler(t *testing.T) {
+	stats := filepath.Join(t.TempDir(), "stats.json")
+	r := mwtest.MPIRun(t, 4, nil, "selftest", "--items", "60", "--chunk", "1", "--cost", "2ms", "--slow-rank", "1", "--stats", stats, "--quiet")
+	require.Equal(t, 0, r.Code, "stderr: %s", r.Stderr)
+	require.Equal(t, oracle(60), r.Stdout)
+	js, err := os.ReadFile(stats)
+	require.NoError(t, err)
+	require.Regexp(t, `"backups": [1-9]`, string(js))
+}

@@ -11,11 +11,15 @@ import (
 
 // EngineFlags are the engine's flags, spelled the same in every workload.
 type EngineFlags struct {
+	Mode    string
+	Backups bool
 	Window  int
 	Threads int
 	Retries int
 	Stats   string
 	Quiet   bool
+	// Unordered is set by workloads that offer it (exec --unordered); no flag here.
+	Unordered bool
 }
 
 // AddEngineFlags registers the engine's flags on fs and returns where they land.
@@ -23,6 +27,8 @@ func AddEngineFlags(fs *flag.FlagSet) *EngineFlags {
 	ef := &EngineFlags{}
 	def := rank.DefaultConfig()
 	fs.IntVar(&ef.Window, "window", def.Window, "chunks in flight per worker thread")
+	fs.StringVar(&ef.Mode, "mode", "push", "push: the manager keeps every worker's window full; pull: workers ask for chunks")
+	fs.BoolVar(&ef.Backups, "backups", def.Backups, "re-issue straggling chunks to idle workers at the end (first result wins); --backups=false turns it off")
 	fs.IntVar(&ef.Threads, "threads", 0, "threads computing chunks on each worker rank (0: the rank's share of the node's CPUs)")
 	fs.IntVar(&ef.Retries, "retries", 0, "re-issue a chunk whose worker fails up to `N` times, on other workers")
 	fs.StringVar(&ef.Stats, "stats", "", "write the run report as JSON to `FILE`")
@@ -38,8 +44,11 @@ func (ef *EngineFlags) Validate() error {
 	if ef.Threads < 0 {
 		return Usagef("--threads %d: must be 0 (automatic) or more", ef.Threads)
 	}
-	if ef.Retries < 0 {
-		return Usagef("--retries %d: must be 0 or more", ef.Retries)
+	if ef.Retries < 0 || ef.Retries > rank.MaxAttempt {
+		return Usagef("--retries %d: must be between 0 and %d", ef.Retries, rank.MaxAttempt)
+	}
+	if _, err := rank.ParseMode(ef.Mode); err != nil {
+		return Usagef("--mode %q: %v", ef.Mode, err)
 	}
 	return nil
 }
@@ -92,6 +101,9 @@ func RunJob(ctx context.Context, env *Env, job rank.Job, ef *EngineFlags) (rank.
 	cfg.Window = ef.Window
 	cfg.Threads = ef.Threads
 	cfg.Retries = ef.Retries
+	cfg.Mode, _ = rank.ParseMode(ef.Mode)
+	cfg.Backups = ef.Backups
+	cfg.Unordered = ef.Unordered
 	st, err := rank.Run(ctx, t, job, cfg)
 	if err != nil || t.Rank() != 0 {
 		return st, err

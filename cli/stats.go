@@ -19,6 +19,7 @@ type statsJSON struct {
 	BytesOut     uint64   `json:"bytes_out"`
 	ChunksPerSec float64  `json:"chunks_per_second"`
 	Retries      uint64   `json:"retries"`
+	Backups      uint64   `json:"backups"`
 	PerWorker    []uint64 `json:"chunks_per_worker"`
 	MaxReorder   int      `json:"max_reorder"`
 	ReorderBound int      `json:"reorder_bound"`
@@ -30,7 +31,7 @@ type statsJSON struct {
 func WriteStats(path string, st rank.Stats) error {
 	js := statsJSON{
 		WallSeconds: st.Wall.Seconds(), Workers: st.Workers, Threads: st.Threads, Chunks: st.Chunks,
-		BytesIn: st.BytesIn, BytesOut: st.BytesOut, Retries: st.Retries, PerWorker: st.PerWorker,
+		BytesIn: st.BytesIn, BytesOut: st.BytesOut, Retries: st.Retries, Backups: st.Backups, PerWorker: st.PerWorker,
 		MaxReorder: st.MaxReorder, ReorderBound: st.ReorderBound, Hosts: st.Hosts,
 		ManagerCPU: st.ManagerCPU.Seconds(),
 	}

@@ -25,6 +25,13 @@ type Config struct {
 	// times, on another worker where there is one; Chunk.Attempt tells the Worker which try
 	// it is. 0 fails the job at the first error.
 	Retries int
+	// Mode is Push (the manager keeps each worker's window full) or Pull (each worker asks
+	// for a chunk whenever it has a free slot).
+	Mode Mode
+	// Backups re-issues the oldest chunks in flight to idle workers once no new chunk
+	// remains, and keeps the first result (straggler mitigation). Workloads with side
+	// effects (exec) turn it off.
+	Backups bool
 	// Unordered hands results to the Sink as they arrive instead of in Seq order.
 	Unordered bool
 	// Log receives the manager's diagnostic lines (one per line); nil discards them.
@@ -36,7 +43,35 @@ type Config struct {
 
 // DefaultConfig returns the defaults documented in the CLI help.
 func DefaultConfig() Config {
-	return Config{Window: 2}
+	return Config{Window: 2, Backups: true}
+}
+
+// Mode is how chunks reach workers.
+type Mode int
+
+const (
+	// Push: the manager sends chunks while a worker has credits.
+	Push Mode = iota
+	// Pull: a worker asks for a chunk for each free slot.
+	Pull
+)
+
+func (m Mode) String() string {
+	if m == Pull {
+		return "pull"
+	}
+	return "push"
+}
+
+// ParseMode reads "push" or "pull".
+func ParseMode(s string) (Mode, error) {
+	switch s {
+	case "push":
+		return Push, nil
+	case "pull":
+		return Pull, nil
+	}
+	return Push, errors.New("must be push or pull")
 }
 
 // Stats is the manager's account of a run.
@@ -49,6 +84,7 @@ type Stats struct {
 	Wall         time.Duration // from Run's start to its return
 	PerWorker    []uint64      // chunks computed per worker rank (index = rank)
 	Retries      uint64        // chunks re-issued after an error
+	Backups      uint64        // backup copies of straggling chunks issued
 	MaxReorder   int           // most results ever held in the reorder buffer
 	ReorderBound int           // the reorder buffer's bound
 	Hosts        []string      // host of each rank (index = rank), when known

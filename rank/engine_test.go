@@ -135,6 +135,7 @@ func (n *InprocNet) Size() int { return len(n.boxes) }
 func cfgWith(window, threads int) Config {
 	c := DefaultConfig()
 	c.Window, c.Threads = window, threads
+	c.Backups = false // exactly-once counts; backups are tested on their own
 	return c
 }
 
@@ -148,41 +149,80 @@ func requireInOrder(t *testing.T, s *listSink, n uint64) {
 }
 
 func TestEveryChunkOnceInOrder(t *testing.T) {
-	for _, workers := range []int{1, 2, 7, 64} {
-		for _, window := range []int{1, 2, 5} {
-			t.Run(fmt.Sprintf("workers=%d/window=%d", workers, window), func(t *testing.T) {
-				const chunks = 500
-				h := newHarness(workers, chunks)
-				// Irregular, deterministic delays so results arrive out of order.
-				h.work = func(_ context.Context, rank int, c Chunk) ([]byte, error) {
-					if (c.Seq*7+uint64(rank))%5 == 0 {
-						time.Sleep(time.Duration(c.Seq%3) * 100 * time.Microsecond)
-					}
-					return digest(c.Data), nil
-				}
-				st, err, werrs := h.run(t, cfgWith(window, 2))
-				require.NoError(t, err)
-				for r := 1; r <= workers; r++ {
-					require.NoError(t, werrs[r], "worker %d", r)
-				}
-				requireInOrder(t, h.sink, chunks)
-				seen := map[int]int{}
-				total := uint64(0)
-				for r := 1; r <= workers; r++ {
-					for _, s := range h.computed[r] {
-						seen[s]++
-					}
-					total += st.PerWorker[r]
-				}
-				require.Len(t, seen, chunks)
-				for s, k := range seen {
-					require.Equal(t, 1, k, "chunk %d computed %d times", s, k)
-				}
-				require.Equal(t, uint64(chunks), total)
-				require.Equal(t, uint64(chunks), st.Chunks)
-				require.LessOrEqual(t, st.MaxReorder, st.ReorderBound)
-			})
+	for _, mode := range []Mode{Push, Pull} {
+		for _, workers := range []int{1, 2, 7, 64} {
+			for _, window := range []int{1, 2, 5} {
+				testEveryChunkOnce(t, mode, workers, window)
+			}
 		}
+	}
+}
+
+func testEveryChunkOnce(t *testing.T, mode Mode, workers, window int) {
+	t.Run(fmt.Sprintf("%s/workers=%d/window=%d", mode, workers, window), func(t *testing.T) {
+		const chunks = 500
+		h := newHarness(workers, chunks)
+		// Irregular, deterministic delays so results arrive out of order.
+		h.work = func(_ context.Context, rank int, c Chunk) ([]byte, error) {
+			if (c.Seq*7+uint64(rank))%5 == 0 {
+				time.Sleep(time.Duration(c.Seq%3) * 100 * time.Microsecond)
+			}
+			return digest(c.Data), nil
+		}
+		cfg := cfgWith(window, 2)
+		cfg.Mode = mode
+		st, err, werrs := h.run(t, cfg)
+		require.NoError(t, err)
+		for r := 1; r <= workers; r++ {
+			require.NoError(t, werrs[r], "worker %d", r)
+		}
+		requireInOrder(t, h.sink, chunks)
+		seen := map[int]int{}
+		total := uint64(0)
+		for r := 1; r <= workers; r++ {
+			for _, s := range h.computed[r] {
+				seen[s]++
+			}
+			total += st.PerWorker[r]
+		}
+		require.Len(t, seen, chunks)
+		for s, k := range seen {
+			require.Equal(t, 1, k, "chunk %d computed %d times", s, k)
+		}
+		require.Equal(t, uint64(chunks), total)
+		require.Equal(t, uint64(chunks), st.Chunks)
+		require.LessOrEqual(t, st.MaxReorder, st.ReorderBound)
+	})
+}
+
+// TestBackupsFinishDespiteAStuckWorker: rank 1 never finishes its chunks after chunk 50
+// (it waits until the job stops it). Without backups the job could not end; with them the
+// idle workers compute copies, the output is complete and in order, and rank 1's late
+// copies are dropped.
+func TestBackupsFinishDespiteAStuckWorker(t *testing.T) {
+	for _, mode := range []Mode{Push, Pull} {
+		t.Run(mode.String(), func(t *testing.T) {
+			const chunks = 200
+			h := newHarness(3, chunks)
+			h.work = func(ctx context.Context, rank int, c Chunk) ([]byte, error) {
+				if rank == 1 && c.Seq > 50 {
+					<-ctx.Done() // stuck until stopped
+					return nil, ctx.Err()
+				}
+				return digest(c.Data), nil
+			}
+			cfg := cfgWith(2, 1)
+			cfg.Mode, cfg.Backups = mode, true
+			// Keep the stuck chunks within the reorder bound: issue them only at the end.
+			h.src.n = chunks
+			st, err, werrs := h.run(t, cfg)
+			require.NoError(t, err)
+			requireInOrder(t, h.sink, chunks)
+			require.Positive(t, st.Backups)
+			for r := 1; r <= 3; r++ {
+				require.NoError(t, werrs[r])
+			}
+		})
 	}
 }
 

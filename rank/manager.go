@@ -18,6 +18,7 @@ import (
 type flight struct {
 	c      Chunk
 	rank   int // worker holding it; -1 while waiting in the retry queue
+	backup int // worker holding a backup copy (straggler), 0 for none
 	failed int // rank that failed it last, 0 for none
 }
 
@@ -33,8 +34,10 @@ type manager struct {
 	hosts   []string // per rank
 	slots   ring     // one entry per free credit: the rank to send to
 	credits int      // total credits, the in-flight bound
+	asks    []int    // pull mode: asks received before every worker was ready
 
 	inflight map[uint64]*flight
+	late     map[uint64]int // chunks done while a second holder still computes them
 	retryq   []uint64
 	ro       *partition.Reorder
 	nextSeq  uint64
@@ -44,7 +47,7 @@ type manager struct {
 }
 
 func runManager(ctx context.Context, t Transport, job Job, cfg Config) (Stats, error) {
-	m := &manager{t: t, job: job, cfg: cfg, start: time.Now(), inflight: map[uint64]*flight{}}
+	m := &manager{t: t, job: job, cfg: cfg, start: time.Now(), inflight: map[uint64]*flight{}, late: map[uint64]int{}}
 	n := t.Size()
 	m.threads, m.hosts = make([]int, n), make([]string, n)
 	m.hosts[0] = t.Host()
@@ -99,6 +102,9 @@ func (m *manager) setup(ctx context.Context) error {
 			return err
 		}
 		switch {
+		case msg.Kind == KindAsk && m.cfg.Mode == Pull:
+			m.asks = append(m.asks, msg.From) // credited once every worker is ready
+			continue
 		case msg.Kind == KindError:
 			// A worker that failed to start sends its host, a NUL, and why.
 			host, why, _ := strings.Cut(string(msg.Data), "\x00")
@@ -128,12 +134,15 @@ func (m *manager) initCredits() {
 		most = max(most, c)
 	}
 	m.slots = newRing(m.credits)
-	for k := 0; k < most; k++ {
+	for k := 0; k < most && m.cfg.Mode != Pull; k++ {
 		for r := 1; r < len(m.threads); r++ {
 			if k < m.threads[r]*m.cfg.Window {
 				m.slots.push(r)
 			}
 		}
+	}
+	for _, r := range m.asks {
+		m.slots.push(r)
 	}
 	m.st.Workers = len(m.threads) - 1
 	m.st.Threads = m.threads[1]
@@ -149,7 +158,7 @@ func (m *manager) loop(ctx context.Context) error {
 			return err
 		}
 		if m.srcDone && len(m.inflight) == 0 {
-			return nil
+			return nil // late copies of backed-up chunks are dropped by stopAll
 		}
 		msg, err := m.t.Recv(ctx)
 		if err != nil {
@@ -181,8 +190,10 @@ func (m *manager) issue(ctx context.Context) error {
 		}
 	}
 	for m.slots.len() > 0 {
+		// Workers with free credits fall idle when no new chunk remains, or when the
+		// reorder buffer is full behind a slow chunk: give them backups of the oldest.
 		if m.srcDone || (!m.cfg.Unordered && m.nextSeq-m.ro.Next() >= uint64(m.ro.Bound())) {
-			return nil
+			return m.issueBackups(ctx)
 		}
 		c, err := m.plan.Source.Next()
 		if err == io.EOF {
@@ -206,6 +217,37 @@ func (m *manager) issue(ctx context.Context) error {
 	return nil
 }
 
+// issueBackups gives idle workers a copy of the oldest chunks still in flight when no new
+// chunk can be issued (MapReduce's backup tasks): the first result wins and the other is dropped,
+// so one slow worker does not hold up the end of the job.
+func (m *manager) issueBackups(ctx context.Context) error {
+	if !m.cfg.Backups || m.t.Size() <= 2 {
+		return nil
+	}
+	for m.slots.len() > 0 {
+		var oldest *flight
+		for _, f := range m.inflight {
+			if f.rank > 0 && f.backup == 0 && (oldest == nil || f.c.Seq < oldest.c.Seq) {
+				oldest = f
+			}
+		}
+		if oldest == nil {
+			return nil
+		}
+		to, ok := m.slots.takeNot(oldest.rank)
+		if !ok {
+			return nil
+		}
+		oldest.backup = to
+		m.st.Backups++
+		err := m.t.Send(ctx, to, Msg{Kind: KindTask, Seq: oldest.c.Seq, Data: oldest.c.Data, Attempt: oldest.c.Attempt})
+		if err != nil {
+			return fmt.Errorf("send backup of chunk %d to %s: %w", oldest.c.Seq, m.who(to), err)
+		}
+	}
+	return nil
+}
+
 func (m *manager) send(ctx context.Context, to int, f *flight) error {
 	f.rank = to
 	err := m.t.Send(ctx, to, Msg{Kind: KindTask, Seq: f.c.Seq, Data: f.c.Data, Attempt: f.c.Attempt})
@@ -220,19 +262,43 @@ func (m *manager) handle(msg Msg) error {
 	if err := m.checkFrom(msg); err != nil {
 		return err
 	}
-	f, ok := m.inflight[msg.Seq]
-	switch {
-	case msg.Kind != KindResult && msg.Kind != KindError:
+	if msg.Kind == KindAsk && m.cfg.Mode == Pull {
+		if m.slots.len() >= m.credits {
+			return fmt.Errorf("%s: asked for more chunks than its %d threads x %d window", m.who(msg.From), m.threads[msg.From], m.cfg.Window)
+		}
+		m.slots.push(msg.From)
+		return nil
+	}
+	if msg.Kind != KindResult && msg.Kind != KindError {
 		return fmt.Errorf("%s: unexpected %s message (chunk %d, %d bytes)", m.who(msg.From), msg.Kind, msg.Seq, len(msg.Data))
-	case msg.Seq >= m.nextSeq:
+	}
+	if msg.Seq >= m.nextSeq {
 		return fmt.Errorf("%s: %s for chunk %d, which was never issued", m.who(msg.From), msg.Kind, msg.Seq)
-	case !ok:
-		return fmt.Errorf("%s: %s for chunk %d, which is already done (duplicate)", m.who(msg.From), msg.Kind, msg.Seq)
-	case f.rank != msg.From:
+	}
+	f, ok := m.inflight[msg.Seq]
+	if !ok || (f.rank != msg.From && f.backup != msg.From) {
+		if r, late := m.late[msg.Seq]; late && r == msg.From {
+			// The losing copy of a backed-up chunk: drop it, free its credit.
+			delete(m.late, msg.Seq)
+			m.credit(msg.From)
+			return nil
+		}
+		if !ok {
+			return fmt.Errorf("%s: %s for chunk %d, which is already done (duplicate)", m.who(msg.From), msg.Kind, msg.Seq)
+		}
 		return fmt.Errorf("%s: %s for chunk %d, which is held by %s", m.who(msg.From), msg.Kind, msg.Seq, m.who(f.rank))
 	}
-	m.slots.push(msg.From)
+	m.credit(msg.From)
+	other := f.rank
+	if other == msg.From {
+		other = f.backup
+	}
 	if msg.Kind == KindError {
+		if other > 0 {
+			// The other copy may still succeed; forget this one.
+			f.rank, f.backup = other, 0
+			return nil
+		}
 		if f.c.Attempt >= m.cfg.Retries {
 			if f.c.Attempt > 0 {
 				return fmt.Errorf("%s: chunk %d: failed %d times, last: %s", m.who(msg.From), msg.Seq, f.c.Attempt+1, msg.Data)
@@ -246,6 +312,9 @@ func (m *manager) handle(msg Msg) error {
 		return nil
 	}
 	delete(m.inflight, msg.Seq)
+	if other > 0 {
+		m.late[msg.Seq] = other
+	}
 	m.st.PerWorker[msg.From]++
 	if m.cfg.Unordered {
 		return m.put(msg.Seq, msg.Data)
@@ -261,6 +330,13 @@ func (m *manager) handle(msg Msg) error {
 		if err := m.put(seq, out); err != nil {
 			return err
 		}
+	}
+}
+
+// credit gives back the credit a worker's answer frees; in pull mode the worker asks again.
+func (m *manager) credit(r int) {
+	if m.cfg.Mode != Pull {
+		m.slots.push(r)
 	}
 }
 

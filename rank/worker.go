@@ -59,6 +59,13 @@ func runWorker(ctx context.Context, t Transport, job Job, cfg Config) error {
 	if err := t.Send(ctx, 0, Msg{Kind: KindReady, Data: ready}); err != nil {
 		return fmt.Errorf("announce ready: %w", err)
 	}
+	if cfg.Mode == Pull {
+		for i := 0; i < threads*cfg.Window; i++ {
+			if err := t.Send(ctx, 0, Msg{Kind: KindAsk}); err != nil {
+				return fmt.Errorf("ask for work: %w", err)
+			}
+		}
+	}
 
 	cctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -177,6 +184,9 @@ func (w *workerRank) compute(ctx context.Context, fn Worker) {
 		if !w.stopped {
 			// An error here means the transport failed; the receive loop sees it too.
 			_ = w.t.Send(ctx, 0, m)
+			if w.cfg.Mode == Pull {
+				_ = w.t.Send(ctx, 0, Msg{Kind: KindAsk})
+			}
 		}
 		w.mu.RUnlock()
 	}

@@ -5,10 +5,12 @@
 package selftest
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"fmt"
 	"io"
+	"os"
 	"strconv"
 	"time"
 
@@ -30,6 +32,8 @@ type options struct {
 	burn    time.Duration
 	failAt  int64
 	panicAt int64
+	find    int64
+	slow    int
 	output  string
 }
 
@@ -50,6 +54,8 @@ example: mpirun -np 3 mw selftest --items 100000 --chunk 256
 	fs.DurationVar(&o.burn, "burn", 0, "CPU time each item burns (a compute-bound worker)")
 	fs.Int64Var(&o.failAt, "fail-at", -1, "the worker fails on item `K` (test the error path)")
 	fs.Int64Var(&o.panicAt, "panic-at", -1, "the worker panics on item `K` (test the panic path)")
+	fs.Int64Var(&o.find, "find", -1, "stop the job early, successfully, once item `K` is written (the search case)")
+	fs.IntVar(&o.slow, "slow-rank", -1, "worker rank `R` is 50 times slower per item (a straggler, to test backups)")
 	fs.StringVar(&o.output, "o", "-", "output `FILE` (- for stdout)")
 	if err := cli.Parse(fs, args); err != nil {
 		return err
@@ -73,9 +79,14 @@ example: mpirun -np 3 mw selftest --items 100000 --chunk 256
 				return nil, err
 			}
 			total := int64((o.items + per - 1) / per)
-			return &rank.Plan{Source: &source{items: o.items, per: per}, Sink: sink{out}, Total: total}, nil
+			return &rank.Plan{Source: &source{items: o.items, per: per}, Sink: &sink{w: out, find: o.find}, Total: total}, nil
 		},
-		NewWorker: func([]byte) (rank.Worker, error) { return o.work, nil },
+		NewWorker: func([]byte) (rank.Worker, error) {
+			if o.slow >= 0 && strconv.Itoa(o.slow) == os.Getenv("OMPI_COMM_WORLD_RANK") {
+				o.cost, o.burn = 50*o.cost, 50*o.burn
+			}
+			return o.work, nil
+		},
 	}
 	_, err := cli.RunJob(ctx, env, job, ef)
 	if out != nil {
@@ -182,9 +193,27 @@ func burn(d time.Duration) {
 
 var sinkU64 uint64
 
-type sink struct{ w io.Writer }
+// sink writes each chunk's lines; with --find it ends the job after the line of item K.
+type sink struct {
+	w    io.Writer
+	find int64
+}
 
-func (s sink) Put(_ uint64, out []byte) error {
+func (s *sink) Put(_ uint64, out []byte) error {
+	if s.find >= 0 {
+		key := strconv.AppendInt(nil, s.find, 10)
+		for line := out; len(line) > 0; {
+			i := bytes.IndexByte(line, '\n')
+			if bytes.HasPrefix(line, append(key, ' ')) {
+				_, err := s.w.Write(out[:len(out)-len(line)+i+1])
+				if err != nil {
+					return err
+				}
+				return rank.ErrDone
+			}
+			line = line[i+1:]
+		}
+	}
 	_, err := s.w.Write(out)
 	return err
 }
