@@ -209,3 +209,77 @@ func TestSelftestBackupsOvertakeAStraggler(t *testing.T) {
 	require.NoError(t, err)
 	require.Regexp(t, `"backups": [1-9]`, string(js))
 }
+
+// TestJournalResumeAfterKill kills the whole job (SIGKILL to mpirun's process group) at a
+// point chosen by each seed, once the journal has that many lines, resumes it with the same
+// journal and checks that the final output equals an uninterrupted run, byte for byte.
+func TestJournalResumeAfterKill(t *testing.T) {
+	const items = 3000
+	want := oracle(items)
+	bin := mwtest.Binary(t)
+	for seed := 1; seed <= 6; seed++ {
+		t.Run(fmt.Sprintf("seed=%d", seed), func(t *testing.T) {
+			dir := t.TempDir()
+			out, jr := filepath.Join(dir, "out.txt"), filepath.Join(dir, "run.journal")
+			args := []string{"selftest", "--items", strconv.Itoa(items), "--chunk", "7", "--cost", "200us", "-o", out, "--journal", jr, "--quiet"}
+			killAt := 5 + (seed*97)%300 // journal lines before the kill
+			np := 2 + seed%3
+
+			cmd := exec.Command("mpirun", append([]string{"-np", strconv.Itoa(np), "--oversubscribe", bin}, args...)...)
+			cmd.Env = mwtest.MPIEnv()
+			cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+			require.NoError(t, cmd.Start())
+			exited := make(chan error, 1)
+			go func() { exited <- cmd.Wait() }()
+			deadline := time.After(60 * time.Second)
+		wait:
+			for {
+				select {
+				case <-exited:
+					t.Fatalf("the run ended before the kill point (%d lines)", killAt)
+				case <-deadline:
+					syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+					t.Fatal("the journal never reached the kill point")
+				case <-time.After(2 * time.Millisecond):
+					if b, err := os.ReadFile(jr); err == nil && bytes.Count(b, []byte("\n")) >= killAt {
+						break wait
+					}
+				}
+			}
+			require.NoError(t, syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL))
+			<-exited
+			_, err := os.Stat(out)
+			require.True(t, os.IsNotExist(err), "a killed run must not leave its output looking complete")
+
+			r := mwtest.MPIRun(t, np, nil, append(args, "--resume")...)
+			require.Equal(t, 0, r.Code, "resume: %s", r.Stderr)
+			got, err := os.ReadFile(out)
+			require.NoError(t, err)
+			require.Equal(t, want, got)
+
+			// Resuming a complete job does nothing; another command's journal is refused.
+			r = mwtest.MPIRun(t, np, nil, append(args, "--resume")...)
+			require.Equal(t, 0, r.Code, "%s", r.Stderr)
+			require.Contains(t, string(r.Stderr), "complete: nothing to do")
+			other := append([]string{}, args...)
+			other[4] = "8" // --chunk 8
+			r = mwtest.MPIRun(t, np, nil, append(other, "--resume")...)
+			require.Equal(t, 1, r.Code)
+			require.Contains(t, string(r.Stderr), "was written by a different command")
+		})
+	}
+}
+
+func TestKeepGoingLeavesOutPoisonChunks(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "out.txt")
+	r := mwtest.MPIRun(t, 3, nil, "selftest", "--items", "100", "--chunk", "10", "--fail-at", "42", "--retries", "1", "--keep-going", "-o", out, "--quiet")
+	require.Equal(t, 1, r.Code, "%s", r.Stderr)
+	lines := mwLines(r.Stderr)
+	require.Len(t, lines, 1)
+	require.Regexp(t, `^mw: selftest: 1 chunks failed and were left out of the output: chunk 4 \(rank \d on \S+: failed 2 times, last: item 42: injected failure \(--fail-at\)\)$`, lines[0])
+	got, err := os.ReadFile(out)
+	require.NoError(t, err)
+	want := oracle(100)
+	cut := bytes.Split(want, []byte("\n"))
+	require.Equal(t, append(bytes.Join(cut[:40], []byte("\n")), append([]byte("\n"), bytes.Join(cut[50:], []byte("\n"))...)...), got)
+}

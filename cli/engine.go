@@ -2,8 +2,10 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"strconv"
 
 	"github.com/mw-hpc/mw/rank"
@@ -11,20 +13,27 @@ import (
 
 // EngineFlags are the engine's flags, spelled the same in every workload.
 type EngineFlags struct {
-	Mode    string
-	Backups bool
-	Window  int
-	Threads int
-	Retries int
-	Stats   string
-	Quiet   bool
+	Mode      string
+	Backups   bool
+	Window    int
+	Threads   int
+	Retries   int
+	Stats     string
+	Quiet     bool
+	KeepGoing bool
+	Journal   string
+	Resume    bool
 	// Unordered is set by workloads that offer it (exec --unordered); no flag here.
 	Unordered bool
+
+	fs  *flag.FlagSet
+	out *Output  // the output made by CreateOutput, committed or aborted by RunJob
+	jrn *journal // the open journal on the manager
 }
 
 // AddEngineFlags registers the engine's flags on fs and returns where they land.
 func AddEngineFlags(fs *flag.FlagSet) *EngineFlags {
-	ef := &EngineFlags{}
+	ef := &EngineFlags{fs: fs}
 	def := rank.DefaultConfig()
 	fs.IntVar(&ef.Window, "window", def.Window, "chunks in flight per worker thread")
 	fs.StringVar(&ef.Mode, "mode", "push", "push: the manager keeps every worker's window full; pull: workers ask for chunks")
@@ -33,6 +42,9 @@ func AddEngineFlags(fs *flag.FlagSet) *EngineFlags {
 	fs.IntVar(&ef.Retries, "retries", 0, "re-issue a chunk whose worker fails up to `N` times, on other workers")
 	fs.StringVar(&ef.Stats, "stats", "", "write the run report as JSON to `FILE`")
 	fs.BoolVar(&ef.Quiet, "quiet", false, "print no progress and no run report")
+	fs.BoolVar(&ef.KeepGoing, "keep-going", false, "a chunk that fails every try is reported and left out; the rest finishes (exit 1)")
+	fs.StringVar(&ef.Journal, "journal", "", "record progress in `FILE` as the output advances, for --resume")
+	fs.BoolVar(&ef.Resume, "resume", false, "continue the run recorded in --journal (start afresh if it does not exist)")
 	return ef
 }
 
@@ -49,6 +61,12 @@ func (ef *EngineFlags) Validate() error {
 	}
 	if _, err := rank.ParseMode(ef.Mode); err != nil {
 		return Usagef("--mode %q: %v", ef.Mode, err)
+	}
+	if ef.Resume && ef.Journal == "" {
+		return Usagef("--resume needs --journal FILE: the journal says where to resume")
+	}
+	if ef.Journal != "" && ef.Unordered {
+		return Usagef("--journal needs ordered output: it records how far the ordered output got")
 	}
 	return nil
 }
@@ -89,9 +107,73 @@ func (c ChunkSize) Or(def int) int {
 	return c.N
 }
 
+// CreateOutput makes the job's output at path ("-" for stdout), as cli.CreateOutput does,
+// and hands it to RunJob, which commits it when the job succeeds and aborts it when it
+// fails. With --journal the output grows in a partial file that --resume continues.
+// Call it from Job.Open (on the manager), at most once per run.
+func (ef *EngineFlags) CreateOutput(path string, stdout io.Writer) (*Output, error) {
+	var (
+		out *Output
+		err error
+	)
+	switch {
+	case ef.Journal == "":
+		out, err = CreateOutput(path, stdout)
+	case path == "" || path == "-":
+		return nil, Usagef("--journal needs an output file (-o FILE): stdout cannot be resumed")
+	default:
+		var off int64
+		resume := ef.jrn != nil && ef.jrn.prior != nil
+		if resume {
+			_, off = ef.jrn.prior.next()
+		}
+		out, err = openPartial(path, resume, off)
+	}
+	ef.out = out
+	return out, err
+}
+
+// errComplete ends a resumed run whose journal says the job already completed.
+var errComplete = errors.New("already complete")
+
+// journaled wraps a job's Open with the journal: it opens (or resumes) the journal before
+// the workload opens its input and output, then wraps the plan's source and sink.
+func (ef *EngineFlags) journaled(name string, open func(context.Context) (*rank.Plan, error)) func(context.Context) (*rank.Plan, error) {
+	return func(ctx context.Context) (*rank.Plan, error) {
+		j, err := openJournal(ef.Journal, name, journalKey(name, ef.fs), ef.Resume)
+		if err != nil {
+			return nil, err
+		}
+		ef.jrn = j
+		if j.prior != nil && j.prior.done {
+			return nil, errComplete
+		}
+		plan, err := open(ctx)
+		if err != nil {
+			return nil, err
+		}
+		if ef.out == nil || ef.out.f == nil {
+			return nil, errors.New("--journal: this workload's output cannot be journaled")
+		}
+		src := &journaledSource{src: plan.Source, crcs: map[uint64]uint32{}}
+		if j.prior != nil {
+			src.skip = j.prior.records
+			src.base = uint64(len(j.prior.records))
+			if plan.Total > 0 {
+				plan.Total = max(0, plan.Total-int64(src.base))
+			}
+		}
+		plan.Source = src
+		j.sink = &journaledSink{sink: plan.Sink, src: src, out: ef.out, j: j}
+		plan.Sink = j.sink
+		return plan, nil
+	}
+}
+
 // RunJob starts the rank's transport and runs job on it with the engine flags. On rank 0 it
-// returns the manager's error (wrapped with the workload's name by the caller's message);
-// on a worker it returns nil once the manager stops it, or the worker's own fatal error.
+// returns the manager's error; on a worker it returns nil once the manager stops it, or the
+// worker's own fatal error. The output made by ef.CreateOutput is committed on success (and
+// on a --keep-going run with failed chunks) and aborted otherwise.
 func RunJob(ctx context.Context, env *Env, job rank.Job, ef *EngineFlags) (rank.Stats, error) {
 	t, err := env.Transport()
 	if err != nil {
@@ -104,8 +186,20 @@ func RunJob(ctx context.Context, env *Env, job rank.Job, ef *EngineFlags) (rank.
 	cfg.Mode, _ = rank.ParseMode(ef.Mode)
 	cfg.Backups = ef.Backups
 	cfg.Unordered = ef.Unordered
+	cfg.KeepGoing = ef.KeepGoing
+	if ef.Journal != "" {
+		job.Open = ef.journaled(job.Name, job.Open)
+	}
 	st, err := rank.Run(ctx, t, job, cfg)
-	if err != nil || t.Rank() != 0 {
+	if t.Rank() != 0 {
+		return st, err
+	}
+	if errors.Is(err, errComplete) {
+		fmt.Fprintf(env.Stderr, "mw: %s: the journal %s says this job is complete: nothing to do\n", job.Name, ef.Journal)
+		return st, nil
+	}
+	err = ef.finish(err)
+	if err != nil {
 		return st, err
 	}
 	if !ef.Quiet {
@@ -117,4 +211,33 @@ func RunJob(ctx context.Context, env *Env, job rank.Job, ef *EngineFlags) (rank.
 		}
 	}
 	return st, nil
+}
+
+// finish commits or aborts the output and closes the journal, after recording the end.
+func (ef *EngineFlags) finish(err error) error {
+	var partial *rank.PartialError
+	if ef.out != nil {
+		if err == nil && ef.jrn != nil {
+			next, _ := ef.jrn.prior.nextOrZero()
+			if s, ok := ef.lastWritten(); ok {
+				next = s + 1
+			}
+			off, oerr := ef.out.Offset()
+			if oerr == nil {
+				oerr = ef.jrn.write("done %d %d\n", next, off)
+			}
+			err = oerr
+		}
+		if err == nil || errors.As(err, &partial) {
+			if cerr := ef.out.Commit(); cerr != nil {
+				err = cerr
+			}
+		} else {
+			ef.out.Abort()
+		}
+	}
+	if ef.jrn != nil {
+		ef.jrn.f.Close()
+	}
+	return err
 }

@@ -26,21 +26,88 @@ func OpenInput(path string, stdin io.Reader) (io.Reader, func() error, error) {
 // Abort removes it. "-" (or "") writes to stdout, where Commit only flushes.
 type Output struct {
 	*bufio.Writer
-	path string
-	f    *os.File // nil for stdout
-	done bool
+	path    string
+	f       *os.File // nil for stdout
+	done    bool
+	keep    bool            // a journaled output: Abort keeps the partial file for --resume
+	counter *countingWriter // bytes that reached the file or stdout
+}
+
+// countingWriter counts the bytes written through it.
+type countingWriter struct {
+	w io.Writer
+	n int64
+}
+
+func (c *countingWriter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	c.n += int64(n)
+	return n, err
+}
+
+func newOutput(w io.Writer, start int64) (*bufio.Writer, *countingWriter) {
+	c := &countingWriter{w: w, n: start}
+	return bufio.NewWriterSize(c, 1<<20), c
+}
+
+// Offset flushes the output and returns the number of bytes written so far (for a resumed
+// output, counted from the start of the file).
+func (o *Output) Offset() (int64, error) {
+	if err := o.Flush(); err != nil {
+		return 0, fmt.Errorf("write output: %w", err)
+	}
+	return o.counter.n, nil
 }
 
 // CreateOutput starts an output at path ("-" for stdout).
 func CreateOutput(path string, stdout io.Writer) (*Output, error) {
 	if path == "" || path == "-" {
-		return &Output{Writer: bufio.NewWriterSize(stdout, 1<<20)}, nil
+		w, c := newOutput(stdout, 0)
+		return &Output{Writer: w, counter: c}, nil
 	}
 	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
 	if err != nil {
 		return nil, fmt.Errorf("create output: %w", err)
 	}
-	return &Output{Writer: bufio.NewWriterSize(f, 1<<20), path: path, f: f}, nil
+	w, c := newOutput(f, 0)
+	return &Output{Writer: w, path: path, f: f, counter: c}, nil
+}
+
+// PartialPath is where a journaled output grows until it is complete.
+func PartialPath(path string) string {
+	return filepath.Join(filepath.Dir(path), "."+filepath.Base(path)+".partial")
+}
+
+// openPartial opens the journaled output of path: a new, empty partial file, or (resume)
+// the existing one truncated to offset. Abort keeps it, so a later --resume continues it.
+func openPartial(path string, resume bool, offset int64) (*Output, error) {
+	pp := PartialPath(path)
+	flags := os.O_RDWR | os.O_CREATE | os.O_TRUNC
+	if resume {
+		flags = os.O_RDWR
+	}
+	f, err := os.OpenFile(pp, flags, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("open output: %w", err)
+	}
+	if resume {
+		st, err := f.Stat()
+		if err == nil && st.Size() < offset {
+			err = fmt.Errorf("%s has %d bytes, fewer than the %d the journal recorded", pp, st.Size(), offset)
+		}
+		if err == nil {
+			err = f.Truncate(offset)
+		}
+		if err == nil {
+			_, err = f.Seek(offset, io.SeekStart)
+		}
+		if err != nil {
+			f.Close()
+			return nil, fmt.Errorf("resume output: %w", err)
+		}
+	}
+	w, c := newOutput(f, offset)
+	return &Output{Writer: w, path: path, f: f, counter: c, keep: true}, nil
 }
 
 // Path is the final path of the output ("" for stdout).
@@ -78,8 +145,9 @@ func (o *Output) Commit() error {
 	return nil
 }
 
-// Abort discards a file output (stdout output is flushed: what was printed stays printed).
-// It is safe to call after Commit, where it does nothing.
+// Abort discards a file output (stdout output is flushed: what was printed stays printed;
+// a journaled output keeps its partial file for --resume). It is safe to call after Commit,
+// where it does nothing.
 func (o *Output) Abort() {
 	if o.done {
 		return
@@ -87,6 +155,11 @@ func (o *Output) Abort() {
 	o.done = true
 	if o.f == nil {
 		o.Flush()
+		return
+	}
+	if o.keep {
+		o.Flush()
+		o.f.Close()
 		return
 	}
 	o.abortFile()

@@ -25,6 +25,9 @@ type Config struct {
 	// times, on another worker where there is one; Chunk.Attempt tells the Worker which try
 	// it is. 0 fails the job at the first error.
 	Retries int
+	// KeepGoing records a chunk that fails every try, leaves it out of the output and
+	// finishes the rest; Run then returns a *PartialError.
+	KeepGoing bool
 	// Mode is Push (the manager keeps each worker's window full) or Pull (each worker asks
 	// for a chunk whenever it has a free slot).
 	Mode Mode

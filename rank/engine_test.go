@@ -520,3 +520,26 @@ func TestRingTakeNot(t *testing.T) {
 	require.Equal(t, 1, r.take())
 	require.Equal(t, 0, r.len())
 }
+
+func TestKeepGoingLeavesOutPoisonChunk(t *testing.T) {
+	for _, unordered := range []bool{false, true} {
+		h := newHarness(2, 30)
+		h.work = func(_ context.Context, _ int, c Chunk) ([]byte, error) {
+			if c.Seq == 4 || c.Seq == 9 {
+				return nil, errors.New("poison")
+			}
+			return digest(c.Data), nil
+		}
+		cfg := cfgWith(2, 1)
+		cfg.Retries, cfg.KeepGoing, cfg.Unordered, cfg.Backups = 1, true, unordered, true
+		st, err, _ := h.run(t, cfg)
+		var pe *PartialError
+		require.ErrorAs(t, err, &pe)
+		require.Len(t, pe.Failed, 2)
+		require.Equal(t, uint64(2), st.Retries)
+		require.Len(t, h.sink.seqs, 28)
+		for _, s := range h.sink.seqs {
+			require.NotContains(t, []uint64{4, 9}, s)
+		}
+	}
+}

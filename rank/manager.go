@@ -37,7 +37,9 @@ type manager struct {
 	asks    []int    // pull mode: asks received before every worker was ready
 
 	inflight map[uint64]*flight
-	late     map[uint64]int // chunks done while a second holder still computes them
+	late     map[uint64]int  // chunks done while a second holder still computes them
+	holes    map[uint64]bool // --keep-going: failed chunks the output leaves out
+	failed   []FailedChunk
 	retryq   []uint64
 	ro       *partition.Reorder
 	nextSeq  uint64
@@ -47,7 +49,7 @@ type manager struct {
 }
 
 func runManager(ctx context.Context, t Transport, job Job, cfg Config) (Stats, error) {
-	m := &manager{t: t, job: job, cfg: cfg, start: time.Now(), inflight: map[uint64]*flight{}, late: map[uint64]int{}}
+	m := &manager{t: t, job: job, cfg: cfg, start: time.Now(), inflight: map[uint64]*flight{}, late: map[uint64]int{}, holes: map[uint64]bool{}}
 	n := t.Size()
 	m.threads, m.hosts = make([]int, n), make([]string, n)
 	m.hosts[0] = t.Host()
@@ -56,6 +58,9 @@ func runManager(ctx context.Context, t Transport, job Job, cfg Config) (Stats, e
 	err := m.setup(ctx)
 	if err == nil {
 		err = m.loop(ctx)
+	}
+	if err == nil && len(m.failed) > 0 {
+		err = &PartialError{Failed: m.failed}
 	}
 	if errors.Is(err, ErrDone) {
 		err = nil
@@ -227,7 +232,8 @@ func (m *manager) issueBackups(ctx context.Context) error {
 	for m.slots.len() > 0 {
 		var oldest *flight
 		for _, f := range m.inflight {
-			if f.rank > 0 && f.backup == 0 && (oldest == nil || f.c.Seq < oldest.c.Seq) {
+			// A chunk that failed once is the retries' business, not a straggler.
+			if f.rank > 0 && f.backup == 0 && f.failed == 0 && (oldest == nil || f.c.Seq < oldest.c.Seq) {
 				oldest = f
 			}
 		}
@@ -296,14 +302,21 @@ func (m *manager) handle(msg Msg) error {
 	if msg.Kind == KindError {
 		if other > 0 {
 			// The other copy may still succeed; forget this one.
-			f.rank, f.backup = other, 0
+			f.rank, f.backup, f.failed = other, 0, msg.From
 			return nil
 		}
 		if f.c.Attempt >= m.cfg.Retries {
+			cause := string(msg.Data)
 			if f.c.Attempt > 0 {
-				return fmt.Errorf("%s: chunk %d: failed %d times, last: %s", m.who(msg.From), msg.Seq, f.c.Attempt+1, msg.Data)
+				cause = fmt.Sprintf("failed %d times, last: %s", f.c.Attempt+1, msg.Data)
 			}
-			return fmt.Errorf("%s: chunk %d: %s", m.who(msg.From), msg.Seq, msg.Data)
+			if !m.cfg.KeepGoing {
+				return fmt.Errorf("%s: chunk %d: %s", m.who(msg.From), msg.Seq, cause)
+			}
+			// --keep-going: record the poison chunk, leave it out of the output, go on.
+			m.failed = append(m.failed, FailedChunk{Seq: msg.Seq, Who: m.who(msg.From), Cause: cause})
+			delete(m.inflight, msg.Seq)
+			return m.deliver(msg.From, msg.Seq, nil, true)
 		}
 		f.c.Attempt++
 		f.rank, f.failed = -1, msg.From
@@ -316,16 +329,32 @@ func (m *manager) handle(msg Msg) error {
 		m.late[msg.Seq] = other
 	}
 	m.st.PerWorker[msg.From]++
-	if m.cfg.Unordered {
-		return m.put(msg.Seq, msg.Data)
+	return m.deliver(msg.From, msg.Seq, msg.Data, false)
+}
+
+// deliver passes a result (or, failed, the hole a poison chunk leaves) to the Sink: at once
+// when unordered, otherwise through the reorder buffer.
+func (m *manager) deliver(from int, seq uint64, out []byte, failed bool) error {
+	if failed {
+		m.holes[seq] = true
 	}
-	if err := m.ro.Put(msg.Seq, msg.Data); err != nil {
-		return fmt.Errorf("%s: %w", m.who(msg.From), err)
+	if m.cfg.Unordered {
+		if failed {
+			return nil
+		}
+		return m.put(seq, out)
+	}
+	if err := m.ro.Put(seq, out); err != nil {
+		return fmt.Errorf("%s: %w", m.who(from), err)
 	}
 	for {
 		seq, out, ok := m.ro.Pop()
 		if !ok {
 			return nil
+		}
+		if m.holes[seq] {
+			delete(m.holes, seq)
+			continue
 		}
 		if err := m.put(seq, out); err != nil {
 			return err
@@ -420,4 +449,28 @@ func processCPU() time.Duration {
 		return 0
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// FailedChunk is a chunk left out of the output by --keep-going.
+type FailedChunk struct {
+	Seq   uint64
+	Who   string // "rank R on HOST"
+	Cause string
+}
+
+// PartialError is the result of a --keep-going run in which some chunks failed every try:
+// the output is complete but for them.
+type PartialError struct{ Failed []FailedChunk }
+
+func (e *PartialError) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%d chunks failed and were left out of the output:", len(e.Failed))
+	for i, f := range e.Failed {
+		if i == 5 {
+			fmt.Fprintf(&b, " and %d more", len(e.Failed)-i)
+			break
+		}
+		fmt.Fprintf(&b, " chunk %d (%s: %s);", f.Seq, f.Who, f.Cause)
+	}
+	return strings.TrimSuffix(b.String(), ";")
 }

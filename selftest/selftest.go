@@ -70,12 +70,11 @@ example: mpirun -np 3 mw selftest --items 100000 --chunk 256
 		return cli.Usagef("--cost and --burn must not be negative")
 	}
 	per := uint64(o.chunk.Or(autoChunk(o)))
-	var out *cli.Output
 	job := rank.Job{
 		Name: "selftest",
 		Open: func(context.Context) (*rank.Plan, error) {
-			var err error
-			if out, err = cli.CreateOutput(o.output, env.Stdout); err != nil {
+			out, err := ef.CreateOutput(o.output, env.Stdout)
+			if err != nil {
 				return nil, err
 			}
 			total := int64((o.items + per - 1) / per)
@@ -89,13 +88,6 @@ example: mpirun -np 3 mw selftest --items 100000 --chunk 256
 		},
 	}
 	_, err := cli.RunJob(ctx, env, job, ef)
-	if out != nil {
-		if err != nil {
-			out.Abort()
-		} else {
-			err = out.Commit()
-		}
-	}
 	return err
 }
 

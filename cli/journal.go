@@ -1,0 +1,269 @@
+package cli
+
+import (
+	"bufio"
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"flag"
+	"fmt"
+	"hash/crc32"
+	"io"
+	"os"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/mw-hpc/mw/rank"
+)
+
+// The journal is a text file that the manager appends to, one line per chunk, as the
+// ordered output advances, writing each line right after the chunk's output reached the
+// file. A kill -9 of the whole job therefore loses at most the chunks in flight, and
+// --resume continues from the last line: it truncates the output to the recorded offset,
+// checks that the input's first chunks are still the ones the journal saw, and issues the
+// rest.
+//
+//	mw-journal 1 <workload> <key>   header; key: sha256 of the flags that shape the output
+//	c <seq> <offset> <crc>          chunk seq is written; the output is offset bytes long;
+//	                                crc is the CRC-32C of the chunk's input, in hex
+//	done <chunks> <offset>          the job completed
+//
+// A last line without its newline (a kill in the middle of a write) is ignored.
+
+const journalMagic = "mw-journal"
+
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
+// journalRecord is one "c" line.
+type journalRecord struct {
+	seq    uint64
+	offset int64
+	crc    uint32
+}
+
+// journalState is what a journal file says.
+type journalState struct {
+	workload, key string
+	records       []journalRecord
+	done          bool
+	doneOffset    int64
+}
+
+// next is the first chunk not yet written, and offset the output's length after the
+// chunks before it.
+func (s *journalState) next() (uint64, int64) {
+	if len(s.records) == 0 {
+		return 0, 0
+	}
+	last := s.records[len(s.records)-1]
+	return last.seq + 1, last.offset
+}
+
+// nextOrZero is next() on a possibly nil state (a fresh journal).
+func (s *journalState) nextOrZero() (uint64, int64) {
+	if s == nil {
+		return 0, 0
+	}
+	return s.next()
+}
+
+// parseJournal reads a journal. Errors name the line.
+func parseJournal(r io.Reader) (*journalState, error) {
+	data, err := io.ReadAll(r)
+	if err != nil {
+		return nil, err
+	}
+	if i := bytes.LastIndexByte(data, '\n'); i+1 < len(data) {
+		data = data[:i+1] // drop a partial last line
+	}
+	st := &journalState{}
+	for n, line := range strings.Split(strings.TrimSuffix(string(data), "\n"), "\n") {
+		f := strings.Fields(line)
+		bad := func(why string) error { return fmt.Errorf("line %d: %s: %q", n+1, why, line) }
+		if n == 0 {
+			if len(f) != 4 || f[0] != journalMagic || f[1] != "1" {
+				return nil, bad("not an mw journal (version 1) header")
+			}
+			st.workload, st.key = f[2], f[3]
+			continue
+		}
+		if st.done {
+			return nil, bad("record after done")
+		}
+		switch {
+		case len(f) == 4 && f[0] == "c":
+			seq, err1 := strconv.ParseUint(f[1], 10, 64)
+			off, err2 := strconv.ParseInt(f[2], 10, 64)
+			crc, err3 := strconv.ParseUint(f[3], 16, 32)
+			if err1 != nil || err2 != nil || err3 != nil || off < 0 {
+				return nil, bad("malformed chunk record")
+			}
+			want, prev := st.next()
+			if seq != want {
+				return nil, bad(fmt.Sprintf("chunk %d where %d was expected", seq, want))
+			}
+			if off < prev {
+				return nil, bad("output offset goes backwards")
+			}
+			st.records = append(st.records, journalRecord{seq, off, uint32(crc)})
+		case len(f) == 3 && f[0] == "done":
+			chunks, err1 := strconv.ParseUint(f[1], 10, 64)
+			off, err2 := strconv.ParseInt(f[2], 10, 64)
+			next, prev := st.next()
+			if err1 != nil || err2 != nil || chunks != next || off != prev {
+				return nil, bad("done record does not match the chunks before it")
+			}
+			st.done, st.doneOffset = true, off
+		default:
+			return nil, bad("unknown record")
+		}
+	}
+	if st.workload == "" {
+		return nil, errors.New("line 1: empty journal")
+	}
+	return st, nil
+}
+
+// notOutputFlags do not change the output's bytes: a resume may change them.
+var notOutputFlags = map[string]bool{
+	"resume": true, "journal": true, "window": true, "threads": true, "mode": true,
+	"backups": true, "quiet": true, "stats": true, "trace": true, "retries": true, "keep-going": true,
+}
+
+// journalKey hashes the workload's name, the flags set on the command line that shape the
+// output, and the positional arguments.
+func journalKey(name string, fs *flag.FlagSet) string {
+	var parts []string
+	fs.Visit(func(f *flag.Flag) {
+		if !notOutputFlags[f.Name] {
+			parts = append(parts, f.Name+"="+f.Value.String())
+		}
+	})
+	sort.Strings(parts)
+	h := sha256.New()
+	fmt.Fprintf(h, "%s\x00%s\x00%s", name, strings.Join(parts, "\x00"), strings.Join(fs.Args(), "\x00"))
+	return hex.EncodeToString(h.Sum(nil))[:32]
+}
+
+// journal is the open journal of a run on the manager.
+type journal struct {
+	path  string
+	f     *os.File
+	prior *journalState  // what --resume found; nil for a fresh run
+	sink  *journaledSink // this run's journaling sink
+}
+
+// openJournal starts the journal: with resume and an existing file, it reads it and checks
+// that it belongs to this command; otherwise it writes a fresh header.
+func openJournal(path, name, key string, resume bool) (*journal, error) {
+	j := &journal{path: path}
+	if resume {
+		f, err := os.Open(path)
+		switch {
+		case err == nil:
+			st, err := parseJournal(bufio.NewReader(f))
+			f.Close()
+			if err != nil {
+				return nil, fmt.Errorf("journal %s: %w", path, err)
+			}
+			if st.workload != name || st.key != key {
+				return nil, fmt.Errorf("journal %s was written by a different command (%s with other flags or input); run the same command, or remove the journal to start over", path, st.workload)
+			}
+			j.prior = st
+		case !errors.Is(err, os.ErrNotExist):
+			return nil, fmt.Errorf("journal: %w", err)
+		}
+	}
+	var err error
+	if j.prior != nil {
+		j.f, err = os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0)
+	} else {
+		j.f, err = os.Create(path)
+		if err == nil {
+			_, err = fmt.Fprintf(j.f, "%s 1 %s %s\n", journalMagic, name, key)
+		}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("journal: %w", err)
+	}
+	return j, nil
+}
+
+func (j *journal) write(format string, args ...any) error {
+	if _, err := fmt.Fprintf(j.f, format, args...); err != nil {
+		return fmt.Errorf("journal %s: %w", j.path, err)
+	}
+	return nil
+}
+
+// journaledSource skips the chunks a resumed journal has written, checking that their input
+// is unchanged, and numbers the rest from 0 for the engine. It remembers each issued
+// chunk's CRC for the journal line.
+type journaledSource struct {
+	src  rank.Source
+	skip []journalRecord
+	base uint64
+	crcs map[uint64]uint32
+}
+
+func (s *journaledSource) Next() (rank.Chunk, error) {
+	for len(s.skip) > 0 {
+		c, err := s.src.Next()
+		if err == io.EOF {
+			return c, fmt.Errorf("resume: the input ends before chunk %d, which the journal recorded: the input changed", s.skip[0].seq)
+		}
+		if err != nil {
+			return c, err
+		}
+		if c.Seq != s.skip[0].seq || crc32.Checksum(c.Data, castagnoli) != s.skip[0].crc {
+			return c, fmt.Errorf("resume: chunk %d of the input differs from the one the journal recorded: the input changed; remove the journal to start over", c.Seq)
+		}
+		s.skip = s.skip[1:]
+	}
+	c, err := s.src.Next()
+	if err != nil {
+		return c, err
+	}
+	s.crcs[c.Seq] = crc32.Checksum(c.Data, castagnoli)
+	c.Seq -= s.base
+	return c, nil
+}
+
+// journaledSink writes each result through the workload's Sink, then its journal line.
+type journaledSink struct {
+	sink    rank.Sink
+	src     *journaledSource
+	out     *Output
+	j       *journal
+	last    uint64 // the last chunk journaled, when any is
+	written bool
+}
+
+func (s *journaledSink) Put(seq uint64, out []byte) error {
+	seq += s.src.base
+	perr := s.sink.Put(seq, out)
+	if perr != nil && !errors.Is(perr, rank.ErrDone) && !errors.Is(perr, rank.ErrDrain) {
+		return perr
+	}
+	off, err := s.out.Offset()
+	if err != nil {
+		return err
+	}
+	crc := s.src.crcs[seq]
+	delete(s.src.crcs, seq)
+	if err := s.j.write("c %d %d %08x\n", seq, off, crc); err != nil {
+		return err
+	}
+	s.last, s.written = seq, true
+	return perr
+}
+
+// lastWritten is the last chunk this run journaled.
+func (ef *EngineFlags) lastWritten() (uint64, bool) {
+	if ef.jrn == nil || ef.jrn.sink == nil || !ef.jrn.sink.written {
+		return 0, false
+	}
+	return ef.jrn.sink.last, true
+}
