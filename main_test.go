@@ -221,8 +221,11 @@ func TestJournalResumeAfterKill(t *testing.T) {
 		t.Run(fmt.Sprintf("seed=%d", seed), func(t *testing.T) {
 			dir := t.TempDir()
 			out, jr := filepath.Join(dir, "out.txt"), filepath.Join(dir, "run.journal")
-			args := []string{"selftest", "--items", strconv.Itoa(items), "--chunk", "7", "--cost", "200us", "-o", out, "--journal", jr, "--quiet"}
-			killAt := 5 + (seed*97)%300 // journal lines before the kill
+			chunk, killAt := "7", 5+(seed*97)%300 // journal lines before the kill
+			if seed%2 == 0 {
+				chunk, killAt = "auto", 3+seed%20 // chunk sizes chosen by the engine, replayed on resume
+			}
+			args := []string{"selftest", "--items", strconv.Itoa(items), "--chunk", chunk, "--cost", "200us", "-o", out, "--journal", jr, "--quiet"}
 			np := 2 + seed%3
 
 			cmd := exec.Command("mpirun", append([]string{"-np", strconv.Itoa(np), "--oversubscribe", bin}, args...)...)
@@ -246,7 +249,13 @@ func TestJournalResumeAfterKill(t *testing.T) {
 					}
 				}
 			}
+			// The whole job: mpirun and every rank (the ranks have process groups of their own).
 			require.NoError(t, syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL))
+			for r := 0; r < np; r++ {
+				if pid := findRank(bin, r); pid > 0 {
+					syscall.Kill(pid, syscall.SIGKILL)
+				}
+			}
 			<-exited
 			_, err := os.Stat(out)
 			require.True(t, os.IsNotExist(err), "a killed run must not leave its output looking complete")
@@ -282,4 +291,39 @@ func TestKeepGoingLeavesOutPoisonChunks(t *testing.T) {
 	want := oracle(100)
 	cut := bytes.Split(want, []byte("\n"))
 	require.Equal(t, append(bytes.Join(cut[:40], []byte("\n")), append([]byte("\n"), bytes.Join(cut[50:], []byte("\n"))...)...), got)
+}
+
+// TestOrphanedRanksStop kills mpirun alone with SIGKILL: its ranks, left without their
+// launcher, must notice and exit by themselves instead of running on unseen.
+func TestOrphanedRanksStop(t *testing.T) {
+	bin := mwtest.Binary(t)
+	cmd := exec.Command("mpirun", "-np", "3", "--oversubscribe", bin, "selftest", "--items", "100000000", "--chunk", "1", "--cost", "1ms", "--quiet", "-o", filepath.Join(t.TempDir(), "out"))
+	cmd.Env = mwtest.MPIEnv()
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	require.NoError(t, cmd.Start())
+	defer syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+	for deadline := time.Now().Add(30 * time.Second); findRank(bin, 2) == 0; time.Sleep(50 * time.Millisecond) {
+		require.True(t, time.Now().Before(deadline), "no worker rank appeared")
+	}
+	require.NoError(t, cmd.Process.Kill())
+	cmd.Wait()
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		alive := 0
+		for r := 0; r < 3; r++ {
+			if findRank(bin, r) > 0 {
+				alive++
+			}
+		}
+		if alive == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			for r := 0; r < 3; r++ {
+				if pid := findRank(bin, r); pid > 0 {
+					syscall.Kill(pid, syscall.SIGKILL)
+				}
+			}
+			t.Fatalf("%d ranks still running 10 s after mpirun was killed", alive)
+		}
+	}
 }

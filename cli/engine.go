@@ -155,7 +155,8 @@ func (ef *EngineFlags) journaled(name string, open func(context.Context) (*rank.
 		if ef.out == nil || ef.out.f == nil {
 			return nil, errors.New("--journal: this workload's output cannot be journaled")
 		}
-		src := &journaledSource{src: plan.Source, crcs: map[uint64]uint32{}}
+		inner := plan.Source
+		src := &journaledSource{src: inner, crcs: map[uint64]uint32{}, items: map[uint64]int{}}
 		if j.prior != nil {
 			src.skip = j.prior.records
 			src.base = uint64(len(j.prior.records))
@@ -164,6 +165,10 @@ func (ef *EngineFlags) journaled(name string, open func(context.Context) (*rank.
 			}
 		}
 		plan.Source = src
+		if sized, ok := inner.(rank.SizedSource); ok {
+			src.sized = sized
+			plan.Source = journaledSizedSource{src}
+		}
 		j.sink = &journaledSink{sink: plan.Sink, src: src, out: ef.out, j: j}
 		plan.Sink = j.sink
 		return plan, nil

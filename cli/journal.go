@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"bufio"
 	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
@@ -14,6 +13,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"syscall"
 
 	"github.com/mw-hpc/mw/rank"
 )
@@ -26,8 +26,9 @@ import (
 // rest.
 //
 //	mw-journal 1 <workload> <key>   header; key: sha256 of the flags that shape the output
-//	c <seq> <offset> <crc>          chunk seq is written; the output is offset bytes long;
-//	                                crc is the CRC-32C of the chunk's input, in hex
+//	c <seq> <offset> <crc> [items]  chunk seq is written; the output is offset bytes long;
+//	                                crc is the CRC-32C of the chunk's input, in hex; items
+//	                                its size when --chunk auto chose it (replayed on resume)
 //	done <chunks> <offset>          the job completed
 //
 // A last line without its newline (a kill in the middle of a write) is ignored.
@@ -41,6 +42,7 @@ type journalRecord struct {
 	seq    uint64
 	offset int64
 	crc    uint32
+	items  int // items in the chunk when the engine sized it (--chunk auto), else 0
 }
 
 // journalState is what a journal file says.
@@ -93,11 +95,19 @@ func parseJournal(r io.Reader) (*journalState, error) {
 			return nil, bad("record after done")
 		}
 		switch {
-		case len(f) == 4 && f[0] == "c":
+		case (len(f) == 4 || len(f) == 5) && f[0] == "c":
 			seq, err1 := strconv.ParseUint(f[1], 10, 64)
 			off, err2 := strconv.ParseInt(f[2], 10, 64)
 			crc, err3 := strconv.ParseUint(f[3], 16, 32)
-			if err1 != nil || err2 != nil || err3 != nil || off < 0 {
+			items := 0
+			var err4 error
+			if len(f) == 5 {
+				items, err4 = strconv.Atoi(f[4])
+				if err4 == nil && items < 1 {
+					err4 = errors.New("items")
+				}
+			}
+			if err1 != nil || err2 != nil || err3 != nil || err4 != nil || off < 0 {
 				return nil, bad("malformed chunk record")
 			}
 			want, prev := st.next()
@@ -107,7 +117,7 @@ func parseJournal(r io.Reader) (*journalState, error) {
 			if off < prev {
 				return nil, bad("output offset goes backwards")
 			}
-			st.records = append(st.records, journalRecord{seq, off, uint32(crc)})
+			st.records = append(st.records, journalRecord{seq, off, uint32(crc), items})
 		case len(f) == 3 && f[0] == "done":
 			chunks, err1 := strconv.ParseUint(f[1], 10, 64)
 			off, err2 := strconv.ParseInt(f[2], 10, 64)
@@ -155,38 +165,51 @@ type journal struct {
 	sink  *journaledSink // this run's journaling sink
 }
 
-// openJournal starts the journal: with resume and an existing file, it reads it and checks
-// that it belongs to this command; otherwise it writes a fresh header.
+// openJournal starts the journal: with resume and an existing, non-empty file, it reads it
+// and checks that it belongs to this command; otherwise it writes a fresh header. It holds
+// an exclusive lock on the file for the run, so two runs never share a journal.
 func openJournal(path, name, key string, resume bool) (*journal, error) {
-	j := &journal{path: path}
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("journal: %w", err)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("journal %s is in use by another run (%v)", path, err)
+	}
+	j := &journal{path: path, f: f}
+	fail := func(err error) (*journal, error) {
+		f.Close()
+		return nil, fmt.Errorf("journal %s: %w", path, err)
+	}
+	var data []byte
 	if resume {
-		f, err := os.Open(path)
-		switch {
-		case err == nil:
-			st, err := parseJournal(bufio.NewReader(f))
-			f.Close()
-			if err != nil {
-				return nil, fmt.Errorf("journal %s: %w", path, err)
-			}
-			if st.workload != name || st.key != key {
-				return nil, fmt.Errorf("journal %s was written by a different command (%s with other flags or input); run the same command, or remove the journal to start over", path, st.workload)
-			}
-			j.prior = st
-		case !errors.Is(err, os.ErrNotExist):
-			return nil, fmt.Errorf("journal: %w", err)
+		if data, err = io.ReadAll(f); err != nil {
+			return fail(err)
 		}
 	}
-	var err error
-	if j.prior != nil {
-		j.f, err = os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0)
+	if len(data) > 0 {
+		st, err := parseJournal(bytes.NewReader(data))
+		if err != nil {
+			return fail(err)
+		}
+		if st.workload != name || st.key != key {
+			f.Close()
+			return nil, fmt.Errorf("journal %s was written by a different command (%s with other flags or input); run the same command, or remove the journal to start over", path, st.workload)
+		}
+		j.prior = st
+		// Drop a partial last line so that new lines start on a line of their own.
+		if err := f.Truncate(int64(bytes.LastIndexByte(data, '\n') + 1)); err != nil {
+			return fail(err)
+		}
+		_, err = f.Seek(0, io.SeekEnd)
 	} else {
-		j.f, err = os.Create(path)
-		if err == nil {
-			_, err = fmt.Fprintf(j.f, "%s 1 %s %s\n", journalMagic, name, key)
+		if err = f.Truncate(0); err == nil {
+			_, err = fmt.Fprintf(f, "%s 1 %s %s\n", journalMagic, name, key)
 		}
 	}
 	if err != nil {
-		return nil, fmt.Errorf("journal: %w", err)
+		return fail(err)
 	}
 	return j, nil
 }
@@ -202,15 +225,33 @@ func (j *journal) write(format string, args ...any) error {
 // is unchanged, and numbers the rest from 0 for the engine. It remembers each issued
 // chunk's CRC for the journal line.
 type journaledSource struct {
-	src  rank.Source
-	skip []journalRecord
-	base uint64
-	crcs map[uint64]uint32
+	src   rank.Source
+	sized rank.SizedSource // src, when the engine sizes its chunks
+	skip  []journalRecord
+	base  uint64
+	crcs  map[uint64]uint32
+	items map[uint64]int
 }
 
-func (s *journaledSource) Next() (rank.Chunk, error) {
+// journaledSizedSource is a journaledSource over a SizedSource: the engine keeps sizing.
+type journaledSizedSource struct{ *journaledSource }
+
+func (s journaledSizedSource) NextN(n int) (rank.Chunk, error) { return s.next(n) }
+func (s journaledSizedSource) Remaining() int64                { return s.sized.Remaining() }
+
+func (s *journaledSource) Next() (rank.Chunk, error) { return s.next(0) }
+
+// read gets one chunk of the wrapped source: of n items when sized.
+func (s *journaledSource) read(n int) (rank.Chunk, error) {
+	if s.sized != nil {
+		return s.sized.NextN(max(n, 1))
+	}
+	return s.src.Next()
+}
+
+func (s *journaledSource) next(n int) (rank.Chunk, error) {
 	for len(s.skip) > 0 {
-		c, err := s.src.Next()
+		c, err := s.read(s.skip[0].items)
 		if err == io.EOF {
 			return c, fmt.Errorf("resume: the input ends before chunk %d, which the journal recorded: the input changed", s.skip[0].seq)
 		}
@@ -222,11 +263,14 @@ func (s *journaledSource) Next() (rank.Chunk, error) {
 		}
 		s.skip = s.skip[1:]
 	}
-	c, err := s.src.Next()
+	c, err := s.read(n)
 	if err != nil {
 		return c, err
 	}
 	s.crcs[c.Seq] = crc32.Checksum(c.Data, castagnoli)
+	if s.sized != nil {
+		s.items[c.Seq] = c.Items
+	}
 	c.Seq -= s.base
 	return c, nil
 }
@@ -253,8 +297,15 @@ func (s *journaledSink) Put(seq uint64, out []byte) error {
 	}
 	crc := s.src.crcs[seq]
 	delete(s.src.crcs, seq)
-	if err := s.j.write("c %d %d %08x\n", seq, off, crc); err != nil {
-		return err
+	var err2 error
+	if items, ok := s.src.items[seq]; ok {
+		delete(s.src.items, seq)
+		err2 = s.j.write("c %d %d %08x %d\n", seq, off, crc, items)
+	} else {
+		err2 = s.j.write("c %d %d %08x\n", seq, off, crc)
+	}
+	if err2 != nil {
+		return err2
 	}
 	s.last, s.written = seq, true
 	return perr

@@ -21,6 +21,9 @@ import (
 type Chunk struct {
 	Seq  uint64
 	Data []byte
+	// Items is the number of items in the chunk when the source knows it (0 otherwise);
+	// --chunk auto uses it to learn the time per item.
+	Items int
 	// Attempt counts from 0; it is above 0 when the engine re-issues a chunk after an error
 	// (--retries), so a Worker can tell its last chance.
 	Attempt int

@@ -26,6 +26,15 @@ type Source interface {
 	Next() (Chunk, error)
 }
 
+// SizedSource is a Source whose chunk sizes the engine chooses (--chunk auto): NextN
+// returns the next chunk with at most n items (n >= 1) and sets its Items; Remaining is
+// the number of items left, or -1 when unknown. Next is not called on a SizedSource.
+type SizedSource interface {
+	Source
+	NextN(n int) (Chunk, error)
+	Remaining() int64
+}
+
 // Worker computes the result of one chunk. It must be pure: the same chunk gives the same
 // bytes, on any rank. It may be called concurrently from several goroutines (one per
 // thread of a worker rank), and must return promptly once ctx is cancelled where it can.

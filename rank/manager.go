@@ -17,6 +17,7 @@ import (
 // until the result is in, to re-issue it after an error.
 type flight struct {
 	c      Chunk
+	items  int // items in the chunk (1 when the source does not say)
 	rank   int // worker holding it; -1 while waiting in the retry queue
 	backup int // worker holding a backup copy (straggler), 0 for none
 	failed int // rank that failed it last, 0 for none
@@ -44,6 +45,9 @@ type manager struct {
 	ro       *partition.Reorder
 	nextSeq  uint64
 	srcDone  bool // no more chunks will be issued (end of input, or draining)
+
+	sized SizedSource // the source, when the engine sizes its chunks
+	sizer sizer
 
 	st Stats
 }
@@ -126,6 +130,10 @@ func (m *manager) setup(ctx context.Context) error {
 		ready++
 	}
 	m.initCredits()
+	if s, ok := plan.Source.(SizedSource); ok {
+		m.sized = s
+		m.sizer.slots = max(1, m.credits/m.cfg.Window)
+	}
 	return nil
 }
 
@@ -169,8 +177,16 @@ func (m *manager) loop(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("receive: %w", err)
 		}
+		begin := time.Now()
 		if err := m.handle(msg); err != nil {
 			return err
+		}
+		if m.sized != nil && msg.Kind == KindResult {
+			// The manager's cost of a result: handling it and issuing its successor.
+			if err := m.issue(ctx); err != nil {
+				return err
+			}
+			m.sizer.manager(time.Since(begin))
 		}
 	}
 }
@@ -200,7 +216,13 @@ func (m *manager) issue(ctx context.Context) error {
 		if m.srcDone || (!m.cfg.Unordered && m.nextSeq-m.ro.Next() >= uint64(m.ro.Bound())) {
 			return m.issueBackups(ctx)
 		}
-		c, err := m.plan.Source.Next()
+		var c Chunk
+		var err error
+		if m.sized != nil {
+			c, err = m.sized.NextN(m.sizer.next(m.sized.Remaining()))
+		} else {
+			c, err = m.plan.Source.Next()
+		}
 		if err == io.EOF {
 			m.srcDone = true
 			return nil
@@ -213,7 +235,7 @@ func (m *manager) issue(ctx context.Context) error {
 		}
 		m.nextSeq++
 		m.st.BytesIn += uint64(len(c.Data))
-		f := &flight{c: c}
+		f := &flight{c: c, items: max(c.Items, 1)}
 		m.inflight[c.Seq] = f
 		if err := m.send(ctx, m.slots.take(), f); err != nil {
 			return err
@@ -327,6 +349,9 @@ func (m *manager) handle(msg Msg) error {
 	delete(m.inflight, msg.Seq)
 	if other > 0 {
 		m.late[msg.Seq] = other
+	}
+	if m.sized != nil {
+		m.sizer.observe(f.items, msg.Work)
 	}
 	m.st.PerWorker[msg.From]++
 	return m.deliver(msg.From, msg.Seq, msg.Data, false)

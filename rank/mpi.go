@@ -28,6 +28,7 @@ const (
 	minSleep      = 50 * time.Microsecond
 	maxSleep      = 4 * time.Millisecond
 	closeDeadline = 20 * time.Second
+	parentCheck   = 250 * time.Millisecond
 )
 
 // busyPoll (MW_POLL=busy) never sleeps: what a blocking MPI receive costs, kept only to
@@ -129,6 +130,10 @@ func (t *mpiTransport) poll(comm *mpi.Communicator) error {
 	idle, sleep := 0, minSleep
 	quitting := false
 	var deadline time.Time
+	// A rank whose launcher (mpirun, orted, slurmstepd) died is an orphan that would run on
+	// unseen, and could write an output another run is resuming: check the parent now and
+	// then and give up when it is gone.
+	ppid, nextParentCheck := os.Getppid(), time.Now()
 	start := func(o outFrame) error {
 		req, err := comm.Isend(o.frame, o.to, tag)
 		if err != nil {
@@ -196,6 +201,12 @@ func (t *mpiTransport) poll(comm *mpi.Communicator) error {
 				quitting, deadline = true, time.Now().Add(closeDeadline)
 			default:
 			}
+		}
+		if now := time.Now(); ppid > 1 && now.After(nextParentCheck) {
+			if os.Getppid() != ppid {
+				return fmt.Errorf("the launcher (pid %d) is gone; this rank stops", ppid)
+			}
+			nextParentCheck = now.Add(parentCheck)
 		}
 		if quitting && len(pending) == 0 && len(t.sendq) == 0 {
 			return nil

@@ -5,7 +5,9 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"math"
 	"strconv"
+	"time"
 )
 
 // Kind says what a message is. Workload authors never see it.
@@ -42,12 +44,14 @@ type Msg struct {
 	Kind    Kind
 	Attempt int // tasks: which try of the chunk this is (0 first), at most MaxAttempt
 	Seq     uint64
+	Work    time.Duration // results: the time the worker spent computing the chunk
 	Data    []byte
 }
 
 // HeaderLen is the size of the frame header that precedes Data on the wire:
-// kind (1 byte), attempt (1 byte), seq (8 bytes, little-endian).
-const HeaderLen = 10
+// kind (1 byte), attempt (1 byte), seq (8 bytes), work in microseconds (4 bytes,
+// saturating), little-endian.
+const HeaderLen = 14
 
 // MaxAttempt is the most retries a chunk can have (the attempt travels in one byte).
 const MaxAttempt = 255
@@ -56,7 +60,9 @@ const MaxAttempt = 255
 func PutHeader(b []byte, m Msg) {
 	b[0] = byte(m.Kind)
 	b[1] = byte(m.Attempt)
-	binary.LittleEndian.PutUint64(b[2:HeaderLen], m.Seq)
+	binary.LittleEndian.PutUint64(b[2:10], m.Seq)
+	us := m.Work.Microseconds()
+	binary.LittleEndian.PutUint32(b[10:HeaderLen], uint32(min(max(us, 0), math.MaxUint32)))
 }
 
 // ParseFrame decodes a frame received from rank from. The Data aliases frame. A frame
@@ -65,7 +71,12 @@ func ParseFrame(from int, frame []byte) (Msg, error) {
 	if len(frame) < HeaderLen {
 		return Msg{}, fmt.Errorf("rank %d sent a %d-byte message, shorter than the %d-byte header", from, len(frame), HeaderLen)
 	}
-	m := Msg{From: from, Kind: Kind(frame[0]), Attempt: int(frame[1]), Seq: binary.LittleEndian.Uint64(frame[2:HeaderLen]), Data: frame[HeaderLen:]}
+	m := Msg{
+		From: from, Kind: Kind(frame[0]), Attempt: int(frame[1]),
+		Seq:  binary.LittleEndian.Uint64(frame[2:10]),
+		Work: time.Duration(binary.LittleEndian.Uint32(frame[10:HeaderLen])) * time.Microsecond,
+		Data: frame[HeaderLen:],
+	}
 	if !m.Kind.Valid() {
 		return Msg{}, fmt.Errorf("rank %d sent a message of unknown kind %d", from, frame[0])
 	}

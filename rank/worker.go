@@ -8,6 +8,7 @@ import (
 	"runtime/debug"
 	"strings"
 	"sync"
+	"time"
 )
 
 // errAborted ends a worker whose manager failed before any work; the manager reports why.
@@ -172,8 +173,9 @@ func (w *workerRank) awaitStop(ctx context.Context) error {
 // compute runs chunks from the queue until it is closed, sending each result or error.
 func (w *workerRank) compute(ctx context.Context, fn Worker) {
 	for c := range w.queue {
+		start := time.Now()
 		out, err := call(ctx, fn, c)
-		m := Msg{Kind: KindResult, Seq: c.Seq, Data: out}
+		m := Msg{Kind: KindResult, Seq: c.Seq, Data: out, Work: time.Since(start)}
 		if err != nil {
 			m = Msg{Kind: KindError, Seq: c.Seq, Data: []byte(err.Error())}
 		}

@@ -49,7 +49,8 @@ example: mpirun -np 3 mw selftest --items 100000 --chunk 256
 	var o options
 	ef := cli.AddEngineFlags(fs)
 	fs.Uint64Var(&o.items, "items", 1000, "number of items")
-	fs.Var(&o.chunk, "chunk", "items per chunk: `N` or auto")
+	o.chunk = cli.ChunkSize{Auto: true}
+	fs.Var(&o.chunk, "chunk", "items per chunk: `N`, or auto (the engine sizes chunks from measured item and message costs)")
 	fs.DurationVar(&o.cost, "cost", 0, "time each item sleeps (a worker waiting on I/O)")
 	fs.DurationVar(&o.burn, "burn", 0, "CPU time each item burns (a compute-bound worker)")
 	fs.Int64Var(&o.failAt, "fail-at", -1, "the worker fails on item `K` (test the error path)")
@@ -69,7 +70,7 @@ example: mpirun -np 3 mw selftest --items 100000 --chunk 256
 	if o.cost < 0 || o.burn < 0 {
 		return cli.Usagef("--cost and --burn must not be negative")
 	}
-	per := uint64(o.chunk.Or(autoChunk(o)))
+	per := uint64(o.chunk.Or(1))
 	job := rank.Job{
 		Name: "selftest",
 		Open: func(context.Context) (*rank.Plan, error) {
@@ -78,7 +79,11 @@ example: mpirun -np 3 mw selftest --items 100000 --chunk 256
 				return nil, err
 			}
 			total := int64((o.items + per - 1) / per)
-			return &rank.Plan{Source: &source{items: o.items, per: per}, Sink: &sink{w: out, find: o.find}, Total: total}, nil
+			plan := &rank.Plan{Source: &source{items: o.items, per: per}, Sink: &sink{w: out, find: o.find}, Total: total}
+			if o.chunk.Auto {
+				plan.Source, plan.Total = sizedSource{&source{items: o.items}}, -1
+			}
+			return plan, nil
 		},
 		NewWorker: func([]byte) (rank.Worker, error) {
 			if o.slow >= 0 && strconv.Itoa(o.slow) == os.Getenv("OMPI_COMM_WORLD_RANK") {
@@ -105,15 +110,23 @@ type source struct {
 	items, per, next, seq uint64
 }
 
-func (s *source) Next() (rank.Chunk, error) {
+func (s *source) Next() (rank.Chunk, error) { return s.nextN(s.per) }
+
+// sizedSource lets the engine choose each chunk's size (--chunk auto).
+type sizedSource struct{ *source }
+
+func (s sizedSource) NextN(n int) (rank.Chunk, error) { return s.nextN(uint64(max(n, 1))) }
+func (s sizedSource) Remaining() int64                { return int64(s.items - s.next) }
+
+func (s *source) nextN(per uint64) (rank.Chunk, error) {
 	if s.next >= s.items {
 		return rank.Chunk{}, io.EOF
 	}
-	n := min(s.per, s.items-s.next)
+	n := min(per, s.items-s.next)
 	d := make([]byte, 16)
 	binary.LittleEndian.PutUint64(d, s.next)
 	binary.LittleEndian.PutUint64(d[8:], n)
-	c := rank.Chunk{Seq: s.seq, Data: d}
+	c := rank.Chunk{Seq: s.seq, Data: d, Items: int(n)}
 	s.seq++
 	s.next += n
 	return c, nil

@@ -1,0 +1,64 @@
+package rank
+
+import (
+	"math"
+	"time"
+)
+
+// sizer chooses chunk sizes for a SizedSource (--chunk auto), as guided self-scheduling
+// does: large chunks while much work remains, smaller ones towards the end so that the
+// tail stays short (remaining / (4 x slots), and at most 10 ms of work), but never so small that messages cost more
+// than a fraction of the work. That floor comes from two measurements taken as the run
+// goes: the time per item (from the workers' reported compute time) and the manager's own
+// time per message. A chunk must keep the manager under a quarter busy with every slot
+// working, and must be at least ten times the manager's cost per message.
+type sizer struct {
+	slots    int     // computing threads in all
+	perItem  float64 // ns per item, moving average
+	perMsg   float64 // ns of manager time per result handled, moving average
+	observed int
+}
+
+const (
+	sizerAlpha   = 0.2
+	maxChunk     = 1 << 20
+	maxChunkWork = float64(10 * time.Millisecond)
+)
+
+func ewma(old, x float64, first bool) float64 {
+	if first {
+		return x
+	}
+	return old + sizerAlpha*(x-old)
+}
+
+// observe records a result: items computed in work.
+func (z *sizer) observe(items int, work time.Duration) {
+	if items < 1 {
+		items = 1
+	}
+	z.perItem = ewma(z.perItem, float64(work.Nanoseconds())/float64(items), z.observed == 0)
+	z.observed++
+}
+
+// manager records the manager's time spent on one result (handling it and issuing more).
+func (z *sizer) manager(d time.Duration) {
+	z.perMsg = ewma(z.perMsg, float64(d.Nanoseconds()), z.perMsg == 0)
+}
+
+// next is the size of the next chunk given the items remaining (-1 unknown).
+func (z *sizer) next(remaining int64) int {
+	if z.observed == 0 {
+		return 1 // measure first
+	}
+	perItem := math.Max(z.perItem, 1)
+	floor := math.Max(4*float64(z.slots), 10) * z.perMsg / perItem
+	// Above the floor: a share of what remains, but no chunk longer than maxChunkWork, so
+	// that computing, sending and writing overlap.
+	n := math.Max(floor, maxChunkWork/perItem)
+	if remaining > 0 {
+		n = math.Max(floor, math.Min(n, math.Ceil(float64(remaining)/float64(4*z.slots))))
+		n = math.Min(n, float64(remaining))
+	}
+	return int(math.Max(1, math.Min(n, maxChunk)))
+}
