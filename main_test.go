@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -325,5 +326,46 @@ func TestOrphanedRanksStop(t *testing.T) {
 			}
 			t.Fatalf("%d ranks still running 10 s after mpirun was killed", alive)
 		}
+	}
+}
+
+// TestTraceHasEveryChunkOncePerAttempt checks the --trace file: valid Chrome Trace Event
+// JSON in which every chunk has exactly one span per attempt (two for a chunk that failed
+// once and was retried) on a worker rank's track, and one write span.
+func TestTraceHasEveryChunkOncePerAttempt(t *testing.T) {
+	trace := filepath.Join(t.TempDir(), "trace.json")
+	r := mwtest.MPIRun(t, 3, nil, "selftest", "--items", "300", "--chunk", "4", "--fail-at", "101", "--retries", "1",
+		"--keep-going", "--backups=false", "--trace", trace, "-o", os.DevNull, "--quiet")
+	require.Equal(t, 1, r.Code, "%s", r.Stderr) // chunk 25 (items 100-103) fails twice
+	data, err := os.ReadFile(trace)
+	require.NoError(t, err)
+	var events []struct {
+		Name, Cat, Ph string
+		Pid, Tid      int
+		Ts, Dur       float64
+		Args          struct{ Seq, Attempt int }
+	}
+	require.NoError(t, json.Unmarshal(data, &events))
+	attempts := map[int][]int{}
+	writes := map[int]int{}
+	for _, e := range events {
+		switch e.Cat {
+		case "chunk", "error":
+			require.Contains(t, []int{1, 2}, e.Pid, "chunk spans are on worker tracks")
+			require.GreaterOrEqual(t, e.Dur, 0.0)
+			attempts[e.Args.Seq] = append(attempts[e.Args.Seq], e.Args.Attempt)
+		case "write":
+			writes[e.Args.Seq]++
+		}
+	}
+	require.Len(t, attempts, 75)
+	for seq, a := range attempts {
+		if seq == 25 {
+			require.ElementsMatch(t, []int{0, 1}, a, "the failed chunk: once per attempt")
+			require.Zero(t, writes[seq], "the failed chunk is not written")
+			continue
+		}
+		require.Equal(t, []int{0}, a, "chunk %d", seq)
+		require.Equal(t, 1, writes[seq], "chunk %d written once", seq)
 	}
 }

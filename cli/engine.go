@@ -21,6 +21,7 @@ type EngineFlags struct {
 	Stats     string
 	Quiet     bool
 	KeepGoing bool
+	Trace     string
 	Journal   string
 	Resume    bool
 	// Unordered is set by workloads that offer it (exec --unordered); no flag here.
@@ -42,6 +43,7 @@ func AddEngineFlags(fs *flag.FlagSet) *EngineFlags {
 	fs.IntVar(&ef.Retries, "retries", 0, "re-issue a chunk whose worker fails up to `N` times, on other workers")
 	fs.StringVar(&ef.Stats, "stats", "", "write the run report as JSON to `FILE`")
 	fs.BoolVar(&ef.Quiet, "quiet", false, "print no progress and no run report")
+	fs.StringVar(&ef.Trace, "trace", "", "write the run's timeline to `FILE` (Chrome Trace Event JSON: open in Perfetto or chrome://tracing)")
 	fs.BoolVar(&ef.KeepGoing, "keep-going", false, "a chunk that fails every try is reported and left out; the rest finishes (exit 1)")
 	fs.StringVar(&ef.Journal, "journal", "", "record progress in `FILE` as the output advances, for --resume")
 	fs.BoolVar(&ef.Resume, "resume", false, "continue the run recorded in --journal (start afresh if it does not exist)")
@@ -195,9 +197,27 @@ func RunJob(ctx context.Context, env *Env, job rank.Job, ef *EngineFlags) (rank.
 	if ef.Journal != "" {
 		job.Open = ef.journaled(job.Name, job.Open)
 	}
+	var trace *Output
+	if t.Rank() == 0 {
+		if !ef.Quiet {
+			cfg.Progress, cfg.OnProgress = progressFor(env.Stderr, job.Name)
+		}
+		if ef.Trace != "" {
+			if trace, err = CreateOutput(ef.Trace, nil); err != nil {
+				return rank.Stats{}, fmt.Errorf("trace: %w", err)
+			}
+			cfg.Trace = trace
+		}
+	}
 	st, err := rank.Run(ctx, t, job, cfg)
 	if t.Rank() != 0 {
 		return st, err
+	}
+	if trace != nil {
+		// A failed run's timeline is the one most worth reading: keep it either way.
+		if terr := trace.Commit(); terr != nil && err == nil {
+			err = fmt.Errorf("trace: %w", terr)
+		}
 	}
 	if errors.Is(err, errComplete) {
 		fmt.Fprintf(env.Stderr, "mw: %s: the journal %s says this job is complete: nothing to do\n", job.Name, ef.Journal)

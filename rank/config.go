@@ -39,9 +39,12 @@ type Config struct {
 	Unordered bool
 	// Log receives the manager's diagnostic lines (one per line); nil discards them.
 	Log io.Writer
-	// Progress, when > 0, makes the manager call OnProgress at most this often.
+	// Progress, when > 0, makes the manager call OnProgress this often (from a goroutine
+	// of its own) and once more at the end, with final set.
 	Progress   time.Duration
-	OnProgress func(Stats)
+	OnProgress func(p Progress, final bool)
+	// Trace, when not nil, receives the run as Chrome Trace Event JSON.
+	Trace io.Writer
 }
 
 // DefaultConfig returns the defaults documented in the CLI help.
@@ -92,4 +95,14 @@ type Stats struct {
 	ReorderBound int           // the reorder buffer's bound
 	Hosts        []string      // host of each rank (index = rank), when known
 	ManagerCPU   time.Duration // CPU time (user + system) of the manager's process
+}
+
+// Progress is a snapshot of a run for a progress display.
+type Progress struct {
+	Elapsed     time.Duration
+	Chunks      uint64 // written
+	TotalChunks int64  // -1 when unknown
+	Items       uint64 // items in the chunks written, when the source counts them
+	InFlight    int    // chunks being computed
+	Workers     int
 }

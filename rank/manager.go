@@ -6,7 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -48,6 +50,11 @@ type manager struct {
 
 	sized SizedSource // the source, when the engine sizes its chunks
 	sizer sizer
+	tr    *tracer // nil unless tracing
+
+	// Read by the progress goroutine.
+	doneChunks, doneItems atomic.Uint64
+	inFlight              atomic.Int64
 
 	st Stats
 }
@@ -59,9 +66,19 @@ func runManager(ctx context.Context, t Transport, job Job, cfg Config) (Stats, e
 	m.hosts[0] = t.Host()
 	m.st.PerWorker = make([]uint64, n)
 
+	if cfg.Trace != nil {
+		m.tr = newTracer(cfg.Trace, m.start)
+	}
 	err := m.setup(ctx)
+	stopProgress := m.progress()
 	if err == nil {
 		err = m.loop(ctx)
+	}
+	stopProgress()
+	if m.tr != nil {
+		if terr := m.tr.close(); err == nil && terr != nil {
+			err = fmt.Errorf("write trace: %w", terr)
+		}
 	}
 	if err == nil && len(m.failed) > 0 {
 		err = &PartialError{Failed: m.failed}
@@ -130,6 +147,15 @@ func (m *manager) setup(ctx context.Context) error {
 		ready++
 	}
 	m.initCredits()
+	if m.tr != nil {
+		m.tr.name(0, 0, "rank 0 (manager) on "+m.hosts[0], "send")
+		m.tr.name(0, 1, "rank 0 (manager) on "+m.hosts[0], "write")
+		for r := 1; r < len(m.threads); r++ {
+			for th := 0; th < m.threads[r]; th++ {
+				m.tr.name(r, th, m.who(r), "thread "+strconv.Itoa(th))
+			}
+		}
+	}
 	if s, ok := plan.Source.(SizedSource); ok {
 		m.sized = s
 		m.sizer.slots = max(1, m.credits/m.cfg.Window)
@@ -181,6 +207,7 @@ func (m *manager) loop(ctx context.Context) error {
 		if err := m.handle(msg); err != nil {
 			return err
 		}
+		m.inFlight.Store(int64(len(m.inflight)))
 		if m.sized != nil && msg.Kind == KindResult {
 			// The manager's cost of a result: handling it and issuing its successor.
 			if err := m.issue(ctx); err != nil {
@@ -278,7 +305,14 @@ func (m *manager) issueBackups(ctx context.Context) error {
 
 func (m *manager) send(ctx context.Context, to int, f *flight) error {
 	f.rank = to
+	var begin time.Time
+	if m.tr != nil {
+		begin = time.Now()
+	}
 	err := m.t.Send(ctx, to, Msg{Kind: KindTask, Seq: f.c.Seq, Data: f.c.Data, Attempt: f.c.Attempt})
+	if m.tr != nil {
+		m.tr.span(0, 0, "send chunk "+strconv.FormatUint(f.c.Seq, 10)+" to rank "+strconv.Itoa(to), "send", begin, time.Since(begin), f.c.Seq, f.c.Attempt)
+	}
 	if err != nil {
 		return fmt.Errorf("send chunk %d to %s: %w", f.c.Seq, m.who(to), err)
 	}
@@ -317,6 +351,14 @@ func (m *manager) handle(msg Msg) error {
 		return fmt.Errorf("%s: %s for chunk %d, which is held by %s", m.who(msg.From), msg.Kind, msg.Seq, m.who(f.rank))
 	}
 	m.credit(msg.From)
+	if m.tr != nil {
+		now := time.Now()
+		name, cat := "chunk "+strconv.FormatUint(msg.Seq, 10), "chunk"
+		if msg.Kind == KindError {
+			name, cat = name+" failed", "error"
+		}
+		m.tr.span(msg.From, msg.Thread, name, cat, now.Add(-msg.Work), msg.Work, msg.Seq, f.c.Attempt)
+	}
 	other := f.rank
 	if other == msg.From {
 		other = f.backup
@@ -354,6 +396,7 @@ func (m *manager) handle(msg Msg) error {
 		m.sizer.observe(f.items, msg.Work)
 	}
 	m.st.PerWorker[msg.From]++
+	m.doneItems.Add(uint64(f.items))
 	return m.deliver(msg.From, msg.Seq, msg.Data, false)
 }
 
@@ -397,8 +440,16 @@ func (m *manager) credit(r int) {
 // put hands one result to the Sink; ErrDrain stops issuing, ErrDone ends the job.
 func (m *manager) put(seq uint64, out []byte) error {
 	m.st.Chunks++
+	m.doneChunks.Add(1)
 	m.st.BytesOut += uint64(len(out))
+	var begin time.Time
+	if m.tr != nil {
+		begin = time.Now()
+	}
 	err := m.plan.Sink.Put(seq, out)
+	if m.tr != nil {
+		m.tr.span(0, 1, "write chunk "+strconv.FormatUint(seq, 10), "write", begin, time.Since(begin), seq, 0)
+	}
 	if errors.Is(err, ErrDrain) {
 		m.srcDone = true
 		m.retryq = m.retryq[:0]
@@ -498,4 +549,38 @@ func (e *PartialError) Error() string {
 		fmt.Fprintf(&b, " chunk %d (%s: %s);", f.Seq, f.Who, f.Cause)
 	}
 	return strings.TrimSuffix(b.String(), ";")
+}
+
+// progress starts the goroutine that reports progress, if asked; the returned function
+// stops it after a final report.
+func (m *manager) progress() func() {
+	if m.cfg.Progress <= 0 || m.cfg.OnProgress == nil || m.plan == nil {
+		return func() {}
+	}
+	total := m.plan.Total
+	snap := func() Progress {
+		return Progress{
+			Elapsed: time.Since(m.start), Chunks: m.doneChunks.Load(), TotalChunks: total,
+			Items: m.doneItems.Load(), InFlight: int(max(m.inFlight.Load(), 0)), Workers: len(m.threads) - 1,
+		}
+	}
+	done, finished := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(finished)
+		tick := time.NewTicker(m.cfg.Progress)
+		defer tick.Stop()
+		for {
+			select {
+			case <-tick.C:
+				m.cfg.OnProgress(snap(), false)
+			case <-done:
+				m.cfg.OnProgress(snap(), true)
+				return
+			}
+		}
+	}()
+	return func() {
+		close(done)
+		<-finished
+	}
 }

@@ -45,13 +45,14 @@ type Msg struct {
 	Attempt int // tasks: which try of the chunk this is (0 first), at most MaxAttempt
 	Seq     uint64
 	Work    time.Duration // results: the time the worker spent computing the chunk
+	Thread  int           // results: which of the worker's threads computed it
 	Data    []byte
 }
 
 // HeaderLen is the size of the frame header that precedes Data on the wire:
-// kind (1 byte), attempt (1 byte), seq (8 bytes), work in microseconds (4 bytes,
-// saturating), little-endian.
-const HeaderLen = 14
+// kind (1 byte), attempt (1 byte), thread (2 bytes), seq (8 bytes), work in microseconds
+// (4 bytes, saturating), little-endian.
+const HeaderLen = 16
 
 // MaxAttempt is the most retries a chunk can have (the attempt travels in one byte).
 const MaxAttempt = 255
@@ -60,9 +61,10 @@ const MaxAttempt = 255
 func PutHeader(b []byte, m Msg) {
 	b[0] = byte(m.Kind)
 	b[1] = byte(m.Attempt)
-	binary.LittleEndian.PutUint64(b[2:10], m.Seq)
+	binary.LittleEndian.PutUint16(b[2:4], uint16(m.Thread))
+	binary.LittleEndian.PutUint64(b[4:12], m.Seq)
 	us := m.Work.Microseconds()
-	binary.LittleEndian.PutUint32(b[10:HeaderLen], uint32(min(max(us, 0), math.MaxUint32)))
+	binary.LittleEndian.PutUint32(b[12:HeaderLen], uint32(min(max(us, 0), math.MaxUint32)))
 }
 
 // ParseFrame decodes a frame received from rank from. The Data aliases frame. A frame
@@ -73,9 +75,10 @@ func ParseFrame(from int, frame []byte) (Msg, error) {
 	}
 	m := Msg{
 		From: from, Kind: Kind(frame[0]), Attempt: int(frame[1]),
-		Seq:  binary.LittleEndian.Uint64(frame[2:10]),
-		Work: time.Duration(binary.LittleEndian.Uint32(frame[10:HeaderLen])) * time.Microsecond,
-		Data: frame[HeaderLen:],
+		Thread: int(binary.LittleEndian.Uint16(frame[2:4])),
+		Seq:    binary.LittleEndian.Uint64(frame[4:12]),
+		Work:   time.Duration(binary.LittleEndian.Uint32(frame[12:HeaderLen])) * time.Microsecond,
+		Data:   frame[HeaderLen:],
 	}
 	if !m.Kind.Valid() {
 		return Msg{}, fmt.Errorf("rank %d sent a message of unknown kind %d", from, frame[0])

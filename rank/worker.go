@@ -73,10 +73,10 @@ func runWorker(ctx context.Context, t Transport, job Job, cfg Config) error {
 	var wg sync.WaitGroup
 	for i := 0; i < threads; i++ {
 		wg.Add(1)
-		go func() {
+		go func(thread int) {
 			defer wg.Done()
-			w.compute(cctx, fn)
-		}()
+			w.compute(cctx, fn, thread)
+		}(i)
 	}
 	err = w.receive(ctx, cancel)
 	close(w.queue)
@@ -171,11 +171,11 @@ func (w *workerRank) awaitStop(ctx context.Context) error {
 }
 
 // compute runs chunks from the queue until it is closed, sending each result or error.
-func (w *workerRank) compute(ctx context.Context, fn Worker) {
+func (w *workerRank) compute(ctx context.Context, fn Worker, thread int) {
 	for c := range w.queue {
 		start := time.Now()
 		out, err := call(ctx, fn, c)
-		m := Msg{Kind: KindResult, Seq: c.Seq, Data: out, Work: time.Since(start)}
+		m := Msg{Kind: KindResult, Seq: c.Seq, Data: out, Work: time.Since(start), Thread: thread}
 		if err != nil {
 			m = Msg{Kind: KindError, Seq: c.Seq, Data: []byte(err.Error())}
 		}
