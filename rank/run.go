@@ -88,3 +88,27 @@ func envInt(name string, def int) int {
 	}
 	return def
 }
+
+// RunInProcess runs job on a manager and the given number of worker ranks, all goroutines
+// of this process joined by an in-process network: for tests, examples and trying a job
+// without mpirun. It returns the manager's Stats and error, or the first worker error.
+func RunInProcess(ctx context.Context, workers int, job Job, cfg Config) (Stats, error) {
+	if workers < 1 {
+		return Stats{}, fmt.Errorf("workers %d: must be at least 1", workers)
+	}
+	net := NewInprocNet(workers+1, 1024)
+	errs := make(chan error, workers)
+	for r := 1; r <= workers; r++ {
+		go func(r int) {
+			_, err := Run(ctx, net.Rank(r), job, cfg)
+			errs <- err
+		}(r)
+	}
+	st, err := Run(ctx, net.Rank(0), job, cfg)
+	for r := 1; r <= workers; r++ {
+		if werr := <-errs; err == nil && werr != nil {
+			err = fmt.Errorf("rank %d: %w", r, werr)
+		}
+	}
+	return st, err
+}
