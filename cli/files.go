@@ -30,6 +30,7 @@ type Output struct {
 	f       *os.File // nil for stdout
 	done    bool
 	keep    bool            // a journaled output: Abort keeps the partial file for --resume
+	direct  bool            // not a regular file (a device, a pipe): written in place
 	counter *countingWriter // bytes that reached the file or stdout
 }
 
@@ -64,6 +65,16 @@ func CreateOutput(path string, stdout io.Writer) (*Output, error) {
 	if path == "" || path == "-" {
 		w, c := newOutput(stdout, 0)
 		return &Output{Writer: w, counter: c}, nil
+	}
+	if st, err := os.Stat(path); err == nil && !st.Mode().IsRegular() {
+		// A device, a pipe or a socket (/dev/null, a FIFO): write to it directly; renaming a
+		// file onto it would replace it.
+		f, err := os.OpenFile(path, os.O_WRONLY, 0)
+		if err != nil {
+			return nil, fmt.Errorf("open output: %w", err)
+		}
+		w, c := newOutput(f, 0)
+		return &Output{Writer: w, f: f, counter: c, direct: true}, nil
 	}
 	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
 	if err != nil {
@@ -130,6 +141,12 @@ func (o *Output) Commit() error {
 	if o.f == nil {
 		return nil
 	}
+	if o.direct {
+		if err := o.f.Close(); err != nil {
+			return fmt.Errorf("write output: %w", err)
+		}
+		return nil
+	}
 	if err := o.f.Sync(); err != nil {
 		o.abortFile()
 		return fmt.Errorf("write output %s: %w", o.path, err)
@@ -157,7 +174,7 @@ func (o *Output) Abort() {
 		o.Flush()
 		return
 	}
-	if o.keep {
+	if o.keep || o.direct {
 		o.Flush()
 		o.f.Close()
 		return

@@ -128,26 +128,27 @@ func (t *inproc) Send(ctx context.Context, to int, m Msg) error {
 	if dup {
 		copies = 2
 	}
-	deliver := func() error {
-		for i := 0; i < copies; i++ {
-			select {
-			case t.net.boxes[to] <- m:
-			case <-ctx.Done():
-				return ctx.Err()
-			case <-t.net.deadCh:
-				return t.check()
-			}
-		}
-		return nil
-	}
 	if delay > 0 {
 		// Deliver later without blocking the sender; order between delayed messages of
 		// one sender is kept only up to timer resolution, as on a real network with
 		// several paths.
-		time.AfterFunc(delay, func() { _ = deliver() })
+		time.AfterFunc(delay, func() { _ = t.deliver(ctx, to, m, copies) })
 		return nil
 	}
-	return deliver()
+	return t.deliver(ctx, to, m, copies)
+}
+
+func (t *inproc) deliver(ctx context.Context, to int, m Msg, copies int) error {
+	for i := 0; i < copies; i++ {
+		select {
+		case t.net.boxes[to] <- m:
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-t.net.deadCh:
+			return t.check()
+		}
+	}
+	return nil
 }
 
 func (t *inproc) Recv(ctx context.Context) (Msg, error) {

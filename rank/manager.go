@@ -56,6 +56,8 @@ type manager struct {
 	doneChunks, doneItems atomic.Uint64
 	inFlight              atomic.Int64
 
+	free []*flight // flights to reuse: no allocation per chunk in steady state
+
 	st Stats
 }
 
@@ -262,13 +264,25 @@ func (m *manager) issue(ctx context.Context) error {
 		}
 		m.nextSeq++
 		m.st.BytesIn += uint64(len(c.Data))
-		f := &flight{c: c, items: max(c.Items, 1)}
+		f := m.newFlight()
+		f.c, f.items = c, max(c.Items, 1)
 		m.inflight[c.Seq] = f
 		if err := m.send(ctx, m.slots.take(), f); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// newFlight returns a zeroed flight, reused when one is free.
+func (m *manager) newFlight() *flight {
+	if n := len(m.free); n > 0 {
+		f := m.free[n-1]
+		m.free = m.free[:n-1]
+		*f = flight{}
+		return f
+	}
+	return &flight{}
 }
 
 // issueBackups gives idle workers a copy of the oldest chunks still in flight when no new
@@ -389,6 +403,7 @@ func (m *manager) handle(msg Msg) error {
 		return nil
 	}
 	delete(m.inflight, msg.Seq)
+	m.free = append(m.free, f)
 	if other > 0 {
 		m.late[msg.Seq] = other
 	}

@@ -7,6 +7,7 @@ import (
 	"os"
 	"runtime"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/mw-hpc/mw/mpi"
@@ -58,6 +59,29 @@ type mpiTransport struct {
 type outFrame struct {
 	to    int
 	frame []byte
+}
+
+// framePool recycles send frames of up to maxPooledFrame bytes once MPI is done with them,
+// so that steady-state sends of small chunks allocate nothing.
+var framePool = sync.Pool{New: func() any { b := make([]byte, 0, 256); return &b }}
+
+const maxPooledFrame = 64 << 10
+
+func getFrame(n int) []byte {
+	if n > maxPooledFrame {
+		return make([]byte, n)
+	}
+	bp := framePool.Get().(*[]byte)
+	if cap(*bp) < n {
+		*bp = make([]byte, n, max(n, 2*cap(*bp)))
+	}
+	return (*bp)[:n]
+}
+
+func putFrame(b []byte) {
+	if cap(b) <= maxPooledFrame {
+		framePool.Put(&b)
+	}
 }
 
 var _ Transport = (*mpiTransport)(nil)
@@ -124,7 +148,11 @@ func (t *mpiTransport) setFail(err error) {
 
 // poll moves messages until Close has been called and every queued send has completed.
 func (t *mpiTransport) poll(comm *mpi.Communicator) error {
-	var pending []*mpi.Request
+	type pendingSend struct {
+		req   *mpi.Request
+		frame []byte
+	}
+	var pending []pendingSend
 	timer := time.NewTimer(time.Hour)
 	timer.Stop()
 	idle, sleep := 0, minSleep
@@ -139,7 +167,7 @@ func (t *mpiTransport) poll(comm *mpi.Communicator) error {
 		if err != nil {
 			return fmt.Errorf("send to rank %d: %w", o.to, err)
 		}
-		pending = append(pending, req)
+		pending = append(pending, pendingSend{req, o.frame})
 		return nil
 	}
 	for {
@@ -160,11 +188,12 @@ func (t *mpiTransport) poll(comm *mpi.Communicator) error {
 		// Complete sends.
 		j := 0
 		for _, r := range pending {
-			done, err := r.Test()
+			done, err := r.req.Test()
 			if err != nil {
 				return err
 			}
 			if done {
+				putFrame(r.frame)
 				busy = true
 			} else {
 				pending[j] = r
@@ -219,7 +248,9 @@ func (t *mpiTransport) poll(comm *mpi.Communicator) error {
 			continue
 		}
 		if idle++; idle < spinIdle || busyPoll {
-			runtime.Gosched()
+			// Yield the CPU to other processes, not only other goroutines: with more
+			// ranks than cores a spinning rank would take the core its peer needs.
+			syscall.Syscall(syscall.SYS_SCHED_YIELD, 0, 0, 0)
 			continue
 		}
 		d := sleep
@@ -258,7 +289,7 @@ func (t *mpiTransport) Send(ctx context.Context, to int, m Msg) error {
 	if to < 0 || to >= t.size {
 		return fmt.Errorf("send to rank %d: no such rank (size %d)", to, t.size)
 	}
-	frame := make([]byte, HeaderLen+len(m.Data))
+	frame := getFrame(HeaderLen + len(m.Data))
 	PutHeader(frame, m)
 	copy(frame[HeaderLen:], m.Data)
 	select {

@@ -1,0 +1,50 @@
+package cli
+
+import (
+	"os"
+	"path/filepath"
+	"syscall"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+func TestOutputCommitAndAbort(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "out.txt")
+	o, err := CreateOutput(path, nil)
+	require.NoError(t, err)
+	o.WriteString("hello")
+	_, err = os.Stat(path)
+	require.True(t, os.IsNotExist(err), "nothing at the final path before Commit")
+	require.NoError(t, o.Commit())
+	b, err := os.ReadFile(path)
+	require.NoError(t, err)
+	require.Equal(t, "hello", string(b))
+
+	o, err = CreateOutput(filepath.Join(dir, "failed.txt"), nil)
+	require.NoError(t, err)
+	o.WriteString("partial")
+	o.Abort()
+	entries, _ := os.ReadDir(dir)
+	require.Len(t, entries, 1, "Abort leaves nothing behind")
+}
+
+// A FIFO (like /dev/null, not a regular file) is written in place, never replaced.
+func TestOutputToASpecialFileWritesInPlace(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "fifo")
+	require.NoError(t, syscall.Mkfifo(path, 0o600))
+	got := make(chan []byte)
+	go func() {
+		b, _ := os.ReadFile(path)
+		got <- b
+	}()
+	o, err := CreateOutput(path, nil)
+	require.NoError(t, err)
+	o.WriteString("through the pipe")
+	require.NoError(t, o.Commit())
+	require.Equal(t, "through the pipe", string(<-got))
+	st, err := os.Stat(path)
+	require.NoError(t, err)
+	require.Equal(t, os.ModeNamedPipe, st.Mode().Type(), "the FIFO is still a FIFO")
+}
