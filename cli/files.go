@@ -6,7 +6,16 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"syscall"
 )
+
+// umask is the process's file mode creation mask, read once at start-up (reading it means
+// setting it, which is safe only before other goroutines create files).
+var umask = func() os.FileMode {
+	old := syscall.Umask(0)
+	syscall.Umask(old)
+	return os.FileMode(old)
+}()
 
 // OpenInput opens path for reading; "-" (or "") is stdin. The returned closer is a no-op for
 // stdin. The error names the file.
@@ -146,6 +155,11 @@ func (o *Output) Commit() error {
 			return fmt.Errorf("write output: %w", err)
 		}
 		return nil
+	}
+	// CreateTemp makes the file 0600; give it the mode a plain create would have.
+	if err := o.f.Chmod(0o666 &^ umask); err != nil {
+		o.abortFile()
+		return fmt.Errorf("write output %s: %w", o.path, err)
 	}
 	if err := o.f.Sync(); err != nil {
 		o.abortFile()

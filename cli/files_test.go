@@ -48,3 +48,13 @@ func TestOutputToASpecialFileWritesInPlace(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, os.ModeNamedPipe, st.Mode().Type(), "the FIFO is still a FIFO")
 }
+
+func TestCommittedOutputHasThePlainCreateMode(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "out")
+	o, err := CreateOutput(path, nil)
+	require.NoError(t, err)
+	require.NoError(t, o.Commit())
+	st, err := os.Stat(path)
+	require.NoError(t, err)
+	require.Equal(t, 0o666&^umask, st.Mode().Perm())
+}

@@ -220,7 +220,9 @@ func (t *mpiTransport) poll(comm *mpi.Communicator) error {
 		}
 		select {
 		case f := <-t.calls:
-			f(comm)
+			if err := t.call(f, comm, start); err != nil {
+				return err
+			}
 			busy = true
 		default:
 		}
@@ -273,10 +275,31 @@ func (t *mpiTransport) poll(comm *mpi.Communicator) error {
 			if !timer.Stop() {
 				<-timer.C
 			}
-			f(comm)
+			if err := t.call(f, comm, start); err != nil {
+				return err
+			}
 		case <-timer.C:
 		}
 	}
+}
+
+// call runs a collective (Broadcast) on the owner goroutine, after starting every send
+// queued before it: a peer may be waiting for one of those messages before it enters the
+// same collective (the setup announcement before the setup's MPI_Bcast).
+func (t *mpiTransport) call(f func(*mpi.Communicator), comm *mpi.Communicator, start func(outFrame) error) error {
+	for {
+		select {
+		case o := <-t.sendq:
+			if err := start(o); err != nil {
+				return err
+			}
+			continue
+		default:
+		}
+		break
+	}
+	f(comm)
+	return nil
 }
 
 func (t *mpiTransport) Rank() int    { return t.rank }
