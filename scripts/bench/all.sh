@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# make bench: every benchmark, one after the other (never in parallel: 2 cores), each
+# printing its own table of rates next to a baseline measured in the same run.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+echo "load average: $(cut -d' ' -f1-3 /proc/loadavg) (numbers taken under load are noise)"
+for s in pingpong engine interp overlay exec; do
+	f=scripts/bench/$s.sh
+	[ -f "$f" ] || continue
+	echo
+	echo "== $s ($f)"
+	bash "$f"
+done
