@@ -53,11 +53,14 @@ lint:
 	if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 
-# run: the main job on a built-in input. See README.md.
+# run: the main job on a built-in input: 2000 synthetic ultrasonic frames (56 x 256)
+# enlarged three times between columns by 3 ranks, and the first frame before and after
+# as PNG files to look at. See README.md.
 run: build
 	@mkdir -p $(RUNDIR)
-	$(MPIRUN) -np $(NP) $(BIN) selftest --items 100000 --chunk 256 -o $(RUNDIR)/selftest.txt
-	@echo "wrote $(RUNDIR)/selftest.txt ($$(wc -l < $(RUNDIR)/selftest.txt) lines)"
+	$(BIN) gen frames --count 2000 --seed 1 -o $(RUNDIR)/frames.pgm
+	$(MPIRUN) -np $(NP) $(BIN) interp -i $(RUNDIR)/frames.pgm -o $(RUNDIR)/frames-x3.pgm --png $(RUNDIR)/frame
+	@echo "wrote $(RUNDIR)/frames-x3.pgm (2000 frames of 168 x 256); look at $(RUNDIR)/frame-in.png and $(RUNDIR)/frame-out.png"
 
 bench: build
 	bash scripts/bench/all.sh
