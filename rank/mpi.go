@@ -20,13 +20,14 @@ const tag = 7
 // blocking receive (measured here: a rank blocked 3 s in MPI_Recv used 3.0 s of CPU, with or
 // without mpi_yield_when_idle), and an idle manager would then eat a core its workers need.
 // Instead it polls with MPI_Improbe: while messages flow it spins (spinIdle empty rounds,
-// each yielding to the Go scheduler), then sleeps between polls, doubling the sleep from
-// minSleep up to maxSleep. Queued sends wake it at once, so only the first incoming message
-// after a quiet spell waits, at most maxSleep. With sends still in progress it sleeps at most
-// minSleep, since some transports need MPI calls to move their data.
+// each yielding the CPU), then sleeps between polls for an eighth of the time it has been
+// idle, between minSleep and maxSleep: a message that arrives after a quiet spell of T
+// waits at most T/8 more (and at most maxSleep), while a long idle spell costs a few hundred
+// wake-ups a second. Queued sends wake it at once. With sends still in progress it does not
+// sleep, since some transports need MPI calls to move their data.
 const (
 	spinIdle      = 200
-	minSleep      = 50 * time.Microsecond
+	minSleep      = 20 * time.Microsecond
 	maxSleep      = 4 * time.Millisecond
 	closeDeadline = 20 * time.Second
 	parentCheck   = 250 * time.Millisecond
@@ -155,7 +156,7 @@ func (t *mpiTransport) poll(comm *mpi.Communicator) error {
 	var pending []pendingSend
 	timer := time.NewTimer(time.Hour)
 	timer.Stop()
-	idle, sleep := 0, minSleep
+	idle, lastBusy := 0, time.Now()
 	quitting := false
 	var deadline time.Time
 	// A rank whose launcher (mpirun, orted, slurmstepd) died is an orphan that would run on
@@ -246,20 +247,21 @@ func (t *mpiTransport) poll(comm *mpi.Communicator) error {
 			return fmt.Errorf("close: %d sends still pending after %v", len(pending), closeDeadline)
 		}
 		if busy {
-			idle, sleep = 0, minSleep
+			idle = 0
+			lastBusy = time.Now()
 			continue
 		}
-		if idle++; idle < spinIdle || busyPoll {
+		// A send in progress needs MPI calls on this side to move its fragments (shared
+		// memory without single-copy, TCP): keep polling, politely, until it completes.
+		if idle++; idle < spinIdle || len(pending) > 0 || busyPoll {
 			// Yield the CPU to other processes, not only other goroutines: with more
 			// ranks than cores a spinning rank would take the core its peer needs.
 			syscall.Syscall(syscall.SYS_SCHED_YIELD, 0, 0, 0)
 			continue
 		}
-		d := sleep
-		if len(pending) > 0 || quitting {
+		d := min(max(time.Since(lastBusy)/8, minSleep), maxSleep)
+		if quitting {
 			d = minSleep
-		} else if sleep < maxSleep {
-			sleep = min(2*sleep, maxSleep)
 		}
 		timer.Reset(d)
 		select {
@@ -270,7 +272,7 @@ func (t *mpiTransport) poll(comm *mpi.Communicator) error {
 			if err := start(o); err != nil {
 				return err
 			}
-			idle, sleep = 0, minSleep
+			idle, lastBusy = 0, time.Now()
 		case f := <-t.calls:
 			if !timer.Stop() {
 				<-timer.C
