@@ -34,6 +34,7 @@ type options struct {
 	panicAt int64
 	find    int64
 	slow    int
+	skew    uint64
 	output  string
 }
 
@@ -56,6 +57,7 @@ example: mpirun -np 3 mw selftest --items 100000 --chunk 256
 	fs.Int64Var(&o.failAt, "fail-at", -1, "the worker fails on item `K` (test the error path)")
 	fs.Int64Var(&o.panicAt, "panic-at", -1, "the worker panics on item `K` (test the panic path)")
 	fs.Int64Var(&o.find, "find", -1, "stop the job early, successfully, once item `K` is written (the search case)")
+	fs.Uint64Var(&o.skew, "skew", 0, "irregular items: one item in `K` (chosen by its checksum) costs K times more")
 	fs.IntVar(&o.slow, "slow-rank", -1, "worker rank `R` is 50 times slower per item (a straggler, to test backups)")
 	fs.StringVar(&o.output, "o", "-", "output `FILE` (- for stdout)")
 	if err := cli.Parse(fs, args); err != nil {
@@ -150,15 +152,19 @@ func (o options) work(ctx context.Context, c rank.Chunk) ([]byte, error) {
 		if int64(i) == o.panicAt {
 			panic(fmt.Sprintf("item %d: injected panic (--panic-at)", i))
 		}
-		if o.cost > 0 {
+		cost, burnFor := o.cost, o.burn
+		if o.skew > 1 && Checksum(i)%o.skew == 0 {
+			cost, burnFor = cost*time.Duration(o.skew), burnFor*time.Duration(o.skew)
+		}
+		if cost > 0 {
 			select {
-			case <-time.After(o.cost):
+			case <-time.After(cost):
 			case <-ctx.Done():
 				return nil, ctx.Err()
 			}
 		}
-		if o.burn > 0 {
-			burn(o.burn)
+		if burnFor > 0 {
+			burn(burnFor)
 		}
 		out = strconv.AppendUint(out, i, 10)
 		out = append(out, ' ')

@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 echo "load average: $(cut -d' ' -f1-3 /proc/loadavg) (numbers taken under load are noise)"
-for s in pingpong engine interp overlay exec; do
+for s in pingpong engine chunk interp overlay exec; do
 	f=scripts/bench/$s.sh
 	[ -f "$f" ] || continue
 	echo
