@@ -1,8 +1,10 @@
-// Package mpi is a small cgo binding to Open MPI, shaped like github.com/sbromberger/gompi so
-// that one can be swapped for the other. It moves bytes only: messages are []byte, counts are
-// in bytes, and every MPI return code becomes a Go error naming the call, such as
-// "mpi: MPI_Send: MPI_ERR_RANK: invalid rank" (Start sets MPI_ERRORS_RETURN on
-// MPI_COMM_WORLD and MPI_COMM_SELF so MPI never aborts the process on its own).
+// Package mpi is a small cgo binding to Open MPI, the only cgo in mw. Its names follow
+// github.com/sbromberger/gompi (Start, Stop, IsOn, WorldRank, WorldSize, a Communicator with
+// Rank, Size, Barrier, Abort), but it is not a drop-in replacement: every call here returns an
+// error. It moves bytes only: messages are []byte, counts are in bytes, and every MPI return
+// code becomes a Go error naming the call, such as "mpi: MPI_Send: MPI_ERR_RANK: invalid rank"
+// (Start sets MPI_ERRORS_RETURN on MPI_COMM_WORLD and MPI_COMM_SELF so MPI never aborts the
+// process on its own). Nothing here logs, exits or panics.
 //
 // # Threading contract
 //
@@ -23,6 +25,13 @@
 // reports completion; the caller must not modify it until then and must complete every
 // Request. Empty and nil slices work everywhere. A message is at most math.MaxInt32 bytes
 // (MPI counts are C ints); Bcast cuts longer buffers into pieces of at most 1 GiB.
+//
+// # Cost
+//
+// Every operation is one cgo call (a C helper does, for example, MPI_Mprobe, MPI_Get_count and
+// MPI_Mrecv together); only a received message too big for the buffer given takes a second
+// call, after Go allocates room for it. Send, RecvInto and TryRecv into a buffer with room
+// allocate nothing.
 package mpi
 
 /*
@@ -48,7 +57,12 @@ package mpi
 #cgo nocallback mw_error_string
 
 #include <stddef.h>
+#include <stdint.h>
 #include <mpi.h>
+
+// Handles cross to Go as uintptr_t: cgo checks every pointer argument to an incomplete type
+// such as MPI_Comm (its struct is opaque) for Go pointers, at some 20 ns a call.
+#define MW_COMM(c) ((MPI_Comm)(c))
 
 // Which MPI call failed, for the Go error; see callNames.
 enum {
@@ -74,8 +88,8 @@ typedef struct {
 	int source, tag, count;
 	int extra;   // call-specific: granted thread level, flag
 	int rank, size;
-	MPI_Message msg;   // matched message when state == MW_HELD
-	MPI_Request req;   // from mw_isend
+	uintptr_t msg;     // MPI_Message matched, when state == MW_HELD
+	uintptr_t req;     // MPI_Request from mw_isend
 } mw_res;
 
 static mw_res mw_fail(int call, int rc) { mw_res r = {0}; r.rc = rc; r.call = call; return r; }
@@ -121,10 +135,10 @@ static mw_res mw_start(int required) {
 	return r;
 }
 
-static MPI_Comm mw_comm_world(void) { return MPI_COMM_WORLD; }
+static uintptr_t mw_comm_world(void) { return (uintptr_t)MPI_COMM_WORLD; }
 
-static int mw_send(char *buf, int n, int dest, int tag, MPI_Comm comm) {
-	return MPI_Send(mw_buf(buf, n), n, MPI_BYTE, dest, tag, comm);
+static int mw_send(char *buf, int n, int dest, int tag, uintptr_t comm) {
+	return MPI_Send(mw_buf(buf, n), n, MPI_BYTE, dest, tag, MW_COMM(comm));
 }
 
 // mw_take finishes a matched message: its size into r, and when it fits in cap, the receive.
@@ -138,7 +152,7 @@ static mw_res mw_take(char *buf, int cap, MPI_Message msg, MPI_Status *st) {
 	r.count = n;
 	if (n > cap) {
 		r.state = MW_HELD;
-		r.msg = msg;
+		r.msg = (uintptr_t)msg;
 		return r;
 	}
 	if ((rc = MPI_Mrecv(mw_buf(buf, n), n, MPI_BYTE, &msg, MPI_STATUS_IGNORE)) != MPI_SUCCESS)
@@ -147,25 +161,26 @@ static mw_res mw_take(char *buf, int cap, MPI_Message msg, MPI_Status *st) {
 	return r;
 }
 
-static mw_res mw_recv(char *buf, int cap, int source, int tag, MPI_Comm comm) {
+static mw_res mw_recv(char *buf, int cap, int source, int tag, uintptr_t comm) {
 	MPI_Message msg;
 	MPI_Status st;
-	int rc = MPI_Mprobe(source, tag, comm, &msg, &st);
+	int rc = MPI_Mprobe(source, tag, MW_COMM(comm), &msg, &st);
 	if (rc != MPI_SUCCESS) return mw_fail(MW_MPROBE, rc);
 	return mw_take(buf, cap, msg, &st);
 }
 
-static mw_res mw_tryrecv(char *buf, int cap, int source, int tag, MPI_Comm comm) {
+static mw_res mw_tryrecv(char *buf, int cap, int source, int tag, uintptr_t comm) {
 	MPI_Message msg;
 	MPI_Status st;
 	int flag = 0;
-	int rc = MPI_Improbe(source, tag, comm, &flag, &msg, &st);
+	int rc = MPI_Improbe(source, tag, MW_COMM(comm), &flag, &msg, &st);
 	if (rc != MPI_SUCCESS) return mw_fail(MW_IMPROBE, rc);
 	if (!flag) { mw_res r = {0}; return r; }
 	return mw_take(buf, cap, msg, &st);
 }
 
-static mw_res mw_mrecv(char *buf, int n, MPI_Message msg) {
+static mw_res mw_mrecv(char *buf, int n, uintptr_t m) {
+	MPI_Message msg = (MPI_Message)m;
 	int rc = MPI_Mrecv(mw_buf(buf, n), n, MPI_BYTE, &msg, MPI_STATUS_IGNORE);
 	if (rc != MPI_SUCCESS) return mw_fail(MW_MRECV, rc);
 	mw_res r = {0};
@@ -173,10 +188,10 @@ static mw_res mw_mrecv(char *buf, int n, MPI_Message msg) {
 	return r;
 }
 
-static mw_res mw_iprobe(int source, int tag, MPI_Comm comm) {
+static mw_res mw_iprobe(int source, int tag, uintptr_t comm) {
 	MPI_Status st;
 	int flag = 0, n = 0;
-	int rc = MPI_Iprobe(source, tag, comm, &flag, &st);
+	int rc = MPI_Iprobe(source, tag, MW_COMM(comm), &flag, &st);
 	if (rc != MPI_SUCCESS) return mw_fail(MW_IPROBE, rc);
 	mw_res r = {0};
 	if (!flag) return r;
@@ -189,14 +204,17 @@ static mw_res mw_iprobe(int source, int tag, MPI_Comm comm) {
 	return r;
 }
 
-static mw_res mw_isend(char *buf, int n, int dest, int tag, MPI_Comm comm) {
-	mw_res r = {0};
-	int rc = MPI_Isend(mw_buf(buf, n), n, MPI_BYTE, dest, tag, comm, &r.req);
+static mw_res mw_isend(char *buf, int n, int dest, int tag, uintptr_t comm) {
+	MPI_Request req;
+	int rc = MPI_Isend(mw_buf(buf, n), n, MPI_BYTE, dest, tag, MW_COMM(comm), &req);
 	if (rc != MPI_SUCCESS) return mw_fail(MW_ISEND, rc);
+	mw_res r = {0};
+	r.req = (uintptr_t)req;
 	return r;
 }
 
-static mw_res mw_wait(MPI_Request req) {
+static mw_res mw_wait(uintptr_t r0) {
+	MPI_Request req = (MPI_Request)r0;
 	int rc = MPI_Wait(&req, MPI_STATUS_IGNORE);
 	if (rc != MPI_SUCCESS) return mw_fail(MW_WAIT, rc);
 	mw_res r = {0};
@@ -204,26 +222,27 @@ static mw_res mw_wait(MPI_Request req) {
 	return r;
 }
 
-static mw_res mw_test(MPI_Request req) {
+static mw_res mw_test(uintptr_t r0) {
+	MPI_Request req = (MPI_Request)r0;
 	mw_res r = {0};
 	int rc = MPI_Test(&req, &r.extra, MPI_STATUS_IGNORE);
 	if (rc != MPI_SUCCESS) return mw_fail(MW_TEST, rc);
 	return r;
 }
 
-static int mw_bcast(char *buf, size_t n, int root, MPI_Comm comm, size_t chunk) {
-	if (n == 0) return MPI_Bcast(&mw_dummy, 0, MPI_BYTE, root, comm);
+static int mw_bcast(char *buf, size_t n, int root, uintptr_t comm, size_t chunk) {
+	if (n == 0) return MPI_Bcast(&mw_dummy, 0, MPI_BYTE, root, MW_COMM(comm));
 	for (size_t off = 0; off < n; off += chunk) {
 		size_t k = n - off < chunk ? n - off : chunk;
-		int rc = MPI_Bcast(buf + off, (int)k, MPI_BYTE, root, comm);
+		int rc = MPI_Bcast(buf + off, (int)k, MPI_BYTE, root, MW_COMM(comm));
 		if (rc != MPI_SUCCESS) return rc;
 	}
 	return MPI_SUCCESS;
 }
 
-static int mw_barrier(MPI_Comm comm) { return MPI_Barrier(comm); }
+static int mw_barrier(uintptr_t comm) { return MPI_Barrier(MW_COMM(comm)); }
 
-static int mw_abort(MPI_Comm comm, int code) { return MPI_Abort(comm, code); }
+static int mw_abort(uintptr_t comm, int code) { return MPI_Abort(MW_COMM(comm), code); }
 
 static int mw_finalize(void) { return MPI_Finalize(); }
 
@@ -462,7 +481,7 @@ func Processor() (string, error) {
 
 // Communicator is an MPI communicator. Its methods follow the package's threading contract.
 type Communicator struct {
-	comm C.MPI_Comm // nil when MPI is not running
+	comm C.uintptr_t // MPI_Comm; 0 when MPI is not running
 	rank int
 	size int
 }
@@ -479,7 +498,7 @@ func (c *Communicator) Size() int { return c.size }
 
 // Send sends buf to rank dest with tag (MPI_Send) and returns when buf may be reused.
 func (c *Communicator) Send(buf []byte, dest, tag int) error {
-	if c.comm == nil {
+	if c.comm == 0 {
 		return notRunning(C.MW_SEND)
 	}
 	if len(buf) > math.MaxInt32 {
@@ -501,7 +520,7 @@ func (c *Communicator) Recv(source, tag int) ([]byte, Status, error) {
 // RecvInto is Recv receiving into buf's capacity: it returns buf[:n] if the message's n bytes
 // fit in cap(buf), otherwise a new slice.
 func (c *Communicator) RecvInto(buf []byte, source, tag int) ([]byte, Status, error) {
-	if c.comm == nil {
+	if c.comm == 0 {
 		return nil, Status{}, notRunning(C.MW_MPROBE)
 	}
 	r := C.mw_recv(ptr(buf), capCount(buf), cint(source), cint(tag), c.comm)
@@ -512,7 +531,7 @@ func (c *Communicator) RecvInto(buf []byte, source, tag int) ([]byte, Status, er
 // (MPI_Improbe) it receives it and returns ok = true, otherwise it returns ok = false at once.
 // This is the call for a polling loop.
 func (c *Communicator) TryRecv(buf []byte, source, tag int) (data []byte, st Status, ok bool, err error) {
-	if c.comm == nil {
+	if c.comm == 0 {
 		return nil, Status{}, false, notRunning(C.MW_IMPROBE)
 	}
 	r := C.mw_tryrecv(ptr(buf), capCount(buf), cint(source), cint(tag), c.comm)
@@ -544,7 +563,7 @@ func finishRecv(buf []byte, r *C.mw_res) ([]byte, Status, error) {
 // its Status. It does not receive the message; with several receivers of one source, prefer
 // TryRecv, which cannot lose a race.
 func (c *Communicator) Iprobe(source, tag int) (bool, Status, error) {
-	if c.comm == nil {
+	if c.comm == 0 {
 		return false, Status{}, notRunning(C.MW_IPROBE)
 	}
 	r := C.mw_iprobe(cint(source), cint(tag), c.comm)
@@ -560,7 +579,7 @@ func (c *Communicator) Iprobe(source, tag int) (bool, Status, error) {
 // Request is a pending non-blocking operation. The caller must complete it with Wait, or Test
 // until it reports done, before dropping it.
 type Request struct {
-	req  C.MPI_Request
+	req  C.uintptr_t // MPI_Request
 	pin  runtime.Pinner
 	done bool
 }
@@ -569,7 +588,7 @@ type Request struct {
 // Isend pins buf until Wait or Test reports completion; the caller must not modify buf until
 // then.
 func (c *Communicator) Isend(buf []byte, dest, tag int) (*Request, error) {
-	if c.comm == nil {
+	if c.comm == 0 {
 		return nil, notRunning(C.MW_ISEND)
 	}
 	if len(buf) > math.MaxInt32 {
@@ -646,7 +665,7 @@ var bcastChunk = 1 << 30
 // have the same length on every rank; it may be empty, and longer than an MPI count (it goes
 // in pieces of at most 1 GiB).
 func (c *Communicator) Bcast(buf []byte, root int) error {
-	if c.comm == nil {
+	if c.comm == 0 {
 		return notRunning(C.MW_BCAST)
 	}
 	if rc := C.mw_bcast(ptr(buf), C.size_t(len(buf)), cint(root), c.comm, C.size_t(bcastChunk)); rc != 0 {
@@ -657,7 +676,7 @@ func (c *Communicator) Bcast(buf []byte, root int) error {
 
 // Barrier blocks until every rank of c has called it (MPI_Barrier).
 func (c *Communicator) Barrier() error {
-	if c.comm == nil {
+	if c.comm == 0 {
 		return notRunning(C.MW_BARRIER)
 	}
 	if rc := C.mw_barrier(c.comm); rc != 0 {
@@ -669,7 +688,7 @@ func (c *Communicator) Barrier() error {
 // Abort ends every process of c with exit code code (MPI_Abort). It does not return unless
 // MPI fails to abort or is not running.
 func (c *Communicator) Abort(code int) error {
-	if c.comm == nil {
+	if c.comm == 0 {
 		return notRunning(C.MW_ABORT)
 	}
 	if rc := C.mw_abort(c.comm, cint(code)); rc != 0 {

@@ -464,3 +464,65 @@ func TestMPIAllocs(t *testing.T) {
 		t.Errorf("%v allocations per Send+RecvInto+Send+TryRecv+TryRecv, want 0", allocs)
 	}
 }
+
+// Benchmarks of the hot path, in one rank sending to itself. They run only in a rank:
+//
+//	go test -c -o /tmp/mpi.test ./mpi
+//	MW_MPITEST=1 mpirun -np 1 /tmp/mpi.test -test.run '^$' -test.bench . -test.benchmem
+
+func BenchmarkMPISendRecvInto8(b *testing.B)          { benchSendRecv(b, 8) }
+func BenchmarkMPIIsendRecvIntoWait44032(b *testing.B) { benchIsendRecv(b, 44032) }
+func BenchmarkMPITryRecvNone(b *testing.B)            { benchTryRecvNone(b) }
+
+// benchSendRecv sends n bytes to this rank and receives them with RecvInto, b.N times. n
+// must be small enough for MPI to send eagerly, or Send waits for a receive forever.
+func benchSendRecv(b *testing.B, n int) {
+	mpitest.Inner(b)
+	b.ReportAllocs()
+	w := mpi.World()
+	buf := make([]byte, n)
+	b.SetBytes(int64(n))
+	for b.Loop() {
+		if err := w.Send(buf, w.Rank(), 600); err != nil {
+			b.Fatal(err)
+		}
+		if _, _, err := w.RecvInto(buf, w.Rank(), 600); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// benchIsendRecv sends n bytes to this rank with Isend, receives them with RecvInto and
+// waits for the send, b.N times.
+func benchIsendRecv(b *testing.B, n int) {
+	mpitest.Inner(b)
+	b.ReportAllocs()
+	w := mpi.World()
+	out, in := make([]byte, n), make([]byte, n)
+	b.SetBytes(int64(n))
+	for b.Loop() {
+		req, err := w.Isend(out, w.Rank(), 602)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, _, err := w.RecvInto(in, w.Rank(), 602); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := req.Wait(); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// benchTryRecvNone polls with TryRecv when nothing is pending, b.N times.
+func benchTryRecvNone(b *testing.B) {
+	mpitest.Inner(b)
+	b.ReportAllocs()
+	w := mpi.World()
+	buf := make([]byte, 64)
+	for b.Loop() {
+		if _, _, ok, err := w.TryRecv(buf, mpi.AnySource, 601); ok || err != nil {
+			b.Fatal(ok, err)
+		}
+	}
+}

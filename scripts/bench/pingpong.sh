@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# pingpong.sh: the mpi package's ping-pong against C's, on this machine.
+#
+# Usage: scripts/bench/pingpong.sh [scale [trials]]
+#
+# Builds scripts/bench/pingpong.c (mpicc -O2) and cmd/mw-pingpong (go build) into a temporary
+# directory, runs each under `mpirun -np 2` with the same arguments, and prints one row per
+# message size: half round-trip latency in us and bandwidth in MB/s for C (MPI_Send/MPI_Recv),
+# C receiving as the Go binding does (MPI_Mprobe/MPI_Get_count/MPI_Mrecv, column C-mp), and Go,
+# with the ratios Go/C and Go/C-mp. The three programs run in turn, ROUNDS times (default 3),
+# and each number is the best of all their trials (`trials` per run, default 5): other work on
+# the machine only ever adds time. Still, run it alone: on 2 cores any other load shows.
+set -euo pipefail
+
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+out=$(mktemp -d "${TMPDIR:-/tmp}/mw-pingpong.XXXXXX")
+trap 'rm -rf "$out"' EXIT
+
+mpicc -O2 -o "$out/pingpong" "$root/scripts/bench/pingpong.c"
+(cd "$root" && go build -o "$out/mw-pingpong" ./cmd/mw-pingpong)
+
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+rounds=${ROUNDS:-3}
+run() { mpirun -np 2 "$@" | awk '$1 ~ /^[0-9]+$/ { print $1, $3 }'; }
+load0=$(cut -d' ' -f1-3 /proc/loadavg)
+for ((r = 0; r < rounds; r++)); do
+	run "$out/pingpong" "$@" >>"$out/c.all"
+	run "$out/pingpong" -mprobe "$@" >>"$out/cmp.all"
+	run "$out/mw-pingpong" "$@" >>"$out/go.all"
+done
+# best: per size, in the order first seen, the least us and the MB/s that goes with it.
+best() {
+	awk '!($1 in us) { order[n++] = $1; us[$1] = $2 } $2 < us[$1] { us[$1] = $2 }
+	END { for (i = 0; i < n; i++) { s = order[i]; print s, us[s], (us[s] > 0 ? s / us[s] : 0) } }' "$1"
+}
+best "$out/c.all" >"$out/c.txt"
+best "$out/cmp.all" >"$out/cmp.txt"
+best "$out/go.all" >"$out/go.txt"
+
+echo "# $(uname -n), $(nproc) cores, load average before $load0, after $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "# best of $rounds runs x ${2:-5} trials each; us = half round trip, MB/s = size / us"
+paste -d' ' "$out/c.txt" "$out/cmp.txt" "$out/go.txt" | awk '
+function ratio(a, b) { return b > 0 ? sprintf("%.2f", a / b) : "-" }
+BEGIN {
+	printf "%8s %9s %9s %9s %6s %7s %9s %9s %9s %6s\n", "size", "C us", "C-mp us", "Go us", "Go/C", "Go/C-mp", "C MB/s", "C-mp MB/s", "Go MB/s", "Go/C"
+}
+{
+	printf "%8d %9.3f %9.3f %9.3f %6s %7s %9.1f %9.1f %9.1f %6s\n", $1, $2, $5, $8, ratio($8, $2), ratio($8, $5), $3, $6, $9, ratio($9, $3)
+}'
