@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# Benchmark of mw exec: TASKS (default 10,000) tasks of `true`, two at a time, through
+# mw exec (ordered, captured output), GNU parallel -j2 (-k, grouped output) and xargs -P2
+# (no capture), on the same cores in the same run; prints tasks/s for each.
+#
+#   scripts/bench/exec.sh [WORKDIR]     (default: a temporary directory, removed after)
+#
+# "wall" includes mpirun's start-up (about 0.3 s); "run" is the engine's own time from
+# --stats. Numbers are only meaningful on an otherwise idle machine.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+tasks=${TASKS:-10000}
+work=${1:-}
+if [[ -z $work ]]; then
+	work=$(mktemp -d)
+	trap 'rm -rf "$work"' EXIT
+fi
+mkdir -p "$work"
+go build -o "$work/mw" .
+mw=$work/mw
+seq "$tasks" >"$work/tasks"
+now() { date +%s.%N; }
+rate() { awk -v n="$tasks" -v a="$1" -v b="$2" 'BEGIN { printf "%.0f", n / (b - a) }'; }
+
+printf '%-44s %8s %10s %10s\n' what wall_s tasks/s run_tasks/s
+mwrun() { # mwrun LABEL NP J [FLAGS...]
+	local t0 t1 run label=$1 np=$2 j=$3
+	shift 3
+	t0=$(now)
+	mpirun -q -np "$np" --oversubscribe "$mw" exec --quiet --stats "$work/stats.json" -j "$j" "$@" -a "$work/tasks" -- true
+	t1=$(now)
+	run=$(grep -o '"wall_seconds": *[0-9.e+-]*' "$work/stats.json" | sed 's/.*: *//')
+	printf '%-44s %8.2f %10s %10s\n' "$label" "$(awk -v a="$t0" -v b="$t1" 'BEGIN{print b-a}')" "$(rate "$t0" "$t1")" "$(rate 0 "$run")"
+}
+mwrun "mw exec -np 3 -j 1 (2 workers x 1)" 3 1
+mwrun "mw exec -np 3 -j 1 --window 16" 3 1 --window 16
+mwrun "mw exec -np 2 -j 2 (1 worker x 2)" 2 2
+mwrun "mw exec -np 2 -j 2 --window 16" 2 2 --window 16
+mwrun "mw exec -np 1 -j 2 (rank 0 runs them)" 1 2
+
+other() { # other LABEL CMD...
+	local t0 t1
+	local label=$1
+	shift
+	t0=$(now)
+	"$@" <"$work/tasks"
+	t1=$(now)
+	printf '%-44s %8.2f %10s %10s\n' "$label" "$(awk -v a="$t0" -v b="$t1" 'BEGIN{print b-a}')" "$(rate "$t0" "$t1")" -
+}
+if command -v parallel >/dev/null; then
+	other "GNU parallel -j2 -k" env PARALLEL_HOME="$work" parallel -j2 -k true
+else
+	echo "GNU parallel is not installed: skipped"
+fi
+other "xargs -P2 -n1" xargs -P2 -n1 true

@@ -1,0 +1,226 @@
+package taskfarm
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"math/bits"
+	"os"
+	"strconv"
+	"strings"
+)
+
+// joblogHeader is the first line of a joblog, GNU parallel's columns.
+const joblogHeader = "Seq\tHost\tStarttime\tJobRuntime\tSend\tReceive\tExitval\tSignal\tCommand\n"
+
+// appendJoblog appends the joblog line of r to b, formatted as GNU parallel does:
+// start time in seconds with 3 decimals, runtime as %10.3f, and newlines in the command
+// written as NUL so that one task stays one line.
+func appendJoblog(b []byte, r *record) []byte {
+	b = strconv.AppendUint(b, r.seq, 10)
+	b = append(b, '\t')
+	b = append(b, r.host...)
+	b = append(b, '\t')
+	b = appendMillis(b, r.start)
+	b = append(b, '\t')
+	b = fmt.Appendf(b, "%10.3f", float64(r.runtime)/1e9)
+	b = append(b, "\t0\t"...)
+	b = strconv.AppendInt(b, r.stdoutSize(), 10)
+	b = append(b, '\t')
+	b = strconv.AppendInt(b, r.exit, 10)
+	b = append(b, '\t')
+	b = strconv.AppendUint(b, r.signal, 10)
+	b = append(b, '\t')
+	for i := 0; i < len(r.cmd); i++ {
+		c := r.cmd[i]
+		if c == '\n' {
+			c = 0
+		}
+		b = append(b, c)
+	}
+	return append(b, '\n')
+}
+
+// appendMillis writes a Unix time in nanoseconds as seconds with 3 decimals.
+func appendMillis(b []byte, ns int64) []byte {
+	if ns < 0 {
+		b = append(b, '-')
+		ns = -ns
+	}
+	b = strconv.AppendInt(b, ns/1e9, 10)
+	b = append(b, '.')
+	ms := ns % 1e9 / 1e6
+	if ms < 100 {
+		b = append(b, '0')
+	}
+	if ms < 10 {
+		b = append(b, '0')
+	}
+	return strconv.AppendInt(b, ms, 10)
+}
+
+// joblogEntry is what --resume needs of one joblog line.
+type joblogEntry struct {
+	seq          uint64
+	exit, signal int64
+}
+
+func (e joblogEntry) ok() bool { return e.exit == 0 && e.signal == 0 }
+
+// parseJoblogLine reads one joblog line (without its newline): at least nine
+// tab-separated fields (the command may hold tabs) with numeric Seq, Exitval and Signal.
+func parseJoblogLine(line []byte) (joblogEntry, error) {
+	f := bytes.SplitN(line, []byte{'\t'}, 9)
+	if len(f) < 9 {
+		return joblogEntry{}, errors.New("fewer than 9 tab-separated fields")
+	}
+	seq, err := strconv.ParseUint(string(f[0]), 10, 64)
+	if err != nil || seq == 0 {
+		return joblogEntry{}, fmt.Errorf("Seq %q is not a task number", f[0])
+	}
+	exit, err1 := strconv.ParseInt(string(f[6]), 10, 64)
+	sig, err2 := strconv.ParseInt(string(f[7]), 10, 64)
+	if err1 != nil || err2 != nil {
+		return joblogEntry{}, fmt.Errorf("Exitval %q or Signal %q is not a number", f[6], f[7])
+	}
+	return joblogEntry{seq: seq, exit: exit, signal: sig}, nil
+}
+
+// readJoblog reads a joblog for --resume (every task in it is done) or --resume-failed
+// (only tasks that succeeded are done), as GNU parallel does: it looks only at Seq,
+// Exitval and Signal. The first line is the header. A last line without a newline that
+// does not parse is ignored: it was cut by a kill while being written, so that task runs
+// again. It also reports whether the log ends with a newline (appending must start on a
+// fresh line).
+func readJoblog(r io.Reader, failedToo bool) (done *seqSet, endsNL bool, err error) {
+	done = &seqSet{}
+	br := bufio.NewReaderSize(r, 64<<10)
+	endsNL = true
+	for n := 1; ; n++ {
+		line, rerr := br.ReadBytes('\n')
+		if len(line) == 0 && rerr == io.EOF {
+			return done, endsNL, nil
+		}
+		if rerr != nil && rerr != io.EOF {
+			return nil, false, rerr
+		}
+		complete := rerr == nil
+		endsNL = complete
+		line = bytes.TrimSuffix(line, []byte{'\n'})
+		if n == 1 && bytes.HasPrefix(line, []byte("Seq\t")) {
+			continue
+		}
+		e, perr := parseJoblogLine(line)
+		if perr != nil {
+			if !complete {
+				return done, endsNL, nil
+			}
+			return nil, false, fmt.Errorf("line %d: %v", n, perr)
+		}
+		if !failedToo || e.ok() {
+			done.add(e.seq)
+		}
+		if !complete {
+			return done, endsNL, nil
+		}
+	}
+}
+
+// openJoblog opens the joblog for writing. With resume (or a path starting with +) it
+// appends, writing the header if the file is new or empty and a newline if the last line
+// was cut; otherwise it truncates the file and writes the header.
+func openJoblog(path string, appendTo, endsNL bool) (*os.File, error) {
+	if p, ok := strings.CutPrefix(path, "+"); ok {
+		path, appendTo = p, true
+	}
+	flags := os.O_WRONLY | os.O_CREATE | os.O_TRUNC
+	if appendTo {
+		flags = os.O_WRONLY | os.O_CREATE | os.O_APPEND
+	}
+	f, err := os.OpenFile(path, flags, 0o666)
+	if err != nil {
+		return nil, fmt.Errorf("--joblog: %w", err)
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("--joblog: %w", err)
+	}
+	var head string
+	switch {
+	case fi.Size() == 0:
+		head = joblogHeader
+	case !endsNL:
+		head = "\n"
+	}
+	if head != "" {
+		if _, err := f.WriteString(head); err != nil {
+			f.Close()
+			return nil, fmt.Errorf("--joblog: %w", err)
+		}
+	}
+	return f, nil
+}
+
+// joblogPath is the joblog's file name without GNU parallel's + (append) prefix.
+func joblogPath(p string) string { return strings.TrimPrefix(p, "+") }
+
+// seqSet is a set of task numbers: a bitmap for the dense low range, a map above it.
+type seqSet struct {
+	bits   []uint64
+	sparse map[uint64]bool
+}
+
+const denseSeqs = 1 << 26 // 8 MiB of bitmap at most
+
+func (s *seqSet) add(n uint64) {
+	if n < denseSeqs {
+		w := int(n / 64)
+		if w >= len(s.bits) {
+			s.bits = append(s.bits, make([]uint64, w+1-len(s.bits))...)
+		}
+		s.bits[w] |= 1 << (n % 64)
+		return
+	}
+	if s.sparse == nil {
+		s.sparse = map[uint64]bool{}
+	}
+	s.sparse[n] = true
+}
+
+func (s *seqSet) has(n uint64) bool {
+	if s == nil {
+		return false
+	}
+	if n < denseSeqs {
+		w := int(n / 64)
+		return w < len(s.bits) && s.bits[w]&(1<<(n%64)) != 0
+	}
+	return s.sparse[n]
+}
+
+// countUpTo counts the members from 1 to n.
+func (s *seqSet) countUpTo(n uint64) int64 {
+	if s == nil {
+		return 0
+	}
+	var c int64
+	for w, x := range s.bits {
+		lo := uint64(w) * 64
+		if lo > n {
+			break
+		}
+		if n-lo < 63 {
+			x &= 1<<(n-lo+1) - 1
+		}
+		c += int64(bits.OnesCount64(x))
+	}
+	for k := range s.sparse {
+		if k <= n {
+			c++
+		}
+	}
+	return c
+}

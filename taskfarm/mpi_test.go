@@ -1,0 +1,352 @@
+package taskfarm
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/mw-hpc/mw/internal/mwtest"
+)
+
+// These tests run the mw binary under a real mpirun. -q leaves out the banner mpirun
+// prints when a rank exits non-zero (mw exec does whenever a task fails), and
+// odls_base_sigkill_timeout 0 spares the 1-2 s mpirun otherwise waits before it exits then.
+
+func needMPI(t *testing.T) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("-short: no mpirun runs")
+	}
+	if _, err := exec.LookPath("mpirun"); err != nil {
+		t.Skip("mpirun is not installed")
+	}
+}
+
+// mpiExec runs `mpirun -q -np np mw exec args...` and returns what it printed.
+func mpiExec(t *testing.T, np int, stdin string, args ...string) result {
+	t.Helper()
+	full := append([]string{"-q", "--mca", "odls_base_sigkill_timeout", "0", "-np", strconv.Itoa(np), "--oversubscribe",
+		mwtest.Binary(t), "exec", "--quiet"}, args...)
+	r := mwtest.Command(t, []byte(stdin), "mpirun", full...)
+	return result{stdout: string(r.Stdout), stderr: string(r.Stderr), code: r.Code}
+}
+
+var rankCounts = []int{1, 2, 3, 4}
+
+// TestSameAsParallelMPI: the tricky task lists give the same bytes and exit status through
+// mw exec under mpirun with 1 to 4 ranks as through GNU parallel -k.
+func TestSameAsParallelMPI(t *testing.T) {
+	needMPI(t)
+	for _, c := range farmCases() {
+		t.Run(c.name, func(t *testing.T) {
+			want := runParallel(t, c)
+			nps := rankCounts
+			if c.name != "argv" {
+				nps = []int{2, 4}
+			}
+			for _, np := range nps {
+				got := mpiExec(t, np, c.input, c.mw...)
+				same(t, fmt.Sprintf("%s, -np %d", c.name, np), got, want)
+			}
+		})
+	}
+}
+
+// TestDataIsNeverCodeMPI: a line "; rm -rf x" is printed, not run, under mpirun.
+func TestDataIsNeverCodeMPI(t *testing.T) {
+	needMPI(t)
+	dir := t.TempDir()
+	victim := filepath.Join(dir, "x")
+	os.WriteFile(victim, []byte("keep"), 0o644)
+	got := mpiExec(t, 3, "; rm -rf x\n$(rm -rf x)\n", "--workdir", dir, "echo", "{}")
+	if got.code != 0 || got.stdout != "; rm -rf x\n$(rm -rf x)\n" {
+		t.Errorf("exit %d, stdout %q, stderr %q", got.code, got.stdout, got.stderr)
+	}
+	if _, err := os.Stat(victim); err != nil {
+		t.Fatal("the file was removed: data ran as code")
+	}
+}
+
+// resumeScript blocks the tasks from K on (until the file go exists) and otherwise
+// leaves one side effect per task and prints one line.
+const resumeScript = `d=$1; n=$MW_TASK
+if [ "$n" -ge "$2" ] && [ ! -e "$d/go" ]; then echo $$ > "$d/blocked.$n"; exec sleep 300; fi
+echo "ran" >> "$d/side.$n"; echo "out $3"`
+
+// TestResumeAfterKillMPI kills mpirun midway (SIGTERM, as a batch system does at the end of
+// an allocation) and resumes with the same joblog: every task runs to its end exactly once
+// overall, the killed tasks are gone, and the two runs' output is the uninterrupted output.
+func TestResumeAfterKillMPI(t *testing.T) {
+	needMPI(t)
+	const n, k = 12, 7
+	var input, want strings.Builder
+	for i := 1; i <= n; i++ {
+		fmt.Fprintf(&input, "line %d\n", i)
+		fmt.Fprintf(&want, "out line %d\n", i)
+	}
+	for _, np := range []int{1, 3} {
+		t.Run("np"+strconv.Itoa(np), func(t *testing.T) {
+			dir := t.TempDir()
+			in := filepath.Join(dir, "tasks")
+			os.WriteFile(in, []byte(input.String()), 0o644)
+			jl := filepath.Join(dir, "joblog")
+			args := []string{"-q", "-np", strconv.Itoa(np), "--oversubscribe", mwtest.Binary(t), "exec", "--quiet",
+				"-j", "2", "-a", in, "--joblog", jl, "--", "sh", "-c", resumeScript, "sh", dir, strconv.Itoa(k), "{}"}
+
+			// First run: wait until tasks 1..k-1 are logged and a blocked task runs, then kill.
+			cmd := exec.Command("mpirun", args...)
+			cmd.Env = mwtest.MPIEnv()
+			cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+			var out1, err1 bytes.Buffer
+			cmd.Stdout, cmd.Stderr = &out1, &err1
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			exited := make(chan error, 1)
+			go func() { exited <- cmd.Wait() }()
+			defer syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+			deadline := time.Now().Add(testDeadline)
+			for {
+				b, _ := os.ReadFile(jl)
+				blocked, _ := filepath.Glob(filepath.Join(dir, "blocked.*"))
+				if strings.Count(string(b), "\n") == k && len(blocked) > 0 { // header + k-1 lines
+					break
+				}
+				select {
+				case err := <-exited:
+					t.Fatalf("first run ended by itself (%v): %s", err, err1.String())
+				default:
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("first run: joblog %q, blocked %v at the deadline", b, blocked)
+				}
+				time.Sleep(10 * time.Millisecond)
+			}
+			blocked, _ := filepath.Glob(filepath.Join(dir, "blocked.*"))
+			if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+				t.Fatal(err)
+			}
+			select {
+			case <-exited:
+			case <-time.After(testDeadline):
+				ps, _ := exec.Command("ps", "-ef", "--forest").Output()
+				t.Fatalf("mpirun still running after SIGTERM\nstderr: %s\n%s", err1.String(), ps)
+			}
+			// The blocked tasks were killed with their ranks.
+			pids := waitPids(t, blocked...)
+			for _, pid := range pids {
+				waitGone(t, pid)
+			}
+			var firstWant strings.Builder
+			for i := 1; i < k; i++ {
+				fmt.Fprintf(&firstWant, "out line %d\n", i)
+			}
+			if out1.String() != firstWant.String() {
+				t.Errorf("first run printed %q, want tasks 1 to %d", out1.String(), k-1)
+			}
+
+			// Second run, resumed: only tasks k..n run.
+			os.WriteFile(filepath.Join(dir, "go"), nil, 0o644)
+			args = append(args[:7:7], append([]string{"--resume"}, args[7:]...)...)
+			r := mwtest.Command(t, nil, "mpirun", args...)
+			if r.Code != 0 {
+				t.Fatalf("resumed run: exit %d: %s", r.Code, r.Stderr)
+			}
+			if got := out1.String() + string(r.Stdout); got != want.String() {
+				t.Errorf("both runs printed\n%s\nwant\n%s", got, want.String())
+			}
+			for i := 1; i <= n; i++ {
+				b, _ := os.ReadFile(filepath.Join(dir, "side."+strconv.Itoa(i)))
+				if string(b) != "ran\n" {
+					t.Errorf("task %d ran to its end %d times", i, strings.Count(string(b), "ran"))
+				}
+			}
+			b, _ := os.ReadFile(jl)
+			lines := strings.Split(strings.TrimSuffix(string(b), "\n"), "\n")
+			if len(lines) != n+1 || lines[0]+"\n" != joblogHeader {
+				t.Fatalf("joblog has %d lines:\n%s", len(lines), b)
+			}
+			seen := map[string]bool{}
+			for _, l := range lines[1:] {
+				seen[strings.SplitN(l, "\t", 2)[0]] = true
+			}
+			if len(seen) != n {
+				t.Errorf("joblog holds %d distinct tasks, want %d", len(seen), n)
+			}
+		})
+	}
+}
+
+// retryScript fails the first try of each task (recording the rank it ran on) and
+// succeeds the next, printing both ranks.
+const retryScript = `f="$1/tried.$MW_TASK"
+if [ ! -e "$f" ]; then echo $MW_RANK > "$f"; echo "first try of $2 fails" >&2; exit 5; fi
+echo "$2 ok, first on $(cat "$f"), then on $MW_RANK"`
+
+func TestRetriesMPI(t *testing.T) {
+	needMPI(t)
+	for _, np := range rankCounts {
+		t.Run("np"+strconv.Itoa(np), func(t *testing.T) {
+			dir := t.TempDir()
+			got := mpiExec(t, np, "a\nb\nc\nd\n", "-j", "1", "--retries", "1", "--joblog", filepath.Join(dir, "log"), "--", "sh", "-c", retryScript, "sh", dir)
+			if got.code != 0 || got.stderr != "" {
+				t.Fatalf("exit %d, stderr %q, want 0 and no output of the failed tries", got.code, got.stderr)
+			}
+			lines := strings.Split(strings.TrimSuffix(got.stdout, "\n"), "\n")
+			if len(lines) != 4 {
+				t.Fatalf("stdout %q", got.stdout)
+			}
+			for i, l := range lines {
+				if !strings.HasPrefix(l, string(rune('a'+i))+" ok") {
+					t.Errorf("line %d: %q", i, l)
+				}
+			}
+			log, _ := os.ReadFile(filepath.Join(dir, "log"))
+			if strings.Count(string(log), "\n") != 5 || strings.Contains(string(log), "\t5\t0\t") {
+				t.Errorf("joblog should have the 4 successful tries only:\n%s", log)
+			}
+
+			// A task that always fails runs 1+retries times, and counts as one failure.
+			dir = t.TempDir()
+			got = mpiExec(t, np, "x\n", "--retries", "2", "--", "sh", "-c", `echo try >> "$1/n"; echo "stderr of the try"; exit 3`, "sh", dir)
+			if got.code != 1 || got.stdout != "stderr of the try\n" {
+				t.Errorf("always failing: exit %d stdout %q", got.code, got.stdout)
+			}
+			if b, _ := os.ReadFile(filepath.Join(dir, "n")); string(b) != "try\ntry\ntry\n" {
+				t.Errorf("always failing: tries %q, want 3", b)
+			}
+
+			// With another worker idle, the retry goes there.
+			if np >= 3 {
+				dir = t.TempDir()
+				got = mpiExec(t, np, "solo\n", "--retries", "1", "--", "sh", "-c", retryScript, "sh", dir)
+				var first, then int
+				if _, err := fmt.Sscanf(got.stdout, "solo ok, first on %d, then on %d", &first, &then); err != nil || first == then {
+					t.Errorf("retry on the same worker: %q", got.stdout)
+				}
+			}
+		})
+	}
+}
+
+// haltTasks: task 3 fails with status 7, task 6 fails with 4, tasks from 8 on would block
+// (they must never be needed: a fired policy ends the job).
+const haltScript = `case $MW_TASK in 3) echo three; exit 7 ;; 6) exit 4 ;; esac
+[ $MW_TASK -ge "$2" ] && echo $$ > "$1/blocked.$MW_TASK" && exec sleep 300
+echo "$MW_TASK" > "$1/ran.$MW_TASK"; echo "task $MW_TASK"`
+
+func TestHaltMPI(t *testing.T) {
+	needMPI(t)
+	var input strings.Builder
+	for i := 1; i <= 40; i++ {
+		fmt.Fprintf(&input, "%d\n", i)
+	}
+	tests := []struct {
+		halt   string
+		block  int // first task that blocks
+		stdout string
+		code   int
+		msg    string
+	}{
+		{"now,fail=1", 8, "task 1\ntask 2\nthree\n", 7, "--halt now,fail=1: task 3 failed (exit 7)"},
+		// soon lets the running tasks finish: none may block.
+		{"soon,fail=2", 1000, "task 1\ntask 2\nthree\ntask 4\ntask 5\n", 2, "--halt soon,fail=2: task 6 failed (exit 4)"},
+		{"now,success=1", 2, "task 1\n", 0, "--halt now,success=1: task 1 succeeded"},
+	}
+	for _, tt := range tests {
+		for _, np := range rankCounts {
+			t.Run(fmt.Sprintf("%s/np%d", tt.halt, np), func(t *testing.T) {
+				dir := t.TempDir()
+				got := mpiExec(t, np, input.String(), "-j", "2", "--halt", tt.halt, "--", "sh", "-c", haltScript, "sh", dir, strconv.Itoa(tt.block))
+				if tt.halt == "soon,fail=2" {
+					// Tasks after 6 already issued still finish and print, in order.
+					if !strings.HasPrefix(got.stdout, tt.stdout) {
+						t.Errorf("stdout %q, want it to start with %q", got.stdout, tt.stdout)
+					}
+				} else if got.stdout != tt.stdout {
+					t.Errorf("stdout %q, want %q", got.stdout, tt.stdout)
+				}
+				if got.code != tt.code || !strings.Contains(got.stderr, tt.msg) {
+					t.Errorf("exit %d, stderr %q; want %d and %q", got.code, got.stderr, tt.code, tt.msg)
+				}
+				if ran, _ := filepath.Glob(filepath.Join(dir, "ran.*")); len(ran) >= 39 {
+					t.Errorf("%d of 40 tasks ran: the halt did not stop the job", len(ran))
+				}
+				// The tasks still running when the job stopped were killed. (A task killed
+				// as it started may have left its file empty.)
+				blocked, _ := filepath.Glob(filepath.Join(dir, "blocked.*"))
+				for _, f := range blocked {
+					b, _ := os.ReadFile(f)
+					if pid, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil {
+						waitGone(t, pid)
+					}
+				}
+			})
+		}
+	}
+}
+
+// TestTimeoutMPI: a task that hangs, or ignores TERM, is ended by --timeout; the job goes
+// on with the others and logs the timeout as GNU parallel does (Exitval -1).
+func TestTimeoutMPI(t *testing.T) {
+	needMPI(t)
+	script := `case "$1" in hang) echo started; exec sleep 300 ;; stubborn) trap '' TERM; sleep 300 ;; *) echo "$1" ;; esac`
+	for _, np := range rankCounts {
+		t.Run("np"+strconv.Itoa(np), func(t *testing.T) {
+			dir := t.TempDir()
+			log := filepath.Join(dir, "log")
+			got := mpiExec(t, np, "a\nhang\nb\nstubborn\nc\n", "-j", "2", "--timeout", "1", "--joblog", log, "--", "sh", "-c", script, "sh")
+			if got.code != 2 || got.stdout != "a\nstarted\nb\nc\n" {
+				t.Errorf("exit %d stdout %q, want 2 and every output", got.code, got.stdout)
+			}
+			for _, task := range []string{"2", "4"} {
+				if !strings.Contains(got.stderr, "task "+task+": killed by --timeout 1") {
+					t.Errorf("stderr %q: no timeout message for task %s", got.stderr, task)
+				}
+			}
+			b, _ := os.ReadFile(log)
+			for _, want := range []string{"\t-1\t15\tsh -c", "\t-1\t9\tsh -c"} {
+				if !strings.Contains(string(b), want) {
+					t.Errorf("joblog lacks %q:\n%s", want, b)
+				}
+			}
+		})
+	}
+}
+
+func TestExitCodesMPI(t *testing.T) {
+	needMPI(t)
+	hundred := strings.Repeat("1\n", 150)
+	for _, np := range rankCounts {
+		t.Run("np"+strconv.Itoa(np), func(t *testing.T) {
+			tests := []struct {
+				name  string
+				stdin string
+				args  []string
+				code  int
+			}{
+				{"all succeed", "0\n0\n", []string{"sh", "-c", "exit $1", "sh"}, 0},
+				{"3 fail", "0\n1\n2\n0\n255\n", []string{"sh", "-c", "exit $1", "sh"}, 3},
+				{"150 fail", hundred, []string{"-j", "4", "--chunk", "10", "sh", "-c", "exit $1", "sh"}, 101},
+				{"missing input", "", []string{"-a", "/nonexistent/tasks", "true"}, 255},
+				{"bad flag", "", []string{"-j", "0", "true"}, 255},
+			}
+			for _, tt := range tests {
+				if np == 2 && tt.name != "3 fail" || np == 4 && tt.name != "150 fail" {
+					continue // the same on every rank count: spread them over 1 to 4
+				}
+				got := mpiExec(t, np, tt.stdin, tt.args...)
+				if got.code != tt.code {
+					t.Errorf("%s: exit %d, want %d (stderr %q)", tt.name, got.code, tt.code, got.stderr)
+				}
+			}
+		})
+	}
+}

@@ -1,0 +1,11 @@
+//go:build !linux
+
+package taskfarm
+
+import "syscall"
+
+// sysProcAttr puts a task in its own process group (so that --timeout and a stopping job
+// kill all of it).
+func sysProcAttr() *syscall.SysProcAttr {
+	return &syscall.SysProcAttr{Setpgid: true}
+}

@@ -1,0 +1,124 @@
+package taskfarm
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/mw-hpc/mw/partition"
+	"github.com/mw-hpc/mw/rank"
+)
+
+func packRecords(rs ...record) []byte {
+	var out []byte
+	for i := range rs {
+		out = partition.Pack(out, appendRecord(nil, &rs[i]))
+	}
+	return out
+}
+
+func TestSinkOutputAndJoblog(t *testing.T) {
+	// stdout and stderr share one buffer, as with 2>&1: each task's stdout comes whole,
+	// then its stderr, then the next task's.
+	var both, msgs bytes.Buffer
+	dir := t.TempDir()
+	jl, err := openJoblog(filepath.Join(dir, "log"), false, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &sink{stdout: &both, stderr: &both, msgs: &msgs, joblog: jl, timeout: "2s"}
+	err = s.Put(0, packRecords(
+		record{seq: 1, host: "h", cmd: "a", stdout: []byte("out1\n"), stderr: []byte("err1\n")},
+		record{seq: 2, host: "h", cmd: "b", exit: 3, stderr: []byte("err2")},
+	))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Put(1, packRecords(record{seq: 3, host: "h", cmd: "c", exit: -1, signal: 15, flags: flagTimedOut, stdout: []byte("x")})); err != nil {
+		t.Fatal(err)
+	}
+	jl.Close()
+	if got, want := both.String(), "out1\nerr1\nerr2x"; got != want {
+		t.Errorf("output %q, want %q", got, want)
+	}
+	if !strings.Contains(msgs.String(), "mw: exec: task 3: killed by --timeout 2s: c") {
+		t.Errorf("messages %q", msgs.String())
+	}
+	log, _ := os.ReadFile(filepath.Join(dir, "log"))
+	lines := strings.Split(strings.TrimSuffix(string(log), "\n"), "\n")
+	if len(lines) != 4 || lines[0]+"\n" != joblogHeader {
+		t.Fatalf("joblog %q", log)
+	}
+	for i, want := range []string{"\t0\t5\t0\t0\ta", "\t0\t0\t3\t0\tb", "\t0\t1\t-1\t15\tc"} {
+		if !strings.HasSuffix(lines[i+1], want) || !strings.HasPrefix(lines[i+1], string(rune('1'+i))+"\th\t") {
+			t.Errorf("joblog line %q, want it to end with %q", lines[i+1], want)
+		}
+	}
+	if c := s.tally.exitCode(); c != 2 {
+		t.Errorf("exit %d, want 2", c)
+	}
+	if err := s.Put(2, []byte{5, 1}); err == nil {
+		t.Error("bad result: no error")
+	}
+}
+
+func TestSinkHalt(t *testing.T) {
+	tests := []struct {
+		halt    string
+		want    error
+		printed string
+	}{
+		{"now,fail=1", rank.ErrDone, "1 2 "},     // the third record, after the failure, is dropped
+		{"soon,fail=1", rank.ErrDrain, "1 2 3 "}, // in-flight tasks still print
+		{"never", nil, "1 2 3 "},
+	}
+	for _, tt := range tests {
+		t.Run(tt.halt, func(t *testing.T) {
+			p, _ := parseHalt(tt.halt)
+			var out, msgs bytes.Buffer
+			s := &sink{stdout: &out, stderr: &out, msgs: &msgs, tally: tally{policy: p}}
+			spill := filepath.Join(t.TempDir(), "spill")
+			os.WriteFile(spill, []byte("3 "), 0o644)
+			err := s.Put(0, packRecords(
+				record{seq: 1, stdout: []byte("1 ")},
+				record{seq: 2, exit: 4, stdout: []byte("2 ")},
+				record{seq: 3, flags: flagStdoutSpill, stdout: []byte(spill), stdoutLen: 2},
+			))
+			if err != tt.want {
+				t.Errorf("Put: %v, want %v", err, tt.want)
+			}
+			if out.String() != tt.printed {
+				t.Errorf("printed %q, want %q", out.String(), tt.printed)
+			}
+			if _, err := os.Stat(spill); !os.IsNotExist(err) {
+				t.Error("spill file of a task left behind")
+			}
+			if tt.halt != "never" && !strings.Contains(msgs.String(), "--halt "+tt.halt+": task 2 failed (exit 4)") {
+				t.Errorf("message %q", msgs.String())
+			}
+			if c := s.tally.exitCode(); c != 4 && tt.halt != "never" || tt.halt == "never" && c != 1 {
+				t.Errorf("exit %d", c)
+			}
+			// After soon fired, later chunks print and do not fire again.
+			if tt.want == rank.ErrDrain {
+				if err := s.Put(1, packRecords(record{seq: 4, exit: 1, stdout: []byte("4")})); err != nil {
+					t.Errorf("Put after drain: %v", err)
+				}
+				if c := s.tally.exitCode(); c != 4 {
+					t.Errorf("exit status changed to %d", c)
+				}
+			}
+		})
+	}
+}
+
+func TestSinkSpillUnreadable(t *testing.T) {
+	var out bytes.Buffer
+	s := &sink{stdout: &out, stderr: &out, msgs: &out}
+	err := s.Put(0, packRecords(record{seq: 1, host: "other", flags: flagStdoutSpill, stdout: []byte("/nonexistent/mw-x"), stdoutLen: 9}))
+	if err == nil || !strings.Contains(err.Error(), "--tmpdir") || !strings.Contains(err.Error(), "other") {
+		t.Errorf("error %v, want one pointing at --tmpdir and the host", err)
+	}
+}

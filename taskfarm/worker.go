@@ -1,0 +1,488 @@
+package taskfarm
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/mw-hpc/mw/partition"
+	"github.com/mw-hpc/mw/rank"
+)
+
+// workerConfig is what a worker needs to run tasks: the command line's options (every
+// rank parses the same arguments) and the facts of its rank.
+type workerConfig struct {
+	tmpl        *template
+	timeout     time.Duration
+	dir         string // --workdir, "" for the current directory
+	tmpdir      string // where task output is captured and spilled
+	tmpdirGiven bool   // --tmpdir was given: a directory rank 0 can read (shared)
+	limit       int64  // output kept in memory per stream; larger is spilled
+	retries     int    // --retries: fail the chunk (so the engine re-issues it) before the last try
+	rank        int
+	host        string
+}
+
+// setup is what the manager tells every worker before any task (Plan.Setup).
+type setup struct {
+	managerHost string
+	ntasks      int64 // number of tasks in the input, -1 unknown
+}
+
+func (s setup) encode() []byte {
+	b := []byte{1}
+	b = appendString(b, s.managerHost)
+	return binary.AppendVarint(b, s.ntasks)
+}
+
+func decodeSetup(b []byte) (setup, error) {
+	if len(b) == 0 || b[0] != 1 {
+		return setup{}, errors.New("exec: bad setup from the manager")
+	}
+	d := decoder{b: b[1:]}
+	s := setup{managerHost: string(d.bytes()), ntasks: d.varint()}
+	if d.err != nil || len(d.b) != 0 {
+		return setup{}, errors.New("exec: bad setup from the manager")
+	}
+	return s, nil
+}
+
+// worker runs the tasks of the chunks a worker rank is given.
+type worker struct {
+	cfg    workerConfig
+	env    []string // environment of every task, but for MW_TASK and MW_SLOT
+	path0  string   // the program of a literal first word, looked up once
+	err0   error    // why that lookup failed
+	spill  bool     // large output may be handed to the manager as a file
+	prefix string   // "mw[rank@host]: exec: " for messages in a task's stderr
+
+	slots slotPool
+
+	kills   atomic.Int64 // killGroup sequences under way
+	mu      sync.Mutex
+	running map[int]bool         // process groups of running tasks
+	pairs   map[int]*capturePair // per slot: capture files kept for the next task
+}
+
+// newWorker prepares a worker rank to run tasks.
+func newWorker(cfg workerConfig, st setup) (*worker, error) {
+	if cfg.dir != "" {
+		fi, err := os.Stat(cfg.dir)
+		if err != nil {
+			return nil, fmt.Errorf("--workdir: %w", err)
+		}
+		if !fi.IsDir() {
+			return nil, fmt.Errorf("--workdir %s: not a directory", cfg.dir)
+		}
+	}
+	if fi, err := os.Stat(cfg.tmpdir); err != nil || !fi.IsDir() {
+		if err == nil {
+			err = errors.New("not a directory")
+		}
+		return nil, fmt.Errorf("--tmpdir %s: %v", cfg.tmpdir, err)
+	}
+	w := &worker{cfg: cfg, running: map[int]bool{}, pairs: map[int]*capturePair{}}
+	w.prefix = fmt.Sprintf("mw[%d@%s]: exec: ", cfg.rank, cfg.host)
+	w.spill = cfg.tmpdirGiven || st.managerHost == cfg.host
+	for _, kv := range os.Environ() {
+		switch k, _, _ := strings.Cut(kv, "="); k {
+		case "MW_TASK", "MW_SLOT", "MW_RANK", "MW_NTASKS":
+			continue
+		}
+		w.env = append(w.env, kv)
+	}
+	nt := ""
+	if st.ntasks >= 0 {
+		nt = strconv.FormatInt(st.ntasks, 10)
+	}
+	w.env = append(w.env, "MW_RANK="+strconv.Itoa(cfg.rank), "MW_NTASKS="+nt)
+	t := cfg.tmpl
+	switch {
+	case t.mode != modeArgv:
+		w.path0 = shellPath
+	case t.lit0:
+		w.path0, w.err0 = lookPath(t.raw[0])
+	}
+	return w, nil
+}
+
+// lookPath finds a program as a shell would: a name with a slash is used as it is
+// (relative to the task's directory), others are looked up in PATH.
+func lookPath(name string) (string, error) {
+	if strings.Contains(name, "/") {
+		return name, nil
+	}
+	p, err := exec.LookPath(name)
+	if errors.Is(err, exec.ErrDot) {
+		err = nil
+	}
+	return p, err
+}
+
+// run computes one chunk: it runs its tasks one after the other and returns their
+// records. A failed task is a normal result, except before the last try allowed by
+// --retries, where the chunk fails so that the engine re-issues it on another worker.
+func (w *worker) run(ctx context.Context, c rank.Chunk) ([]byte, error) {
+	var out, rec []byte
+	var spilled []string
+	err := partition.Unpack(c.Data, func(_ int, item []byte) error {
+		seq, line, err := decodeTask(item)
+		if err != nil {
+			return err
+		}
+		r, err := w.runTask(ctx, seq, string(line))
+		if err != nil {
+			return err
+		}
+		if r.flags&flagStdoutSpill != 0 {
+			spilled = append(spilled, string(r.stdout))
+		}
+		if r.flags&flagStderrSpill != 0 {
+			spilled = append(spilled, string(r.stderr))
+		}
+		if r.failed() && c.Attempt < w.cfg.retries {
+			return fmt.Errorf("task %d failed (%s) on try %d of %d", seq, r.status(), c.Attempt+1, w.cfg.retries+1)
+		}
+		rec = appendRecord(rec[:0], &r)
+		out = partition.Pack(out, rec)
+		return nil
+	})
+	if err != nil {
+		for _, p := range spilled {
+			os.Remove(p)
+		}
+		return nil, err
+	}
+	return out, nil
+}
+
+// status describes how a task ended.
+func (r *record) status() string {
+	switch {
+	case r.timedOut():
+		return "timed out"
+	case r.signal != 0:
+		return "killed by signal " + strconv.FormatUint(r.signal, 10)
+	}
+	return "exit " + strconv.FormatInt(r.exit, 10)
+}
+
+// runTask runs one task to its end and captures its output. It returns an error only
+// when the engine stops the job (ctx is done; the task is killed) or the worker itself
+// fails (it cannot capture output).
+func (w *worker) runTask(ctx context.Context, seq uint64, line string) (record, error) {
+	slot := w.slots.get()
+	defer w.slots.put(slot)
+	v := vars{line: line, seq: seq, slot: slot}
+	t := w.cfg.tmpl
+	argv := t.argv(v)
+	r := record{seq: seq, host: w.cfg.host, cmd: t.display(v, argv)}
+
+	cp, err := w.capture(slot)
+	if err != nil {
+		return r, err
+	}
+	stdout, stderr := cp.out, cp.err
+	defer w.release(slot, cp, &r)
+
+	path, perr := w.path0, w.err0
+	if t.mode == modeArgv && !t.lit0 {
+		path, perr = lookPath(argv[0])
+	}
+	tctx, cancel := ctx, context.CancelFunc(func() {})
+	if w.cfg.timeout > 0 {
+		tctx, cancel = context.WithTimeout(ctx, w.cfg.timeout)
+	}
+	defer cancel()
+
+	start := time.Now()
+	r.start = start.UnixNano()
+	if perr == nil {
+		r.pgid, perr = w.execute(tctx, path, argv, seq, slot, stdout, stderr, &r)
+	}
+	if perr != nil {
+		// Could not start it: report it as a shell would, 127 not found, 126 otherwise.
+		r.exit = 126
+		if errors.Is(perr, exec.ErrNotFound) || errors.Is(perr, fs.ErrNotExist) {
+			r.exit = 127
+		}
+		fmt.Fprintf(stderr, "%stask %d: %v\n", w.prefix, seq, perr)
+	}
+	r.runtime = int64(time.Since(start))
+	if ctx.Err() != nil {
+		return r, ctx.Err()
+	}
+	if err := w.collect(stdout, seq, "out", &r.stdout, &r.stdoutLen, &r.flags, flagStdoutSpill); err != nil {
+		return r, err
+	}
+	if err := w.collect(stderr, seq, "err", &r.stderr, &r.stderrLen, &r.flags, flagStderrSpill); err != nil {
+		if r.flags&flagStdoutSpill != 0 {
+			os.Remove(string(r.stdout))
+		}
+		return r, err
+	}
+	return r, nil
+}
+
+// execute starts the command and waits for it. A done tctx kills the task's process group
+// (TERM, then KILL as GNU parallel's --term-seq does). It returns an error only when the
+// command could not be started.
+func (w *worker) execute(tctx context.Context, path string, argv []string, seq uint64, slot int, stdout, stderr *os.File, r *record) (int, error) {
+	cmd := exec.CommandContext(tctx, path, argv[1:]...)
+	cmd.Args[0] = argv[0]
+	cmd.Env = append(w.env[:len(w.env):len(w.env)],
+		"MW_TASK="+strconv.FormatUint(seq, 10), "MW_SLOT="+strconv.Itoa(slot))
+	cmd.Dir = w.cfg.dir
+	cmd.Stdout, cmd.Stderr = stdout, stderr
+	cmd.SysProcAttr = sysProcAttr()
+	var killed atomic.Bool
+	cmd.Cancel = func() error {
+		killed.Store(true)
+		w.kills.Add(1)
+		go func() {
+			defer w.kills.Add(-1)
+			killGroup(cmd.Process.Pid)
+		}()
+		return nil
+	}
+	if err := cmd.Start(); err != nil {
+		return 0, err
+	}
+	pid := cmd.Process.Pid
+	w.track(pid, true)
+	werr := cmd.Wait()
+	w.track(pid, false)
+	ps := cmd.ProcessState
+	if ps == nil {
+		return pid, fmt.Errorf("wait: %w", werr)
+	}
+	if ws, ok := ps.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+		r.signal = uint64(ws.Signal())
+	} else {
+		r.exit = int64(ps.ExitCode())
+	}
+	if killed.Load() && tctx.Err() == context.DeadlineExceeded {
+		r.flags |= flagTimedOut
+		r.exit = -1
+		if r.signal == 0 {
+			r.signal = uint64(syscall.SIGTERM)
+		}
+	}
+	return pid, nil
+}
+
+// killSeq is GNU parallel's default --term-seq: TERM, wait 200 ms, TERM, 100 ms, TERM,
+// 50 ms, KILL.
+var killSeq = []struct {
+	sig  syscall.Signal
+	wait time.Duration
+}{{syscall.SIGTERM, 200 * time.Millisecond}, {syscall.SIGTERM, 100 * time.Millisecond}, {syscall.SIGTERM, 50 * time.Millisecond}, {syscall.SIGKILL, 0}}
+
+// killGroup signals the process group pgid through killSeq, stopping early once the group
+// is gone. (A process group id is not reused while the group has a member.)
+func killGroup(pgid int) {
+	for _, k := range killSeq {
+		if err := syscall.Kill(-pgid, k.sig); err != nil {
+			return
+		}
+		time.Sleep(k.wait)
+	}
+}
+
+func (w *worker) track(pgid int, on bool) {
+	w.mu.Lock()
+	if on {
+		w.running[pgid] = true
+	} else {
+		delete(w.running, pgid)
+	}
+	w.mu.Unlock()
+}
+
+// shutdown ends the tasks still running once the engine has returned on this rank (the
+// engine abandons a stopped worker's computations): it waits up to grace for them to end
+// after the TERM they were sent (and for the kill sequences to finish), then kills their
+// process groups.
+func (w *worker) shutdown(grace time.Duration) {
+	defer w.closeCaptures()
+	deadline := time.Now().Add(grace)
+	for {
+		w.mu.Lock()
+		n := len(w.running) + int(w.kills.Load())
+		if n == 0 || time.Now().After(deadline) {
+			for pgid := range w.running {
+				syscall.Kill(-pgid, syscall.SIGKILL)
+			}
+			w.mu.Unlock()
+			return
+		}
+		w.mu.Unlock()
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// capturePair holds the two files that capture a task's stdout and stderr: anonymous
+// files in the tmpdir (created and unlinked at once, so nothing is left behind whatever
+// happens), as GNU parallel captures output: a file, not a pipe, so the task's background
+// children cannot hold the worker up, and the output is bounded by the disk, not memory.
+// A slot reuses its pair from task to task (emptied before each), which costs a few
+// microseconds instead of a file creation and removal per task.
+type capturePair struct{ out, err *os.File }
+
+// capture returns slot's pair, emptied.
+func (w *worker) capture(slot int) (*capturePair, error) {
+	w.mu.Lock()
+	cp := w.pairs[slot]
+	w.pairs[slot] = nil
+	w.mu.Unlock()
+	if cp != nil {
+		if err := cp.reset(); err == nil {
+			return cp, nil
+		}
+		cp.close()
+	}
+	cp = &capturePair{}
+	var err error
+	if cp.out, err = w.anonFile(); err != nil {
+		return nil, err
+	}
+	if cp.err, err = w.anonFile(); err != nil {
+		cp.out.Close()
+		return nil, err
+	}
+	return cp, nil
+}
+
+// release gives slot's pair back for the next task, unless some process of the task's
+// group still runs (a background child could still write into the files): those files
+// are dropped, and the next task gets new ones.
+func (w *worker) release(slot int, cp *capturePair, r *record) {
+	if r.pgid > 0 && syscall.Kill(-r.pgid, 0) == nil {
+		cp.close()
+		return
+	}
+	w.mu.Lock()
+	w.pairs[slot] = cp
+	w.mu.Unlock()
+}
+
+func (cp *capturePair) reset() error {
+	for _, f := range []*os.File{cp.out, cp.err} {
+		if _, err := f.Seek(0, io.SeekStart); err != nil {
+			return err
+		}
+		if err := f.Truncate(0); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (cp *capturePair) close() {
+	cp.out.Close()
+	cp.err.Close()
+}
+
+// closeCaptures closes the pairs kept for reuse.
+func (w *worker) closeCaptures() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for s, cp := range w.pairs {
+		if cp != nil {
+			cp.close()
+		}
+		delete(w.pairs, s)
+	}
+}
+
+func (w *worker) anonFile() (*os.File, error) {
+	f, err := os.CreateTemp(w.cfg.tmpdir, "mw-exec-")
+	if err != nil {
+		return nil, fmt.Errorf("capture task output: %w", err)
+	}
+	os.Remove(f.Name())
+	return f, nil
+}
+
+// collect takes a task's captured stream: into memory up to the limit, beyond it into a
+// named file in the tmpdir that the manager prints and removes (when the manager can read
+// it: same host, or a --tmpdir given as shared).
+func (w *worker) collect(f *os.File, seq uint64, stream string, data *[]byte, size *int64, flags *uint8, spillFlag uint8) error {
+	fi, err := f.Stat()
+	if err != nil {
+		return fmt.Errorf("capture task output: %w", err)
+	}
+	n := fi.Size()
+	if n == 0 {
+		return nil
+	}
+	if n <= w.cfg.limit || !w.spill {
+		buf := make([]byte, n)
+		if _, err := io.ReadFull(io.NewSectionReader(f, 0, n), buf); err != nil {
+			return fmt.Errorf("read task output: %w", err)
+		}
+		*data = buf
+		return nil
+	}
+	named, err := os.CreateTemp(w.cfg.tmpdir, fmt.Sprintf("mw-exec-%d-*.%s", seq, stream))
+	if err != nil {
+		return fmt.Errorf("spill task output: %w", err)
+	}
+	if _, err := f.Seek(0, io.SeekStart); err == nil {
+		_, err = io.Copy(named, io.LimitReader(f, n))
+	}
+	if cerr := named.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		os.Remove(named.Name())
+		return fmt.Errorf("spill task output: %w", err)
+	}
+	*data, *size = []byte(named.Name()), n
+	*flags |= spillFlag
+	return nil
+}
+
+// slotPool hands out the smallest free slot number (1-based), so that no two tasks
+// running at once on a rank share a slot (MW_SLOT, {%}).
+type slotPool struct {
+	mu   sync.Mutex
+	free []int
+	n    int
+}
+
+func (p *slotPool) get() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if len(p.free) == 0 {
+		p.n++
+		return p.n
+	}
+	best := 0
+	for i, s := range p.free {
+		if s < p.free[best] {
+			best = i
+		}
+	}
+	s := p.free[best]
+	p.free[best] = p.free[len(p.free)-1]
+	p.free = p.free[:len(p.free)-1]
+	return s
+}
+
+func (p *slotPool) put(s int) {
+	p.mu.Lock()
+	p.free = append(p.free, s)
+	p.mu.Unlock()
+}
