@@ -1,0 +1,421 @@
+package clustertest
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/mw-hpc/mw/internal/mwtest"
+)
+
+// cluster is a multi-host cluster of network namespaces started by
+// scripts/cluster/netns-cluster.sh.
+type cluster struct {
+	dir   string
+	name  string   // the namespaces' prefix
+	hosts []string // h1, h2, h3
+	env   []string
+}
+
+const nHosts = 3
+
+// startCluster starts nHosts hosts, or skips the test where namespaces cannot be made; the
+// test's cleanup ends every process in them (by pid) and deletes them.
+func startCluster(t *testing.T) *cluster {
+	t.Helper()
+	needRoot(t)
+	dir := stateDir(t, "mw-cluster-")
+	c := &cluster{dir: dir, name: "mwt" + strconv.Itoa(os.Getpid())}
+	c.env = []string{"MW_CLUSTER_DIR=" + dir, "MW_CLUSTER_NAME=" + c.name}
+	for i := 1; i <= nHosts; i++ {
+		c.hosts = append(c.hosts, "h"+strconv.Itoa(i))
+	}
+	t.Cleanup(func() {
+		var files []string
+		for _, h := range c.hosts {
+			files = append(files, filepath.Join(dir, h, "sshd.pid"))
+		}
+		pids := pidFiles(files...)
+		r := run(t, 60*time.Second, c.env, script("cluster/netns-cluster.sh"), "down")
+		if r.Code != 0 {
+			t.Errorf("netns-cluster.sh down: %s", r)
+		}
+		killLeftovers(t, pids)
+		if out, _ := exec.Command("ip", "netns", "list").Output(); bytes.Contains(out, []byte(c.name+"-")) {
+			t.Errorf("namespaces %s-* left after down:\n%s", c.name, out)
+		}
+	})
+	r := run(t, 90*time.Second, c.env, script("cluster/netns-cluster.sh"), "up", strconv.Itoa(nHosts))
+	if r.Code == skipCode {
+		skipLoudly(t, "network-namespace hosts cannot run here: %s", strings.TrimSpace(string(r.Stderr)))
+	}
+	require.Equal(t, 0, r.Code, "netns-cluster.sh up: %s", r)
+	t.Logf("%d hosts up in %v", nHosts, r.Took.Round(time.Millisecond))
+	return c
+}
+
+// mpirunArgs are the words that run `mpirun --hostfile` (the cluster's wrapper) inside h1,
+// one rank per host.
+func (c *cluster) mpirunArgs(args ...string) []string {
+	return append([]string{"run", "h1", "--", filepath.Join(c.dir, "mpirun"), "-np", strconv.Itoa(nHosts), "--map-by", "node"}, args...)
+}
+
+// mpirun runs mw across the hosts and waits for it.
+func (c *cluster) mpirun(t *testing.T, deadline time.Duration, args ...string) result {
+	t.Helper()
+	return run(t, deadline, c.env, script("cluster/netns-cluster.sh"), c.mpirunArgs(args...)...)
+}
+
+// stats is the part of mw's --stats JSON the tests read.
+type stats struct {
+	Workers int      `json:"workers"`
+	Hosts   []string `json:"hosts"`
+}
+
+// TestNetnsClusterHosts runs every workload across three hosts (network namespaces with
+// their own sshd and hostname) with mpirun --hostfile over TCP, one rank per host: the
+// bytes must be the local run's and the ranks must report three distinct hostnames; then a
+// worker rank killed with SIGKILL, and a host whose link goes down, must each end a
+// journaled job non-zero within 30 s, naming the lost rank or host, and a --resume run of
+// the same command across the hosts must then complete it with the bytes of an
+// uninterrupted run.
+func TestNetnsClusterHosts(t *testing.T) {
+	c := startCluster(t)
+	bin := mwtest.Binary(t)
+	work := t.TempDir()
+	in := makeInputs(t, work)
+	p := func(name string) string { return filepath.Join(work, name) }
+
+	cases := []struct {
+		name   string
+		args   []string
+		output string // "" is mpirun's stdout
+		want   []byte
+	}{
+		{"selftest", []string{"selftest", "--items", strconv.Itoa(in.Items), "--chunk", "100", "-o", p("selftest.txt")}, p("selftest.txt"), in.Selftest},
+		{"interp", []string{"interp", "-i", in.Frames, "-o", p("interp.pgm")}, p("interp.pgm"), in.Interp},
+		{"overlay", []string{"overlay", "-a", in.MapA, "-b", in.MapB, "-o", p("overlay.csv")}, p("overlay.csv"), in.Overlay},
+		{"exec", []string{"exec", "--tasks", in.Tasks, "--joblog", p("exec.joblog")}, "", in.Exec},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			st := p(tc.name + ".stats.json")
+			args := append([]string{bin}, tc.args...)
+			r := c.mpirun(t, 90*time.Second, append(args, "--stats", st)...)
+			require.Equal(t, 0, r.Code, "%s", r)
+			got := r.Stdout
+			if tc.output != "" {
+				got = readFile(t, tc.output)
+			}
+			sameBytes(t, tc.want, got, tc.name+" across "+strings.Join(c.hosts, ","))
+			var s stats
+			require.NoError(t, json.Unmarshal(readFile(t, st), &s))
+			require.Equal(t, c.hosts, s.Hosts, "the ranks' hosts in --stats, by rank")
+			require.Equal(t, nHosts-1, s.Workers)
+			require.Regexp(t, `(?m)^`+tc.name+`: .* on h1,h2,h3`, string(r.Stderr), "the run report names the hosts")
+			t.Logf("%s across %d hosts in %v", tc.name, nHosts, r.Took.Round(time.Millisecond))
+		})
+	}
+	t.Run("exec-joblog-hosts", func(t *testing.T) {
+		// The tasks ran on the worker hosts: the joblog's Host column.
+		hosts := map[string]bool{}
+		for _, l := range strings.Split(strings.TrimSpace(string(readFile(t, p("exec.joblog")))), "\n")[1:] {
+			hosts[strings.Split(l, "\t")[1]] = true
+		}
+		require.Equal(t, map[string]bool{"h2": true, "h3": true}, hosts)
+	})
+
+	// The faults: a journaled run of 1 ms items (-o and --journal), broken once its journal
+	// records faultAt chunks; it must end non-zero within 30 s naming the lost rank or host,
+	// then a --resume run of the same command, every process of the faulted run gone, must
+	// complete it across the three hosts with the bytes of an uninterrupted run.
+	//
+	// One thread per worker bounds the faulted run to 2000 items a second, 1000 on one
+	// worker: with h3 cut off, h2 goes on (backups take over h3's chunks) until mpirun
+	// notices the lost host, about 13 s later, 30 s at most; faultItems is more than it can
+	// do in that time, so the job cannot end successfully before the fault is noticed. The
+	// resume runs 4 threads per worker (not an output flag: the journal accepts it), to
+	// finish the remaining items in seconds.
+	//
+	// The resume runs across the three hosts again, as a user resubmits on the repaired
+	// cluster, rather than locally: it is as robust once nothing of the fault is left to trip
+	// on, which the test makes sure of: every process the faulted run left in the hosts is
+	// killed by pid (reap: a rank or daemon cut off on h3; the manager's lock on the
+	// journal), and h1 reaches h3 over ssh again before mpirun starts.
+	const faultItems = 40000
+	faultTotal := faultItems / faultChunk
+	want := uninterrupted(t, faultItems)
+	faulted := func(name string) (out, journal string, args []string) {
+		out, journal = p(name+".txt"), p(name+".journal")
+		args = append(append([]string{bin, "selftest"}, selftestArgs(faultItems)...),
+			"--threads", "1", "--quiet", "-o", out, "--journal", journal)
+		return out, journal, args
+	}
+	// resume resumes a faulted run, reaped, across the hosts and checks it.
+	resume := func(t *testing.T, out, journal string, args []string) {
+		t.Helper()
+		require.Empty(t, c.leftovers(t, bin), "processes of the faulted run still alive")
+		n := checkFaulted(t, out, journal, faultTotal)
+		st := out + ".stats.json"
+		r := c.mpirun(t, 90*time.Second, append(slices.Clip(args), "--resume", "--threads", "4", "--stats", st)...)
+		require.Equal(t, 0, r.Code, "the --resume run failed\n%s", r)
+		checkResumed(t, out, journal, st, want, faultTotal, n)
+		var s stats
+		require.NoError(t, json.Unmarshal(readFile(t, st), &s))
+		require.Equal(t, c.hosts, s.Hosts, "the resumed run's hosts in --stats, by rank")
+		t.Logf("resumed across %d hosts after %d of %d chunks: completed in %v", nHosts, n, faultTotal, r.Took.Round(time.Millisecond))
+	}
+	t.Run("kill-9-worker", func(t *testing.T) {
+		out, journal, args := faulted("kill-9")
+		job := c.start(t, args...)
+		victim := c.waitRank(t, job, bin, 1, "h2")
+		require.Contains(t, c.leftovers(t, bin), victim, "leftovers does not see the running rank 1")
+		waitJournal(t, journal, faultAt, 60*time.Second, job.ended)
+		require.NoError(t, syscall.Kill(victim, syscall.SIGKILL))
+		r := job.wait(30 * time.Second)
+		require.NotEqual(t, 0, r.Code, "mpirun must exit non-zero\n%s", r)
+		// mpirun: "process rank 1 with PID 123 on node 10.231.77.2 exited on signal 9";
+		// a peer's MPI: "An MPI communication peer process has unexpectedly disconnected
+		// ... Peer host: 10.231.77.2".
+		addr := regexp.QuoteMeta(c.addr(t, "h2"))
+		require.Regexp(t, `process rank 1 with PID \d+ on node `+addr+` exited on signal 9|Peer host:\s+(`+addr+`|h2)\n`, string(r.Stderr),
+			"no message names the lost rank or host")
+		t.Logf("killed rank 1 on h2: mpirun exited %d after %v", r.Code, r.Took.Round(time.Millisecond))
+		c.reap(t, bin)
+		resume(t, out, journal, args)
+	})
+	t.Run("link-down", func(t *testing.T) {
+		out, journal, args := faulted("link-down")
+		job := c.start(t, args...)
+		c.waitRank(t, job, bin, 2, "h3")
+		waitJournal(t, journal, faultAt, 60*time.Second, job.ended)
+		c.link(t, "h3", "down")
+		t.Cleanup(func() { c.link(t, "h3", "up") })
+		r := job.wait(30 * time.Second)
+		require.NotEqual(t, 0, r.Code, "mpirun must exit non-zero\n%s", r)
+		// mpirun: "ORTE has lost communication with a remote daemon. ... Remote daemon:
+		// [[40452,0],2] on node 10.231.77.3".
+		addr := regexp.QuoteMeta(c.addr(t, "h3"))
+		require.Regexp(t, `(?s)lost communication with a remote daemon.*Remote daemon: .* on node `+addr+`|Peer host:\s+(`+addr+`|h3)\n`, string(r.Stderr),
+			"no message names the lost host")
+		t.Logf("h3's link down: mpirun exited %d after %v", r.Code, r.Took.Round(time.Millisecond))
+		// Nothing of the faulted run may see the host come back: its rank and daemon on h3,
+		// cut off, may still run.
+		c.reap(t, bin)
+		c.link(t, "h3", "up")
+		c.reachable(t, "h3")
+		resume(t, out, journal, args)
+	})
+}
+
+// addr is a host's address, from the cluster's ssh config (Host hN / HostName addr).
+func (c *cluster) addr(t *testing.T, host string) string {
+	t.Helper()
+	f := strings.Fields(string(readFile(t, filepath.Join(c.dir, "ssh", "config"))))
+	for i := 0; i+3 < len(f); i++ {
+		if f[i] == "Host" && f[i+1] == host && f[i+2] == "HostName" {
+			return f[i+3]
+		}
+	}
+	t.Fatalf("no address for %s in the ssh config", host)
+	return ""
+}
+
+func (c *cluster) link(t *testing.T, host, how string) {
+	t.Helper()
+	r := run(t, 10*time.Second, c.env, script("cluster/netns-cluster.sh"), "link", host, how)
+	require.Equal(t, 0, r.Code, "link %s %s: %s", host, how, r)
+}
+
+// running is mpirun started in the background.
+type running struct {
+	t      *testing.T
+	cmd    *exec.Cmd
+	done   chan struct{}
+	so, se syncBuffer
+	err    error
+}
+
+// syncBuffer is a bytes.Buffer that a command writes while the test reads it.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+// Bytes returns a copy of what was written so far.
+func (b *syncBuffer) Bytes() []byte {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return bytes.Clone(b.b.Bytes())
+}
+
+// start starts mw across the hosts without waiting; the test's cleanup kills it (its
+// process group) if it is still running.
+func (c *cluster) start(t *testing.T, args ...string) *running {
+	t.Helper()
+	cmd := exec.Command(script("cluster/netns-cluster.sh"), c.mpirunArgs(args...)...)
+	cmd.Env = environ(c.env...)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.WaitDelay = 5 * time.Second
+	j := &running{t: t, cmd: cmd, done: make(chan struct{})}
+	cmd.Stdout, cmd.Stderr = &j.so, &j.se
+	require.NoError(t, cmd.Start())
+	go func() { j.err = cmd.Wait(); close(j.done) }()
+	t.Cleanup(func() {
+		select {
+		case <-j.done:
+		default:
+			syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+			<-j.done
+		}
+	})
+	return j
+}
+
+// wait waits for the run to end, at most d after now; it fails the test at the deadline.
+func (j *running) wait(d time.Duration) result {
+	j.t.Helper()
+	from := time.Now()
+	select {
+	case <-j.done:
+	case <-time.After(d):
+		j.t.Fatalf("mpirun still running %v after the fault\nstderr:\n%s", d, j.se.Bytes())
+	}
+	r := result{Stdout: j.so.Bytes(), Stderr: j.se.Bytes(), Took: time.Since(from)}
+	if ee, ok := j.err.(*exec.ExitError); ok {
+		r.Code = ee.ExitCode()
+	} else if j.err != nil {
+		j.t.Fatalf("mpirun: %v", j.err)
+	}
+	return r
+}
+
+// waitRank waits (at most 60 s) until MPI rank r of bin runs, checks it runs in host's
+// network namespace, and returns its pid.
+func (c *cluster) waitRank(t *testing.T, j *running, bin string, r int, host string) int {
+	t.Helper()
+	var ns syscall.Stat_t
+	require.NoError(t, syscall.Stat("/run/netns/"+c.name+"-"+host, &ns))
+	want := fmt.Sprintf("net:[%d]", ns.Ino)
+	for end := time.Now().Add(60 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		select {
+		case <-j.done:
+			t.Fatalf("mpirun ended before the fault: %v\nstderr:\n%s", j.err, j.se.Bytes())
+		default:
+		}
+		if pid := findRank(bin, r); pid != 0 {
+			got, _ := os.Readlink(fmt.Sprintf("/proc/%d/ns/net", pid))
+			require.Equal(t, want, got, "rank %d runs outside host %s's network namespace", r, host)
+			return pid
+		}
+		require.True(t, time.Now().Before(end), "rank %d of %s did not appear in 60 s\nstderr:\n%s", r, bin, j.se.Bytes())
+	}
+}
+
+// findRank returns the pid of the process running bin as MPI rank r, or 0.
+func findRank(bin string, r int) int {
+	procs, _ := filepath.Glob("/proc/[0-9]*")
+	for _, p := range procs {
+		exe, err := os.Readlink(filepath.Join(p, "exe"))
+		if err != nil || exe != bin {
+			continue
+		}
+		env, _ := os.ReadFile(filepath.Join(p, "environ"))
+		for _, kv := range bytes.Split(env, []byte{0}) {
+			if string(kv) == "OMPI_COMM_WORLD_RANK="+strconv.Itoa(r) {
+				pid, _ := strconv.Atoi(filepath.Base(p))
+				return pid
+			}
+		}
+	}
+	return 0
+}
+
+// ended says why the run is over ("" while it runs).
+func (j *running) ended() string {
+	select {
+	case <-j.done:
+		return fmt.Sprintf("mpirun ended: %v\nstderr:\n%s", j.err, j.se.Bytes())
+	default:
+		return ""
+	}
+}
+
+// leftovers returns the processes that mw runs left alive in the cluster's hosts once
+// mpirun is gone: ranks (bin) and Open MPI's daemons (orted), by pid. A rank or daemon on a
+// host cut off from mpirun outlives the job until its own timeouts end it; the manager
+// (rank 0) holds the journal's lock as long as it lives.
+func (c *cluster) leftovers(t *testing.T, bin string) map[int]string {
+	t.Helper()
+	hostOf := map[string]string{} // "net:[inode]" -> host
+	for _, h := range c.hosts {
+		var ns syscall.Stat_t
+		require.NoError(t, syscall.Stat("/run/netns/"+c.name+"-"+h, &ns))
+		hostOf[fmt.Sprintf("net:[%d]", ns.Ino)] = h
+	}
+	left := map[int]string{}
+	procs, _ := filepath.Glob("/proc/[0-9]*")
+	for _, p := range procs {
+		netns, _ := os.Readlink(filepath.Join(p, "ns", "net"))
+		host, ok := hostOf[netns]
+		if !ok {
+			continue
+		}
+		pid, _ := strconv.Atoi(filepath.Base(p))
+		exe, _ := os.Readlink(filepath.Join(p, "exe"))
+		comm, _ := os.ReadFile(filepath.Join(p, "comm"))
+		switch {
+		case !alive(pid):
+		case exe == bin:
+			left[pid] = "mw on " + host
+		case strings.TrimSpace(string(comm)) == "orted":
+			left[pid] = "orted on " + host
+		}
+	}
+	return left
+}
+
+// reap ends, by pid, every process that the faulted run left in the hosts (see leftovers),
+// so that nothing of it holds the journal or the output when the resume starts.
+func (c *cluster) reap(t *testing.T, bin string) {
+	t.Helper()
+	left := c.leftovers(t, bin)
+	for pid, what := range left {
+		t.Logf("the faulted run left %s (pid %d) running: killing it", what, pid)
+	}
+	killAll(t, left)
+}
+
+// reachable waits (at most 20 s) until h1 reaches host over ssh again (its link back up).
+func (c *cluster) reachable(t *testing.T, host string) {
+	t.Helper()
+	start := time.Now()
+	for end := start.Add(20 * time.Second); ; time.Sleep(200 * time.Millisecond) {
+		r := run(t, 15*time.Second, c.env, script("cluster/netns-cluster.sh"),
+			"run", "h1", "--", "ssh", "-F", filepath.Join(c.dir, "ssh", "config"), host, "true")
+		if r.Code == 0 {
+			t.Logf("h1 reaches %s over ssh again after %v", host, time.Since(start).Round(time.Millisecond))
+			return
+		}
+		require.True(t, time.Now().Before(end), "h1 cannot ssh to %s 20 s after its link came back up: %s", host, r)
+	}
+}
