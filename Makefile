@@ -41,7 +41,7 @@ test: build lint
 FUZZTIME ?= 5s
 fuzz:
 	@for f in $$(grep -rl --include='*_test.go' '^func Fuzz' .); do \
-		pkg=./$$(dirname $$f); \
+		pkg=$$(dirname $$f); \
 		for t in $$(grep -h '^func Fuzz' $$f | sed 's/func \(Fuzz[A-Za-z0-9_]*\).*/\1/'); do \
 			echo "fuzz $$pkg $$t ($(FUZZTIME))"; \
 			$(GO) test -run='^$$' -fuzz="^$$t$$" -fuzztime=$(FUZZTIME) $$pkg >/dev/null || exit 1; \
