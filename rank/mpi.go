@@ -100,6 +100,13 @@ func StartMPI() (Transport, error) {
 		done:   make(chan struct{}),
 		failed: make(chan struct{}),
 	}
+	// The owner goroutine holds a P while it polls. When Open MPI binds a rank to one core,
+	// Go sees one CPU and GOMAXPROCS is 1: polling would then starve the computing
+	// goroutines for a whole scheduler time slice. One more P lets the kernel share the core
+	// between the two threads instead, and the poller yields it (sched_yield) as it spins.
+	if runtime.NumCPU() == 1 && runtime.GOMAXPROCS(0) == 1 {
+		runtime.GOMAXPROCS(2)
+	}
 	started := make(chan error, 1)
 	go t.own(started)
 	if err := <-started; err != nil {
