@@ -233,7 +233,7 @@ func TestReorderBoundWithSlowFirstChunk(t *testing.T) {
 			h := newHarness(workers, chunks)
 			// Two threads per worker: chunk 0 blocks one, the other keeps computing.
 			cfg := cfgWith(2, 2)
-			bound := 2 * workers * cfg.Threads * cfg.Window
+			bound := reorderSlack * workers * cfg.Threads * cfg.Window
 			release := make(chan struct{})
 			var done atomic.Int64
 			var issuedWhileBlocked atomic.Int64

@@ -25,6 +25,9 @@ type flight struct {
 	failed int // rank that failed it last, 0 for none
 }
 
+// reorderSlack is the reorder buffer's bound in credits.
+const reorderSlack = 4
+
 // manager is rank 0's state. It lives on one goroutine: no field is shared.
 type manager struct {
 	t     Transport
@@ -56,7 +59,9 @@ type manager struct {
 	doneChunks, doneItems atomic.Uint64
 	inFlight              atomic.Int64
 
-	free []*flight // flights to reuse: no allocation per chunk in steady state
+	free       []*flight // flights to reuse: no allocation per chunk in steady state
+	backupFrom uint64    // no chunk below it can get a backup
+	sent       int       // chunks sent, for the sizer's cost per message
 
 	st Stats
 }
@@ -187,9 +192,10 @@ func (m *manager) initCredits() {
 	}
 	m.st.Workers = len(m.threads) - 1
 	m.st.Threads = m.threads[1]
-	// Issued-but-unwritten chunks stay under twice the credits: enough slack that one slow
-	// chunk does not idle every worker at once, and a hard bound on memory.
-	m.ro = partition.NewReorder(0, 2*m.credits)
+	// Issued-but-unwritten chunks stay under reorderSlack times the credits: enough slack
+	// that one slow chunk does not idle every worker at once (irregular items), and a hard
+	// bound on memory, linear in workers x window.
+	m.ro = partition.NewReorder(0, reorderSlack*m.credits)
 }
 
 // loop issues chunks while credits last and handles results until every chunk is written.
@@ -205,17 +211,18 @@ func (m *manager) loop(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("receive: %w", err)
 		}
-		begin := time.Now()
+		begin, sent := time.Now(), m.sent
 		if err := m.handle(msg); err != nil {
 			return err
 		}
 		m.inFlight.Store(int64(len(m.inflight)))
 		if m.sized != nil && msg.Kind == KindResult {
-			// The manager's cost of a result: handling it and issuing its successor.
+			// The manager's cost per message: handling this result and issuing what it
+			// freed (a burst, when the reorder window reopens), per message handled.
 			if err := m.issue(ctx); err != nil {
 				return err
 			}
-			m.sizer.manager(time.Since(begin))
+			m.sizer.manager(time.Since(begin) / time.Duration(1+m.sent-sent))
 		}
 	}
 }
@@ -293,11 +300,15 @@ func (m *manager) issueBackups(ctx context.Context) error {
 		return nil
 	}
 	for m.slots.len() > 0 {
+		// The oldest eligible chunk: scan up from a cursor that only moves forward, since
+		// a chunk below it is done, backed up already, or failed (the retries' business,
+		// not a straggler) and never becomes eligible again. Amortized O(1) per backup.
 		var oldest *flight
-		for _, f := range m.inflight {
-			// A chunk that failed once is the retries' business, not a straggler.
-			if f.rank > 0 && f.backup == 0 && f.failed == 0 && (oldest == nil || f.c.Seq < oldest.c.Seq) {
+		for ; m.backupFrom < m.nextSeq; m.backupFrom++ {
+			f, ok := m.inflight[m.backupFrom]
+			if ok && f.rank > 0 && f.backup == 0 && f.failed == 0 {
 				oldest = f
+				break
 			}
 		}
 		if oldest == nil {
@@ -319,6 +330,7 @@ func (m *manager) issueBackups(ctx context.Context) error {
 
 func (m *manager) send(ctx context.Context, to int, f *flight) error {
 	f.rank = to
+	m.sent++
 	var begin time.Time
 	if m.tr != nil {
 		begin = time.Now()

@@ -164,6 +164,7 @@ func (t *mpiTransport) poll(comm *mpi.Communicator) error {
 	timer := time.NewTimer(time.Hour)
 	timer.Stop()
 	idle, lastBusy := 0, time.Now()
+	bound := runtime.NumCPU() == 1 // Open MPI bound this rank to one core
 	quitting := false
 	var deadline time.Time
 	// A rank whose launcher (mpirun, orted, slurmstepd) died is an orphan that would run on
@@ -262,7 +263,11 @@ func (t *mpiTransport) poll(comm *mpi.Communicator) error {
 		// memory without single-copy, TCP): keep polling, politely, until it completes.
 		if idle++; idle < spinIdle || len(pending) > 0 || busyPoll {
 			// Yield the CPU to other processes, not only other goroutines: with more
-			// ranks than cores a spinning rank would take the core its peer needs.
+			// ranks than cores a spinning rank would take the core its peer needs. A
+			// rank bound to one core yields to its own computing goroutines first.
+			if bound {
+				runtime.Gosched()
+			}
 			syscall.Syscall(syscall.SYS_SCHED_YIELD, 0, 0, 0)
 			continue
 		}

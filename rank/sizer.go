@@ -57,6 +57,8 @@ func (z *sizer) next(remaining int64) int {
 	// that computing, sending and writing overlap.
 	n := math.Max(floor, maxChunkWork/perItem)
 	if remaining > 0 {
+		// The floor never leaves workers without a chunk: at most a slot's share of what remains.
+		floor = math.Min(floor, math.Ceil(float64(remaining)/float64(z.slots)))
 		n = math.Max(floor, math.Min(n, math.Ceil(float64(remaining)/float64(4*z.slots))))
 		n = math.Min(n, float64(remaining))
 	}
