@@ -4,17 +4,20 @@
 // error. It moves bytes only: messages are []byte, counts are in bytes, and every MPI return
 // code becomes a Go error naming the call, such as "mpi: MPI_Send: MPI_ERR_RANK: invalid rank"
 // (Start sets MPI_ERRORS_RETURN on MPI_COMM_WORLD and MPI_COMM_SELF so MPI never aborts the
-// process on its own). Nothing here logs, exits or panics.
+// process on its own). Nothing here logs or panics, and only Abort ends the process.
 //
 // # Threading contract
 //
 // MPI knows threads, not goroutines. The caller must make every MPI call (every function and
 // method of this package except IsOn, WorldRank, WorldSize, ThreadLevel.String and Error)
 // from one goroutine locked to its OS thread with runtime.LockOSThread, the one that called
-// Start. Start(ThreadSingle) or Start(ThreadFunneled) is then enough. Calls from other
-// threads are allowed only as far as the granted level permits: with ThreadSerialized any
-// thread may call, never two at once; with ThreadMultiple, concurrently. Nothing in this
-// package locks: the contract is the caller's.
+// Start. Start(ThreadSingle) or Start(ThreadFunneled) is then enough. (Open MPI 4.1 turns on
+// its internal locks at any level above ThreadSingle, at some 40 ns per small message on a
+// 2-core test machine. MPI_THREAD_SINGLE formally means a one-thread process, which a Go
+// program never is, but in practice Open MPI needs only that one thread make the calls.)
+// Calls from other threads are allowed only as far as the granted level permits: with
+// ThreadSerialized any thread may call, never two at once; with ThreadMultiple, concurrently.
+// Nothing in this package locks: the contract is the caller's.
 //
 // IsOn, WorldRank and WorldSize are safe to call from any goroutine at any time.
 //
@@ -31,7 +34,9 @@
 // Every operation is one cgo call (a C helper does, for example, MPI_Mprobe, MPI_Get_count and
 // MPI_Mrecv together); only a received message too big for the buffer given takes a second
 // call, after Go allocates room for it. Send, RecvInto and TryRecv into a buffer with room
-// allocate nothing.
+// allocate nothing. Every 64th call also checks whether the calling goroutine has gone 2 ms
+// without yielding and if so calls runtime.Gosched, to keep the Go scheduler from handing its
+// P to another thread at every cgo call (see yieldEvery in the source).
 package mpi
 
 /*
@@ -261,6 +266,7 @@ import (
 	"runtime"
 	"strconv"
 	"sync/atomic"
+	"time"
 	"unsafe"
 )
 
@@ -504,6 +510,7 @@ func (c *Communicator) Send(buf []byte, dest, tag int) error {
 	if len(buf) > math.MaxInt32 {
 		return tooLarge(C.MW_SEND, len(buf))
 	}
+	tick()
 	if rc := C.mw_send(ptr(buf), C.int(len(buf)), cint(dest), cint(tag), c.comm); rc != 0 {
 		return mpiError(C.MW_SEND, rc)
 	}
@@ -523,6 +530,7 @@ func (c *Communicator) RecvInto(buf []byte, source, tag int) ([]byte, Status, er
 	if c.comm == 0 {
 		return nil, Status{}, notRunning(C.MW_MPROBE)
 	}
+	tick()
 	r := C.mw_recv(ptr(buf), capCount(buf), cint(source), cint(tag), c.comm)
 	return finishRecv(buf, &r)
 }
@@ -534,6 +542,7 @@ func (c *Communicator) TryRecv(buf []byte, source, tag int) (data []byte, st Sta
 	if c.comm == 0 {
 		return nil, Status{}, false, notRunning(C.MW_IMPROBE)
 	}
+	tick()
 	r := C.mw_tryrecv(ptr(buf), capCount(buf), cint(source), cint(tag), c.comm)
 	if r.rc == 0 && r.state == C.MW_NONE {
 		return nil, Status{}, false, nil
@@ -566,6 +575,7 @@ func (c *Communicator) Iprobe(source, tag int) (bool, Status, error) {
 	if c.comm == 0 {
 		return false, Status{}, notRunning(C.MW_IPROBE)
 	}
+	tick()
 	r := C.mw_iprobe(cint(source), cint(tag), c.comm)
 	if r.rc != 0 {
 		return false, Status{}, mpiError(r.call, r.rc)
@@ -594,6 +604,7 @@ func (c *Communicator) Isend(buf []byte, dest, tag int) (*Request, error) {
 	if len(buf) > math.MaxInt32 {
 		return nil, tooLarge(C.MW_ISEND, len(buf))
 	}
+	tick()
 	r := &Request{}
 	if len(buf) > 0 {
 		r.pin.Pin(&buf[0])
@@ -620,6 +631,7 @@ func (r *Request) Wait() (Status, error) {
 	if !IsOn() {
 		return Status{}, notRunning(C.MW_WAIT)
 	}
+	tick()
 	res := C.mw_wait(r.req)
 	r.finish()
 	if res.rc != 0 {
@@ -640,6 +652,7 @@ func (r *Request) Test() (done bool, err error) {
 	if !IsOn() {
 		return false, notRunning(C.MW_TEST)
 	}
+	tick()
 	res := C.mw_test(r.req)
 	if res.rc != 0 {
 		// A request that fails is complete: MPI no longer uses its buffer.
@@ -658,6 +671,36 @@ func (r *Request) finish() {
 	r.pin.Unpin()
 }
 
+// Go 1.26's sysmon takes the P away from a goroutine that is in a cgo call once that goroutine
+// has gone 10 ms (forcePreemptNS) without being scheduled anew, and does it again at every
+// sysmon tick (20 us) while it stays so: a goroutine that only makes MPI calls, as a ping-pong
+// loop or an engine's polling loop does, is never scheduled anew, so from 10 ms on nearly
+// every call of 10 us or more pays a handoff to another thread and back (on a rank bound to
+// one core, two context switches), which made a 44 KB ping-pong 40% slower than C. So every
+// 64th MPI call checks the clock, and if this goroutine has not yielded for yieldEvery it
+// calls runtime.Gosched, which schedules it anew (on the same thread if it is locked to one).
+const yieldEvery = 2 * time.Millisecond
+
+var (
+	calls     atomic.Uint32
+	lastYield atomic.Int64 // time.Now().UnixNano() at the last yield
+)
+
+// tick counts an MPI call; see yieldEvery.
+func tick() {
+	if calls.Add(1)&63 == 0 {
+		yieldIfDue()
+	}
+}
+
+func yieldIfDue() {
+	now := time.Now().UnixNano()
+	if now-lastYield.Load() >= int64(yieldEvery) {
+		lastYield.Store(now)
+		runtime.Gosched()
+	}
+}
+
 // bcastChunk is the largest piece Bcast hands MPI at once; tests lower it.
 var bcastChunk = 1 << 30
 
@@ -668,6 +711,7 @@ func (c *Communicator) Bcast(buf []byte, root int) error {
 	if c.comm == 0 {
 		return notRunning(C.MW_BCAST)
 	}
+	tick()
 	if rc := C.mw_bcast(ptr(buf), C.size_t(len(buf)), cint(root), c.comm, C.size_t(bcastChunk)); rc != 0 {
 		return mpiError(C.MW_BCAST, rc)
 	}
@@ -679,6 +723,7 @@ func (c *Communicator) Barrier() error {
 	if c.comm == 0 {
 		return notRunning(C.MW_BARRIER)
 	}
+	tick()
 	if rc := C.mw_barrier(c.comm); rc != 0 {
 		return mpiError(C.MW_BARRIER, rc)
 	}

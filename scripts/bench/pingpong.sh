@@ -7,7 +7,8 @@
 # directory, runs each under `mpirun -np 2` with the same arguments, and prints one row per
 # message size: half round-trip latency in us and bandwidth in MB/s for C (MPI_Send/MPI_Recv),
 # C receiving as the Go binding does (MPI_Mprobe/MPI_Get_count/MPI_Mrecv, column C-mp), and Go,
-# with the ratios Go/C and Go/C-mp. The three programs run in turn, ROUNDS times (default 3),
+# with the ratios Go/C and Go/C-mp. Both C and Go start MPI at MPI_THREAD_SINGLE (see
+# cmd/mw-pingpong for -thread). The three programs run in turn, ROUNDS times (default 3),
 # and each number is the best of all their trials (`trials` per run, default 5): other work on
 # the machine only ever adds time. Still, run it alone: on 2 cores any other load shows.
 set -euo pipefail
