@@ -2,9 +2,10 @@
 # make bench: every benchmark, one after the other (never in parallel: 2 cores), each
 # printing its own table of rates next to a baseline measured in the same run.
 set -euo pipefail
+export MW_BENCH_ALL=1 # pingpong.sh runs once, here, not again inside engine.sh
 cd "$(dirname "$0")/../.."
 echo "load average: $(cut -d' ' -f1-3 /proc/loadavg) (numbers taken under load are noise)"
-for s in pingpong engine chunk interp overlay exec; do
+for s in pingpong engine chunk scaling sim interp overlay exec; do
 	f=scripts/bench/$s.sh
 	[ -f "$f" ] || continue
 	echo

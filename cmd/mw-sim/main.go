@@ -1,0 +1,312 @@
+// Command mw-sim predicts how mw's manager scales past this machine: it runs the real
+// manager (rank.Simulate) against thousands of simulated workers on a simulated network, for
+// every combination of worker count, item time and chunk size asked for, prints one row per
+// run and the manager's saturation point, and draws the predicted efficiency against the
+// worker count as an SVG.
+//
+// Usage:
+//
+//	mw-sim [flags]
+//
+// Efficiency is the items' total compute time over (workers x makespan): 1 when every worker
+// computes all the time. The manager's time is its own measured CPU time between transport
+// calls (this machine's core; -speed scales it), the network is -net's model, and the workers
+// are the model's: a chunk takes exactly its items' time. A job has -per-worker items per
+// worker, so the start (dealing the first window to every worker) and the tail weigh the same
+// at every scale.
+//
+// Example:
+//
+//	go run ./cmd/mw-sim -svg sim.svg
+//	go run ./cmd/mw-sim -workers 10000 -items 10ms -chunks 1,auto -backups -svg ''
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"os/signal"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/mw-hpc/mw/rank"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	switch {
+	case err == nil:
+	case errors.Is(err, flag.ErrHelp):
+		os.Exit(0)
+	case errors.Is(err, errUsage):
+		fmt.Fprintf(os.Stderr, "mw-sim: %v\n", err)
+		os.Exit(2)
+	default:
+		fmt.Fprintf(os.Stderr, "mw-sim: %v\n", err)
+		os.Exit(1)
+	}
+}
+
+var errUsage = errors.New("usage")
+
+func usagef(format string, args ...any) error {
+	return fmt.Errorf("%w: %s", errUsage, fmt.Sprintf(format, args...))
+}
+
+type options struct {
+	net       string
+	workers   []int
+	items     []time.Duration
+	chunks    []int // 0 = auto
+	perWorker int
+	dist      string
+	window    int
+	mode      string
+	backups   bool
+	unordered bool
+	speed     float64
+	svg       string
+	sat       bool
+}
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("mw-sim", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var o options
+	workers := fs.String("workers", "1000,3000,10000,30000,100000", "simulated worker counts, comma-separated")
+	items := fs.String("items", "1ms,10ms,100ms", "item times, comma-separated")
+	chunks := fs.String("chunks", "1,16,auto", "items per chunk, comma-separated (auto: the engine's sizing)")
+	fs.StringVar(&o.net, "net", "local", "network model: local (this machine's MPI) or cluster (2 us, 10 GB/s)")
+	fs.IntVar(&o.perWorker, "per-worker", 32, "items per worker in each job")
+	fs.StringVar(&o.dist, "dist", "fixed", "item times: fixed, exp (exponential) or pareto (shape 2.5, a long tail)")
+	fs.IntVar(&o.window, "window", 2, "chunks in flight per worker")
+	fs.StringVar(&o.mode, "mode", "push", "push or pull")
+	fs.BoolVar(&o.backups, "backups", false, "backup copies of the last chunks (the engine's default; slow to simulate past 10,000 workers)")
+	fs.BoolVar(&o.unordered, "unordered", false, "results reach the sink as they come (no reorder buffer)")
+	fs.Float64Var(&o.speed, "speed", 1, "the manager's core, relative to this machine's")
+	fs.StringVar(&o.svg, "svg", "sim.svg", "write the efficiency plot to `FILE` ('' for none)")
+	fs.BoolVar(&o.sat, "saturation", true, "measure the manager's saturation point first")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return usagef("%v", err)
+	}
+	if fs.NArg() > 0 {
+		return usagef("unexpected argument %q", fs.Arg(0))
+	}
+	var err error
+	if o.workers, err = parseList(*workers, strconv.Atoi); err != nil {
+		return usagef("-workers: %v", err)
+	}
+	if o.items, err = parseList(*items, time.ParseDuration); err != nil {
+		return usagef("-items: %v", err)
+	}
+	if o.chunks, err = parseList(*chunks, func(s string) (int, error) {
+		if s == "auto" {
+			return 0, nil
+		}
+		n, err := strconv.Atoi(s)
+		if err == nil && n < 1 {
+			err = errors.New("must be at least 1")
+		}
+		return n, err
+	}); err != nil {
+		return usagef("-chunks: %v", err)
+	}
+	net, ok := map[string]rank.NetModel{"local": rank.NetLocal, "cluster": rank.NetCluster}[o.net]
+	if !ok {
+		return usagef("-net %q: must be local or cluster", o.net)
+	}
+	mode, err := rank.ParseMode(o.mode)
+	if err != nil {
+		return usagef("-mode %q: %v", o.mode, err)
+	}
+	if o.perWorker < 1 || o.window < 1 || o.speed <= 0 {
+		return usagef("-per-worker, -window and -speed must be positive")
+	}
+	cfg := rank.DefaultConfig()
+	cfg.Window, cfg.Mode, cfg.Backups, cfg.Unordered = o.window, mode, o.backups, o.unordered
+
+	fmt.Fprintf(stdout, "# net %s (latency %v, %.1f GB/s, overhead %v per message), %s items, %d per worker, window %d, %s, backups %v, unordered %v, manager speed %g\n",
+		o.net, net.Latency, net.Bandwidth/1e9, net.Overhead, o.dist, o.perWorker, o.window, mode, o.backups, o.unordered, o.speed)
+	if o.sat {
+		for _, w := range []int{100, 10000} {
+			sc := rank.SimConfig{Workers: w, Items: 1 << 20, Item: 1, Chunk: 1, Net: net, Engine: cfg, ManagerSpeed: o.speed}
+			sc.Engine.Backups = false
+			r, err := rank.Simulate(ctx, sc)
+			if err != nil {
+				return fmt.Errorf("saturation: %w", err)
+			}
+			fmt.Fprintf(stdout, "# saturation, %d workers, empty items, chunk 1: the manager sustains %.2fM messages/s (%.2fM chunks/s; %.0f ns of manager time per message)\n",
+				w, r.Capacity()/1e6, float64(r.Stats.Chunks)/r.ManagerBusy.Seconds()/1e6, r.ManagerBusy.Seconds()/float64(r.Messages)*1e9)
+		}
+	}
+	fmt.Fprintf(stdout, "%8s %6s %6s %10s %11s %10s %9s %10s %7s %9s\n",
+		"workers", "item", "chunk", "efficiency", "makespan", "ideal", "mgr busy", "msgs/s", "largest", "real")
+	var pts []point
+	for _, item := range o.items {
+		for _, chunk := range o.chunks {
+			for _, w := range o.workers {
+				sc := rank.SimConfig{Workers: w, Items: uint64(o.perWorker) * uint64(w), Item: item, Chunk: chunk,
+					Net: net, Engine: cfg, ManagerSpeed: o.speed}
+				switch o.dist {
+				case "fixed":
+				case "exp":
+					sc.ItemTime = rank.ExpItemTime(item, 1)
+				case "pareto":
+					sc.ItemTime = rank.ParetoItemTime(item, 2.5, 1)
+				default:
+					return usagef("-dist %q: must be fixed, exp or pareto", o.dist)
+				}
+				r, err := rank.Simulate(ctx, sc)
+				if err != nil {
+					return fmt.Errorf("%d workers, %v items, chunk %s: %w", w, item, chunkName(chunk), err)
+				}
+				ideal := r.Work / time.Duration(w)
+				fmt.Fprintf(stdout, "%8d %6v %6s %9.1f%% %11v %10v %8.1f%% %10.0f %7d %9v\n",
+					w, item, chunkName(chunk), 100*r.Efficiency, r.Makespan.Round(time.Microsecond), ideal.Round(time.Microsecond),
+					100*r.ManagerBusy.Seconds()/r.Makespan.Seconds(), r.MsgRate(), r.MaxChunk, r.Real.Round(time.Millisecond))
+				pts = append(pts, point{item: item, chunk: chunk, workers: w, eff: r.Efficiency})
+			}
+		}
+	}
+	if o.svg == "" {
+		return nil
+	}
+	sub := fmt.Sprintf("%s network (%v, %.1f GB/s, %v per message), %s item times, %d items per worker, window %d, %s, backups %v",
+		o.net, net.Latency, net.Bandwidth/1e9, net.Overhead, o.dist, o.perWorker, o.window, mode, o.backups)
+	if err := os.WriteFile(o.svg, plot("mw's manager past this machine, simulated: predicted efficiency", sub, o, pts), 0o644); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "# wrote %s\n", o.svg)
+	return nil
+}
+
+func parseList[T any](s string, parse func(string) (T, error)) ([]T, error) {
+	var out []T
+	for _, f := range strings.Split(s, ",") {
+		v, err := parse(strings.TrimSpace(f))
+		if err != nil {
+			return nil, fmt.Errorf("%q: %v", f, err)
+		}
+		out = append(out, v)
+	}
+	return out, nil
+}
+
+func chunkName(c int) string {
+	if c == 0 {
+		return "auto"
+	}
+	return strconv.Itoa(c)
+}
+
+type point struct {
+	item    time.Duration
+	chunk   int
+	workers int
+	eff     float64
+}
+
+// plot draws efficiency (0-100%) against workers (log scale): a colour per item time, a
+// dash pattern per chunk size, the 90% goal as a grey line.
+func plot(title, sub string, o options, pts []point) []byte {
+	const (
+		w, h                   = 900, 540
+		left, right, top, bott = 70, 200, 64, 60
+	)
+	pw, ph := float64(w-left-right), float64(h-top-bott)
+	lo, hi := math.Log10(float64(o.workers[0])), math.Log10(float64(o.workers[0]))
+	for _, n := range o.workers {
+		lo, hi = math.Min(lo, math.Log10(float64(n))), math.Max(hi, math.Log10(float64(n)))
+	}
+	lo, hi = math.Floor(lo), math.Ceil(hi)
+	if hi == lo {
+		hi = lo + 1
+	}
+	x := func(n int) float64 { return left + pw*(math.Log10(float64(n))-lo)/(hi-lo) }
+	y := func(e float64) float64 { return top + ph*(1-e) }
+	colors := []string{"#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b"}
+	dashes := []string{"", "8,4", "2,3", "12,3,2,3"}
+
+	var b strings.Builder
+	fmt.Fprintf(&b, `<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" viewBox="0 0 %d %d" font-family="sans-serif" font-size="12">`+"\n", w, h, w, h)
+	fmt.Fprintf(&b, `<rect width="%d" height="%d" fill="white"/>`+"\n", w, h)
+	fmt.Fprintf(&b, `<text x="%d" y="22" font-size="14" font-weight="bold">%s</text>`+"\n", left, esc(title))
+	fmt.Fprintf(&b, `<text x="%d" y="42" fill="#444">%s</text>`+"\n", left, esc(sub))
+	// Grid and axes.
+	for e := 0.0; e <= 1.0001; e += 0.1 {
+		fmt.Fprintf(&b, `<line x1="%d" y1="%.1f" x2="%.1f" y2="%.1f" stroke="#e5e5e5"/>`+"\n", left, y(e), left+pw, y(e))
+		fmt.Fprintf(&b, `<text x="%d" y="%.1f" text-anchor="end">%.0f%%</text>`+"\n", left-6, y(e)+4, 100*e)
+	}
+	for d := lo; d <= hi; d++ {
+		for k := 1; k < 10 && d+math.Log10(float64(k)) <= hi; k++ {
+			n := math.Pow(10, d) * float64(k)
+			xx := left + pw*(math.Log10(n)-lo)/(hi-lo)
+			stroke := "#f0f0f0"
+			if k == 1 {
+				stroke = "#d0d0d0"
+				fmt.Fprintf(&b, `<text x="%.1f" y="%.1f" text-anchor="middle">%s</text>`+"\n", xx, top+ph+18, commas(int(n)))
+			}
+			fmt.Fprintf(&b, `<line x1="%.1f" y1="%d" x2="%.1f" y2="%.1f" stroke="%s"/>`+"\n", xx, top, xx, top+ph, stroke)
+		}
+	}
+	fmt.Fprintf(&b, `<line x1="%d" y1="%.1f" x2="%.1f" y2="%.1f" stroke="#888" stroke-dasharray="4,4"/>`+"\n", left, y(0.9), left+pw, y(0.9))
+	if n := 10000; float64(n) >= math.Pow(10, lo) && float64(n) <= math.Pow(10, hi) {
+		fmt.Fprintf(&b, `<path d="M%.1f %.1f l-6 -6 m6 6 l6 -6 m-6 6 l-6 6 m6 -6 l6 6" stroke="#444" stroke-width="1.5"/>`+"\n", x(n), y(0.9))
+	}
+	fmt.Fprintf(&b, `<text x="%d" y="%.1f" fill="#666">goal: 90%% at 10,000 workers with 10 ms items (x)</text>`+"\n", left+6, y(0.9)+14)
+	fmt.Fprintf(&b, `<rect x="%d" y="%d" width="%.0f" height="%.0f" fill="none" stroke="#444"/>`+"\n", left, top, pw, ph)
+	fmt.Fprintf(&b, `<text x="%.1f" y="%d" text-anchor="middle">simulated workers (1 thread each)</text>`+"\n", left+pw/2, h-18)
+	fmt.Fprintf(&b, `<text transform="translate(18 %.1f) rotate(-90)" text-anchor="middle">predicted efficiency</text>`+"\n", top+ph/2)
+	// One line per (item time, chunk).
+	ly := top + 10
+	for i, item := range o.items {
+		for j, chunk := range o.chunks {
+			color, dash := colors[i%len(colors)], dashes[j%len(dashes)]
+			var path strings.Builder
+			for _, p := range pts {
+				if p.item == item && p.chunk == chunk {
+					cmd := "L"
+					if path.Len() == 0 {
+						cmd = "M"
+					}
+					fmt.Fprintf(&path, "%s%.1f %.1f ", cmd, x(p.workers), y(p.eff))
+					fmt.Fprintf(&b, `<circle cx="%.1f" cy="%.1f" r="3" fill="%s"/>`+"\n", x(p.workers), y(p.eff), color)
+				}
+			}
+			da := ""
+			if dash != "" {
+				da = ` stroke-dasharray="` + dash + `"`
+			}
+			fmt.Fprintf(&b, `<path d="%s" fill="none" stroke="%s" stroke-width="2"%s/>`+"\n", strings.TrimSpace(path.String()), color, da)
+			lx := left + pw + 16
+			fmt.Fprintf(&b, `<line x1="%.1f" y1="%d" x2="%.1f" y2="%d" stroke="%s" stroke-width="2"%s/>`+"\n", lx, ly, lx+30, ly, color, da)
+			fmt.Fprintf(&b, `<text x="%.1f" y="%d">%v, chunk %s</text>`+"\n", lx+36, ly+4, item, chunkName(chunk))
+			ly += 18
+		}
+		ly += 6
+	}
+	b.WriteString("</svg>\n")
+	return []byte(b.String())
+}
+
+func esc(s string) string {
+	return strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;").Replace(s)
+}
+
+func commas(n int) string {
+	s := strconv.Itoa(n)
+	for i := len(s) - 3; i > 0; i -= 3 {
+		s = s[:i] + "," + s[i:]
+	}
+	return s
+}

@@ -1,0 +1,191 @@
+package rank
+
+import (
+	"context"
+	"math"
+	"runtime/debug"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+// raceBuild reports whether the test binary has the race detector, which makes the
+// simulation about ten times slower: the tests then use smaller sizes.
+func raceBuild() bool {
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		return false
+	}
+	for _, s := range bi.Settings {
+		if s.Key == "-race" {
+			return s.Value == "true"
+		}
+	}
+	return false
+}
+
+// small reports whether the tests should keep the simulations small.
+func small() bool { return testing.Short() || raceBuild() }
+
+// idealNet has no latency, no overhead and infinite bandwidth.
+var idealNet = NetModel{Bandwidth: math.Inf(1)}
+
+func simulate(t *testing.T, sc SimConfig) SimResult {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), testDeadline)
+	defer cancel()
+	r, err := Simulate(ctx, sc)
+	require.NoError(t, err)
+	return r
+}
+
+func engine(window int, mode Mode, backups bool) Config {
+	cfg := DefaultConfig()
+	cfg.Window, cfg.Mode, cfg.Backups = window, mode, backups
+	return cfg
+}
+
+// TestSimModel checks the simulation against makespans worked out by hand, on a
+// deterministic clock (a fixed cost per manager call).
+func TestSimModel(t *testing.T) {
+	const ms = time.Millisecond
+	for _, tc := range []struct {
+		name     string
+		sc       SimConfig
+		makespan time.Duration // expected, within tol
+		tol      float64
+	}{
+		{
+			// 10 workers compute 10 items each back to back: the window hides the round trip.
+			name:     "window hides round trip",
+			sc:       SimConfig{Workers: 10, Items: 100, Item: ms, Chunk: 1, Net: idealNet, Engine: engine(2, Push, false), ManagerCost: 1},
+			makespan: 10 * ms, tol: 0.001,
+		},
+		{
+			// Window 1: every item waits for a round trip of 2 x 100 us; setup and stop take one each.
+			name: "window 1 pays the round trip",
+			sc: SimConfig{Workers: 10, Items: 100, Item: ms, Chunk: 1, Engine: engine(1, Push, false), ManagerCost: 1,
+				Net: NetModel{Latency: 100 * time.Microsecond, Bandwidth: math.Inf(1)}},
+			makespan: 10*(ms+200*time.Microsecond) + 400*time.Microsecond, tol: 0.01,
+		},
+		{
+			// Chunks of 5 items: 2 chunks per worker of 5 ms each.
+			name:     "chunks",
+			sc:       SimConfig{Workers: 10, Items: 100, Item: ms, Chunk: 5, Net: idealNet, Engine: engine(1, Push, false), ManagerCost: 1},
+			makespan: 10 * ms, tol: 0.001,
+		},
+		{
+			// Bandwidth: a 1000-item result of 1 KB per item takes 1 ms on a 1 GB/s link.
+			name: "bandwidth",
+			sc: SimConfig{Workers: 1, Items: 1000, Item: 0, Chunk: 1000, ResultBytes: 1000, Engine: engine(1, Push, false), ManagerCost: 1,
+				Net: NetModel{Bandwidth: 1e9}},
+			makespan: ms, tol: 0.01,
+		},
+		{
+			// The manager saturates: 1 us per call, a Recv and a Send per chunk, so 100,000
+			// empty chunks take 0.2 s whatever the number of workers.
+			name:     "saturated manager",
+			sc:       SimConfig{Workers: 100, Items: 100000, Item: 1, Chunk: 1, Net: idealNet, Engine: engine(2, Push, false), ManagerCost: time.Microsecond},
+			makespan: 200 * ms, tol: 0.01,
+		},
+		{
+			// Pull mode: an ask per chunk, so three calls per chunk.
+			name:     "saturated manager, pull",
+			sc:       SimConfig{Workers: 100, Items: 100000, Item: 1, Chunk: 1, Net: idealNet, Engine: engine(2, Pull, false), ManagerCost: time.Microsecond},
+			makespan: 300 * ms, tol: 0.01,
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := simulate(t, tc.sc)
+			require.InEpsilon(t, tc.makespan.Seconds(), r.Makespan.Seconds(), tc.tol, "makespan %v", r.Makespan)
+			require.EqualValues(t, (tc.sc.Items+uint64(tc.sc.Chunk)-1)/uint64(tc.sc.Chunk), r.Stats.Chunks)
+		})
+	}
+}
+
+// TestSimDeterministic: on the fixed-cost clock two runs predict the same makespan, with
+// random item times, backups and automatic chunk sizes left out (they read the wall clock).
+func TestSimDeterministic(t *testing.T) {
+	sc := SimConfig{Workers: 50, Items: 5000, ItemTime: ExpItemTime(time.Millisecond, 1), Chunk: 4,
+		Net: NetCluster, Engine: engine(2, Push, true), ManagerCost: 500 * time.Nanosecond}
+	a, b := simulate(t, sc), simulate(t, sc)
+	require.Equal(t, a.Makespan, b.Makespan)
+	require.Equal(t, a.Messages, b.Messages)
+	require.Greater(t, a.Efficiency, 0.5)
+	require.Less(t, a.Efficiency, 1.0)
+}
+
+// TestSimModes runs every mode and chunking on the measured clock: the real manager must
+// finish the job against the simulated workers, and the prediction must be sane.
+func TestSimModes(t *testing.T) {
+	workers := 2000
+	if small() {
+		workers = 200
+	}
+	for _, mode := range []Mode{Push, Pull} {
+		for _, chunk := range []int{1, 8, 0} {
+			for _, backups := range []bool{false, true} {
+				sc := SimConfig{Workers: workers, Items: uint64(10 * workers), Item: 10 * time.Millisecond, Chunk: chunk,
+					Engine: engine(2, mode, backups), ItemTime: ExpItemTime(10*time.Millisecond, 7)}
+				r := simulate(t, sc)
+				require.Greater(t, r.Efficiency, 0.0)
+				require.LessOrEqual(t, r.Efficiency, 1.0)
+				require.Greater(t, r.Stats.Chunks, uint64(0))
+				t.Logf("%s chunk %d backups %v: efficiency %.3f, %d chunks (largest %d items), manager busy %v of %v",
+					mode, chunk, backups, r.Efficiency, r.Chunks, r.MaxChunk, r.ManagerBusy, r.Makespan)
+			}
+		}
+	}
+}
+
+// TestSimManagerMemory: the manager's live heap stays flat in the number of items and
+// grows by a small constant per worker (simulated workers' own state included).
+func TestSimManagerMemory(t *testing.T) {
+	w1, w2 := 1000, 10000
+	if small() {
+		w1, w2 = 200, 2000
+	}
+	peak := func(workers int, perWorker uint64) uint64 {
+		items := perWorker * uint64(2*workers)
+		r := simulate(t, SimConfig{Workers: workers, Items: items, Item: time.Millisecond, Chunk: 1, Net: idealNet,
+			Engine: engine(2, Push, false), ManagerCost: 100 * time.Nanosecond, MemEvery: int(items / 8)})
+		require.EqualValues(t, items, r.Stats.Chunks)
+		return r.PeakHeap
+	}
+	peak(w1, 1) // warm-up: the test binary's own heap settles
+	base := peak(w1, 5)
+	many := peak(w1, 50)
+	wide := peak(w2, 5)
+	perWorker := float64(int64(wide)-int64(base)) / float64(w2-w1)
+	t.Logf("live heap: %d workers x 5 items each: %d B; x 50 items: %d B; %d workers: %d B; %.0f B per worker",
+		w1, base, many, w2, wide, perWorker)
+	// Ten times the items: the heap moves by less than 64 KiB (GC noise), not by the items.
+	require.Less(t, math.Abs(float64(int64(many)-int64(base))), float64(64<<10), "heap grows with items")
+	require.Less(t, perWorker, 2048.0, "heap per worker")
+	require.Greater(t, perWorker, 0.0)
+}
+
+// TestSimHeap checks the event heap's order on a deterministic shuffle.
+func TestSimHeap(t *testing.T) {
+	var h evHeap
+	for i := 0; i < 1000; i++ {
+		h.push(simEvent{t: int64(splitmix(uint64(i)) % 100), id: uint64(i)})
+	}
+	prev := simEvent{t: -1}
+	for len(h) > 0 {
+		e := h.pop()
+		require.True(t, e.t > prev.t || (e.t == prev.t && e.id > prev.id), "%+v after %+v", e, prev)
+		prev = e
+	}
+}
+
+func BenchmarkSimManager(b *testing.B) {
+	b.ReportAllocs()
+	r, err := Simulate(context.Background(), SimConfig{Workers: 1000, Items: uint64(b.N), Item: 1, Chunk: 1,
+		Engine: engine(2, Push, false)})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportMetric(r.Capacity(), "msgs/s")
+}

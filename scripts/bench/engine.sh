@@ -1,0 +1,217 @@
+#!/usr/bin/env bash
+# engine.sh: the engine's own cost per message against the floor and against its peers, in
+# one run on the same cores (issue 9, item 1).
+#
+#   scripts/bench/engine.sh [-q]      (-q: quick, shorter measurements; no ping-pong)
+#
+# 1. The C floor: scripts/bench/cmanager.c (mpicc -O2), rank 0 dealing 8-byte tasks to 2
+#    workers with W = 1, 2, 16 in flight per worker, 8-byte replies.
+# 2. mw selftest with empty items (--cost 0) at --chunk 1, 16, 256, auto; --window 1, 2, 16;
+#    --mode push and pull (--threads 1: one computing thread per worker rank, as in C). Rates
+#    come from the --stats JSON: items/s = items / wall_seconds, chunks/s = chunks_per_second,
+#    messages/s = chunks/s x 2 in push (task, result) and x 3 in pull (ask, task, result).
+#    "mgr cpu" is the manager process's CPU time over the run's wall time.
+# 3. mpi4py.futures (Debian's python3-mpi4py): MPIPoolExecutor.map of an identity function at
+#    chunksize 1, 16, 256; Dask (python3-distributed): LocalCluster of 2 single-threaded worker
+#    processes, client.map + gather; GNU parallel: `parallel -j2 true`, one process per task.
+# 4. One table of ratios: mw / C at the same window (chunk 1), mw / mpi4py.futures at the same
+#    chunk size; then scripts/bench/pingpong.sh (the binding's ping-pong next to C's) when
+#    it is there, unless MW_BENCH_ALL=1 (all.sh runs it itself).
+#
+# Every MPI run has 3 ranks (a manager, 2 workers) on this machine's 2 cores: more ranks than
+# cores oversubscribe, and Open MPI then yields in its polling loop and binds no rank to a
+# core. One more pair of rows at -np 2 (1 worker), where Open MPI binds each rank to one core
+# (so Go sets GOMAXPROCS=1 in each). Each measurement runs a short probe, then again sized to
+# take about 1.5 s (0.5 s with -q). Numbers taken while the load average is above ~1.5 are
+# noise: the script prints the load at its start and end.
+set -euo pipefail
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+cd "$root"
+quick=0
+[[ ${1:-} == -q ]] && quick=1
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1
+PY=/usr/bin/python3 # Debian's, where python3-mpi4py lives; the first python3 on PATH may be another
+
+# deps: Debian packages this benchmark needs, installed only when missing.
+deps() {
+	local missing=()
+	for p in openmpi-bin libopenmpi-dev parallel python3-mpi4py python3-distributed; do
+		dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
+	done
+	if ((${#missing[@]})); then
+		echo "installing: ${missing[*]}" >&2
+		apt-get update -qq >/dev/null &&
+			DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+	fi
+}
+deps
+
+work=$(mktemp -d "${TMPDIR:-/tmp}/mw-engine.XXXXXX")
+trap 'rm -rf "$work"' EXIT
+go build -o "$work/mw" .
+mpicc -O2 -o "$work/cmanager" scripts/bench/cmanager.c
+load() { cut -d' ' -f1-3 /proc/loadavg; }
+echo "# $(uname -n), $(nproc) cores, load average $(load) at start"
+
+# Each measurement first runs a probe of N items; unless the probe took long enough, it runs
+# again with the N that takes about $target seconds at the probe's rate.
+target=1.5
+((quick)) && target=0.5
+# fit N SECONDS: the count that takes about $target s at the rate N/SECONDS.
+fit() { awk -v n="$1" -v s="$2" -v t="$target" 'BEGIN { f = s > 0 ? t / s : 100; if (f > 100) f = 100; printf "%d", n * f }'; }
+# short SECONDS: true when a probe was too short to keep.
+short() { awk -v s="$1" -v t="$target" 'BEGIN { exit !(s < t / 2) }'; }
+# scale N: N for a fixed-size measurement, a third of it with -q.
+scale() { if ((quick)); then echo $(($1 / 3)); else echo "$1"; fi; }
+
+# --- 1. The C floor.
+declare -A cfloor
+# crun NP W: the C loop sized to ~$target s; prints a row, records tasks/s.
+crun() {
+	local np=$1 w=$2 n=100000 line secs rate
+	for try in 1 2; do
+		line=$(mpirun -np "$np" "$work/cmanager" "$n" "$w")
+		secs=$(awk '{ print $8 }' <<<"$line")
+		if ((try == 1)) && short "$secs"; then
+			n=$(fit "$n" "$secs")
+			continue
+		fi
+		break
+	done
+	rate=$(awk '{ print $10 }' <<<"$line")
+	cfloor[$np/$w]=$rate
+	printf '%-28s %4d %8d %12.0f %12.0f\n' "" "$np" "$w" "$rate" "$(awk -v r="$rate" 'BEGIN { print 2 * r }')"
+}
+printf '\n%-28s %4s %8s %12s %12s\n' "C manager loop (cmanager.c)" np window tasks/s msgs/s
+for w in 1 2 16; do
+	crun 3 "$w"
+done
+crun 2 2
+
+# --- 2. mw selftest, empty items.
+# stat FILE KEY: a number from the --stats JSON.
+stat() { awk -v k="\"$2\":" '$1 == k { gsub(",", "", $2); print $2 }' "$1"; }
+declare -A mwrate
+# mwrun NP CHUNK WINDOW MODE [ENV...]: selftest sized to ~$target s; prints a row, records items/s.
+mwrun() {
+	local np=$1 chunk=$2 window=$3 mode=$4 n
+	shift 4
+	case $chunk in
+	1) n=20000 ;;
+	16) n=200000 ;;
+	256) n=2000000 ;;
+	*) n=5000000 ;;
+	esac
+	((np == 2)) && n=$((n / 10)) # see the note on -np 2 below
+	local st=$work/stats.json wall
+	for try in 1 2; do
+		env "$@" mpirun -np "$np" "$work/mw" selftest --items "$n" --chunk "$chunk" --window "$window" --mode "$mode" \
+			--threads 1 --quiet --stats "$st" -o /dev/null
+		wall=$(stat "$st" wall_seconds)
+		if ((try == 1)) && short "$wall"; then
+			n=$(fit "$n" "$wall")
+			continue
+		fi
+		break
+	done
+	local cps cpu per=2 label="$chunk" key=$np/$chunk/$window/$mode${1:+/$1}
+	cps=$(stat "$st" chunks_per_second)
+	cpu=$(stat "$st" manager_cpu_seconds)
+	[[ $mode == pull ]] && per=3
+	[[ $# -gt 0 ]] && label="$chunk ($*)"
+	mwrate[$key]=$(awk -v n="$n" -v s="$wall" 'BEGIN { printf "%.0f", n / s }')
+	printf '%-20s %3d %6d %5s %11d %12.0f %12.0f %12.0f %8.0f%%\n' "$label" "$np" "$window" "$mode" "$n" \
+		"${mwrate[$key]}" "$cps" "$(awk -v c="$cps" -v p="$per" 'BEGIN { print c * p }')" \
+		"$(awk -v c="$cpu" -v s="$wall" 'BEGIN { print 100 * c / s }')"
+}
+printf '\n%-20s %3s %6s %5s %11s %12s %12s %12s %9s\n' "mw selftest, chunk" np window mode items items/s chunks/s msgs/s "mgr cpu"
+for mode in push pull; do
+	for chunk in 1 16 256 auto; do
+		for window in 1 2 16; do
+			mwrun 3 "$chunk" "$window" "$mode"
+		done
+	done
+done
+mwrun 3 1 2 push MW_POLL=busy
+# -np 2: Open MPI binds each of 2 ranks to one core, so Go runs them with GOMAXPROCS=1.
+mwrun 2 1 2 push
+
+# --- 3. Peers.
+cat >"$work/futures.py" <<'EOF'
+import sys, time
+from mpi4py.futures import MPIPoolExecutor
+
+def task(x):
+    return x
+
+if __name__ == "__main__":
+    with MPIPoolExecutor() as ex:
+        list(ex.map(task, range(1000)))  # start the workers
+        for arg in sys.argv[1:]:
+            chunk, n = map(int, arg.split(":"))
+            t = time.perf_counter()
+            out = list(ex.map(task, range(n), chunksize=chunk))
+            dt = time.perf_counter() - t
+            assert out[-1] == n - 1
+            print(chunk, n, dt, n / dt, flush=True)
+EOF
+declare -A pyrate
+printf '\n%-28s %8s %11s %12s\n' "mpi4py.futures" chunk tasks tasks/s
+args=("1:$(scale 6000)" "16:$(scale 90000)" "256:$(scale 1200000)")
+while read -r chunk n secs rate; do
+	pyrate[$chunk]=$rate
+	printf '%-28s %8d %11d %12.0f\n' "" "$chunk" "$n" "$rate"
+done < <(mpirun -np 3 "$PY" -m mpi4py.futures "$work/futures.py" "${args[@]}")
+
+cat >"$work/dask_bench.py" <<'EOF'
+import sys, time
+from dask.distributed import Client, LocalCluster
+
+def task(x):
+    return x
+
+if __name__ == "__main__":
+    n = int(sys.argv[1])
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster, Client(cluster) as client:
+        client.gather(client.map(task, range(100), pure=False))  # warm up
+        t = time.perf_counter()
+        out = client.gather(client.map(task, range(n), pure=False))
+        dt = time.perf_counter() - t
+        assert out[-1] == n - 1
+        print(n, dt, n / dt)
+EOF
+read -r dn _ drate < <("$PY" "$work/dask_bench.py" "$(scale 1500)" 2>/dev/null)
+printf '%-28s %8s %11d %12.0f\n' "Dask (LocalCluster, 2 procs)" - "$dn" "$drate"
+
+pn=$(scale 400)
+t0=$(date +%s.%N)
+seq "$pn" | parallel -j2 true
+t1=$(date +%s.%N)
+prate=$(awk -v n="$pn" -v a="$t0" -v b="$t1" 'BEGIN { printf "%.0f", n / (b - a) }')
+printf '%-28s %8s %11d %12.0f\n' "GNU parallel -j2 true" - "$pn" "$prate"
+
+# --- 4. Ratios.
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else printf "-" }'; }
+printf '\n%-44s %12s %12s %8s   %s\n' "ratio" mw baseline "mw/base" goal
+for w in 1 2 16; do
+	for mode in push pull; do
+		printf '%-44s %12.0f %12.0f %8s   %s\n' "chunk 1, window $w, $mode / C at window $w" "${mwrate[3/1/$w/$mode]}" "${cfloor[3/$w]}" \
+			"$(ratio "${mwrate[3/1/$w/$mode]}" "${cfloor[3/$w]}")" ">= 0.5"
+	done
+done
+printf '%-44s %12.0f %12.0f %8s   %s\n' "-np 2: chunk 1, window 2, push / C" "${mwrate[2/1/2/push]}" "${cfloor[2/2]}" \
+	"$(ratio "${mwrate[2/1/2/push]}" "${cfloor[2/2]}")" ">= 0.5"
+for c in 1 16 256; do
+	printf '%-44s %12.0f %12.0f %8s   %s\n' "chunk $c, window 2, push / mpi4py.futures $c" "${mwrate[3/$c/2/push]}" "${pyrate[$c]}" \
+		"$(ratio "${mwrate[3/$c/2/push]}" "${pyrate[$c]}")" ">= 20"
+done
+printf '%-44s %12.0f %12.0f %8s   %s\n' "chunk 1, window 2, push / Dask" "${mwrate[3/1/2/push]}" "$drate" "$(ratio "${mwrate[3/1/2/push]}" "$drate")" ""
+printf '%-44s %12.0f %12.0f %8s   %s\n' "chunk 1, window 2, push / GNU parallel" "${mwrate[3/1/2/push]}" "$prate" "$(ratio "${mwrate[3/1/2/push]}" "$prate")" ""
+printf '%-44s %12.0f %12s %8s   %s\n' "chunk auto, window 2, push: items/s" "${mwrate[3/auto/2/push]}" - - ">= 10000000"
+echo "# load average $(load) at end"
+
+# all.sh runs pingpong.sh on its own: MW_BENCH_ALL=1 leaves it out here.
+if ((!quick)) && [[ ${MW_BENCH_ALL:-} != 1 && -f scripts/bench/pingpong.sh ]]; then
+	echo
+	bash scripts/bench/pingpong.sh
+fi
