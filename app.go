@@ -123,7 +123,7 @@ func pick(args []string) (name string, rest []string, cmd cli.Command, err error
 				fmt.Fprintf(env.Stdout, "usage: mw gen <what> [flags]: make a synthetic input\n\n")
 				listCommands(env.Stdout, gens)
 				if len(rest) == 0 {
-					return cli.Usagef("gen: say what to generate")
+					return cli.Usagef("say what to generate: %s", strings.Join(names(gens), " or "))
 				}
 				return nil
 			}}, nil

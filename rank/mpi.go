@@ -89,8 +89,8 @@ var _ Transport = (*mpiTransport)(nil)
 
 // StartMPI starts MPI on a goroutine locked to its OS thread, which makes every MPI call of
 // this process from then on, and returns the transport over MPI_COMM_WORLD. It asks for
-// MPI_THREAD_SERIALIZED (one thread at a time; we use one thread) and fails if MPI grants
-// less. Outside mpirun it starts a singleton world of one rank.
+// MPI_THREAD_FUNNELED (only the thread that started MPI calls it, which is exactly this
+// design) and fails if MPI grants less. Outside mpirun it starts a singleton world of one rank.
 func StartMPI() (Transport, error) {
 	t := &mpiTransport{
 		sendq:  make(chan outFrame, 1024),
@@ -119,7 +119,7 @@ func StartMPI() (Transport, error) {
 func (t *mpiTransport) own(started chan<- error) {
 	runtime.LockOSThread() // never unlocked: the thread ends with the goroutine
 	defer close(t.done)
-	_, err := mpi.Start(mpi.ThreadSerialized)
+	_, err := mpi.Start(mpi.ThreadFunneled)
 	if err != nil {
 		if mpi.IsOn() {
 			mpi.Stop()
