@@ -7,6 +7,7 @@ import (
 	"os"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -55,6 +56,9 @@ type mpiTransport struct {
 	fail     error
 	quitOnce sync.Once
 	closeErr error
+
+	w     *wire       // the owner goroutine's MPI state
+	owned atomic.Bool // RunOwned is running: calls come from the owner goroutine
 }
 
 type outFrame struct {
@@ -154,31 +158,120 @@ func (t *mpiTransport) setFail(err error) {
 	})
 }
 
+// pendingSend is an Isend in flight and the frame MPI reads from.
+type pendingSend struct {
+	req   *mpi.Request
+	frame []byte
+}
+
+// wire is the owner goroutine's MPI state: the sends in flight and the polling rhythm. Only
+// the goroutine that owns MPI touches it (the poll loop, or the manager's loop inside
+// RunOwned, which runs on that same goroutine).
+type wire struct {
+	comm            *mpi.Communicator
+	pending         []pendingSend
+	idle            int
+	lastBusy        time.Time
+	bound           bool // Open MPI bound this rank to one core
+	ppid            int
+	nextParentCheck time.Time
+}
+
+func newWire(comm *mpi.Communicator) *wire {
+	now := time.Now()
+	return &wire{comm: comm, lastBusy: now, bound: runtime.NumCPU() == 1, ppid: os.Getppid(), nextParentCheck: now}
+}
+
+// start begins sending a frame.
+func (w *wire) start(o outFrame) error {
+	req, err := w.comm.Isend(o.frame, o.to, tag)
+	if err != nil {
+		return fmt.Errorf("send to rank %d: %w", o.to, err)
+	}
+	w.pending = append(w.pending, pendingSend{req, o.frame})
+	return nil
+}
+
+// complete tests the sends in flight and recycles the frames of those done.
+func (w *wire) complete() (progressed bool, err error) {
+	j := 0
+	for _, r := range w.pending {
+		done, err := r.req.Test()
+		if err != nil {
+			return false, err
+		}
+		if done {
+			putFrame(r.frame)
+			progressed = true
+		} else {
+			w.pending[j] = r
+			j++
+		}
+	}
+	clear(w.pending[j:])
+	w.pending = w.pending[:j]
+	return progressed, nil
+}
+
+// receive takes one message if one is there. A malformed frame becomes a Msg of Kind 0
+// whose Data says what is wrong, so that Recv reports it naming the sender.
+func (w *wire) receive() (Msg, bool, error) {
+	data, st, ok, err := w.comm.TryRecv(nil, mpi.AnySource, tag)
+	if err != nil {
+		return Msg{}, false, fmt.Errorf("receive: %w", err)
+	}
+	if !ok {
+		return Msg{}, false, nil
+	}
+	m, err := ParseFrame(st.Source, data)
+	if err != nil {
+		m = Msg{From: st.Source, Data: []byte(err.Error())}
+	}
+	return m, true, nil
+}
+
+// checkParent fails once this rank's launcher (mpirun, orted, slurmstepd) is gone: an
+// orphan would run on unseen, and could write an output another run is resuming.
+func (w *wire) checkParent() error {
+	if now := time.Now(); w.ppid > 1 && now.After(w.nextParentCheck) {
+		if os.Getppid() != w.ppid {
+			return fmt.Errorf("the launcher (pid %d) is gone; this rank stops", w.ppid)
+		}
+		w.nextParentCheck = now.Add(parentCheck)
+	}
+	return nil
+}
+
+func (w *wire) busy() { w.idle, w.lastBusy = 0, time.Now() }
+
+// pause is called after a round in which nothing happened. While spinning (spinIdle rounds,
+// or while a send is in progress: some transports need MPI calls on this side to move its
+// fragments) it yields the CPU and returns 0; after that it returns how long to sleep.
+func (w *wire) pause(quitting bool) time.Duration {
+	if w.idle++; w.idle < spinIdle || len(w.pending) > 0 || busyPoll {
+		// Yield the CPU to other processes, not only other goroutines: with more ranks
+		// than cores a spinning rank would take the core its peer needs. A rank bound to
+		// one core yields to its own computing goroutines first.
+		if w.bound {
+			runtime.Gosched()
+		}
+		syscall.Syscall(syscall.SYS_SCHED_YIELD, 0, 0, 0)
+		return 0
+	}
+	if quitting {
+		return minSleep
+	}
+	return min(max(time.Since(w.lastBusy)/8, minSleep), maxSleep)
+}
+
 // poll moves messages until Close has been called and every queued send has completed.
 func (t *mpiTransport) poll(comm *mpi.Communicator) error {
-	type pendingSend struct {
-		req   *mpi.Request
-		frame []byte
-	}
-	var pending []pendingSend
+	w := newWire(comm)
+	t.w = w
 	timer := time.NewTimer(time.Hour)
 	timer.Stop()
-	idle, lastBusy := 0, time.Now()
-	bound := runtime.NumCPU() == 1 // Open MPI bound this rank to one core
 	quitting := false
 	var deadline time.Time
-	// A rank whose launcher (mpirun, orted, slurmstepd) died is an orphan that would run on
-	// unseen, and could write an output another run is resuming: check the parent now and
-	// then and give up when it is gone.
-	ppid, nextParentCheck := os.Getppid(), time.Now()
-	start := func(o outFrame) error {
-		req, err := comm.Isend(o.frame, o.to, tag)
-		if err != nil {
-			return fmt.Errorf("send to rank %d: %w", o.to, err)
-		}
-		pending = append(pending, pendingSend{req, o.frame})
-		return nil
-	}
 	for {
 		busy := false
 		// Start queued sends, in order.
@@ -186,7 +279,7 @@ func (t *mpiTransport) poll(comm *mpi.Communicator) error {
 		for k := 0; k < 256; k++ {
 			select {
 			case o := <-t.sendq:
-				if err := start(o); err != nil {
+				if err := w.start(o); err != nil {
 					return err
 				}
 				busy = true
@@ -194,42 +287,26 @@ func (t *mpiTransport) poll(comm *mpi.Communicator) error {
 				break sends
 			}
 		}
-		// Complete sends.
-		j := 0
-		for _, r := range pending {
-			done, err := r.req.Test()
+		progressed, err := w.complete()
+		if err != nil {
+			return err
+		}
+		busy = busy || progressed
+		// Receive while the engine keeps up.
+		for k := 0; k < 256 && len(t.recvq) < cap(t.recvq); k++ {
+			m, ok, err := w.receive()
 			if err != nil {
 				return err
 			}
-			if done {
-				putFrame(r.frame)
-				busy = true
-			} else {
-				pending[j] = r
-				j++
-			}
-		}
-		clear(pending[j:])
-		pending = pending[:j]
-		// Receive while the engine keeps up.
-		for k := 0; k < 256 && len(t.recvq) < cap(t.recvq); k++ {
-			data, st, ok, err := comm.TryRecv(nil, mpi.AnySource, tag)
-			if err != nil {
-				return fmt.Errorf("receive: %w", err)
-			}
 			if !ok {
 				break
-			}
-			m, err := ParseFrame(st.Source, data)
-			if err != nil {
-				m = Msg{From: st.Source, Data: []byte(err.Error())} // Kind 0: Recv reports it
 			}
 			t.recvq <- m
 			busy = true
 		}
 		select {
 		case f := <-t.calls:
-			if err := t.call(f, comm, start); err != nil {
+			if err := t.call(f, w); err != nil {
 				return err
 			}
 			busy = true
@@ -242,38 +319,22 @@ func (t *mpiTransport) poll(comm *mpi.Communicator) error {
 			default:
 			}
 		}
-		if now := time.Now(); ppid > 1 && now.After(nextParentCheck) {
-			if os.Getppid() != ppid {
-				return fmt.Errorf("the launcher (pid %d) is gone; this rank stops", ppid)
-			}
-			nextParentCheck = now.Add(parentCheck)
+		if err := w.checkParent(); err != nil {
+			return err
 		}
-		if quitting && len(pending) == 0 && len(t.sendq) == 0 {
+		if quitting && len(w.pending) == 0 && len(t.sendq) == 0 {
 			return nil
 		}
 		if quitting && time.Now().After(deadline) {
-			return fmt.Errorf("close: %d sends still pending after %v", len(pending), closeDeadline)
+			return fmt.Errorf("close: %d sends still pending after %v", len(w.pending), closeDeadline)
 		}
 		if busy {
-			idle = 0
-			lastBusy = time.Now()
+			w.busy()
 			continue
 		}
-		// A send in progress needs MPI calls on this side to move its fragments (shared
-		// memory without single-copy, TCP): keep polling, politely, until it completes.
-		if idle++; idle < spinIdle || len(pending) > 0 || busyPoll {
-			// Yield the CPU to other processes, not only other goroutines: with more
-			// ranks than cores a spinning rank would take the core its peer needs. A
-			// rank bound to one core yields to its own computing goroutines first.
-			if bound {
-				runtime.Gosched()
-			}
-			syscall.Syscall(syscall.SYS_SCHED_YIELD, 0, 0, 0)
+		d := w.pause(quitting)
+		if d == 0 {
 			continue
-		}
-		d := min(max(time.Since(lastBusy)/8, minSleep), maxSleep)
-		if quitting {
-			d = minSleep
 		}
 		timer.Reset(d)
 		select {
@@ -281,15 +342,15 @@ func (t *mpiTransport) poll(comm *mpi.Communicator) error {
 			if !timer.Stop() {
 				<-timer.C
 			}
-			if err := start(o); err != nil {
+			if err := w.start(o); err != nil {
 				return err
 			}
-			idle, lastBusy = 0, time.Now()
+			w.busy()
 		case f := <-t.calls:
 			if !timer.Stop() {
 				<-timer.C
 			}
-			if err := t.call(f, comm, start); err != nil {
+			if err := t.call(f, w); err != nil {
 				return err
 			}
 		case <-timer.C:
@@ -297,14 +358,15 @@ func (t *mpiTransport) poll(comm *mpi.Communicator) error {
 	}
 }
 
-// call runs a collective (Broadcast) on the owner goroutine, after starting every send
-// queued before it: a peer may be waiting for one of those messages before it enters the
-// same collective (the setup announcement before the setup's MPI_Bcast).
-func (t *mpiTransport) call(f func(*mpi.Communicator), comm *mpi.Communicator, start func(outFrame) error) error {
+// call runs a function on the owner goroutine (a collective, or the manager's loop in
+// RunOwned), after starting every send queued before it: a peer may be waiting for one of
+// those messages before it enters the same collective (the setup announcement before the
+// setup's MPI_Bcast). A failure recorded while it ran ends the poll loop.
+func (t *mpiTransport) call(f func(*mpi.Communicator), w *wire) error {
 	for {
 		select {
 		case o := <-t.sendq:
-			if err := start(o); err != nil {
+			if err := w.start(o); err != nil {
 				return err
 			}
 			continue
@@ -312,8 +374,86 @@ func (t *mpiTransport) call(f func(*mpi.Communicator), comm *mpi.Communicator, s
 		}
 		break
 	}
-	f(comm)
+	f(w.comm)
+	select {
+	case <-t.failed:
+		return t.fail
+	default:
+	}
 	return nil
+}
+
+// RunOwned runs f on the goroutine that owns MPI. While f runs, Send, Recv and Broadcast
+// called from f move messages with MPI directly instead of handing them to the owner
+// goroutine and back: two thread switches less per message. Every transport call made
+// while f runs must come from f's goroutine: the manager's loop qualifies (it alone uses
+// the transport on rank 0); a worker, whose computing goroutines send, does not.
+func (t *mpiTransport) RunOwned(f func()) error {
+	done := make(chan struct{})
+	g := func(*mpi.Communicator) {
+		t.owned.Store(true)
+		defer func() {
+			t.owned.Store(false)
+			close(done)
+		}()
+		f()
+	}
+	select {
+	case t.calls <- g:
+	case <-t.failed:
+		return t.fail
+	case <-t.done:
+		return ErrClosed
+	}
+	<-done
+	return nil
+}
+
+// failOwned records an MPI failure met in owned mode; the poll loop then aborts the job at
+// Close, as for a failure met in the loop itself.
+func (t *mpiTransport) failOwned(err error) error {
+	t.setFail(err)
+	return err
+}
+
+// recvOwned is Recv on the owner goroutine: it polls MPI itself.
+func (t *mpiTransport) recvOwned(ctx context.Context) (Msg, error) {
+	w := t.w
+	for {
+		select {
+		case m := <-t.recvq: // received by the poll loop before RunOwned
+			return checkKind(m)
+		default:
+		}
+		if _, err := w.complete(); err != nil {
+			return Msg{}, t.failOwned(err)
+		}
+		m, ok, err := w.receive()
+		if err != nil {
+			return Msg{}, t.failOwned(err)
+		}
+		if ok {
+			w.busy()
+			return checkKind(m)
+		}
+		if err := ctx.Err(); err != nil {
+			return Msg{}, err
+		}
+		if err := w.checkParent(); err != nil {
+			return Msg{}, t.failOwned(err)
+		}
+		if d := w.pause(false); d > 0 {
+			time.Sleep(d)
+		}
+	}
+}
+
+// checkKind turns the Kind-0 message that stands for a malformed frame into its error.
+func checkKind(m Msg) (Msg, error) {
+	if m.Kind == 0 {
+		return Msg{}, errors.New(string(m.Data))
+	}
+	return m, nil
 }
 
 func (t *mpiTransport) Rank() int    { return t.rank }
@@ -329,6 +469,15 @@ func (t *mpiTransport) Send(ctx context.Context, to int, m Msg) error {
 	frame := getFrame(HeaderLen + len(m.Data))
 	PutHeader(frame, m)
 	copy(frame[HeaderLen:], m.Data)
+	if t.owned.Load() {
+		if err := t.w.start(outFrame{to: to, frame: frame}); err != nil {
+			return t.failOwned(err)
+		}
+		if _, err := t.w.complete(); err != nil {
+			return t.failOwned(err)
+		}
+		return nil
+	}
 	select {
 	case <-t.quit:
 		return ErrClosed
@@ -349,12 +498,12 @@ func (t *mpiTransport) Send(ctx context.Context, to int, m Msg) error {
 // Recv returns the next message from any rank. A malformed frame is an error naming its
 // sender.
 func (t *mpiTransport) Recv(ctx context.Context) (Msg, error) {
+	if t.owned.Load() {
+		return t.recvOwned(ctx)
+	}
 	select {
 	case m := <-t.recvq:
-		if m.Kind == 0 {
-			return Msg{}, errors.New(string(m.Data))
-		}
-		return m, nil
+		return checkKind(m)
 	case <-t.failed:
 		return Msg{}, t.fail
 	case <-t.done:
@@ -367,6 +516,9 @@ func (t *mpiTransport) Recv(ctx context.Context) (Msg, error) {
 // Broadcast runs MPI_Bcast on the owner goroutine. Like every collective it blocks until
 // the root and this rank have both entered it.
 func (t *mpiTransport) Broadcast(ctx context.Context, root int, data []byte) error {
+	if t.owned.Load() {
+		return t.w.comm.Bcast(data, root)
+	}
 	errc := make(chan error, 1)
 	f := func(c *mpi.Communicator) { errc <- c.Bcast(data, root) }
 	select {

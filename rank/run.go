@@ -27,6 +27,18 @@ func Run(ctx context.Context, t Transport, job Job, cfg Config) (Stats, error) {
 	case t.Size() == 1:
 		return runAlone(ctx, t, job, cfg)
 	case t.Rank() == 0:
+		// On MPI the manager's loop runs on the goroutine that owns MPI and polls it
+		// directly: the manager alone uses the transport on rank 0.
+		if o, ok := t.(interface{ RunOwned(func()) error }); ok {
+			var (
+				st  Stats
+				err error
+			)
+			if oerr := o.RunOwned(func() { st, err = runManager(ctx, t, job, cfg) }); oerr != nil {
+				return st, oerr
+			}
+			return st, err
+		}
 		return runManager(ctx, t, job, cfg)
 	default:
 		return Stats{}, runWorker(ctx, t, job, cfg)
