@@ -332,23 +332,7 @@ func (c *cluster) waitRank(t *testing.T, j *running, bin string, r int, host str
 }
 
 // findRank returns the pid of the process running bin as MPI rank r, or 0.
-func findRank(bin string, r int) int {
-	procs, _ := filepath.Glob("/proc/[0-9]*")
-	for _, p := range procs {
-		exe, err := os.Readlink(filepath.Join(p, "exe"))
-		if err != nil || exe != bin {
-			continue
-		}
-		env, _ := os.ReadFile(filepath.Join(p, "environ"))
-		for _, kv := range bytes.Split(env, []byte{0}) {
-			if string(kv) == "OMPI_COMM_WORLD_RANK="+strconv.Itoa(r) {
-				pid, _ := strconv.Atoi(filepath.Base(p))
-				return pid
-			}
-		}
-	}
-	return 0
-}
+func findRank(bin string, r int) int { return mwtest.FindRank(bin, r) }
 
 // ended says why the run is over ("" while it runs).
 func (j *running) ended() string {

@@ -127,18 +127,7 @@ func WriteMap(w io.Writer, f Format, m *Map) error {
 					b = append(b, v...)
 				}
 			}
-			b = append(b, `},"geometry":{"type":"Polygon","coordinates":[[`...)
-			for j, c := range [5][2]int32{{r.X0, r.Y0}, {r.X1, r.Y0}, {r.X1, r.Y1}, {r.X0, r.Y1}, {r.X0, r.Y0}} {
-				if j > 0 {
-					b = append(b, ',')
-				}
-				b = append(b, '[')
-				b = strconv.AppendInt(b, int64(c[0]), 10)
-				b = append(b, ',')
-				b = strconv.AppendInt(b, int64(c[1]), 10)
-				b = append(b, ']')
-			}
-			b = append(b, "]]}}"...)
+			b = appendGeometry(b, r)
 		}
 		if len(b) > 1<<15 {
 			if _, err := bw.Write(b); err != nil {

@@ -145,18 +145,7 @@ func (w *Writer) Piece(p Piece) {
 		b = append(b, w.bID.get(p.B)...)
 		b = append(b, w.aAttr.get(p.A)...)
 		b = append(b, w.bAttr.get(p.B)...)
-		b = append(b, `},"geometry":{"type":"Polygon","coordinates":[[`...)
-		for k, c := range [5][2]int32{{r.X0, r.Y0}, {r.X1, r.Y0}, {r.X1, r.Y1}, {r.X0, r.Y1}, {r.X0, r.Y0}} {
-			if k > 0 {
-				b = append(b, ',')
-			}
-			b = append(b, '[')
-			b = strconv.AppendInt(b, int64(c[0]), 10)
-			b = append(b, ',')
-			b = strconv.AppendInt(b, int64(c[1]), 10)
-			b = append(b, ']')
-		}
-		b = append(b, "]]}}"...)
+		b = appendGeometry(b, r)
 	}
 	w.buf = b
 	w.n++
@@ -183,4 +172,21 @@ func (w *Writer) Footer() error {
 		w.buf = append(w.buf, "\n]}\n"...)
 	}
 	return w.flush()
+}
+
+// appendGeometry closes a feature's properties and appends its geometry: the rectangle's
+// closed, counterclockwise 5-point ring.
+func appendGeometry(b []byte, r Rect) []byte {
+	b = append(b, `},"geometry":{"type":"Polygon","coordinates":[[`...)
+	for k, c := range [5][2]int32{{r.X0, r.Y0}, {r.X1, r.Y0}, {r.X1, r.Y1}, {r.X0, r.Y1}, {r.X0, r.Y0}} {
+		if k > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, '[')
+		b = strconv.AppendInt(b, int64(c[0]), 10)
+		b = append(b, ',')
+		b = strconv.AppendInt(b, int64(c[1]), 10)
+		b = append(b, ']')
+	}
+	return append(b, "]]}}"...)
 }

@@ -114,3 +114,23 @@ func Command(t testing.TB, stdin []byte, name string, args ...string) Result {
 	}
 	return r
 }
+
+// FindRank returns the pid of a process running bin as MPI rank r (by its
+// OMPI_COMM_WORLD_RANK), or 0 when there is none.
+func FindRank(bin string, r int) int {
+	procs, _ := filepath.Glob("/proc/[0-9]*")
+	for _, p := range procs {
+		exe, err := os.Readlink(filepath.Join(p, "exe"))
+		if err != nil || exe != bin {
+			continue
+		}
+		env, _ := os.ReadFile(filepath.Join(p, "environ"))
+		for _, kv := range bytes.Split(env, []byte{0}) {
+			if string(kv) == "OMPI_COMM_WORLD_RANK="+strconv.Itoa(r) {
+				pid, _ := strconv.Atoi(filepath.Base(p))
+				return pid
+			}
+		}
+	}
+	return 0
+}
