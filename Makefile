@@ -1,6 +1,8 @@
 # mw: build, test, run and benchmark. `make run` and `make test` install what they need
 # (Debian's OpenMPI and friends) on a fresh machine as root.
 
+# Go as this machine kind installs it, when it is not on the PATH already.
+export PATH := $(PATH):/usr/local/go/bin
 GO       ?= go
 MPIRUN   ?= mpirun
 NP       ?= 3
