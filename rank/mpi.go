@@ -389,14 +389,20 @@ func (t *mpiTransport) call(f func(*mpi.Communicator), w *wire) error {
 // while f runs must come from f's goroutine: the manager's loop qualifies (it alone uses
 // the transport on rank 0); a worker, whose computing goroutines send, does not.
 func (t *mpiTransport) RunOwned(f func()) error {
-	done := make(chan struct{})
-	g := func(*mpi.Communicator) {
+	return t.onOwner(context.Background(), func(*mpi.Communicator) {
 		t.owned.Store(true)
-		defer func() {
-			t.owned.Store(false)
-			close(done)
-		}()
+		defer t.owned.Store(false)
 		f()
+	})
+}
+
+// onOwner runs f on the goroutine that owns MPI, between two rounds of its poll loop, and
+// returns once f has returned.
+func (t *mpiTransport) onOwner(ctx context.Context, f func(*mpi.Communicator)) error {
+	done := make(chan struct{})
+	g := func(c *mpi.Communicator) {
+		defer close(done)
+		f(c)
 	}
 	select {
 	case t.calls <- g:
@@ -404,6 +410,8 @@ func (t *mpiTransport) RunOwned(f func()) error {
 		return t.fail
 	case <-t.done:
 		return ErrClosed
+	case <-ctx.Done():
+		return ctx.Err()
 	}
 	<-done
 	return nil
@@ -519,18 +527,11 @@ func (t *mpiTransport) Broadcast(ctx context.Context, root int, data []byte) err
 	if t.owned.Load() {
 		return t.w.comm.Bcast(data, root)
 	}
-	errc := make(chan error, 1)
-	f := func(c *mpi.Communicator) { errc <- c.Bcast(data, root) }
-	select {
-	case t.calls <- f:
-	case <-t.failed:
-		return t.fail
-	case <-t.done:
-		return ErrClosed
-	case <-ctx.Done():
-		return ctx.Err()
+	var err error
+	if oerr := t.onOwner(ctx, func(c *mpi.Communicator) { err = c.Bcast(data, root) }); oerr != nil {
+		return oerr
 	}
-	return <-errc
+	return err
 }
 
 // Close completes the queued sends and finalizes MPI. A transport that failed aborts the
