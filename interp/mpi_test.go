@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -12,16 +11,7 @@ import (
 	"github.com/mw-hpc/mw/internal/mwtest"
 )
 
-// needMPI skips integration tests in -short mode and where mpirun is missing.
-func needMPI(t *testing.T) {
-	t.Helper()
-	if testing.Short() {
-		t.Skip("integration test: runs the mw binary under mpirun")
-	}
-	if _, err := exec.LookPath("mpirun"); err != nil {
-		t.Skip("mpirun not found")
-	}
-}
+func needMPI(t *testing.T) { mwtest.NeedMPI(t) }
 
 // TestMPISameBytes: under a real mpirun the output bytes are the sequential computation's,
 // for -np 1 to 4 and several chunk sizes, from a file and from stdin to stdout.

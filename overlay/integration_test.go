@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -12,15 +11,7 @@ import (
 	"github.com/mw-hpc/mw/internal/mwtest"
 )
 
-func needMPI(t *testing.T) {
-	t.Helper()
-	if testing.Short() {
-		t.Skip("short: no mpirun")
-	}
-	if _, err := exec.LookPath("mpirun"); err != nil {
-		t.Skip("no mpirun")
-	}
-}
+func needMPI(t *testing.T) { mwtest.NeedMPI(t) }
 
 // TestMPISameBytes runs the real binary under mpirun: -np 1..4, several chunk sizes, with and
 // without --b-path, all giving the bytes of a run without mpirun.

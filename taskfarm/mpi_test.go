@@ -19,15 +19,7 @@ import (
 // prints when a rank exits non-zero (mw exec does whenever a task fails), and
 // odls_base_sigkill_timeout 0 spares the 1-2 s mpirun otherwise waits before it exits then.
 
-func needMPI(t *testing.T) {
-	t.Helper()
-	if testing.Short() {
-		t.Skip("-short: no mpirun runs")
-	}
-	if _, err := exec.LookPath("mpirun"); err != nil {
-		t.Skip("mpirun is not installed")
-	}
-}
+func needMPI(t *testing.T) { mwtest.NeedMPI(t) }
 
 // mpiExec runs `mpirun -q -np np mw exec args...` and returns what it printed.
 func mpiExec(t *testing.T, np int, stdin string, args ...string) result {

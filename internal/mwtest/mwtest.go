@@ -134,3 +134,14 @@ func FindRank(bin string, r int) int {
 	}
 	return 0
 }
+
+// NeedMPI skips an integration test in -short mode and where mpirun is missing.
+func NeedMPI(t testing.TB) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("-short: no mpirun runs")
+	}
+	if _, err := exec.LookPath("mpirun"); err != nil {
+		t.Skip("mpirun is not installed")
+	}
+}
