@@ -65,6 +65,22 @@ type harness struct {
 	newErr   func(rank int) error
 	setup    []byte
 	gotSetup [][]byte
+	results  atomic.Int64 // results the manager has received
+}
+
+// countingRecv counts the results the manager receives. The manager handles each message
+// before it calls Recv again, so a count of n means n-1 results are handled already.
+type countingRecv struct {
+	Transport
+	results *atomic.Int64
+}
+
+func (c *countingRecv) Recv(ctx context.Context) (Msg, error) {
+	m, err := c.Transport.Recv(ctx)
+	if err == nil && m.Kind == KindResult {
+		c.results.Add(1)
+	}
+	return m, err
 }
 
 func newHarness(workers int, chunks uint64) *harness {
@@ -123,7 +139,7 @@ func (h *harness) run(t *testing.T, cfg Config) (Stats, error, []error) {
 			_, werrs[r] = Run(ctx, h.net.Rank(r), h.job(r), cfg)
 		}(r)
 	}
-	st, err := Run(ctx, h.net.Rank(0), h.job(0), cfg)
+	st, err := Run(ctx, &countingRecv{Transport: h.net.Rank(0), results: &h.results}, h.job(0), cfg)
 	wg.Wait()
 	require.NoError(t, ctx.Err(), "run hung past the test deadline")
 	return st, err, werrs
@@ -234,20 +250,18 @@ func TestReorderBoundWithSlowFirstChunk(t *testing.T) {
 			// Two threads per worker: chunk 0 blocks one, the other keeps computing.
 			cfg := cfgWith(2, 2)
 			bound := reorderSlack * workers * cfg.Threads * cfg.Window
-			release := make(chan struct{})
-			var done atomic.Int64
 			var issuedWhileBlocked atomic.Int64
 			h.work = func(ctx context.Context, _ int, c Chunk) ([]byte, error) {
 				if c.Seq == 0 {
-					// Hold chunk 0 until every other chunk the bound allows is computed.
-					select {
-					case <-release:
-					case <-ctx.Done():
-						return nil, ctx.Err()
+					// Hold chunk 0 until the manager has received every other chunk the
+					// bound allows (counted events, no timing).
+					for h.results.Load() < int64(bound-1) {
+						if ctx.Err() != nil {
+							return nil, ctx.Err()
+						}
+						time.Sleep(100 * time.Microsecond)
 					}
 					issuedWhileBlocked.Store(h.src.calls.Load())
-				} else if done.Add(1) == int64(bound-1) {
-					close(release)
 				}
 				return digest(c.Data), nil
 			}
