@@ -211,7 +211,11 @@ func (m *manager) loop(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("receive: %w", err)
 		}
-		begin, sent := time.Now(), m.sent
+		var begin time.Time
+		sent := m.sent
+		if m.sized != nil {
+			begin = time.Now()
+		}
 		if err := m.handle(msg); err != nil {
 			return err
 		}

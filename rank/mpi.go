@@ -7,7 +7,6 @@ import (
 	"os"
 	"runtime"
 	"sync"
-	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -20,14 +19,20 @@ const tag = 7
 // Polling: the owner goroutine never blocks inside MPI, because Open MPI busy-polls in a
 // blocking receive (measured here: a rank blocked 3 s in MPI_Recv used 3.0 s of CPU, with or
 // without mpi_yield_when_idle), and an idle manager would then eat a core its workers need.
-// Instead it polls with MPI_Improbe: while messages flow it spins (spinIdle empty rounds,
-// each yielding the CPU), then sleeps between polls for an eighth of the time it has been
-// idle, between minSleep and maxSleep: a message that arrives after a quiet spell of T
-// waits at most T/8 more (and at most maxSleep), while a long idle spell costs a few hundred
-// wake-ups a second. Queued sends wake it at once. With sends still in progress it does not
-// sleep, since some transports need MPI calls to move their data.
+// Instead it polls with MPI_Improbe: for spinFor after the last message it spins, then it
+// sleeps between polls for an eighth of the time it has been idle, between minSleep and
+// maxSleep: a message that arrives after a quiet spell of T waits at most T/8 more (and at
+// most maxSleep), while a long idle spell costs a few hundred wake-ups a second. A send
+// queued by another goroutine wakes it at once (waker). With sends still in progress it
+// sleeps only minSleep, since some transports need MPI calls to move their data.
+//
+// The spin is long enough that two ranks answering each other never both fall asleep (the
+// peer's sleep at that point is shorter than the spin). It yields the CPU only when Open MPI
+// bound this rank to one core, which it shares with its computing goroutines; with more
+// ranks than cores Open MPI yields in every poll itself, and otherwise a yield only delays
+// the next message.
 const (
-	spinIdle      = 200
+	spinFor       = 50 * time.Microsecond
 	minSleep      = 20 * time.Microsecond
 	maxSleep      = 4 * time.Millisecond
 	closeDeadline = 20 * time.Second
@@ -48,6 +53,7 @@ type mpiTransport struct {
 	sendq chan outFrame
 	recvq chan Msg
 	calls chan func(c *mpi.Communicator)
+	k     *waker // ends the owner's sleep when a send or call is queued
 	quit  chan struct{}
 	done  chan struct{}
 
@@ -57,8 +63,8 @@ type mpiTransport struct {
 	quitOnce sync.Once
 	closeErr error
 
-	w     *wire       // the owner goroutine's MPI state
-	owned atomic.Bool // RunOwned is running: calls come from the owner goroutine
+	w       *wire      // the owner goroutine's MPI state
+	ownedMu sync.Mutex // serializes the MPI calls of RunOwned's view (see StartMPI)
 }
 
 type outFrame struct {
@@ -72,6 +78,9 @@ var framePool = sync.Pool{New: func() any { b := make([]byte, 0, 256); return &b
 
 const maxPooledFrame = 64 << 10
 
+// smallFrame is the size of the buffer that receives small messages in the probing call.
+const smallFrame = 512
+
 func getFrame(n int) []byte {
 	if n > maxPooledFrame {
 		return make([]byte, n)
@@ -83,6 +92,14 @@ func getFrame(n int) []byte {
 	return (*bp)[:n]
 }
 
+// frame returns m framed for the wire, in a pooled buffer.
+func frame(m Msg) []byte {
+	f := getFrame(HeaderLen + len(m.Data))
+	PutHeader(f, m)
+	copy(f[HeaderLen:], m.Data)
+	return f
+}
+
 func putFrame(b []byte) {
 	if cap(b) <= maxPooledFrame {
 		framePool.Put(&b)
@@ -92,14 +109,17 @@ func putFrame(b []byte) {
 var _ Transport = (*mpiTransport)(nil)
 
 // StartMPI starts MPI on a goroutine locked to its OS thread, which makes every MPI call of
-// this process from then on, and returns the transport over MPI_COMM_WORLD. It asks for
-// MPI_THREAD_FUNNELED (only the thread that started MPI calls it, which is exactly this
-// design) and fails if MPI grants less. Outside mpirun it starts a singleton world of one rank.
+// this process from then on but one exception, and returns the transport over
+// MPI_COMM_WORLD. The exception: a worker's rescue goroutine may poll for messages while the
+// owner computes a chunk that runs long (RunOwned's view serializes them with a mutex). So
+// it asks for MPI_THREAD_SERIALIZED (any thread, one at a time), and fails if MPI grants
+// less; Open MPI takes no locks at that level (only at MPI_THREAD_MULTIPLE). Outside mpirun
+// it starts a singleton world of one rank.
 func StartMPI() (Transport, error) {
 	t := &mpiTransport{
 		sendq:  make(chan outFrame, 1024),
 		recvq:  make(chan Msg, 4096),
-		calls:  make(chan func(c *mpi.Communicator)),
+		calls:  make(chan func(c *mpi.Communicator), 1),
 		quit:   make(chan struct{}),
 		done:   make(chan struct{}),
 		failed: make(chan struct{}),
@@ -111,6 +131,11 @@ func StartMPI() (Transport, error) {
 	if runtime.NumCPU() == 1 && runtime.GOMAXPROCS(0) == 1 {
 		runtime.GOMAXPROCS(2)
 	}
+	k, err := newWaker()
+	if err != nil {
+		return nil, fmt.Errorf("start MPI: %w", err)
+	}
+	t.k = k
 	started := make(chan error, 1)
 	go t.own(started)
 	if err := <-started; err != nil {
@@ -122,8 +147,9 @@ func StartMPI() (Transport, error) {
 // own is the owner goroutine: it starts MPI, runs the polling loop until Close, and stops MPI.
 func (t *mpiTransport) own(started chan<- error) {
 	runtime.LockOSThread() // never unlocked: the thread ends with the goroutine
+	preciseTimers()
 	defer close(t.done)
-	_, err := mpi.Start(mpi.ThreadFunneled)
+	_, err := mpi.Start(mpi.ThreadSerialized)
 	if err != nil {
 		if mpi.IsOn() {
 			mpi.Stop()
@@ -170,9 +196,9 @@ type pendingSend struct {
 type wire struct {
 	comm            *mpi.Communicator
 	pending         []pendingSend
-	idle            int
 	lastBusy        time.Time
-	bound           bool // Open MPI bound this rank to one core
+	small           [smallFrame]byte // receives small messages
+	bound           bool             // Open MPI bound this rank to one core
 	ppid            int
 	nextParentCheck time.Time
 }
@@ -216,12 +242,17 @@ func (w *wire) complete() (progressed bool, err error) {
 // receive takes one message if one is there. A malformed frame becomes a Msg of Kind 0
 // whose Data says what is wrong, so that Recv reports it naming the sender.
 func (w *wire) receive() (Msg, bool, error) {
-	data, st, ok, err := w.comm.TryRecv(nil, mpi.AnySource, tag)
+	// A small message arrives in w.small with the probe, in one call, and is copied out; a
+	// larger one gets a buffer of its own (a second call).
+	data, st, ok, err := w.comm.TryRecv(w.small[:], mpi.AnySource, tag)
 	if err != nil {
 		return Msg{}, false, fmt.Errorf("receive: %w", err)
 	}
 	if !ok {
 		return Msg{}, false, nil
+	}
+	if len(data) <= len(w.small) { // in w.small, which the next receive reuses
+		data = append([]byte(nil), data...)
 	}
 	m, err := ParseFrame(st.Source, data)
 	if err != nil {
@@ -232,8 +263,8 @@ func (w *wire) receive() (Msg, bool, error) {
 
 // checkParent fails once this rank's launcher (mpirun, orted, slurmstepd) is gone: an
 // orphan would run on unseen, and could write an output another run is resuming.
-func (w *wire) checkParent() error {
-	if now := time.Now(); w.ppid > 1 && now.After(w.nextParentCheck) {
+func (w *wire) checkParent(now time.Time) error {
+	if w.ppid > 1 && now.After(w.nextParentCheck) {
 		if os.Getppid() != w.ppid {
 			return fmt.Errorf("the launcher (pid %d) is gone; this rank stops", w.ppid)
 		}
@@ -242,50 +273,54 @@ func (w *wire) checkParent() error {
 	return nil
 }
 
-func (w *wire) busy() { w.idle, w.lastBusy = 0, time.Now() }
+func (w *wire) busy() { w.lastBusy = time.Now() }
 
-// pause is called after a round in which nothing happened. While spinning (spinIdle rounds,
-// or while a send is in progress: some transports need MPI calls on this side to move its
-// fragments) it yields the CPU and returns 0; after that it returns how long to sleep.
-func (w *wire) pause(quitting bool) time.Duration {
-	if w.idle++; w.idle < spinIdle || len(w.pending) > 0 || busyPoll {
-		// Yield the CPU to other processes, not only other goroutines: with more ranks
-		// than cores a spinning rank would take the core its peer needs. A rank bound to
-		// one core yields to its own computing goroutines first.
+// pause is called after a round in which nothing happened, at now. While spinning it
+// returns 0 (yielding the core first if this rank is bound to one); after that it returns
+// how long to sleep.
+func (w *wire) pause(now time.Time, quitting bool) time.Duration {
+	idle := now.Sub(w.lastBusy)
+	if idle < spinFor || busyPoll {
 		if w.bound {
-			runtime.Gosched()
+			syscall.Syscall(syscall.SYS_SCHED_YIELD, 0, 0, 0)
 		}
-		syscall.Syscall(syscall.SYS_SCHED_YIELD, 0, 0, 0)
 		return 0
 	}
-	if quitting {
+	if quitting || len(w.pending) > 0 {
 		return minSleep
 	}
-	return min(max(time.Since(w.lastBusy)/8, minSleep), maxSleep)
+	return min(max(idle/8, minSleep), maxSleep)
 }
+
+// startQueued starts the sends other goroutines queued, in order, up to limit of them; it
+// reports whether it started any.
+func (t *mpiTransport) startQueued(limit int) (bool, error) {
+	for k := 0; k < limit; k++ {
+		select {
+		case o := <-t.sendq:
+			if err := t.w.start(o); err != nil {
+				return k > 0, err
+			}
+		default:
+			return k > 0, nil
+		}
+	}
+	return true, nil
+}
+
+// queued reports whether another goroutine has queued a send or a call for the owner.
+func (t *mpiTransport) queued() bool { return len(t.sendq) > 0 || len(t.calls) > 0 }
 
 // poll moves messages until Close has been called and every queued send has completed.
 func (t *mpiTransport) poll(comm *mpi.Communicator) error {
 	w := newWire(comm)
 	t.w = w
-	timer := time.NewTimer(time.Hour)
-	timer.Stop()
 	quitting := false
 	var deadline time.Time
 	for {
-		busy := false
-		// Start queued sends, in order.
-	sends:
-		for k := 0; k < 256; k++ {
-			select {
-			case o := <-t.sendq:
-				if err := w.start(o); err != nil {
-					return err
-				}
-				busy = true
-			default:
-				break sends
-			}
+		busy, err := t.startQueued(256)
+		if err != nil {
+			return err
 		}
 		progressed, err := w.complete()
 		if err != nil {
@@ -319,41 +354,22 @@ func (t *mpiTransport) poll(comm *mpi.Communicator) error {
 			default:
 			}
 		}
-		if err := w.checkParent(); err != nil {
+		now := time.Now()
+		if err := w.checkParent(now); err != nil {
 			return err
 		}
 		if quitting && len(w.pending) == 0 && len(t.sendq) == 0 {
 			return nil
 		}
-		if quitting && time.Now().After(deadline) {
+		if quitting && now.After(deadline) {
 			return fmt.Errorf("close: %d sends still pending after %v", len(w.pending), closeDeadline)
 		}
 		if busy {
 			w.busy()
 			continue
 		}
-		d := w.pause(quitting)
-		if d == 0 {
-			continue
-		}
-		timer.Reset(d)
-		select {
-		case o := <-t.sendq:
-			if !timer.Stop() {
-				<-timer.C
-			}
-			if err := w.start(o); err != nil {
-				return err
-			}
-			w.busy()
-		case f := <-t.calls:
-			if !timer.Stop() {
-				<-timer.C
-			}
-			if err := t.call(f, w); err != nil {
-				return err
-			}
-		case <-timer.C:
+		if d := w.pause(now, quitting); d > 0 {
+			t.k.sleep(d, t.queued)
 		}
 	}
 }
@@ -363,16 +379,8 @@ func (t *mpiTransport) poll(comm *mpi.Communicator) error {
 // those messages before it enters the same collective (the setup announcement before the
 // setup's MPI_Bcast). A failure recorded while it ran ends the poll loop.
 func (t *mpiTransport) call(f func(*mpi.Communicator), w *wire) error {
-	for {
-		select {
-		case o := <-t.sendq:
-			if err := w.start(o); err != nil {
-				return err
-			}
-			continue
-		default:
-		}
-		break
+	if _, err := t.startQueued(len(t.sendq)); err != nil {
+		return err
 	}
 	f(w.comm)
 	select {
@@ -383,17 +391,15 @@ func (t *mpiTransport) call(f func(*mpi.Communicator), w *wire) error {
 	return nil
 }
 
-// RunOwned runs f on the goroutine that owns MPI. While f runs, Send, Recv and Broadcast
-// called from f move messages with MPI directly instead of handing them to the owner
-// goroutine and back: two thread switches less per message. Every transport call made
-// while f runs must come from f's goroutine: the manager's loop qualifies (it alone uses
-// the transport on rank 0); a worker, whose computing goroutines send, does not.
-func (t *mpiTransport) RunOwned(f func()) error {
-	return t.onOwner(context.Background(), func(*mpi.Communicator) {
-		t.owned.Store(true)
-		defer t.owned.Store(false)
-		f()
-	})
+// RunOwned runs f on the goroutine that owns MPI and gives it a Transport whose Send and
+// Recv move messages with MPI directly instead of handing them to the owner goroutine and
+// back (two thread switches less per message). That view is meant for f's goroutine; another
+// goroutine may use it too while f waits (a worker's rescue), since its calls hold a mutex,
+// but only one goroutine may call its Recv at a time. Meanwhile the transport's own Send
+// stays safe for any goroutine: it queues the message, and the view's Recv and Send start
+// queued messages, in order, before their own.
+func (t *mpiTransport) RunOwned(f func(owned Transport)) error {
+	return t.onOwner(context.Background(), func(*mpi.Communicator) { f(ownedTransport{t}) })
 }
 
 // onOwner runs f on the goroutine that owns MPI, between two rounds of its poll loop, and
@@ -406,6 +412,7 @@ func (t *mpiTransport) onOwner(ctx context.Context, f func(*mpi.Communicator)) e
 	}
 	select {
 	case t.calls <- g:
+		t.k.wake()
 	case <-t.failed:
 		return t.fail
 	case <-t.done:
@@ -424,36 +431,100 @@ func (t *mpiTransport) failOwned(err error) error {
 	return err
 }
 
-// recvOwned is Recv on the owner goroutine: it polls MPI itself.
-func (t *mpiTransport) recvOwned(ctx context.Context) (Msg, error) {
-	w := t.w
+// ownedTransport is the Transport RunOwned gives the owner goroutine.
+type ownedTransport struct{ t *mpiTransport }
+
+func (o ownedTransport) Rank() int    { return o.t.rank }
+func (o ownedTransport) Size() int    { return o.t.size }
+func (o ownedTransport) Host() string { return o.t.host }
+
+// Close is the owning transport's business; the owned view cannot close it.
+func (o ownedTransport) Close() error {
+	return errors.New("close: the MPI transport is closed by its owner, not from RunOwned")
+}
+
+// Send starts the sends queued by other goroutines, then this one.
+func (o ownedTransport) Send(ctx context.Context, to int, m Msg) error {
+	t := o.t
+	if to < 0 || to >= t.size {
+		return fmt.Errorf("send to rank %d: no such rank (size %d)", to, t.size)
+	}
+	t.ownedMu.Lock()
+	defer t.ownedMu.Unlock()
+	if _, err := t.startQueued(len(t.sendq)); err != nil {
+		return t.failOwned(err)
+	}
+	if err := t.w.start(outFrame{to: to, frame: frame(m)}); err != nil {
+		return t.failOwned(err)
+	}
+	if _, err := t.w.complete(); err != nil {
+		return t.failOwned(err)
+	}
+	return nil
+}
+
+// Recv polls MPI itself, starting the sends other goroutines queue meanwhile.
+func (o ownedTransport) Recv(ctx context.Context) (Msg, error) {
 	for {
 		select {
-		case m := <-t.recvq: // received by the poll loop before RunOwned
+		case m := <-o.t.recvq: // received by the poll loop before RunOwned
 			return checkKind(m)
 		default:
 		}
-		if _, err := w.complete(); err != nil {
-			return Msg{}, t.failOwned(err)
-		}
-		m, ok, err := w.receive()
-		if err != nil {
-			return Msg{}, t.failOwned(err)
-		}
-		if ok {
-			w.busy()
-			return checkKind(m)
+		m, ok, d, err := o.pollOnce()
+		if ok || err != nil {
+			return m, err
 		}
 		if err := ctx.Err(); err != nil {
 			return Msg{}, err
 		}
-		if err := w.checkParent(); err != nil {
-			return Msg{}, t.failOwned(err)
-		}
-		if d := w.pause(false); d > 0 {
-			time.Sleep(d)
+		if d > 0 {
+			o.t.k.sleep(d, o.t.queued)
 		}
 	}
+}
+
+// pollOnce is one round of Recv: it starts queued sends, completes those done and takes a
+// message if there is one; if not, it says how long to sleep.
+func (o ownedTransport) pollOnce() (m Msg, ok bool, sleep time.Duration, err error) {
+	t, w := o.t, o.t.w
+	t.ownedMu.Lock()
+	defer t.ownedMu.Unlock()
+	started, err := t.startQueued(256)
+	if err != nil {
+		return Msg{}, false, 0, t.failOwned(err)
+	}
+	if _, err := w.complete(); err != nil {
+		return Msg{}, false, 0, t.failOwned(err)
+	}
+	m, ok, err = w.receive()
+	if err != nil {
+		return Msg{}, false, 0, t.failOwned(err)
+	}
+	if ok {
+		w.busy()
+		m, err = checkKind(m)
+		return m, true, 0, err
+	}
+	now := time.Now()
+	if err := w.checkParent(now); err != nil {
+		return Msg{}, false, 0, t.failOwned(err)
+	}
+	if started {
+		w.busy()
+		return Msg{}, false, 0, nil
+	}
+	return Msg{}, false, w.pause(now, false), nil
+}
+
+// Broadcast runs MPI_Bcast directly.
+func (o ownedTransport) Broadcast(ctx context.Context, root int, data []byte) error {
+	o.t.ownedMu.Lock()
+	defer o.t.ownedMu.Unlock()
+	if _, err := o.t.startQueued(len(o.t.sendq)); err != nil {
+		return o.t.failOwned(err)
+	}
+	return o.t.w.comm.Bcast(data, root)
 }
 
 // checkKind turns the Kind-0 message that stands for a malformed frame into its error.
@@ -474,25 +545,14 @@ func (t *mpiTransport) Send(ctx context.Context, to int, m Msg) error {
 	if to < 0 || to >= t.size {
 		return fmt.Errorf("send to rank %d: no such rank (size %d)", to, t.size)
 	}
-	frame := getFrame(HeaderLen + len(m.Data))
-	PutHeader(frame, m)
-	copy(frame[HeaderLen:], m.Data)
-	if t.owned.Load() {
-		if err := t.w.start(outFrame{to: to, frame: frame}); err != nil {
-			return t.failOwned(err)
-		}
-		if _, err := t.w.complete(); err != nil {
-			return t.failOwned(err)
-		}
-		return nil
-	}
 	select {
 	case <-t.quit:
 		return ErrClosed
 	default:
 	}
 	select {
-	case t.sendq <- outFrame{to: to, frame: frame}:
+	case t.sendq <- outFrame{to: to, frame: frame(m)}:
+		t.k.wake()
 		return nil
 	case <-t.failed:
 		return t.fail
@@ -506,9 +566,6 @@ func (t *mpiTransport) Send(ctx context.Context, to int, m Msg) error {
 // Recv returns the next message from any rank. A malformed frame is an error naming its
 // sender.
 func (t *mpiTransport) Recv(ctx context.Context) (Msg, error) {
-	if t.owned.Load() {
-		return t.recvOwned(ctx)
-	}
 	select {
 	case m := <-t.recvq:
 		return checkKind(m)
@@ -524,9 +581,6 @@ func (t *mpiTransport) Recv(ctx context.Context) (Msg, error) {
 // Broadcast runs MPI_Bcast on the owner goroutine. Like every collective it blocks until
 // the root and this rank have both entered it.
 func (t *mpiTransport) Broadcast(ctx context.Context, root int, data []byte) error {
-	if t.owned.Load() {
-		return t.w.comm.Bcast(data, root)
-	}
 	var err error
 	if oerr := t.onOwner(ctx, func(c *mpi.Communicator) { err = c.Bcast(data, root) }); oerr != nil {
 		return oerr
@@ -537,7 +591,12 @@ func (t *mpiTransport) Broadcast(ctx context.Context, root int, data []byte) err
 // Close completes the queued sends and finalizes MPI. A transport that failed aborts the
 // whole job instead (MPI_Abort with code 1), so no rank is left waiting.
 func (t *mpiTransport) Close() error {
-	t.quitOnce.Do(func() { close(t.quit) })
+	t.quitOnce.Do(func() {
+		close(t.quit)
+		t.k.wake()
+		<-t.done
+		t.k.close()
+	})
 	<-t.done
 	return t.closeErr
 }

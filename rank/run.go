@@ -29,12 +29,12 @@ func Run(ctx context.Context, t Transport, job Job, cfg Config) (Stats, error) {
 	case t.Rank() == 0:
 		// On MPI the manager's loop runs on the goroutine that owns MPI and polls it
 		// directly: the manager alone uses the transport on rank 0.
-		if o, ok := t.(interface{ RunOwned(func()) error }); ok {
+		if o, ok := t.(owner); ok {
 			var (
 				st  Stats
 				err error
 			)
-			if oerr := o.RunOwned(func() { st, err = runManager(ctx, t, job, cfg) }); oerr != nil {
+			if oerr := o.RunOwned(func(ot Transport) { st, err = runManager(ctx, ot, job, cfg) }); oerr != nil {
 				return st, oerr
 			}
 			return st, err
@@ -43,6 +43,12 @@ func Run(ctx context.Context, t Transport, job Job, cfg Config) (Stats, error) {
 	default:
 		return Stats{}, runWorker(ctx, t, job, cfg)
 	}
+}
+
+// owner is a Transport with a goroutine that owns it (MPI): RunOwned runs a function on that
+// goroutine and gives it a Transport that skips the hand-offs to it.
+type owner interface {
+	RunOwned(f func(owned Transport)) error
 }
 
 func (c Config) validate() error {

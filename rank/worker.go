@@ -8,6 +8,7 @@ import (
 	"runtime/debug"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -18,19 +19,58 @@ var errAborted = errors.New("manager aborted the job")
 // corrupt message, not a reason to allocate.
 const maxSetup = 16 << 30
 
-// workerRank is one worker rank's state: a receive loop on the calling goroutine and
-// threads computing goroutines fed by a bounded queue.
+// workerRank is one worker rank's state: a serving loop that receives chunks (on MPI, on the
+// goroutine that owns MPI) and threads computing goroutines fed by a bounded queue.
+//
+// A chunk that is cheap to compute (a recent average under inlineMax) is computed by the
+// serving loop itself, as a C worker would: handing it to another goroutine and its result
+// back costs more than the work (two thread switches per chunk). The first chunks, and any
+// costly ones, go to the computing goroutines, so that the serving loop keeps receiving,
+// keeps MPI moving and sees a stop at once. When chunks turn cheap while a computing
+// goroutine still holds one (or one is stuck), the loop may compute beside it: threads+1
+// chunks at once, for that while.
+//
+// A chunk computed inline that runs longer than rescueAfter (cheap on average, stuck this
+// once, or waiting for the job to stop) must not leave the rank deaf: a rescue goroutine
+// then takes over the receive loop (the serving role, w.role) until that computation
+// returns, queueing chunks for the computing goroutines and handling a stop, which cancels
+// the stuck computation.
 type workerRank struct {
-	t       Transport
-	cfg     Config
-	threads int
-	queue   chan Chunk
+	t         Transport // the serving loop's (on MPI: owned by its goroutine)
+	out       Transport // the computing goroutines' (Send safe for concurrent use)
+	cfg       Config
+	fn        Worker
+	threads   int
+	inlineMax time.Duration
+	queue     chan Chunk
+
+	cost atomic.Int64 // recent compute time per chunk in ns (moving average); -1 unknown
+
+	// The serving role: whoever holds role runs the receive loop. The serving loop lets go
+	// of it while it computes a chunk inline (inlineGen names that computation), and the
+	// rescue may take it meanwhile.
+	role       sync.Mutex
+	inlineGen  atomic.Uint64 // the inline computation running, 0 for none
+	gens       uint64        // inline computations so far (serving loop only)
+	rescueT    *time.Timer   // fires rescue rescueAfter into an inline computation
+	ended      bool          // under role: the receive loop has ended (stop or error)
+	endErr     error         // under role: the error it ended with
+	cctx       context.Context
+	cancelWork context.CancelFunc
 
 	mu      sync.RWMutex // held for writing to stop; for reading around each result send
 	stopped bool
 	held    map[uint64]bool // chunks received and not yet answered
 	heldMu  sync.Mutex
 }
+
+// inlineMax bounds the recent cost of a chunk computed by the serving loop: with one thread,
+// what a delayed stop or MPI transfer may wait; with more, about what a hand-off costs, since
+// the loop computes alone.
+const (
+	inlineMaxOne  = 200 * time.Microsecond
+	inlineMaxMany = 10 * time.Microsecond
+)
 
 func runWorker(ctx context.Context, t Transport, job Job, cfg Config) error {
 	setup, err := awaitSetup(ctx, t)
@@ -44,8 +84,13 @@ func runWorker(ctx context.Context, t Transport, job Job, cfg Config) error {
 	if threads == 0 {
 		threads = autoThreads(t.Rank())
 	}
-	w := &workerRank{t: t, cfg: cfg, threads: threads, queue: make(chan Chunk, threads*cfg.Window), held: map[uint64]bool{}}
-	fn, err := job.NewWorker(setup)
+	w := &workerRank{t: t, out: t, cfg: cfg, threads: threads, inlineMax: inlineMaxOne,
+		queue: make(chan Chunk, threads*cfg.Window), held: map[uint64]bool{}}
+	if threads > 1 {
+		w.inlineMax = inlineMaxMany
+	}
+	w.cost.Store(-1)
+	w.fn, err = job.NewWorker(setup)
 	if err != nil {
 		// Tell the manager, which reports it and stops us.
 		why := []byte(t.Host() + "\x00" + err.Error())
@@ -67,25 +112,138 @@ func runWorker(ctx context.Context, t Transport, job Job, cfg Config) error {
 			}
 		}
 	}
-
-	cctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	var wg sync.WaitGroup
-	for i := 0; i < threads; i++ {
-		wg.Add(1)
-		go func(thread int) {
-			defer wg.Done()
-			w.compute(cctx, fn, thread)
-		}(i)
-	}
-	err = w.receive(ctx, cancel)
-	close(w.queue)
-	if err != nil {
+	if o, ok := t.(owner); ok {
+		if oerr := o.RunOwned(func(ot Transport) { w.t = ot; err = w.serve(ctx) }); oerr != nil {
+			return oerr
+		}
 		return err
 	}
-	// Computations still running were abandoned (their context is cancelled); we do not
-	// wait for them: a pure Go computation cannot be interrupted, and its result is dropped.
-	return nil
+	return w.serve(ctx)
+}
+
+// rescueAfter is how long an inline computation may hold the serving loop before the
+// rescue goroutine takes over the receiving.
+const rescueAfter = 5 * time.Millisecond
+
+// serve starts the computing goroutines and receives chunks until the manager says stop.
+// Computations still running then are abandoned (their context is cancelled); it does not
+// wait for them: a pure Go computation cannot be interrupted, and its result is dropped.
+func (w *workerRank) serve(ctx context.Context) error {
+	w.cctx, w.cancelWork = context.WithCancel(ctx)
+	defer w.cancelWork()
+	for i := 0; i < w.threads; i++ {
+		go w.compute(w.cctx, i)
+	}
+	w.rescueT = time.AfterFunc(time.Hour, func() { w.rescue(ctx) })
+	w.rescueT.Stop()
+	w.role.Lock()
+	for !w.ended {
+		m, err := w.t.Recv(ctx)
+		if err != nil {
+			w.end(fmt.Errorf("receive: %w", err))
+			break
+		}
+		w.handle(ctx, m, true)
+	}
+	err := w.endErr
+	w.role.Unlock()
+	w.rescueT.Stop()
+	close(w.queue)
+	return err
+}
+
+// end records how the receive loop ended; the caller holds role.
+func (w *workerRank) end(err error) { w.ended, w.endErr = true, err }
+
+// handle acts on one message received by whoever holds role: a chunk is computed inline
+// (when cheap and allowed) or queued, a stop cancels the work and is acknowledged. Every
+// message is checked before use; a bad one ends the loop with an error.
+func (w *workerRank) handle(ctx context.Context, m Msg, inline bool) {
+	if m.From != 0 {
+		w.end(fmt.Errorf("unexpected %s message from rank %d (only the manager sends to workers)", m.Kind, m.From))
+		return
+	}
+	switch m.Kind {
+	case KindStop:
+		w.cancelWork()
+		w.mu.Lock()
+		w.stopped = true
+		w.mu.Unlock()
+		// Every result sent before this point precedes the acknowledgement.
+		if err := w.t.Send(context.WithoutCancel(ctx), 0, Msg{Kind: KindStop}); err != nil {
+			w.end(fmt.Errorf("acknowledge stop: %w", err))
+			return
+		}
+		w.end(nil)
+	case KindTask:
+		w.heldMu.Lock()
+		dup := w.held[m.Seq]
+		w.held[m.Seq] = true
+		w.heldMu.Unlock()
+		if dup {
+			w.end(fmt.Errorf("manager sent chunk %d twice", m.Seq))
+			return
+		}
+		c := Chunk{Seq: m.Seq, Data: m.Data, Attempt: m.Attempt}
+		if inline && w.cheap() {
+			w.inline(c)
+			return
+		}
+		select {
+		case w.queue <- c:
+		default:
+			w.end(fmt.Errorf("manager sent chunk %d beyond the window of %d", m.Seq, cap(w.queue)))
+		}
+	default:
+		w.end(fmt.Errorf("unexpected %s message from the manager (chunk %d)", m.Kind, m.Seq))
+	}
+}
+
+// cheap reports whether recent chunks cost less than inlineMax to compute.
+func (w *workerRank) cheap() bool {
+	c := w.cost.Load()
+	return c >= 0 && time.Duration(c) < w.inlineMax
+}
+
+// inline computes c on the serving loop, letting go of the serving role meanwhile so that
+// the rescue can take it if the computation runs long. The caller holds role.
+func (w *workerRank) inline(c Chunk) {
+	w.gens++
+	w.inlineGen.Store(w.gens)
+	w.rescueT.Reset(rescueAfter)
+	w.role.Unlock()
+	err := w.finish(w.cctx, c, 0, w.t)
+	w.inlineGen.Store(0)
+	w.rescueT.Stop()
+	w.role.Lock() // waits for a rescue to hand the role back
+	if err != nil && !w.ended {
+		w.end(fmt.Errorf("send result of chunk %d: %w", c.Seq, err))
+	}
+}
+
+// rescue runs the receive loop while an inline computation runs long, then hands the role
+// back. It queues every chunk (none inline) and may end the loop (a stop, an error).
+func (w *workerRank) rescue(ctx context.Context) {
+	gen := w.inlineGen.Load()
+	if gen == 0 {
+		return
+	}
+	w.role.Lock()
+	defer w.role.Unlock()
+	for !w.ended && w.inlineGen.Load() == gen {
+		// Short receives, so that the role goes back soon after the computation returns.
+		rctx, cancel := context.WithTimeout(ctx, time.Millisecond)
+		m, err := w.t.Recv(rctx)
+		cancel()
+		if err != nil {
+			if rctx.Err() != nil && ctx.Err() == nil {
+				continue
+			}
+			w.end(fmt.Errorf("receive: %w", err))
+			return
+		}
+		w.handle(ctx, m, false)
+	}
 }
 
 // awaitSetup waits for the manager's first message: the setup (fetched with a collective
@@ -117,46 +275,6 @@ func awaitSetup(ctx context.Context, t Transport) ([]byte, error) {
 	return setup, nil
 }
 
-// receive queues tasks until the manager says stop. Every message is checked before use.
-func (w *workerRank) receive(ctx context.Context, cancel context.CancelFunc) error {
-	for {
-		m, err := w.t.Recv(ctx)
-		if err != nil {
-			return fmt.Errorf("receive: %w", err)
-		}
-		if m.From != 0 {
-			return fmt.Errorf("unexpected %s message from rank %d (only the manager sends to workers)", m.Kind, m.From)
-		}
-		switch m.Kind {
-		case KindStop:
-			cancel()
-			w.mu.Lock()
-			w.stopped = true
-			w.mu.Unlock()
-			// Every result sent before this point precedes the acknowledgement.
-			if err := w.t.Send(context.WithoutCancel(ctx), 0, Msg{Kind: KindStop}); err != nil {
-				return fmt.Errorf("acknowledge stop: %w", err)
-			}
-			return nil
-		case KindTask:
-			w.heldMu.Lock()
-			dup := w.held[m.Seq]
-			w.held[m.Seq] = true
-			w.heldMu.Unlock()
-			if dup {
-				return fmt.Errorf("manager sent chunk %d twice", m.Seq)
-			}
-			select {
-			case w.queue <- Chunk{Seq: m.Seq, Data: m.Data, Attempt: m.Attempt}:
-			default:
-				return fmt.Errorf("manager sent chunk %d beyond the window of %d", m.Seq, cap(w.queue))
-			}
-		default:
-			return fmt.Errorf("unexpected %s message from the manager (chunk %d)", m.Kind, m.Seq)
-		}
-	}
-}
-
 // awaitStop waits for the manager's stop after a failed start, dropping anything else.
 func (w *workerRank) awaitStop(ctx context.Context) error {
 	for {
@@ -170,28 +288,41 @@ func (w *workerRank) awaitStop(ctx context.Context) error {
 	}
 }
 
-// compute runs chunks from the queue until it is closed, sending each result or error.
-func (w *workerRank) compute(ctx context.Context, fn Worker, thread int) {
+// compute runs chunks from the queue until it is closed.
+func (w *workerRank) compute(ctx context.Context, thread int) {
 	for c := range w.queue {
-		start := time.Now()
-		out, err := call(ctx, fn, c)
-		m := Msg{Kind: KindResult, Seq: c.Seq, Data: out, Work: time.Since(start), Thread: thread}
-		if err != nil {
-			m = Msg{Kind: KindError, Seq: c.Seq, Data: []byte(err.Error())}
-		}
-		w.heldMu.Lock()
-		delete(w.held, c.Seq)
-		w.heldMu.Unlock()
-		w.mu.RLock()
-		if !w.stopped {
-			// An error here means the transport failed; the receive loop sees it too.
-			_ = w.t.Send(ctx, 0, m)
-			if w.cfg.Mode == Pull {
-				_ = w.t.Send(ctx, 0, Msg{Kind: KindAsk})
-			}
-		}
-		w.mu.RUnlock()
+		// A send error means the transport failed; the receive loop sees it too.
+		_ = w.finish(ctx, c, thread, w.out)
 	}
+}
+
+// finish computes c and sends its result or error through via, unless the worker stopped.
+// An error means the transport failed.
+func (w *workerRank) finish(ctx context.Context, c Chunk, thread int, via Transport) (err error) {
+	start := time.Now()
+	out, cerr := call(ctx, w.fn, c)
+	work := time.Since(start)
+	if old := w.cost.Load(); old < 0 {
+		w.cost.Store(int64(work))
+	} else {
+		w.cost.Store((3*old + int64(work)) / 4)
+	}
+	m := Msg{Kind: KindResult, Seq: c.Seq, Data: out, Work: work, Thread: thread}
+	if cerr != nil {
+		m = Msg{Kind: KindError, Seq: c.Seq, Data: []byte(cerr.Error())}
+	}
+	w.heldMu.Lock()
+	delete(w.held, c.Seq)
+	w.heldMu.Unlock()
+	w.mu.RLock()
+	if !w.stopped {
+		err = via.Send(ctx, 0, m)
+		if err == nil && w.cfg.Mode == Pull {
+			err = via.Send(ctx, 0, Msg{Kind: KindAsk})
+		}
+	}
+	w.mu.RUnlock()
+	return err
 }
 
 // call runs fn on c, turning a panic into an error that says where it happened.

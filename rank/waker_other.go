@@ -1,0 +1,34 @@
+//go:build !linux
+
+package rank
+
+import "time"
+
+// waker lets other goroutines end the MPI owner's sleep (see waker_linux.go). This portable
+// version sleeps on a Go timer, whose resolution may be coarse.
+type waker struct{ c chan struct{} }
+
+func newWaker() (*waker, error) { return &waker{c: make(chan struct{}, 1)}, nil }
+
+func preciseTimers() {}
+
+func (k *waker) sleep(d time.Duration, ready func() bool) {
+	if ready() {
+		return
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-k.c:
+	case <-t.C:
+	}
+}
+
+func (k *waker) wake() {
+	select {
+	case k.c <- struct{}{}:
+	default:
+	}
+}
+
+func (k *waker) close() {}
