@@ -17,10 +17,20 @@ import (
 	"context"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"syscall"
 )
 
+// gcPercent is mw's garbage-collector target unless GOGC is set: chunks and results of a
+// few hundred KiB churn through the heap while the live heap stays small (bounded by the
+// workers times the window), so collecting at five times the live heap rather than twice
+// spares most collections for little memory (interp at -np 2: 8.7k -> 16k frames/s).
+const gcPercent = 400
+
 func main() {
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(gcPercent)
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	code := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
 	stop()

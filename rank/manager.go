@@ -43,8 +43,9 @@ type manager struct {
 	asks    []int    // pull mode: asks received before every worker was ready
 
 	inflight map[uint64]*flight
-	late     map[uint64]int  // chunks done while a second holder still computes them
-	holes    map[uint64]bool // --keep-going: failed chunks the output leaves out
+	pooled   map[uint64][]byte // results whose buffer goes back to the transport's pool once written
+	late     map[uint64]int    // chunks done while a second holder still computes them
+	holes    map[uint64]bool   // --keep-going: failed chunks the output leaves out
 	failed   []FailedChunk
 	retryq   []uint64
 	ro       *partition.Reorder
@@ -67,7 +68,7 @@ type manager struct {
 }
 
 func runManager(ctx context.Context, t Transport, job Job, cfg Config) (Stats, error) {
-	m := &manager{t: t, job: job, cfg: cfg, start: time.Now(), inflight: map[uint64]*flight{}, late: map[uint64]int{}, holes: map[uint64]bool{}}
+	m := &manager{t: t, job: job, cfg: cfg, start: time.Now(), inflight: map[uint64]*flight{}, pooled: map[uint64][]byte{}, late: map[uint64]int{}, holes: map[uint64]bool{}}
 	n := t.Size()
 	m.threads, m.hosts = make([]int, n), make([]string, n)
 	m.hosts[0] = t.Host()
@@ -428,6 +429,9 @@ func (m *manager) handle(msg Msg) error {
 	}
 	m.st.PerWorker[msg.From]++
 	m.doneItems.Add(uint64(f.items))
+	if msg.frame != nil {
+		m.pooled[msg.Seq] = msg.frame
+	}
 	return m.deliver(msg.From, msg.Seq, msg.Data, false)
 }
 
@@ -478,6 +482,11 @@ func (m *manager) put(seq uint64, out []byte) error {
 		begin = time.Now()
 	}
 	err := m.plan.Sink.Put(seq, out)
+	if f, ok := m.pooled[seq]; ok {
+		// The Sink is done with out: its receive buffer goes back to the pool.
+		delete(m.pooled, seq)
+		putFrame(f)
+	}
 	if m.tr != nil {
 		m.tr.span(0, 1, "write chunk "+strconv.FormatUint(seq, 10), "write", begin, time.Since(begin), seq, 0)
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/bits"
 	"os"
 	"runtime"
 	"sync"
@@ -72,24 +73,39 @@ type outFrame struct {
 	frame []byte
 }
 
-// framePool recycles send frames of up to maxPooledFrame bytes once MPI is done with them,
-// so that steady-state sends of small chunks allocate nothing.
-var framePool = sync.Pool{New: func() any { b := make([]byte, 0, 256); return &b }}
+// framePools recycle send frames once MPI is done with them, one pool per power-of-two
+// capacity from 256 B to 64 MiB, so that steady-state sends allocate nothing: large frames
+// too (an interp chunk is a few hundred KiB), which would otherwise keep the garbage
+// collector and the page-fault handler busy.
+var framePools [maxFrameClass + 1]sync.Pool
 
-const maxPooledFrame = 64 << 10
+const (
+	minFrameClass = 8  // 256 B
+	maxFrameClass = 26 // 64 MiB
+)
 
-// smallFrame is the size of the buffer that receives small messages in the probing call.
-const smallFrame = 512
+// frameClass is the pool of a frame of n bytes: the smallest power of two that holds it.
+func frameClass(n int) int { return max(bits.Len(uint(n-1)), minFrameClass) }
+
+// Receiving: a message that fits the spare buffer arrives with the probe, in one call. A
+// small one (up to copyFrame bytes) is copied out and the spare kept; a larger one keeps
+// the spare as its buffer (Msg.frame, which the manager recycles once the Sink has the
+// result) and a new spare comes from the pools. A message larger than the spare gets a
+// buffer of its own (a second call), and the next spare is that large.
+const (
+	copyFrame  = 4 << 10
+	firstSpare = 64 << 10
+)
 
 func getFrame(n int) []byte {
-	if n > maxPooledFrame {
+	c := frameClass(n)
+	if c > maxFrameClass {
 		return make([]byte, n)
 	}
-	bp := framePool.Get().(*[]byte)
-	if cap(*bp) < n {
-		*bp = make([]byte, n, max(n, 2*cap(*bp)))
+	if bp, ok := framePools[c].Get().(*[]byte); ok {
+		return (*bp)[:n]
 	}
-	return (*bp)[:n]
+	return make([]byte, n, 1<<c)
 }
 
 // frame returns m framed for the wire, in a pooled buffer.
@@ -101,8 +117,8 @@ func frame(m Msg) []byte {
 }
 
 func putFrame(b []byte) {
-	if cap(b) <= maxPooledFrame {
-		framePool.Put(&b)
+	if c := frameClass(cap(b)); c <= maxFrameClass && cap(b) == 1<<c {
+		framePools[c].Put(&b)
 	}
 }
 
@@ -197,8 +213,8 @@ type wire struct {
 	comm            *mpi.Communicator
 	pending         []pendingSend
 	lastBusy        time.Time
-	small           [smallFrame]byte // receives small messages
-	bound           bool             // Open MPI bound this rank to one core
+	spare           []byte // receives the next message (see copyFrame)
+	bound           bool   // Open MPI bound this rank to one core
 	ppid            int
 	nextParentCheck time.Time
 }
@@ -242,22 +258,32 @@ func (w *wire) complete() (progressed bool, err error) {
 // receive takes one message if one is there. A malformed frame becomes a Msg of Kind 0
 // whose Data says what is wrong, so that Recv reports it naming the sender.
 func (w *wire) receive() (Msg, bool, error) {
-	// A small message arrives in w.small with the probe, in one call, and is copied out; a
-	// larger one gets a buffer of its own (a second call).
-	data, st, ok, err := w.comm.TryRecv(w.small[:], mpi.AnySource, tag)
+	if w.spare == nil {
+		w.spare = getFrame(firstSpare)
+	}
+	data, st, ok, err := w.comm.TryRecv(w.spare[:cap(w.spare)], mpi.AnySource, tag)
 	if err != nil {
 		return Msg{}, false, fmt.Errorf("receive: %w", err)
 	}
 	if !ok {
 		return Msg{}, false, nil
 	}
-	if len(data) <= len(w.small) { // in w.small, which the next receive reuses
+	var pooled []byte
+	switch {
+	case len(data) > cap(w.spare): // in a buffer of its own
+		putFrame(w.spare)
+		w.spare = getFrame(len(data))
+	case len(data) <= copyFrame:
 		data = append([]byte(nil), data...)
+	default:
+		pooled = data
+		w.spare = getFrame(cap(w.spare))
 	}
 	m, err := ParseFrame(st.Source, data)
 	if err != nil {
-		m = Msg{From: st.Source, Data: []byte(err.Error())}
+		return Msg{From: st.Source, Data: []byte(err.Error())}, true, nil
 	}
+	m.frame = pooled
 	return m, true, nil
 }
 

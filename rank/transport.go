@@ -47,6 +47,8 @@ type Msg struct {
 	Work    time.Duration // results: the time the worker spent computing the chunk
 	Thread  int           // results: which of the worker's threads computed it
 	Data    []byte
+
+	frame []byte // the pooled buffer Data aliases, if any: putFrame it once Data is done with
 }
 
 // HeaderLen is the size of the frame header that precedes Data on the wire:
