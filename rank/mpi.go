@@ -34,6 +34,8 @@ const tag = 7
 // the next message.
 const (
 	spinFor       = 50 * time.Microsecond
+	sparse        = 4 * spinFor
+	sparseSleep   = 100 * time.Microsecond
 	minSleep      = 20 * time.Microsecond
 	maxSleep      = 4 * time.Millisecond
 	closeDeadline = 20 * time.Second
@@ -213,8 +215,9 @@ type wire struct {
 	comm            *mpi.Communicator
 	pending         []pendingSend
 	lastBusy        time.Time
-	spare           []byte // receives the next message (see copyFrame)
-	bound           bool   // Open MPI bound this rank to one core
+	gap             time.Duration // time between traffic, moving average
+	spare           []byte        // receives the next message (see copyFrame)
+	bound           bool          // Open MPI bound this rank to one core
 	ppid            int
 	nextParentCheck time.Time
 }
@@ -299,14 +302,24 @@ func (w *wire) checkParent(now time.Time) error {
 	return nil
 }
 
-func (w *wire) busy() { w.lastBusy = time.Now() }
+// busy records traffic: a message received or a send started.
+func (w *wire) busy() {
+	now := time.Now()
+	w.gap = (7*w.gap + now.Sub(w.lastBusy)) / 8
+	w.lastBusy = now
+}
 
 // pause is called after a round in which nothing happened, at now. While spinning it
 // returns 0 (yielding the core first if this rank is bound to one); after that it returns
-// how long to sleep.
+// how long to sleep. Traffic that comes further apart than sparse on average (tasks of a
+// millisecond or more) gets no spin and sleeps of at least sparseSleep: spinning after
+// every message would then cost about as much CPU as the work itself (mw exec).
 func (w *wire) pause(now time.Time, quitting bool) time.Duration {
 	idle := now.Sub(w.lastBusy)
-	if idle < spinFor || busyPoll {
+	floor := minSleep
+	if w.gap > sparse && !busyPoll {
+		floor = sparseSleep
+	} else if idle < spinFor || busyPoll {
 		if w.bound {
 			syscall.Syscall(syscall.SYS_SCHED_YIELD, 0, 0, 0)
 		}
@@ -315,7 +328,7 @@ func (w *wire) pause(now time.Time, quitting bool) time.Duration {
 	if quitting || len(w.pending) > 0 {
 		return minSleep
 	}
-	return min(max(idle/8, minSleep), maxSleep)
+	return min(max(idle/8, floor), maxSleep)
 }
 
 // startQueued starts the sends other goroutines queued, in order, up to limit of them; it

@@ -2,25 +2,53 @@ package taskfarm
 
 import (
 	"context"
+	"sync"
+	"sync/atomic"
+	"syscall"
 	"testing"
+	"time"
 )
 
-// benchTasks runs b.N tasks of words through one worker, one task per chunk, as a worker
-// rank's thread does: the worker's own cost per task on top of starting the process.
-func benchTasks(b *testing.B, m mode, words ...string) {
+// benchTasks runs b.N tasks of words through one worker, one task per chunk, from jobs
+// goroutines at once, as a worker rank's threads do: the worker's own cost per task on
+// top of starting the process. cpu-µs/task is this process's CPU time (user and system,
+// all threads, not the tasks'), the cost that matters on a machine with few cores.
+func benchTasks(b *testing.B, jobs int, m mode, words ...string) {
 	cfg := workerConfig{tmpl: parseTemplate(words, m), tmpdir: b.TempDir(), limit: DefaultBuffer, rank: 1, host: "h"}
 	w, err := newWorker(cfg, setup{managerHost: "h", ntasks: -1})
 	if err != nil {
 		b.Fatal(err)
 	}
-	c := chunkOf(1, "x")
+	defer w.shutdown(time.Second)
 	b.ReportAllocs()
-	for b.Loop() {
-		if _, err := w.run(context.Background(), c); err != nil {
-			b.Fatal(err)
-		}
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	cpu0 := cpuTime()
+	b.ResetTimer()
+	for range jobs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for seq := next.Add(1); seq <= int64(b.N); seq = next.Add(1) {
+				if _, err := w.run(context.Background(), chunkOf(uint64(seq), "x")); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		}()
 	}
+	wg.Wait()
+	b.StopTimer()
+	b.ReportMetric(float64((cpuTime()-cpu0).Microseconds())/float64(b.N), "cpu-µs/task")
 }
 
-func BenchmarkTaskTrue(b *testing.B)      { benchTasks(b, modeArgv, "true") }
-func BenchmarkTaskTrueShell(b *testing.B) { benchTasks(b, modeShell, "true") }
+// cpuTime is the CPU time this process has used so far.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+func BenchmarkTaskTrue(b *testing.B)      { benchTasks(b, 1, modeArgv, "true") }
+func BenchmarkTaskTrueJ2(b *testing.B)    { benchTasks(b, 2, modeArgv, "true") }
+func BenchmarkTaskTrueShell(b *testing.B) { benchTasks(b, 1, modeShell, "true") }

@@ -9,6 +9,8 @@ import (
 	"io/fs"
 	"os"
 	"os/exec"
+	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -107,6 +109,7 @@ func newWorker(cfg workerConfig, st setup) (*worker, error) {
 		nt = strconv.FormatInt(st.ntasks, 10)
 	}
 	w.env = append(w.env, "MW_RANK="+strconv.Itoa(cfg.rank), "MW_NTASKS="+nt)
+	w.env = dedupEnv(w.env)
 	t := cfg.tmpl
 	switch {
 	case t.mode != modeArgv:
@@ -117,14 +120,46 @@ func newWorker(cfg workerConfig, st setup) (*worker, error) {
 	return w, nil
 }
 
+// dedupEnv keeps the last of the entries with the same key, in order, and drops empty
+// entries and entries holding a NUL: what exec.Cmd did to a task's environment on every
+// start, done once per worker (the per-task MW_TASK and MW_SLOT are never in it).
+func dedupEnv(env []string) []string {
+	out := make([]string, 0, len(env))
+	saw := make(map[string]bool, len(env))
+	for n := len(env); n > 0; n-- {
+		kv := env[n-1]
+		if strings.IndexByte(kv, 0) != -1 {
+			continue
+		}
+		i := strings.Index(kv, "=")
+		if i == 0 {
+			i = strings.Index(kv[1:], "=") + 1
+		}
+		if i < 0 {
+			if kv != "" {
+				out = append(out, kv)
+			}
+			continue
+		}
+		if k := kv[:i]; !saw[k] {
+			saw[k] = true
+			out = append(out, kv)
+		}
+	}
+	slices.Reverse(out)
+	return out
+}
+
 // lookPath finds a program as a shell would: a name with a slash is used as it is
-// (relative to the task's directory), others are looked up in PATH.
+// (relative to the task's directory), others are looked up in PATH. A program found in a
+// relative directory of PATH is run from there, but for a bare name (from an empty or "."
+// entry), which exec.Command refused to run with exec.ErrDot: that error stays.
 func lookPath(name string) (string, error) {
 	if strings.Contains(name, "/") {
 		return name, nil
 	}
 	p, err := exec.LookPath(name)
-	if errors.Is(err, exec.ErrDot) {
+	if errors.Is(err, exec.ErrDot) && strings.Contains(p, "/") {
 		err = nil
 	}
 	return p, err
@@ -238,41 +273,56 @@ func (w *worker) runTask(ctx context.Context, seq uint64, line string) (record, 
 // execute starts the command and waits for it. A done tctx kills the task's process group
 // (TERM, then KILL as GNU parallel's --term-seq does). It returns an error only when the
 // command could not be started.
+//
+// It does what exec.CommandContext's Start and Wait did, for less CPU per task: the
+// environment is built (and deduplicated) once per worker, stdin is one /dev/null opened
+// once, stdout and stderr are the capture files themselves (no pipe, no copying
+// goroutine), the process is started by syscall.ForkExec (vfork on Linux) without
+// os.Process's bookkeeping, waited for on the poller where the OS allows it
+// (startProcess, wait), and the context is watched by a context.AfterFunc rather than by
+// a goroutine per task.
 func (w *worker) execute(tctx context.Context, path string, argv []string, seq uint64, slot int, stdout, stderr *os.File, r *record) (int, error) {
-	cmd := exec.CommandContext(tctx, path, argv[1:]...)
-	cmd.Args[0] = argv[0]
-	cmd.Env = append(w.env[:len(w.env):len(w.env)],
-		"MW_TASK="+strconv.FormatUint(seq, 10), "MW_SLOT="+strconv.Itoa(slot))
-	cmd.Dir = w.cfg.dir
-	cmd.Stdout, cmd.Stderr = stdout, stderr
-	cmd.SysProcAttr = sysProcAttr()
-	var killed atomic.Bool
-	cmd.Cancel = func() error {
-		killed.Store(true)
-		w.kills.Add(1)
-		go func() {
-			defer w.kills.Add(-1)
-			killGroup(cmd.Process.Pid)
-		}()
-		return nil
+	if err := tctx.Err(); err != nil {
+		return 0, err // as exec.Cmd.Start: a context already done starts nothing
 	}
-	if err := cmd.Start(); err != nil {
+	stdin, err := devNull()
+	if err != nil {
 		return 0, err
 	}
-	pid := cmd.Process.Pid
+	env := append(w.env[:len(w.env):len(w.env)],
+		"MW_TASK="+strconv.FormatUint(seq, 10), "MW_SLOT="+strconv.Itoa(slot))
+	p, err := startProcess(path, argv, &syscall.ProcAttr{
+		Dir:   w.cfg.dir,
+		Env:   env,
+		Files: []uintptr{stdin.Fd(), stdout.Fd(), stderr.Fd()},
+		Sys:   sysProcAttr(),
+	})
+	runtime.KeepAlive(stdin)
+	runtime.KeepAlive(stdout)
+	runtime.KeepAlive(stderr)
+	if err != nil {
+		return 0, &os.PathError{Op: "fork/exec", Path: path, Err: err}
+	}
+	pid := p.pid
 	w.track(pid, true)
-	werr := cmd.Wait()
+	stop := context.AfterFunc(tctx, func() {
+		w.kills.Add(1)
+		defer w.kills.Add(-1)
+		killGroup(pid)
+	})
+	ws, werr := p.wait()
+	// The kill sequence started (or is about to) unless stop prevents it.
+	killed := !stop()
 	w.track(pid, false)
-	ps := cmd.ProcessState
-	if ps == nil {
+	if werr != nil {
 		return pid, fmt.Errorf("wait: %w", werr)
 	}
-	if ws, ok := ps.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+	if ws.Signaled() {
 		r.signal = uint64(ws.Signal())
 	} else {
-		r.exit = int64(ps.ExitCode())
+		r.exit = int64(ws.ExitStatus())
 	}
-	if killed.Load() && tctx.Err() == context.DeadlineExceeded {
+	if killed && tctx.Err() == context.DeadlineExceeded {
 		r.flags |= flagTimedOut
 		r.exit = -1
 		if r.signal == 0 {
@@ -280,6 +330,22 @@ func (w *worker) execute(tctx context.Context, path string, argv []string, seq u
 		}
 	}
 	return pid, nil
+}
+
+// devNull is every task's stdin, opened once (exec.Cmd opened it for each task).
+var devNull = sync.OnceValues(func() (*os.File, error) { return os.Open(os.DevNull) })
+
+// wait4 is syscall.Wait4 for one pid, retried on EINTR.
+func wait4(pid int, ws *syscall.WaitStatus, options int) (int, error) {
+	for {
+		wpid, err := syscall.Wait4(pid, ws, options, nil)
+		if err != syscall.EINTR {
+			if err != nil {
+				err = os.NewSyscallError("wait4", err)
+			}
+			return wpid, err
+		}
+	}
 }
 
 // killSeq is GNU parallel's default --term-seq: TERM, wait 200 ms, TERM, 100 ms, TERM,
@@ -377,16 +443,37 @@ func (w *worker) release(slot int, cp *capturePair, r *record) {
 	w.mu.Unlock()
 }
 
+// reset empties the pair. A file still empty is not truncated: an ftruncate costs more
+// than the rest of the reset (a journaled inode update), and most tasks print nothing on
+// one stream or both.
 func (cp *capturePair) reset() error {
-	for _, f := range []*os.File{cp.out, cp.err} {
+	for _, f := range [2]*os.File{cp.out, cp.err} {
 		if _, err := f.Seek(0, io.SeekStart); err != nil {
 			return err
+		}
+		n, err := fileSize(f)
+		if err != nil {
+			return err
+		}
+		if n == 0 {
+			continue
 		}
 		if err := f.Truncate(0); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// fileSize is f.Stat().Size() without the FileInfo.
+func fileSize(f *os.File) (int64, error) {
+	var st syscall.Stat_t
+	err := syscall.Fstat(int(f.Fd()), &st)
+	runtime.KeepAlive(f)
+	if err != nil {
+		return 0, &os.PathError{Op: "stat", Path: f.Name(), Err: err}
+	}
+	return st.Size, nil
 }
 
 func (cp *capturePair) close() {
@@ -419,11 +506,10 @@ func (w *worker) anonFile() (*os.File, error) {
 // named file in the tmpdir that the manager prints and removes (when the manager can read
 // it: same host, or a --tmpdir given as shared).
 func (w *worker) collect(f *os.File, seq uint64, stream string, data *[]byte, size *int64, flags *uint8, spillFlag uint8) error {
-	fi, err := f.Stat()
+	n, err := fileSize(f)
 	if err != nil {
 		return fmt.Errorf("capture task output: %w", err)
 	}
-	n := fi.Size()
 	if n == 0 {
 		return nil
 	}

@@ -6,7 +6,9 @@ import (
 	"encoding/binary"
 	"errors"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -331,4 +333,148 @@ esac`
 		}
 	}
 	w.shutdown(time.Second)
+}
+
+func TestDedupEnv(t *testing.T) {
+	tests := []struct {
+		name    string
+		in, out []string
+	}{
+		{"none", []string{"A=1", "B=2"}, []string{"A=1", "B=2"}},
+		{"last wins, in its place", []string{"A=1", "B=2", "A=3"}, []string{"B=2", "A=3"}},
+		{"empty and NUL dropped", []string{"", "A=1", "B=x\x00y"}, []string{"A=1"}},
+		{"no equals sign kept", []string{"junk", "A=1", "junk"}, []string{"junk", "A=1", "junk"}},
+		{"leading equals sign", []string{"=C:=x", "=C:=y"}, []string{"=C:=y"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := dedupEnv(tt.in); !slices.Equal(got, tt.out) {
+				t.Errorf("dedupEnv(%q) = %q, want %q", tt.in, got, tt.out)
+			}
+		})
+	}
+}
+
+// TestWorkerEnv: a task sees the worker's environment, where the MW_* variables set by
+// the worker replace inherited ones, and PWD is left as it is.
+func TestWorkerEnv(t *testing.T) {
+	t.Setenv("MW_TASK", "inherited")
+	t.Setenv("MW_RANK", "inherited")
+	t.Setenv("MW_TEST_VAR", "kept")
+	w, _ := testWorker(t, modeArgv, "sh", "-c", `env | grep -E '^(MW_|PWD=)' | sort`, "sh")
+	rs := runChunk(t, w, chunkOf(7, "x"))
+	want := "MW_NTASKS=42\nMW_RANK=1\nMW_SLOT=1\nMW_TASK=7\nMW_TEST_VAR=kept\n"
+	if pwd := os.Getenv("PWD"); pwd != "" {
+		want += "PWD=" + pwd + "\n"
+	}
+	if string(rs[0].stdout) != want {
+		t.Errorf("environment:\n%s\nwant:\n%s", rs[0].stdout, want)
+	}
+}
+
+// TestLookPathDot: a program found through a relative PATH directory runs from there; a
+// bare name found through an empty or "." entry is refused as exec.Command refuses it.
+func TestLookPathDot(t *testing.T) {
+	dir := t.TempDir()
+	os.Mkdir(filepath.Join(dir, "bin"), 0o755)
+	for _, p := range []string{"mw-test-prog", "bin/mw-test-prog2"} {
+		os.WriteFile(filepath.Join(dir, p), []byte("#!/bin/sh\necho ran\n"), 0o755)
+	}
+	t.Chdir(dir)
+	t.Setenv("PATH", ":bin:"+os.Getenv("PATH"))
+	if p, err := lookPath("mw-test-prog2"); err != nil || p != "bin/mw-test-prog2" {
+		t.Errorf("relative PATH entry: %q, %v", p, err)
+	}
+	_, err := lookPath("mw-test-prog")
+	if !errors.Is(err, exec.ErrDot) {
+		t.Errorf("bare name from an empty PATH entry: %v, want exec.ErrDot", err)
+	}
+	if want := exec.Command("mw-test-prog").Err; err == nil || want == nil || err.Error() != want.Error() {
+		t.Errorf("error %v, exec.Command's %v", err, want)
+	}
+	w, _ := testWorker(t, modeArgv, "{}")
+	rs := runChunk(t, w, chunkOf(1, "mw-test-prog2", "mw-test-prog"))
+	if string(rs[0].stdout) != "ran\n" || rs[0].exit != 0 {
+		t.Errorf("bin/mw-test-prog2: exit %d stdout %q", rs[0].exit, rs[0].stdout)
+	}
+	if rs[1].exit != 126 || !bytes.Contains(rs[1].stderr, []byte("relative to current directory")) {
+		t.Errorf("./mw-test-prog: exit %d stderr %q", rs[1].exit, rs[1].stderr)
+	}
+}
+
+// TestWorkerCaptureReuse: a slot's capture files are emptied between tasks, whatever the
+// previous task left: a lot of output, nothing, or a file it truncated itself (its size is
+// 0, its offset is not).
+func TestWorkerCaptureReuse(t *testing.T) {
+	script := `case $1 in
+big) head -c 100000 /dev/zero; echo err >&2 ;;
+none) ;;
+trunc) printf abc; printf def >&2; : > /dev/stdout; : > /dev/stderr ;;
+*) echo "$1"; echo "e$1" >&2 ;;
+esac`
+	w, _ := testWorker(t, modeArgv, "sh", "-c", script, "sh")
+	rs := runChunk(t, w, chunkOf(1, "big", "1", "none", "2", "trunc", "3"))
+	want := []struct{ out, err string }{
+		{strings.Repeat("\x00", 100000), "err\n"}, {"1\n", "e1\n"}, {"", ""}, {"2\n", "e2\n"}, {"", ""}, {"3\n", "e3\n"},
+	}
+	for i, wt := range want {
+		if string(rs[i].stdout) != wt.out || string(rs[i].stderr) != wt.err {
+			t.Errorf("task %d: stdout %q stderr %q, want %q %q", i+1, trim(rs[i].stdout), rs[i].stderr, trim([]byte(wt.out)), wt.err)
+		}
+	}
+}
+
+func trim(b []byte) string {
+	if len(b) > 20 {
+		return string(b[:20]) + "..."
+	}
+	return string(b)
+}
+
+// TestProcessWait: the status of a task that ends before, or after, the wait begins.
+func TestProcessWait(t *testing.T) { testProcessWait(t) }
+
+func testProcessWait(t *testing.T) {
+	tests := []struct {
+		name   string
+		script string
+		before time.Duration // sleep before waiting
+		exit   int
+		signal syscall.Signal
+	}{
+		{"exit", "exit 3", 0, 3, 0},
+		{"exit before the wait", "exit 4", 100 * time.Millisecond, 4, 0},
+		{"exit after the wait began", "sleep 0.1; exit 5", 0, 5, 0},
+		{"killed", "kill -9 $$", 0, -1, syscall.SIGKILL},
+		{"killed before the wait", "kill -TERM $$", 100 * time.Millisecond, -1, syscall.SIGTERM},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p, err := startProcess(shellPath, []string{"sh", "-c", tt.script}, &syscall.ProcAttr{Sys: sysProcAttr()})
+			if err != nil {
+				t.Fatal(err)
+			}
+			time.Sleep(tt.before)
+			done := make(chan struct{})
+			var ws syscall.WaitStatus
+			go func() {
+				defer close(done)
+				ws, err = p.wait()
+			}()
+			select {
+			case <-done:
+			case <-time.After(testDeadline):
+				t.Fatal("wait still blocked at the deadline")
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if ws.ExitStatus() != tt.exit || (tt.signal != 0) != ws.Signaled() || (ws.Signaled() && ws.Signal() != tt.signal) {
+				t.Errorf("status %v: exit %d signaled %v, want exit %d signal %v", ws, ws.ExitStatus(), ws.Signaled(), tt.exit, tt.signal)
+			}
+			if err := syscall.Kill(p.pid, 0); err == nil {
+				t.Errorf("process %d still there (not reaped)", p.pid)
+			}
+		})
+	}
 }

@@ -5,6 +5,8 @@
 #
 #   scripts/bench/exec.sh [WORKDIR]     (default: a temporary directory, removed after)
 #
+# mw runs with --bind-to none: tasks inherit their rank's binding, and Open MPI binds each
+# rank to one core at -np 1 and 2, which would put a rank's two tasks on one core.
 # "wall" includes mpirun's start-up (about 0.3 s); "run" is the engine's own time from
 # --stats. Numbers are only meaningful on an otherwise idle machine.
 set -euo pipefail
@@ -28,7 +30,7 @@ mwrun() { # mwrun LABEL NP J [FLAGS...]
 	local t0 t1 run label=$1 np=$2 j=$3
 	shift 3
 	t0=$(now)
-	mpirun -q -np "$np" --oversubscribe "$mw" exec --quiet --stats "$work/stats.json" -j "$j" "$@" -a "$work/tasks" -- true
+	mpirun -q -np "$np" --oversubscribe --bind-to none "$mw" exec --quiet --stats "$work/stats.json" -j "$j" "$@" -a "$work/tasks" -- true
 	t1=$(now)
 	run=$(grep -o '"wall_seconds": *[0-9.e+-]*' "$work/stats.json" | sed 's/.*: *//')
 	printf '%-44s %8.2f %10s %10s\n' "$label" "$(awk -v a="$t0" -v b="$t1" 'BEGIN{print b-a}')" "$(rate "$t0" "$t1")" "$(rate 0 "$run")"
