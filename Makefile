@@ -46,7 +46,10 @@ fuzz:
 		pkg=$$(dirname $$f); \
 		for t in $$(grep -h '^func Fuzz' $$f | sed 's/func \(Fuzz[A-Za-z0-9_]*\).*/\1/'); do \
 			echo "fuzz $$pkg $$t ($(FUZZTIME))"; \
-			$(GO) test -run='^$$' -fuzz="^$$t$$" -fuzztime=$(FUZZTIME) $$pkg >/dev/null || exit 1; \
+			$(GO) test -run='^$$' -fuzz="^$$t$$" -fuzztime=$(FUZZTIME) $$pkg >/tmp/mw-fuzz.log 2>&1 || { \
+				tail -20 /tmp/mw-fuzz.log; \
+				echo "fuzz $$pkg $$t failed; once more (a crasher saved under testdata fails again)"; \
+				$(GO) test -run='^$$' -fuzz="^$$t$$" -fuzztime=$(FUZZTIME) $$pkg >/tmp/mw-fuzz.log 2>&1 || { tail -40 /tmp/mw-fuzz.log; exit 1; }; }; \
 		done; \
 	done
 

@@ -6,9 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"os"
 	"sort"
-	"strconv"
 	"strings"
 	"sync"
 
@@ -29,22 +27,9 @@ var (
 func register(c cli.Command)    { commands[c.Name] = c }
 func registerGen(c cli.Command) { gens[c.Name] = c }
 
-// launcherRank is this process's rank as the launcher (mpirun, srun) tells it, before MPI
-// starts; 0 when not launched by one.
-func launcherRank() int {
-	for _, v := range []string{"OMPI_COMM_WORLD_RANK", "PMIX_RANK", "PMI_RANK", "SLURM_PROCID"} {
-		if s := os.Getenv(v); s != "" {
-			if r, err := strconv.Atoi(s); err == nil {
-				return r
-			}
-		}
-	}
-	return 0
-}
-
 // run is the whole program but for the exit: it returns the exit code.
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	me := launcherRank()
+	me, _ := rank.Launcher()
 	if me != 0 {
 		stdout = io.Discard // only rank 0 writes to stdout
 	}
@@ -55,7 +40,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	)
 	env := &cli.Env{Stdin: stdin, Stdout: stdout, Stderr: stderr, Rank: me}
 	env.Transport = func() (rank.Transport, error) {
-		once.Do(func() { tr, terr = rank.StartMPI() })
+		once.Do(func() { tr, terr = rank.Start() })
 		return tr, terr
 	}
 	defer func() {

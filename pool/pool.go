@@ -79,9 +79,9 @@ var (
 	mpiErr  error
 )
 
-// transport starts MPI once per process.
+// transport starts MPI once per process (none when no launcher started it: a world of one).
 func transport() (rank.Transport, error) {
-	mpiOnce.Do(func() { mpiT, mpiErr = rank.StartMPI() })
+	mpiOnce.Do(func() { mpiT, mpiErr = rank.Start() })
 	return mpiT, mpiErr
 }
 
