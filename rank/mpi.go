@@ -35,6 +35,7 @@ const tag = 7
 const (
 	spinFor       = 50 * time.Microsecond
 	sparse        = 4 * spinFor
+	maxGapSample  = time.Millisecond
 	sparseSleep   = 100 * time.Microsecond
 	minSleep      = 20 * time.Microsecond
 	maxSleep      = 4 * time.Millisecond
@@ -215,7 +216,8 @@ type wire struct {
 	comm            *mpi.Communicator
 	pending         []pendingSend
 	lastBusy        time.Time
-	gap             time.Duration // time between traffic, moving average
+	lastGot         time.Time
+	gap             time.Duration // time between messages received, moving average
 	spare           []byte        // receives the next message (see copyFrame)
 	bound           bool          // Open MPI bound this rank to one core
 	ppid            int
@@ -302,23 +304,31 @@ func (w *wire) checkParent(now time.Time) error {
 	return nil
 }
 
-// busy records traffic: a message received or a send started.
-func (w *wire) busy() {
+// busy records traffic: a message received (got) or a send started.
+func (w *wire) busy(got bool) {
 	now := time.Now()
-	w.gap = (7*w.gap + now.Sub(w.lastBusy)) / 8
+	if got {
+		w.gap = (7*w.gap + min(now.Sub(w.lastGot), maxGapSample)) / 8
+		w.lastGot = now
+	}
 	w.lastBusy = now
 }
 
 // pause is called after a round in which nothing happened, at now. While spinning it
 // returns 0 (yielding the core first if this rank is bound to one); after that it returns
-// how long to sleep. Traffic that comes further apart than sparse on average (tasks of a
-// millisecond or more) gets no spin and sleeps of at least sparseSleep: spinning after
-// every message would then cost about as much CPU as the work itself (mw exec).
+// how long to sleep. When messages arrive further apart than sparse on average (tasks of
+// a millisecond or more) it does not spin and sleeps a quarter of the idle time, at least
+// sparseSleep: spinning after every message, and waking every few microseconds, would cost
+// about as much CPU as the work itself (mw exec). The first sleep is short all the same
+// (minSleep), so that a quick exchange is soon seen as one and spins again.
 func (w *wire) pause(now time.Time, quitting bool) time.Duration {
 	idle := now.Sub(w.lastBusy)
-	floor := minSleep
+	div, floor := time.Duration(8), minSleep
 	if w.gap > sparse && !busyPoll {
-		floor = sparseSleep
+		div = 4
+		if idle >= minSleep {
+			floor = sparseSleep
+		}
 	} else if idle < spinFor || busyPoll {
 		if w.bound {
 			syscall.Syscall(syscall.SYS_SCHED_YIELD, 0, 0, 0)
@@ -328,7 +338,7 @@ func (w *wire) pause(now time.Time, quitting bool) time.Duration {
 	if quitting || len(w.pending) > 0 {
 		return minSleep
 	}
-	return min(max(idle/8, floor), maxSleep)
+	return min(max(idle/div, floor), maxSleep)
 }
 
 // startQueued starts the sends other goroutines queued, in order, up to limit of them; it
@@ -404,7 +414,7 @@ func (t *mpiTransport) poll(comm *mpi.Communicator) error {
 			return fmt.Errorf("close: %d sends still pending after %v", len(w.pending), closeDeadline)
 		}
 		if busy {
-			w.busy()
+			w.busy(false)
 			continue
 		}
 		if d := w.pause(now, quitting); d > 0 {
@@ -541,7 +551,7 @@ func (o ownedTransport) pollOnce() (m Msg, ok bool, sleep time.Duration, err err
 		return Msg{}, false, 0, t.failOwned(err)
 	}
 	if ok {
-		w.busy()
+		w.busy(true)
 		m, err = checkKind(m)
 		return m, true, 0, err
 	}
@@ -550,7 +560,7 @@ func (o ownedTransport) pollOnce() (m Msg, ok bool, sleep time.Duration, err err
 		return Msg{}, false, 0, t.failOwned(err)
 	}
 	if started {
-		w.busy()
+		w.busy(false)
 		return Msg{}, false, 0, nil
 	}
 	return Msg{}, false, w.pause(now, false), nil

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"runtime"
 	"runtime/debug"
 	"strings"
 	"sync"
@@ -66,10 +67,13 @@ type workerRank struct {
 
 // inlineMax bounds the recent cost of a chunk computed by the serving loop: with one thread,
 // what a delayed stop or MPI transfer may wait; with more, about what a hand-off costs, since
-// the loop computes alone.
+// the loop computes alone. A rank bound to one core (Open MPI at -np 2) gains nothing from
+// computing on another goroutine, which only time-shares that core with the poller, so it
+// computes larger chunks inline too.
 const (
-	inlineMaxOne  = 200 * time.Microsecond
-	inlineMaxMany = 10 * time.Microsecond
+	inlineMaxOne   = 200 * time.Microsecond
+	inlineMaxBound = 2 * time.Millisecond
+	inlineMaxMany  = 10 * time.Microsecond
 )
 
 func runWorker(ctx context.Context, t Transport, job Job, cfg Config) error {
@@ -86,8 +90,11 @@ func runWorker(ctx context.Context, t Transport, job Job, cfg Config) error {
 	}
 	w := &workerRank{t: t, out: t, cfg: cfg, threads: threads, inlineMax: inlineMaxOne,
 		queue: make(chan Chunk, threads*cfg.Window), held: map[uint64]bool{}}
-	if threads > 1 {
+	switch {
+	case threads > 1:
 		w.inlineMax = inlineMaxMany
+	case runtime.NumCPU() == 1:
+		w.inlineMax = inlineMaxBound
 	}
 	w.cost.Store(-1)
 	w.fn, err = job.NewWorker(setup)
