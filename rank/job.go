@@ -37,8 +37,9 @@ type SizedSource interface {
 
 // Worker computes the result of one chunk. It must be pure: the same chunk gives the same
 // bytes, on any rank. It may be called concurrently from several goroutines (one per
-// thread of a worker rank), and must return promptly once ctx is cancelled where it can.
-// The returned slice is owned by the engine from then on.
+// thread of a worker rank, and briefly one more: a rank's receiving loop computes cheap
+// chunks itself), and must return promptly once ctx is cancelled where it can. The
+// returned slice is owned by the engine from then on.
 type Worker func(ctx context.Context, c Chunk) ([]byte, error)
 
 // Sink receives results strictly in Seq order, from one goroutine (the manager's).
