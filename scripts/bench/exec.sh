@@ -29,8 +29,10 @@ printf '%-44s %8s %10s %10s\n' what wall_s tasks/s run_tasks/s
 mwrun() { # mwrun LABEL NP J [FLAGS...]
 	local t0 t1 run label=$1 np=$2 j=$3
 	shift 3
+	local launch=(mpirun -q -np "$np" --oversubscribe --bind-to none)
+	((np > 0)) || launch=() # np 0: no mpirun, a world of one without MPI
 	t0=$(now)
-	mpirun -q -np "$np" --oversubscribe --bind-to none "$mw" exec --quiet --stats "$work/stats.json" -j "$j" "$@" -a "$work/tasks" -- true
+	"${launch[@]}" "$mw" exec --quiet --stats "$work/stats.json" -j "$j" "$@" -a "$work/tasks" -- true
 	t1=$(now)
 	run=$(grep -o '"wall_seconds": *[0-9.e+-]*' "$work/stats.json" | sed 's/.*: *//')
 	printf '%-44s %8.2f %10s %10s\n' "$label" "$(awk -v a="$t0" -v b="$t1" 'BEGIN{print b-a}')" "$(rate "$t0" "$t1")" "$(rate 0 "$run")"
@@ -40,6 +42,7 @@ mwrun "mw exec -np 3 -j 1 --window 16" 3 1 --window 16
 mwrun "mw exec -np 2 -j 2 (1 worker x 2)" 2 2
 mwrun "mw exec -np 2 -j 2 --window 16" 2 2 --window 16
 mwrun "mw exec -np 1 -j 2 (rank 0 runs them)" 1 2
+mwrun "mw exec -j 2 (no mpirun)" 0 2
 
 other() { # other LABEL CMD...
 	local t0 t1
