@@ -14,6 +14,9 @@ func NewFlagSet(env *Env, name, usage string) *flag.FlagSet {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(io.Discard) // Parse reports errors as one line; -h prints to stdout
 	fs.Usage = func() {
+		if env.Rank != 0 {
+			return // every rank parses; rank 0 alone prints
+		}
 		w := env.Stdout
 		fmt.Fprint(w, strings.TrimLeft(usage, "\n"))
 		if !strings.HasSuffix(usage, "\n") {

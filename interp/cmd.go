@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"context"
 	"encoding/binary"
-	"errors"
 	"flag"
 	"fmt"
 	"image"
@@ -74,29 +73,10 @@ func AutoChunk(frameBytes int, realTime bool) int {
 	return min(max((256<<10)/max(frameBytes, 1), 1), 64)
 }
 
-func newFlagSet(env *cli.Env, name, usage string) (*flag.FlagSet, func() error) {
-	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
-	fs.Usage = func() {}
-	printUsage := func() error {
-		if env.Rank == 0 {
-			fs.SetOutput(env.Stderr)
-			fmt.Fprint(env.Stderr, usage)
-			fs.PrintDefaults()
-			fs.SetOutput(io.Discard)
-		}
-		return flag.ErrHelp
-	}
-	return fs, printUsage
-}
-
-func parseFlags(fs *flag.FlagSet, printUsage func() error, args []string) error {
-	err := fs.Parse(args)
-	if errors.Is(err, flag.ErrHelp) {
-		return printUsage()
-	}
-	if err != nil {
-		return cli.Usagef("%v", err)
+// parseFlags parses args (cli.Parse: -h prints the usage) and refuses positional arguments.
+func parseFlags(fs *flag.FlagSet, args []string) error {
+	if err := cli.Parse(fs, args); err != nil {
+		return err
 	}
 	if fs.NArg() > 0 {
 		return cli.Usagef("unexpected argument %q: the input is given with -i FILE", fs.Arg(0))
@@ -106,7 +86,7 @@ func parseFlags(fs *flag.FlagSet, printUsage func() error, args []string) error 
 
 // parseOptions parses and checks interp's command line, before any MPI.
 func parseOptions(env *cli.Env, args []string) (options, *cli.EngineFlags, error) {
-	fs, printUsage := newFlagSet(env, "interp", interpUsage)
+	fs := cli.NewFlagSet(env, "interp", interpUsage)
 	ef := cli.AddEngineFlags(fs)
 	o := options{chunk: cli.ChunkSize{Auto: true}}
 	for _, n := range []string{"i", "input"} {
@@ -122,7 +102,7 @@ func parseOptions(env *cli.Env, args []string) (options, *cli.EngineFlags, error
 	fs.Var(&o.chunk, "chunk", "frames per chunk (`N`), or auto (about 256 KiB; 1 with --fps)")
 	fs.Float64Var(&o.fps, "fps", 0, "real time: read frames at `RATE` per second and report their latency (0: as fast as possible)")
 	fs.StringVar(&o.png, "png", "", "also write the first input frame and its output as `PREFIX`-in.png and PREFIX-out.png")
-	if err := parseFlags(fs, printUsage, args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return o, nil, err
 	}
 	engineSet := false

@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"image/png"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -312,7 +313,7 @@ func TestRunBadInput(t *testing.T) {
 
 func TestHelp(t *testing.T) {
 	var se bytes.Buffer
-	env := &cli.Env{Stderr: &se}
+	env := &cli.Env{Stdout: &se, Stderr: io.Discard}
 	if err := Command.Run(context.Background(), env, []string{"-h"}); !errors.Is(err, flag.ErrHelp) {
 		t.Fatalf("-h: %v", err)
 	}

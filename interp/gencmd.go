@@ -28,7 +28,7 @@ flags:
 `
 
 func runGenFrames(_ context.Context, env *cli.Env, args []string) error {
-	fs, printUsage := newFlagSet(env, "gen frames", genFramesUsage)
+	fs := cli.NewFlagSet(env, "gen frames", genFramesUsage)
 	var (
 		count, w, h int
 		seed        uint64
@@ -40,7 +40,7 @@ func runGenFrames(_ context.Context, env *cli.Env, args []string) error {
 	fs.IntVar(&w, "width", 56, "frame width `W` (columns, one per sensor)")
 	fs.IntVar(&h, "height", 256, "frame height `H` (rows, depth)")
 	fs.StringVar(&format, "format", FormatPGM, "pgm (P5 stream) or raw")
-	if err := parseFlags(fs, printUsage, args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	switch {

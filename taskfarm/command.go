@@ -5,7 +5,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"io"
 	"os"
 	"strconv"
 	"strings"
@@ -95,28 +94,10 @@ examples:
 flags:
 `
 
-// newFlagSet returns a flag set that prints nothing while parsing: a bad flag becomes one
-// usage line (printed by main), and -h prints the whole usage on rank 0.
-func newFlagSet(env *cli.Env) (*flag.FlagSet, func() error) {
-	fs := flag.NewFlagSet("exec", flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
-	fs.Usage = func() {}
-	printUsage := func() error {
-		if env.Rank == 0 {
-			fs.SetOutput(env.Stderr)
-			fmt.Fprint(env.Stderr, execUsage)
-			fs.PrintDefaults()
-			fs.SetOutput(io.Discard)
-		}
-		return flag.ErrHelp
-	}
-	return fs, printUsage
-}
-
 // parseArgs parses and checks exec's command line; every value is checked here, before
 // any MPI. Usage errors are *cli.UsageError.
 func parseArgs(env *cli.Env, args []string) (*options, *cli.EngineFlags, error) {
-	fs, printUsage := newFlagSet(env)
+	fs := cli.NewFlagSet(env, "exec", execUsage)
 	ef := cli.AddEngineFlags(fs)
 	o := &options{chunk: cli.ChunkSize{N: 1}}
 	addInput := func(s string) error { o.inputs = append(o.inputs, s); return nil }
@@ -142,11 +123,8 @@ func parseArgs(env *cli.Env, args []string) (*options, *cli.EngineFlags, error) 
 	fs.Lookup("backups").Usage = "not for exec: tasks have side effects"
 	fs.Lookup("backups").DefValue, ef.Backups = "false", false
 	fs.Lookup("retries").Usage = "run a failed task (exit status, signal, timeout) up to `N` more times, on another worker where possible; only the last try is printed"
-	if err := fs.Parse(preprocess(args)); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil, nil, printUsage()
-		}
-		return nil, nil, cli.Usagef("%v", err)
+	if err := cli.Parse(fs, preprocess(args)); err != nil {
+		return nil, nil, err
 	}
 	o.command = fs.Args()
 	set := map[string]bool{}

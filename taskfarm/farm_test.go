@@ -288,8 +288,8 @@ func TestParseArgs(t *testing.T) {
 // the transport is touched, and that -h prints the manual on rank 0 only.
 func TestUsageExit(t *testing.T) {
 	for _, r := range []int{0, 1} {
-		var se bytes.Buffer
-		env := &cli.Env{Stderr: &se, Rank: r, Transport: func() (rank.Transport, error) {
+		var se, so bytes.Buffer
+		env := &cli.Env{Stdout: &so, Stderr: &se, Rank: r, Transport: func() (rank.Transport, error) {
 			t.Fatal("transport started for a bad command line")
 			return nil, nil
 		}}
@@ -303,7 +303,7 @@ func TestUsageExit(t *testing.T) {
 		if !errors.Is(err, flag.ErrHelp) {
 			t.Errorf("-h: %v", err)
 		}
-		if printed := strings.Contains(se.String(), "usage: mw exec"); printed != (r == 0) {
+		if printed := strings.Contains(so.String(), "usage: mw exec"); printed != (r == 0) || se.Len() > 0 {
 			t.Errorf("rank %d: -h printed the usage: %v", r, printed)
 		}
 	}
