@@ -34,7 +34,7 @@ const tag = 7
 // the next message.
 const (
 	spinFor       = 50 * time.Microsecond
-	sparse        = 4 * spinFor
+	sparse        = 10 * spinFor
 	maxGapSample  = time.Millisecond
 	sparseSleep   = 100 * time.Microsecond
 	minSleep      = 20 * time.Microsecond
