@@ -354,3 +354,35 @@ func TestTraceHasEveryChunkOncePerAttempt(t *testing.T) {
 		require.Equal(t, 1, writes[seq], "chunk %d written once", seq)
 	}
 }
+
+// TestJournalCompleteOutputWithoutDone: a kill after the output got its name but before the
+// journal said done leaves a journal without done and no partial file; --resume recognises
+// the complete output (its length is the journal's) and leaves it alone.
+func TestJournalCompleteOutputWithoutDone(t *testing.T) {
+	dir := t.TempDir()
+	out, jr := filepath.Join(dir, "out.txt"), filepath.Join(dir, "run.journal")
+	args := []string{"selftest", "--items", "500", "--chunk", "7", "-o", out, "--journal", jr, "--quiet"}
+	r := mwtest.Run(t, nil, args...)
+	require.Equal(t, 0, r.Code, "%s", r.Stderr)
+	want, err := os.ReadFile(out)
+	require.NoError(t, err)
+	require.Equal(t, oracle(500), want)
+	j, err := os.ReadFile(jr)
+	require.NoError(t, err)
+	lines := strings.SplitAfter(strings.TrimSuffix(string(j), "\n"), "\n")
+	require.True(t, strings.HasPrefix(lines[len(lines)-1], "done "), "journal ends with %q", lines[len(lines)-1])
+	require.NoError(t, os.WriteFile(jr, []byte(strings.Join(lines[:len(lines)-1], "")), 0o644))
+
+	r = mwtest.Run(t, nil, append(args, "--resume")...)
+	require.Equal(t, 0, r.Code, "%s", r.Stderr)
+	require.Contains(t, string(r.Stderr), "is complete: nothing to do")
+	got, err := os.ReadFile(out)
+	require.NoError(t, err)
+	require.Equal(t, string(want), string(got))
+
+	// An output of another length is not taken for complete.
+	require.NoError(t, os.WriteFile(out, want[:len(want)-1], 0o644))
+	r = mwtest.Run(t, nil, append(args, "--resume")...)
+	require.NotEqual(t, 0, r.Code)
+	require.Contains(t, string(r.Stderr), "open output")
+}

@@ -220,7 +220,7 @@ func RunJob(ctx context.Context, env *Env, job rank.Job, ef *EngineFlags) (rank.
 		}
 	}
 	if errors.Is(err, errComplete) {
-		fmt.Fprintf(env.Stderr, "mw: %s: the journal %s says this job is complete: nothing to do\n", job.Name, ef.Journal)
+		fmt.Fprintf(env.Stderr, "mw: %s: the job of the journal %s is complete: nothing to do\n", job.Name, ef.Journal)
 		return st, nil
 	}
 	err = ef.finish(err)
@@ -242,16 +242,14 @@ func RunJob(ctx context.Context, env *Env, job rank.Job, ef *EngineFlags) (rank.
 func (ef *EngineFlags) finish(err error) error {
 	var partial *rank.PartialError
 	if ef.out != nil {
+		var next uint64
+		var off int64
 		if err == nil && ef.jrn != nil {
-			next, _ := ef.jrn.prior.nextOrZero()
+			next, _ = ef.jrn.prior.nextOrZero()
 			if s, ok := ef.lastWritten(); ok {
 				next = s + 1
 			}
-			off, oerr := ef.out.Offset()
-			if oerr == nil {
-				oerr = ef.jrn.write("done %d %d\n", next, off)
-			}
-			err = oerr
+			off, err = ef.out.Offset()
 		}
 		if err == nil || errors.As(err, &partial) {
 			if cerr := ef.out.Commit(); cerr != nil {
@@ -259,6 +257,11 @@ func (ef *EngineFlags) finish(err error) error {
 			}
 		} else {
 			ef.out.Abort()
+		}
+		// The journal says done only once the output has its name: a kill in between leaves
+		// a journal without done and a complete output, which a resume recognises.
+		if err == nil && ef.jrn != nil {
+			err = ef.jrn.write("done %d %d\n", next, off)
 		}
 	}
 	if ef.jrn != nil {

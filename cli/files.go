@@ -2,8 +2,10 @@ package cli
 
 import (
 	"bufio"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"syscall"
@@ -107,6 +109,13 @@ func openPartial(path string, resume bool, offset int64) (*Output, error) {
 		flags = os.O_RDWR
 	}
 	f, err := os.OpenFile(pp, flags, 0o644)
+	if err != nil && resume && errors.Is(err, fs.ErrNotExist) {
+		// No partial file: the last run completed its output (and was killed before its
+		// journal said done) if the output has the length the journal recorded.
+		if st, serr := os.Stat(path); serr == nil && st.Mode().IsRegular() && st.Size() == offset {
+			return nil, errComplete
+		}
+	}
 	if err != nil {
 		return nil, fmt.Errorf("open output: %w", err)
 	}
