@@ -316,16 +316,16 @@ func (w *wire) busy(got bool) {
 
 // pause is called after a round in which nothing happened, at now. While spinning it
 // returns 0 (yielding the core first if this rank is bound to one); after that it returns
-// how long to sleep. When messages arrive further apart than sparse on average (tasks of
-// a millisecond or more) it does not spin and sleeps a quarter of the idle time, at least
-// sparseSleep: spinning after every message, and waking every few microseconds, would cost
-// about as much CPU as the work itself (mw exec). The first sleep is short all the same
-// (minSleep), so that a quick exchange is soon seen as one and spins again.
+// how long to sleep: an eighth of the idle time, between minSleep and maxSleep. When
+// messages arrive further apart than sparse on average (tasks of a millisecond or more) it
+// does not spin and sleeps at least sparseSleep: spinning after every message, and waking
+// every few microseconds, would cost about as much CPU as the work itself (mw exec). The
+// first sleep is short all the same (minSleep), so that a quick exchange is soon seen as
+// one and spins again.
 func (w *wire) pause(now time.Time, quitting bool) time.Duration {
 	idle := now.Sub(w.lastBusy)
-	div, floor := time.Duration(8), minSleep
+	floor := minSleep
 	if w.gap > sparse && !busyPoll {
-		div = 4
 		if idle >= minSleep {
 			floor = sparseSleep
 		}
@@ -338,7 +338,7 @@ func (w *wire) pause(now time.Time, quitting bool) time.Duration {
 	if quitting || len(w.pending) > 0 {
 		return minSleep
 	}
-	return min(max(idle/div, floor), maxSleep)
+	return min(max(idle/8, floor), maxSleep)
 }
 
 // startQueued starts the sends other goroutines queued, in order, up to limit of them; it
