@@ -10,17 +10,9 @@
 # "wall" includes mpirun's start-up (about 0.3 s); "run" is the engine's own time from
 # --stats. Numbers are only meaningful on an otherwise idle machine.
 set -euo pipefail
-cd "$(dirname "$0")/../.."
-export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 tasks=${TASKS:-10000}
-work=${1:-}
-if [[ -z $work ]]; then
-	work=$(mktemp -d)
-	trap 'rm -rf "$work"' EXIT
-fi
-mkdir -p "$work"
-go build -o "$work/mw" .
-mw=$work/mw
+. "$(dirname "$0")/lib.sh"
+bench_workdir "${1:-}"
 seq "$tasks" >"$work/tasks"
 now() { date +%s.%N; }
 rate() { awk -v n="$tasks" -v a="$1" -v b="$2" 'BEGIN { printf "%.0f", n / (b - a) }'; }

@@ -10,17 +10,9 @@
 # adds mpirun's start-up and the output file's sync and rename. Numbers are only
 # meaningful on an otherwise idle machine.
 set -euo pipefail
-cd "$(dirname "$0")/../.."
-export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 frames=${FRAMES:-20000}
-work=${1:-}
-if [[ -z $work ]]; then
-	work=$(mktemp -d)
-	trap 'rm -rf "$work"' EXIT
-fi
-mkdir -p "$work"
-go build -o "$work/mw" .
-mw=$work/mw
+. "$(dirname "$0")/lib.sh"
+bench_workdir "${1:-}"
 in=$work/frames-$frames.pgm
 [[ -s $in ]] || "$mw" gen frames --count "$frames" --seed 1 -o "$in"
 outbytes=$(( frames * (168 * 256 + 15) ))

@@ -8,16 +8,8 @@
 #
 # Numbers are only meaningful on an otherwise idle machine.
 set -euo pipefail
-cd "$(dirname "$0")/../.."
-export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
-work=${1:-}
-if [[ -z $work ]]; then
-	work=$(mktemp -d)
-	trap 'rm -rf "$work"' EXIT
-fi
-mkdir -p "$work"
-go build -o "$work/mw" .
-mw=$work/mw
+. "$(dirname "$0")/lib.sh"
+bench_workdir "${1:-}"
 
 gen() { # gen FILE N W H SEED
 	[[ -s $1 ]] || "$mw" gen map --rects "$2" --width "$3" --height "$4" --seed "$5" -o "$1"
