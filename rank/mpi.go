@@ -260,7 +260,8 @@ func (w *wire) complete() (progressed bool, err error) {
 	return progressed, nil
 }
 
-// receive takes one message if one is there. A malformed frame becomes a Msg of Kind 0
+// receive takes one message if one is there, and records it as traffic (busy). A malformed
+// frame becomes a Msg of Kind 0
 // whose Data says what is wrong, so that Recv reports it naming the sender.
 func (w *wire) receive() (Msg, bool, error) {
 	if w.spare == nil {
@@ -284,6 +285,7 @@ func (w *wire) receive() (Msg, bool, error) {
 		pooled = data
 		w.spare = getFrame(cap(w.spare))
 	}
+	w.busy(true)
 	m, err := ParseFrame(st.Source, data)
 	if err != nil {
 		return Msg{From: st.Source, Data: []byte(err.Error())}, true, nil
@@ -357,6 +359,17 @@ func (t *mpiTransport) startQueued(limit int) (bool, error) {
 	return true, nil
 }
 
+// move starts the sends other goroutines queued and completes those MPI is done with; it
+// reports whether any send moved.
+func (t *mpiTransport) move() (bool, error) {
+	started, err := t.startQueued(256)
+	if err != nil {
+		return false, err
+	}
+	done, err := t.w.complete()
+	return started || done, err
+}
+
 // queued reports whether another goroutine has queued a send or a call for the owner.
 func (t *mpiTransport) queued() bool { return len(t.sendq) > 0 || len(t.calls) > 0 }
 
@@ -367,15 +380,10 @@ func (t *mpiTransport) poll(comm *mpi.Communicator) error {
 	quitting := false
 	var deadline time.Time
 	for {
-		busy, err := t.startQueued(256)
+		busy, err := t.move()
 		if err != nil {
 			return err
 		}
-		progressed, err := w.complete()
-		if err != nil {
-			return err
-		}
-		busy = busy || progressed
 		// Receive while the engine keeps up.
 		for k := 0; k < 256 && len(t.recvq) < cap(t.recvq); k++ {
 			m, ok, err := w.receive()
@@ -533,17 +541,14 @@ func (o ownedTransport) Recv(ctx context.Context) (Msg, error) {
 	}
 }
 
-// pollOnce is one round of Recv: it starts queued sends, completes those done and takes a
-// message if there is one; if not, it says how long to sleep.
+// pollOnce is one round of Recv: it moves sends (move) and takes a message if there is one;
+// if not, it says how long to sleep.
 func (o ownedTransport) pollOnce() (m Msg, ok bool, sleep time.Duration, err error) {
 	t, w := o.t, o.t.w
 	t.ownedMu.Lock()
 	defer t.ownedMu.Unlock()
-	started, err := t.startQueued(256)
+	moved, err := t.move()
 	if err != nil {
-		return Msg{}, false, 0, t.failOwned(err)
-	}
-	if _, err := w.complete(); err != nil {
 		return Msg{}, false, 0, t.failOwned(err)
 	}
 	m, ok, err = w.receive()
@@ -551,7 +556,6 @@ func (o ownedTransport) pollOnce() (m Msg, ok bool, sleep time.Duration, err err
 		return Msg{}, false, 0, t.failOwned(err)
 	}
 	if ok {
-		w.busy(true)
 		m, err = checkKind(m)
 		return m, true, 0, err
 	}
@@ -559,7 +563,7 @@ func (o ownedTransport) pollOnce() (m Msg, ok bool, sleep time.Duration, err err
 	if err := w.checkParent(now); err != nil {
 		return Msg{}, false, 0, t.failOwned(err)
 	}
-	if started {
+	if moved {
 		w.busy(false)
 		return Msg{}, false, 0, nil
 	}
