@@ -143,13 +143,20 @@ func StartMPI() (Transport, error) {
 		done:   make(chan struct{}),
 		failed: make(chan struct{}),
 	}
-	// The owner goroutine holds a P while it polls. When Open MPI binds a rank to one core,
-	// Go sees one CPU and GOMAXPROCS is 1: polling would then starve the computing
-	// goroutines for a whole scheduler time slice. One more P lets the kernel share the core
-	// between the two threads instead, and the poller yields it (sched_yield) as it spins.
-	if runtime.NumCPU() == 1 && runtime.GOMAXPROCS(0) == 1 {
-		runtime.GOMAXPROCS(2)
+	// The owner goroutine holds a P while it polls, and while it sleeps in ppoll. When Open
+	// MPI binds a rank to one core, Go sees one CPU and GOMAXPROCS is 1: polling would then
+	// starve the computing goroutines for a whole scheduler time slice. And whenever every
+	// other P is busy (computing goroutines; a task's vfork in mw exec), Go's sysmon takes
+	// the sleeping owner's P away every 20 us, and the owner waits on a futex for one when
+	// it wakes: mw exec's worker made 6 sysmon wake-ups, 4 futex calls and 16 context
+	// switches per task that way, and 2, 1.7 and 9 with one P more (perf stat). So the owner
+	// gets a P of its own: one more than Go would use (at least 2 if the user set
+	// GOMAXPROCS), and the kernel shares the cores between the threads.
+	procs := runtime.GOMAXPROCS(0) + 1
+	if os.Getenv("GOMAXPROCS") != "" {
+		procs = max(procs-1, 2)
 	}
+	runtime.GOMAXPROCS(procs)
 	k, err := newWaker()
 	if err != nil {
 		return nil, fmt.Errorf("start MPI: %w", err)
