@@ -4,6 +4,8 @@ import (
 	"os"
 	"sync/atomic"
 	"syscall"
+
+	"golang.org/x/sys/unix"
 )
 
 // sysProcAttr puts a task in its own process group (so that --timeout and a stopping job
@@ -54,38 +56,61 @@ func startProcess(path string, argv []string, attr *syscall.ProcAttr) (process, 
 // noPidfd is set once a start failed with a pidfd and worked without.
 var noPidfd atomic.Bool
 
-// wait waits for the task to end and reaps it.
-func (p process) wait() (syscall.WaitStatus, error) {
-	var ws syscall.WaitStatus
-	if p.pidfd == nil {
-		_, err := wait4(p.pid, &ws, 0)
-		return ws, err
-	}
-	defer p.pidfd.Close()
-	var werr error
-	polled := false
-	rerr := func() error {
-		rc, err := p.pidfd.SyscallConn()
-		if err != nil {
-			return err
-		}
-		// Read calls the function, and again each time the pidfd turns readable, until it
-		// returns true. The first call must look: the task may have ended already.
-		return rc.Read(func(uintptr) bool {
-			if !polled {
-				polled = true
-				wpid, err := wait4(p.pid, &ws, syscall.WNOHANG)
-				werr = err
-				return wpid != 0 || err != nil
+// exited waits for the task to end without reaping it: until reap, its zombie keeps its
+// pid, and with it the task's process group id, from being reused, so that signalling
+// the group (groupKill, shutdown) cannot reach another process.
+func (p process) exited() error {
+	if p.pidfd != nil {
+		polled := false
+		var werr error
+		rerr := func() error {
+			rc, err := p.pidfd.SyscallConn()
+			if err != nil {
+				return err
 			}
-			// Readable: the task has ended (were it not so, blocking is still right).
-			_, werr = wait4(p.pid, &ws, 0)
-			return true
-		})
-	}()
-	if rerr != nil {
-		// The pidfd cannot be polled (a kernel older than 5.3): block, as before.
-		_, werr = wait4(p.pid, &ws, 0)
+			// Read calls the function, and again each time the pidfd turns readable, until
+			// it returns true. The first call must look: the task may have ended already.
+			return rc.Read(func(uintptr) bool {
+				if polled {
+					return true // readable: the task has ended
+				}
+				polled = true
+				var ended bool
+				ended, werr = waitExited(p.pid, unix.WNOHANG)
+				return ended || werr != nil
+			})
+		}()
+		if rerr == nil {
+			return werr
+		}
+		// The pidfd cannot be polled (a kernel older than 5.3): block, as without one.
 	}
-	return ws, werr
+	_, err := waitExited(p.pid, 0)
+	return err
+}
+
+// reap collects the status of the task, which has ended (exited), and closes its pidfd.
+func (p process) reap() (syscall.WaitStatus, error) {
+	if p.pidfd != nil {
+		p.pidfd.Close()
+	}
+	var ws syscall.WaitStatus
+	_, err := wait4(p.pid, &ws, 0)
+	return ws, err
+}
+
+// waitExited is waitid(P_PID, pid, WEXITED|WNOWAIT|options), retried on EINTR: it reports
+// whether the process has ended (always, unless options has WNOHANG) and leaves it
+// unreaped.
+func waitExited(pid, options int) (bool, error) {
+	for {
+		var info unix.Siginfo // zeroed: with WNOHANG and nothing to report, Signo stays 0
+		err := unix.Waitid(unix.P_PID, pid, &info, unix.WEXITED|unix.WNOWAIT|options, nil)
+		if err != unix.EINTR {
+			if err != nil {
+				return false, os.NewSyscallError("waitid", err)
+			}
+			return info.Signo != 0, nil
+		}
+	}
 }

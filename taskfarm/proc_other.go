@@ -11,7 +11,10 @@ func sysProcAttr() *syscall.SysProcAttr {
 }
 
 // process is a started task.
-type process struct{ pid int }
+type process struct {
+	pid int
+	ws  syscall.WaitStatus
+}
 
 // startProcess starts a task with syscall.ForkExec.
 func startProcess(path string, argv []string, attr *syscall.ProcAttr) (process, error) {
@@ -19,9 +22,12 @@ func startProcess(path string, argv []string, attr *syscall.ProcAttr) (process, 
 	return process{pid: pid}, err
 }
 
-// wait waits for the task to end and reaps it.
-func (p process) wait() (syscall.WaitStatus, error) {
-	var ws syscall.WaitStatus
-	_, err := wait4(p.pid, &ws, 0)
-	return ws, err
+// exited waits for the task to end. Here it reaps it too (reap then reports the status):
+// without waitid's WNOWAIT, a group signal after this may reach a reused process group id.
+func (p *process) exited() error {
+	_, err := wait4(p.pid, &p.ws, 0)
+	return err
 }
+
+// reap reports the status exited collected.
+func (p *process) reap() (syscall.WaitStatus, error) { return p.ws, nil }

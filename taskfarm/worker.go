@@ -71,7 +71,7 @@ type worker struct {
 
 	slots slotPool
 
-	kills   atomic.Int64 // killGroup sequences under way
+	kills   atomic.Int64 // groupKill sequences under way
 	mu      sync.Mutex
 	running map[int]bool         // process groups of running tasks
 	pairs   map[int]*capturePair // per slot: capture files kept for the next task
@@ -305,15 +305,27 @@ func (w *worker) execute(tctx context.Context, path string, argv []string, seq u
 	}
 	pid := p.pid
 	w.track(pid, true)
+	k := groupKill{pgid: pid, ended: make(chan struct{}), done: make(chan struct{})}
 	stop := context.AfterFunc(tctx, func() {
 		w.kills.Add(1)
 		defer w.kills.Add(-1)
-		killGroup(pid)
+		k.run()
 	})
-	ws, werr := p.wait()
-	// The kill sequence started (or is about to) unless stop prevents it.
+	werr := p.exited()
+	// The kill sequence started (or is about to) unless stop prevents it. It may signal
+	// the group only while the task is unreaped (its zombie reserves the group id), so the
+	// task is reaped after the sequence, which the task's end cuts short.
 	killed := !stop()
+	if killed {
+		close(k.ended)
+		<-k.done
+	}
 	w.track(pid, false)
+	if werr != nil {
+		p.reap()
+		return pid, fmt.Errorf("wait: %w", werr)
+	}
+	ws, werr := p.reap()
 	if werr != nil {
 		return pid, fmt.Errorf("wait: %w", werr)
 	}
@@ -355,17 +367,38 @@ var killSeq = []struct {
 	wait time.Duration
 }{{syscall.SIGTERM, 200 * time.Millisecond}, {syscall.SIGTERM, 100 * time.Millisecond}, {syscall.SIGTERM, 50 * time.Millisecond}, {syscall.SIGKILL, 0}}
 
-// killGroup signals the process group pgid through killSeq, stopping early once the group
-// is gone. (A process group id is not reused while the group has a member.)
-func killGroup(pgid int) {
-	for _, k := range killSeq {
-		if err := syscall.Kill(-pgid, k.sig); err != nil {
+// groupKill signals a task's process group through killSeq.
+type groupKill struct {
+	pgid  int
+	ended chan struct{} // closed once the task (the group's leader) has ended, unreaped
+	done  chan struct{} // closed by run when it returns
+}
+
+// run signals the group through killSeq. Once the task has ended, what is left of its
+// group (background children) gets SIGKILL at once and the sequence stops: its caller
+// waits for that before reaping the task, and the kill of a group whose id has been
+// reused would reach processes that are not the task's.
+func (k *groupKill) run() {
+	defer close(k.done)
+	for _, s := range killSeq {
+		if err := signalGroup(k.pgid, s.sig); err != nil || s.wait == 0 {
 			return
 		}
-		time.Sleep(k.wait)
+		t := time.NewTimer(s.wait)
+		select {
+		case <-t.C:
+		case <-k.ended:
+			t.Stop()
+			signalGroup(k.pgid, syscall.SIGKILL)
+			return
+		}
 	}
 }
 
+// signalGroup sends sig to the process group pgid; tests watch it.
+var signalGroup = func(pgid int, sig syscall.Signal) error { return syscall.Kill(-pgid, sig) }
+
+// track records whether the task whose group is pgid is unreaped: shutdown signals those.
 func (w *worker) track(pgid int, on bool) {
 	w.mu.Lock()
 	if on {
@@ -388,7 +421,7 @@ func (w *worker) shutdown(grace time.Duration) {
 		n := len(w.running) + int(w.kills.Load())
 		if n == 0 || time.Now().After(deadline) {
 			for pgid := range w.running {
-				syscall.Kill(-pgid, syscall.SIGKILL)
+				signalGroup(pgid, syscall.SIGKILL)
 			}
 			w.mu.Unlock()
 			return

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -458,9 +459,15 @@ func testProcessWait(t *testing.T) {
 			time.Sleep(tt.before)
 			done := make(chan struct{})
 			var ws syscall.WaitStatus
+			zombie := false
 			go func() {
 				defer close(done)
-				ws, err = p.wait()
+				if err = p.exited(); err != nil {
+					return
+				}
+				// Until reaped, the ended task keeps its pid (Linux: waitid's WNOWAIT).
+				zombie = syscall.Kill(p.pid, 0) == nil
+				ws, err = p.reap()
 			}()
 			select {
 			case <-done:
@@ -472,6 +479,9 @@ func testProcessWait(t *testing.T) {
 			}
 			if ws.ExitStatus() != tt.exit || (tt.signal != 0) != ws.Signaled() || (ws.Signaled() && ws.Signal() != tt.signal) {
 				t.Errorf("status %v: exit %d signaled %v, want exit %d signal %v", ws, ws.ExitStatus(), ws.Signaled(), tt.exit, tt.signal)
+			}
+			if !zombie && runtime.GOOS == "linux" {
+				t.Errorf("process %d gone before reap", p.pid)
 			}
 			if err := syscall.Kill(p.pid, 0); err == nil {
 				t.Errorf("process %d still there (not reaped)", p.pid)
