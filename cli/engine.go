@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"strconv"
+	"time"
 
 	"github.com/mw-hpc/mw/rank"
 )
@@ -26,6 +27,8 @@ type EngineFlags struct {
 	Resume    bool
 	// Unordered is set by workloads that offer it (exec --unordered); no flag here.
 	Unordered bool
+	// WakeWithin is rank.Config's, set by workloads that need it (interp --fps).
+	WakeWithin time.Duration
 
 	fs  *flag.FlagSet
 	out *Output  // the output made by CreateOutput, committed or aborted by RunJob
@@ -194,6 +197,7 @@ func RunJob(ctx context.Context, env *Env, job rank.Job, ef *EngineFlags) (rank.
 	cfg.Backups = ef.Backups
 	cfg.Unordered = ef.Unordered
 	cfg.KeepGoing = ef.KeepGoing
+	cfg.WakeWithin = ef.WakeWithin
 	if ef.Journal != "" {
 		job.Open = ef.journaled(job.Name, job.Open)
 	}

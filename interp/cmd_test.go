@@ -341,7 +341,7 @@ func TestRealTime(t *testing.T) {
 	}
 	for _, p := range []string{look + "-in.png", look + "-out.png"} {
 		if _, err := os.Stat(p); err != nil {
-			t.Error(err) // the first frame's chunk follows empty ones here
+			t.Error(err)
 		}
 	}
 	if !strings.Contains(r.stderr, "interp: real time: 20 frames at 400/s: latency p50 ") ||

@@ -48,6 +48,19 @@ func TestMPISameBytes(t *testing.T) {
 			})
 		}
 	}
+	t.Run("real_time", func(t *testing.T) {
+		// A live source: the manager waits in its receive with nothing in flight until the
+		// reader's notify interrupts it, on the goroutine that owns MPI.
+		out := filepath.Join(dir, "out-fps.pgm")
+		r := mwtest.MPIRun(t, 3, nil, "interp", "-i", in, "-o", out, "--fps", "400")
+		got, err := os.ReadFile(out)
+		if r.Code != 0 || err != nil || !bytes.Equal(got, want) {
+			t.Fatalf("exit %d, output (%d bytes, %v) differs from the sequential run\n%s", r.Code, len(got), err, r.Stderr)
+		}
+		if !bytes.Contains(r.Stderr, []byte("interp: real time: 40 frames at 400/s: latency p50 ")) {
+			t.Errorf("no latency report:\n%s", r.Stderr)
+		}
+	})
 	t.Run("stdin_stdout_raw", func(t *testing.T) {
 		r := mwtest.MPIRun(t, 3, frames, "interp", "--format", "raw", "--chunk", "3", "--quiet")
 		if r.Code != 0 || !bytes.Equal(r.Stdout, sequential(t, frames, 56, 256, 3, FormatRaw)) {

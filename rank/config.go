@@ -37,6 +37,11 @@ type Config struct {
 	Backups bool
 	// Unordered hands results to the Sink as they arrive instead of in Seq order.
 	Unordered bool
+	// WakeWithin, when > 0, bounds how long a message can wait for a rank that sleeps
+	// between polls of its transport (MPI): a latency bound for real-time work, paid for
+	// in wake-ups (1/WakeWithin a second on an idle rank). 0 lets an idle rank sleep up to
+	// an eighth of its idle time, at most 4 ms. Every rank must be given the same value.
+	WakeWithin time.Duration
 	// Log receives the manager's diagnostic lines (one per line); nil discards them.
 	Log io.Writer
 	// Progress, when > 0, makes the manager call OnProgress this often (from a goroutine

@@ -557,3 +557,108 @@ func TestKeepGoingLeavesOutPoisonChunk(t *testing.T) {
 		}
 	}
 }
+
+// liveSrc is a LiveSource whose chunk i becomes ready only once the result of chunk i-1 has
+// reached the sink (release, a moment later, on another goroutine): the manager then
+// waits in Recv with nothing in flight, and only the notify function can wake it.
+type liveSrc struct {
+	mu       sync.Mutex
+	ready    []Chunk
+	next, n  uint64
+	notify   func()
+	notReady int
+}
+
+func (s *liveSrc) SetNotify(f func()) {
+	s.mu.Lock()
+	s.notify = f
+	s.mu.Unlock()
+}
+
+func (s *liveSrc) Next() (Chunk, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	switch {
+	case len(s.ready) > 0:
+		c := s.ready[0]
+		s.ready = s.ready[1:]
+		return c, nil
+	case s.next >= s.n:
+		return Chunk{}, io.EOF
+	}
+	s.notReady++
+	return Chunk{}, ErrNotReady
+}
+
+func (s *liveSrc) release() {
+	s.mu.Lock()
+	s.ready = append(s.ready, Chunk{Seq: s.next, Data: binary.LittleEndian.AppendUint64(nil, s.next)})
+	s.next++
+	notify := s.notify
+	s.mu.Unlock()
+	if notify != nil {
+		notify()
+	}
+}
+
+func liveJob(src *liveSrc, sink *listSink) Job {
+	sink.put = func(seq uint64) error {
+		if seq+1 < src.n {
+			time.AfterFunc(time.Millisecond, src.release)
+		}
+		return nil
+	}
+	return Job{
+		Name: "live",
+		Open: func(context.Context) (*Plan, error) { return &Plan{Source: src, Sink: sink, Total: -1}, nil },
+		NewWorker: func([]byte) (Worker, error) {
+			return func(_ context.Context, c Chunk) ([]byte, error) { return digest(c.Data), nil }, nil
+		},
+	}
+}
+
+// TestLiveSource: the chunks of a live source, each ready only while the manager waits
+// for nothing else, all arrive in order, with -np 1 and with workers; Next is not called
+// in a loop while nothing is ready.
+func TestLiveSource(t *testing.T) {
+	const n = 50
+	for _, workers := range []int{0, 2} {
+		t.Run(fmt.Sprintf("workers%d", workers), func(t *testing.T) {
+			src, sink := &liveSrc{n: n}, &listSink{}
+			src.release()
+			ctx, cancel := context.WithTimeout(context.Background(), testDeadline)
+			defer cancel()
+			var err error
+			if workers == 0 {
+				_, err = Run(ctx, NewInprocNet(1, 16).Rank(0), liveJob(src, sink), cfgWith(1, 1))
+			} else {
+				_, err = RunInProcess(ctx, workers, liveJob(src, sink), cfgWith(1, 1))
+			}
+			require.NoError(t, err)
+			requireInOrder(t, sink, n)
+			src.mu.Lock()
+			defer src.mu.Unlock()
+			require.LessOrEqual(t, src.notReady, 4*n, "Next called %d times with nothing ready", src.notReady)
+		})
+	}
+}
+
+// TestLiveSourceNeedsInterrupts: a transport whose Recv cannot be interrupted (here one
+// wrapped by a test) cannot serve a live source: the job fails before any work, and the
+// workers are told to stop.
+func TestLiveSourceNeedsInterrupts(t *testing.T) {
+	h := newHarness(2, 0)
+	job := liveJob(&liveSrc{n: 3}, h.sink)
+	ctx, cancel := context.WithTimeout(context.Background(), testDeadline)
+	defer cancel()
+	errs := make(chan error, 2)
+	for r := 1; r <= 2; r++ {
+		go func(r int) { _, err := Run(ctx, h.net.Rank(r), job, cfgWith(1, 1)); errs <- err }(r)
+	}
+	_, err := Run(ctx, &countingRecv{Transport: h.net.Rank(0), results: &h.results}, job, cfgWith(1, 1))
+	require.ErrorContains(t, err, "live source needs a transport whose receive can be interrupted")
+	for range 2 {
+		require.NoError(t, <-errs) // told to abort, as when Open fails
+	}
+	require.NoError(t, ctx.Err())
+}

@@ -16,6 +16,7 @@ import (
 type InprocNet struct {
 	boxes  []chan Msg
 	bcasts []chan []byte
+	intr   []chan struct{} // a pending Interrupt of each rank's Recv
 	hosts  []string
 
 	share bool // Send passes buffers without copying (the single-process run)
@@ -36,6 +37,7 @@ func NewInprocNet(size, depth int) *InprocNet {
 	n := &InprocNet{
 		boxes:     make([]chan Msg, size),
 		bcasts:    make([]chan []byte, size),
+		intr:      make([]chan struct{}, size),
 		hosts:     make([]string, size),
 		deadCh:    make(chan struct{}),
 		delay:     make([]time.Duration, size),
@@ -44,6 +46,7 @@ func NewInprocNet(size, depth int) *InprocNet {
 	for i := range n.boxes {
 		n.boxes[i] = make(chan Msg, depth)
 		n.bcasts[i] = make(chan []byte, 1)
+		n.intr[i] = make(chan struct{}, 1)
 		n.hosts[i] = "inproc"
 	}
 	return n
@@ -158,10 +161,20 @@ func (t *inproc) Recv(ctx context.Context) (Msg, error) {
 	select {
 	case m := <-t.net.boxes[t.rank]:
 		return m, nil
+	case <-t.net.intr[t.rank]:
+		return Msg{}, errInterrupted
 	case <-ctx.Done():
 		return Msg{}, ctx.Err()
 	case <-t.net.deadCh:
 		return Msg{}, t.check()
+	}
+}
+
+// Interrupt implements interrupter.
+func (t *inproc) Interrupt() {
+	select {
+	case t.net.intr[t.rank] <- struct{}{}:
+	default: // one is pending already
 	}
 }
 

@@ -13,6 +13,7 @@ package rank
 
 import (
 	"context"
+	"errors"
 
 	"github.com/mw-hpc/mw/partition"
 )
@@ -25,6 +26,20 @@ type Chunk = partition.Chunk
 type Source interface {
 	Next() (Chunk, error)
 }
+
+// LiveSource is a Source whose chunks become ready over time, such as frames coming from
+// a scanner at its own pace. Its Next never waits: it returns ErrNotReady when no chunk
+// is ready yet. Before the first Next the manager calls SetNotify with a function that
+// the source must call, from any goroutine, whenever a chunk becomes ready; the manager
+// then calls Next again at once, even while it waits for results. (A Source that blocked
+// in Next instead would hold back results already computed.)
+type LiveSource interface {
+	Source
+	SetNotify(notify func())
+}
+
+// ErrNotReady is returned by a LiveSource's Next when no chunk is ready yet.
+var ErrNotReady = errors.New("no chunk ready yet")
 
 // SizedSource is a Source whose chunk sizes the engine chooses (--chunk auto): NextN
 // returns the next chunk with at most n items (n >= 1) and sets its Items; Remaining is

@@ -116,6 +116,15 @@ func (m *manager) setup(ctx context.Context) error {
 		m.broadcastKind(ctx, KindAbort, []byte(err.Error()))
 		return err
 	}
+	if live, ok := plan.Source.(LiveSource); ok {
+		it, ok := m.t.(interrupter)
+		if !ok {
+			err := errors.New("engine: a live source needs a transport whose receive can be interrupted")
+			m.broadcastKind(ctx, KindAbort, []byte(err.Error()))
+			return err
+		}
+		live.SetNotify(it.Interrupt)
+	}
 	m.plan = plan
 	var n [8]byte
 	binary.LittleEndian.PutUint64(n[:], uint64(len(plan.Setup)))
@@ -128,7 +137,7 @@ func (m *manager) setup(ctx context.Context) error {
 		}
 	}
 	for ready := 1; ready < m.t.Size(); {
-		msg, err := m.t.Recv(ctx)
+		msg, err := m.recv(ctx)
 		if err != nil {
 			return fmt.Errorf("wait for workers: %w", err)
 		}
@@ -209,6 +218,9 @@ func (m *manager) loop(ctx context.Context) error {
 			return nil // late copies of backed-up chunks are dropped by stopAll
 		}
 		msg, err := m.t.Recv(ctx)
+		if err == errInterrupted {
+			continue // a live source has a chunk ready
+		}
 		if err != nil {
 			return fmt.Errorf("receive: %w", err)
 		}
@@ -267,6 +279,9 @@ func (m *manager) issue(ctx context.Context) error {
 		if err == io.EOF {
 			m.srcDone = true
 			return nil
+		}
+		if err == ErrNotReady {
+			return nil // a live source calls its notify function once it has one
 		}
 		if err != nil {
 			return err
@@ -532,6 +547,17 @@ func (m *manager) broadcastKind(ctx context.Context, k Kind, data []byte) error 
 	return nil
 }
 
+// recv receives the next message, past the interruptions of a live source (for the
+// receives outside loop, which has chunks to issue when interrupted).
+func (m *manager) recv(ctx context.Context) (Msg, error) {
+	for {
+		msg, err := m.t.Recv(ctx)
+		if err != errInterrupted {
+			return msg, err
+		}
+	}
+}
+
 // stopAll tells every worker to stop and waits until each acknowledges, dropping the
 // results still on their way, so no rank is left waiting and no send is left pending.
 // It runs on every path out of the manager; after a transport failure it gives up at once.
@@ -545,7 +571,7 @@ func (m *manager) stopAll(ctx context.Context, cause error) {
 		return
 	}
 	for left := m.t.Size() - 1; left > 0; {
-		msg, err := m.t.Recv(ctx)
+		msg, err := m.recv(ctx)
 		if err != nil {
 			if cause == nil && m.cfg.Log != nil {
 				fmt.Fprintf(m.cfg.Log, "stop: %v\n", err)

@@ -8,6 +8,7 @@ import (
 	"os"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -67,8 +68,10 @@ type mpiTransport struct {
 	quitOnce sync.Once
 	closeErr error
 
-	w       *wire      // the owner goroutine's MPI state
-	ownedMu sync.Mutex // serializes the MPI calls of RunOwned's view (see StartMPI)
+	w        *wire        // the owner goroutine's MPI state
+	intr     atomic.Bool  // an Interrupt of the owned Recv is pending
+	sleepCap atomic.Int64 // Config.WakeWithin in ns (0: none), set by any goroutine
+	ownedMu  sync.Mutex   // serializes the MPI calls of RunOwned's view (see StartMPI)
 }
 
 type outFrame struct {
@@ -229,11 +232,12 @@ type wire struct {
 	bound           bool          // Open MPI bound this rank to one core
 	ppid            int
 	nextParentCheck time.Time
+	sleepCap        *atomic.Int64 // mpiTransport's
 }
 
-func newWire(comm *mpi.Communicator) *wire {
+func newWire(comm *mpi.Communicator, sleepCap *atomic.Int64) *wire {
 	now := time.Now()
-	return &wire{comm: comm, lastBusy: now, bound: runtime.NumCPU() == 1, ppid: os.Getppid(), nextParentCheck: now}
+	return &wire{comm: comm, lastBusy: now, bound: runtime.NumCPU() == 1, ppid: os.Getppid(), nextParentCheck: now, sleepCap: sleepCap}
 }
 
 // start begins sending a frame.
@@ -344,11 +348,18 @@ func (w *wire) pause(now time.Time, quitting bool) time.Duration {
 		}
 		return 0
 	}
+	d := min(max(idle/8, floor), maxSleep)
 	if quitting || len(w.pending) > 0 {
-		return minSleep
+		d = minSleep
 	}
-	return min(max(idle/8, floor), maxSleep)
+	if c := time.Duration(w.sleepCap.Load()); c > 0 {
+		d = min(d, c)
+	}
+	return d
 }
+
+// boundSleep implements sleepBounder.
+func (t *mpiTransport) boundSleep(d time.Duration) { t.sleepCap.Store(int64(d)) }
 
 // startQueued starts the sends other goroutines queued, in order, up to limit of them; it
 // reports whether it started any.
@@ -380,9 +391,12 @@ func (t *mpiTransport) move() (bool, error) {
 // queued reports whether another goroutine has queued a send or a call for the owner.
 func (t *mpiTransport) queued() bool { return len(t.sendq) > 0 || len(t.calls) > 0 }
 
+// queuedOrInterrupted is queued, or an Interrupt is pending (the owned Recv's sleep).
+func (t *mpiTransport) queuedOrInterrupted() bool { return t.queued() || t.intr.Load() }
+
 // poll moves messages until Close has been called and every queued send has completed.
 func (t *mpiTransport) poll(comm *mpi.Communicator) error {
-	w := newWire(comm)
+	w := newWire(comm, &t.sleepCap)
 	t.w = w
 	quitting := false
 	var deadline time.Time
@@ -542,10 +556,19 @@ func (o ownedTransport) Recv(ctx context.Context) (Msg, error) {
 		if err := ctx.Err(); err != nil {
 			return Msg{}, err
 		}
+		if o.t.intr.Swap(false) {
+			return Msg{}, errInterrupted
+		}
 		if d > 0 {
-			o.t.k.sleep(d, o.t.queued)
+			o.t.k.sleep(d, o.t.queuedOrInterrupted)
 		}
 	}
+}
+
+// Interrupt implements interrupter: the owned Recv returns errInterrupted.
+func (o ownedTransport) Interrupt() {
+	o.t.intr.Store(true)
+	o.t.k.wake()
 }
 
 // pollOnce is one round of Recv: it moves sends (move) and takes a message if there is one;

@@ -23,6 +23,9 @@ func Run(ctx context.Context, t Transport, job Job, cfg Config) (Stats, error) {
 	if job.Name == "" {
 		job.Name = "job"
 	}
+	if b, ok := t.(sleepBounder); ok && cfg.WakeWithin > 0 {
+		b.boundSleep(cfg.WakeWithin)
+	}
 	switch {
 	case t.Size() == 1:
 		return runAlone(ctx, t, job, cfg)
@@ -45,6 +48,12 @@ func Run(ctx context.Context, t Transport, job Job, cfg Config) (Stats, error) {
 	}
 }
 
+// sleepBounder is a Transport whose ranks sleep between polls (MPI): boundSleep bounds
+// those sleeps (Config.WakeWithin). Safe for concurrent use.
+type sleepBounder interface {
+	boundSleep(d time.Duration)
+}
+
 // owner is a Transport with a goroutine that owns it (MPI): RunOwned runs a function on that
 // goroutine and gives it a Transport that skips the hand-offs to it.
 type owner interface {
@@ -57,6 +66,9 @@ func (c Config) validate() error {
 	}
 	if c.Threads < 0 {
 		return fmt.Errorf("threads %d: must be 0 (automatic) or more", c.Threads)
+	}
+	if c.WakeWithin < 0 {
+		return fmt.Errorf("wake within %v: must not be negative", c.WakeWithin)
 	}
 	if c.Retries < 0 || c.Retries > MaxAttempt {
 		return fmt.Errorf("retries %d: must be between 0 and %d", c.Retries, MaxAttempt)

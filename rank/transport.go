@@ -111,3 +111,13 @@ type Transport interface {
 
 // ErrClosed is returned by a Transport after Close.
 var ErrClosed = errors.New("transport closed")
+
+// errInterrupted is returned by the Recv of an interrupter after Interrupt.
+var errInterrupted = errors.New("receive interrupted")
+
+// interrupter is a Transport whose Recv can be interrupted, for the manager of a
+// LiveSource. Interrupt is safe for concurrent use: it makes the Recv under way, or else
+// the next one, return errInterrupted (once for any number of Interrupts before it).
+type interrupter interface {
+	Interrupt()
+}
