@@ -127,12 +127,13 @@ func (ef *EngineFlags) CreateOutput(path string, stdout io.Writer) (*Output, err
 	case path == "" || path == "-":
 		return nil, Usagef("--journal needs an output file (-o FILE): stdout cannot be resumed")
 	default:
-		var off int64
+		var off, final int64
 		resume := ef.jrn != nil && ef.jrn.prior != nil
 		if resume {
 			_, off = ef.jrn.prior.next()
+			final = ef.jrn.prior.final()
 		}
-		out, err = openPartial(path, resume, off)
+		out, err = openPartial(path, resume, off, final)
 	}
 	ef.out = out
 	return out, err

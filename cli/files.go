@@ -102,7 +102,8 @@ func PartialPath(path string) string {
 
 // openPartial opens the journaled output of path: a new, empty partial file, or (resume)
 // the existing one truncated to offset. Abort keeps it, so a later --resume continues it.
-func openPartial(path string, resume bool, offset int64) (*Output, error) {
+// final is the complete output's length the journal recorded.
+func openPartial(path string, resume bool, offset, final int64) (*Output, error) {
 	pp := PartialPath(path)
 	flags := os.O_RDWR | os.O_CREATE | os.O_TRUNC
 	if resume {
@@ -112,7 +113,7 @@ func openPartial(path string, resume bool, offset int64) (*Output, error) {
 	if err != nil && resume && errors.Is(err, fs.ErrNotExist) {
 		// No partial file: the last run completed its output (and was killed before its
 		// journal said done) if the output has the length the journal recorded.
-		if st, serr := os.Stat(path); serr == nil && st.Mode().IsRegular() && st.Size() == offset {
+		if st, serr := os.Stat(path); serr == nil && st.Mode().IsRegular() && st.Size() == final {
 			return nil, errComplete
 		}
 	}

@@ -29,6 +29,9 @@ import (
 //	c <seq> <offset> <crc> [items]  chunk seq is written; the output is offset bytes long;
 //	                                crc is the CRC-32C of the chunk's input, in hex; items
 //	                                its size when --chunk auto chose it (replayed on resume)
+//	e <offset>                      the output's end (what a Sink writes after the last
+//	                                chunk, rank.EndSink) is written; the output is offset
+//	                                bytes long
 //	done <chunks> <offset>          the job completed
 //
 // A last line without its newline (a kill in the middle of a write) is ignored.
@@ -49,8 +52,20 @@ type journalRecord struct {
 type journalState struct {
 	workload, key string
 	records       []journalRecord
+	ended         bool  // an "e" record: the output's end is written
+	endOffset     int64 // the output's length after its end
 	done          bool
 	doneOffset    int64
+}
+
+// final is the output's length once complete, as far as the journal knows: after its end
+// when that is written, else after the last chunk.
+func (s *journalState) final() int64 {
+	if s.ended {
+		return s.endOffset
+	}
+	_, off := s.next()
+	return off
 }
 
 // next is the first chunk not yet written, and offset the output's length after the
@@ -95,6 +110,8 @@ func parseJournal(r io.Reader) (*journalState, error) {
 			return nil, bad("record after done")
 		}
 		switch {
+		case len(f) > 0 && f[0] == "c" && st.ended:
+			return nil, bad("chunk record after the output's end")
 		case (len(f) == 4 || len(f) == 5) && f[0] == "c":
 			seq, err1 := strconv.ParseUint(f[1], 10, 64)
 			off, err2 := strconv.ParseInt(f[2], 10, 64)
@@ -118,11 +135,18 @@ func parseJournal(r io.Reader) (*journalState, error) {
 				return nil, bad("output offset goes backwards")
 			}
 			st.records = append(st.records, journalRecord{seq, off, uint32(crc), items})
+		case len(f) == 2 && f[0] == "e":
+			// A resumed run that had nothing left to compute writes its end again.
+			off, err := strconv.ParseInt(f[1], 10, 64)
+			if _, prev := st.next(); err != nil || off < prev {
+				return nil, bad("malformed end record")
+			}
+			st.ended, st.endOffset = true, off
 		case len(f) == 3 && f[0] == "done":
 			chunks, err1 := strconv.ParseUint(f[1], 10, 64)
 			off, err2 := strconv.ParseInt(f[2], 10, 64)
-			next, prev := st.next()
-			if err1 != nil || err2 != nil || chunks != next || off != prev {
+			next, _ := st.next()
+			if err1 != nil || err2 != nil || chunks != next || off != st.final() {
 				return nil, bad("done record does not match the chunks before it")
 			}
 			st.done, st.doneOffset = true, off
@@ -309,6 +333,23 @@ func (s *journaledSink) Put(seq uint64, out []byte) error {
 	}
 	s.last, s.written = seq, true
 	return perr
+}
+
+// End implements rank.EndSink: the workload's end, if its Sink has one, then its journal
+// line.
+func (s *journaledSink) End() error {
+	e, ok := s.sink.(rank.EndSink)
+	if !ok {
+		return nil
+	}
+	if err := e.End(); err != nil {
+		return err
+	}
+	off, err := s.out.Offset()
+	if err != nil {
+		return err
+	}
+	return s.j.write("e %d\n", off)
 }
 
 // lastWritten is the last chunk this run journaled.

@@ -26,6 +26,16 @@ func TestParseJournal(t *testing.T) {
 	st, err = parseJournal(strings.NewReader(good + "done 2 25\n"))
 	require.NoError(t, err)
 	require.True(t, st.done)
+	require.Equal(t, int64(25), st.final())
+
+	// The output's end (a GeoJSON's closing brackets) after the last chunk, written again
+	// by a resume that had nothing left to compute.
+	st, err = parseJournal(strings.NewReader(good + "e 29\ne 29\ndone 2 29\n"))
+	require.NoError(t, err)
+	require.True(t, st.done)
+	require.Equal(t, int64(29), st.final())
+	_, off = st.next()
+	require.Equal(t, int64(25), off, "a resume truncates to the last chunk")
 
 	for name, bad := range map[string]string{
 		"empty":            "",
@@ -35,6 +45,10 @@ func TestParseJournal(t *testing.T) {
 		"bad crc":          "mw-journal 1 s k\nc 0 9 xyz\n",
 		"record after end": "mw-journal 1 s k\nc 0 9 0\ndone 1 9\nc 1 9 0\n",
 		"wrong done":       "mw-journal 1 s k\nc 0 9 0\ndone 5 9\n",
+		"done before end":  "mw-journal 1 s k\nc 0 9 0\ne 12\ndone 1 9\n",
+		"end before chunk": "mw-journal 1 s k\nc 0 9 0\ne 8\n",
+		"chunk after end":  "mw-journal 1 s k\nc 0 9 0\ne 12\nc 1 12 0\n",
+		"blank line":       "mw-journal 1 s k\n\n",
 		"unknown":          "mw-journal 1 s k\nz\n",
 	} {
 		_, err := parseJournal(strings.NewReader(bad))
@@ -58,6 +72,7 @@ func TestJournalKeyIgnoresFlagsThatKeepTheBytes(t *testing.T) {
 func FuzzJournal(f *testing.F) {
 	f.Add([]byte("mw-journal 1 selftest abc\nc 0 10 0000beef\nc 1 25 00000001\ndone 2 25\n"))
 	f.Add([]byte("mw-journal 1 s k\nc 0 1"))
+	f.Add([]byte("mw-journal 1 s k\nc 0 9 0\ne 12\ndone 1 12\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		st, err := parseJournal(strings.NewReader(string(data)))
 		if err != nil {
@@ -69,6 +84,10 @@ func FuzzJournal(f *testing.F) {
 			require.Equal(t, uint64(i), r.seq)
 			require.GreaterOrEqual(t, r.offset, off)
 			off = r.offset
+		}
+		require.GreaterOrEqual(t, st.final(), off)
+		if st.done {
+			require.Equal(t, st.final(), st.doneOffset)
 		}
 	})
 }

@@ -237,7 +237,7 @@ func (s *source) nextN(n int) (rank.Chunk, error) {
 	return c, nil
 }
 
-// sink writes each chunk's pieces in order and, after A's last rectangle, the output's end.
+// sink writes each chunk's pieces in order and, once the run is over, the output's end.
 type sink struct {
 	w      *Writer
 	na, nb int
@@ -257,12 +257,16 @@ func (s *sink) Put(seq uint64, out []byte) error {
 		return fmt.Errorf("chunk %d: %w", seq, err)
 	}
 	s.next = first + count
-	if s.next == s.na {
-		err = s.w.Footer()
-	} else {
-		err = s.w.Flush()
+	if err := s.w.Flush(); err != nil {
+		return fmt.Errorf("write output: %w", err)
 	}
-	if err != nil {
+	return nil
+}
+
+// End implements rank.EndSink: the output's end comes after the last result written,
+// which is not A's last rectangle when --keep-going left that chunk out.
+func (s *sink) End() error {
+	if err := s.w.Footer(); err != nil {
 		return fmt.Errorf("write output: %w", err)
 	}
 	return nil

@@ -3,6 +3,7 @@ package overlay
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -281,5 +282,47 @@ func TestCommandHelp(t *testing.T) {
 		if !errors.Is(err, flag.ErrHelp) || !strings.Contains(so.String(), "example:") || !strings.Contains(so.String(), "-o ") {
 			t.Errorf("%s -h: %v, printed:\n%s", c.Name, err, so.String())
 		}
+	}
+}
+
+// TestSinkEndsGeoJSONAfterAGap: with --keep-going the last chunk may be left out; the
+// output still ends as GeoJSON must (the engine calls End once the run is over), and
+// holds exactly the features of the chunks written.
+func TestSinkEndsGeoJSONAfterAGap(t *testing.T) {
+	am, bm := GenerateMap(200, 100, 80, 31), GenerateMap(300, 100, 80, 32)
+	ix := NewIndex(bm.Rects, bm.W, bm.H)
+	var buf bytes.Buffer
+	w := NewWriter(&buf, GeoJSON, am, bm)
+	if err := w.Header(); err != nil {
+		t.Fatal(err)
+	}
+	s := &sink{w: w, na: am.Len(), nb: bm.Len(), gaps: true}
+	per, pieces := 30, 0
+	for seq, first := 0, 0; first < am.Len(); seq, first = seq+1, first+per {
+		end := min(first+per, am.Len())
+		if end == am.Len() {
+			break // the last chunk failed every try
+		}
+		out, err := ix.Kernel(EncodeChunk(nil, first, 0, am.Rects[first:end]))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Put(uint64(seq), out); err != nil {
+			t.Fatal(err)
+		}
+		pieces = int(w.Pieces())
+	}
+	if err := s.End(); err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		Type     string            `json:"type"`
+		Features []json.RawMessage `json:"features"`
+	}
+	if err := json.Unmarshal(buf.Bytes(), &doc); err != nil {
+		t.Fatalf("output is not JSON: %v\n...%s", err, buf.Bytes()[max(0, buf.Len()-80):])
+	}
+	if doc.Type != "FeatureCollection" || len(doc.Features) != pieces || pieces == 0 {
+		t.Errorf("type %q with %d features, want a FeatureCollection of %d", doc.Type, len(doc.Features), pieces)
 	}
 }

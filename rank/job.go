@@ -63,6 +63,15 @@ type Sink interface {
 	Put(seq uint64, out []byte) error
 }
 
+// EndSink is a Sink that writes something after the last result (a closing bracket):
+// End is called once, from the manager's goroutine, when every chunk has been put or
+// left out (Config.KeepGoing) or the job drained; not after a failure, nor after the
+// Sink itself ended the job (ErrDone).
+type EndSink interface {
+	Sink
+	End() error
+}
+
 // Plan is what a workload's Open returns on the manager.
 type Plan struct {
 	Source Source

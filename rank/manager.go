@@ -82,6 +82,13 @@ func runManager(ctx context.Context, t Transport, job Job, cfg Config) (Stats, e
 	if err == nil {
 		err = m.loop(ctx)
 	}
+	if err == nil {
+		if e, ok := m.plan.Sink.(EndSink); ok {
+			if err = e.End(); err != nil {
+				err = fmt.Errorf("end output: %w", err)
+			}
+		}
+	}
 	stopProgress()
 	if m.tr != nil {
 		if terr := m.tr.close(); err == nil && terr != nil {
