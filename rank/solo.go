@@ -9,13 +9,42 @@ import (
 )
 
 // Start returns the transport for this process: MPI's (StartMPI) when a launcher started
-// it, since it may have peers; a world of one without MPI (Solo) otherwise, which runs the
-// same job as mpirun -np 1.
+// it with peers, or may have; a world of one without MPI (Solo) when no launcher started
+// it, or its launcher says the world has one rank (mpirun -np 1, srun -n 1). Solo runs
+// the same job with the same bytes, without MPI_Init and without polling MPI.
 func Start() (Transport, error) {
-	if _, ok := Launcher(); !ok {
+	if _, ok := Launcher(); !ok || LauncherSize() == 1 {
 		return Solo(), nil
 	}
 	return StartMPI()
+}
+
+// LauncherSize returns the number of ranks the launcher that started this process says
+// the world has, or 0 when it does not say (or no launcher started it). It reads the
+// variable of the same launcher as Launcher's rank: mpirun's ranks inside a Slurm job
+// also see Slurm's variables, which describe another step.
+func LauncherSize() int {
+	size := func(v string) int {
+		n, err := strconv.Atoi(os.Getenv(v))
+		if err != nil || n < 1 {
+			return 0
+		}
+		return n
+	}
+	switch {
+	case os.Getenv("OMPI_COMM_WORLD_RANK") != "":
+		return size("OMPI_COMM_WORLD_SIZE")
+	case os.Getenv("PMIX_RANK") != "":
+		if os.Getenv("SLURM_PROCID") != "" { // srun --mpi=pmix
+			return size("SLURM_STEP_NUM_TASKS")
+		}
+		return 0
+	case os.Getenv("PMI_RANK") != "":
+		return size("PMI_SIZE")
+	case os.Getenv("SLURM_PROCID") != "":
+		return size("SLURM_STEP_NUM_TASKS")
+	}
+	return 0
 }
 
 // Launcher returns this process's rank as its launcher (mpirun, srun, a PMI launcher)

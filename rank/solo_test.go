@@ -38,3 +38,33 @@ func TestStartWithoutLauncherIsSolo(t *testing.T) {
 	require.True(t, launched)
 	require.Equal(t, 3, r)
 }
+
+// TestLauncherSize: a world of one by its launcher's word runs Solo; anything else (or
+// nothing said) starts MPI. mpirun's ranks in a Slurm job see Slurm's variables too.
+func TestLauncherSize(t *testing.T) {
+	vars := []string{"OMPI_COMM_WORLD_RANK", "OMPI_COMM_WORLD_SIZE", "PMIX_RANK", "PMI_RANK", "PMI_SIZE", "SLURM_PROCID", "SLURM_STEP_NUM_TASKS"}
+	for _, tc := range []struct {
+		env  map[string]string
+		want int
+	}{
+		{map[string]string{}, 0},
+		{map[string]string{"OMPI_COMM_WORLD_RANK": "0", "OMPI_COMM_WORLD_SIZE": "1"}, 1},
+		{map[string]string{"OMPI_COMM_WORLD_RANK": "0", "OMPI_COMM_WORLD_SIZE": "4", "SLURM_PROCID": "0", "SLURM_STEP_NUM_TASKS": "1"}, 4},
+		{map[string]string{"PMIX_RANK": "0", "SLURM_PROCID": "0", "SLURM_STEP_NUM_TASKS": "1"}, 1},
+		{map[string]string{"PMIX_RANK": "0"}, 0},
+		{map[string]string{"PMI_RANK": "2", "PMI_SIZE": "3"}, 3},
+		{map[string]string{"SLURM_PROCID": "0", "SLURM_STEP_NUM_TASKS": "2"}, 2},
+		{map[string]string{"SLURM_PROCID": "0"}, 0},
+		{map[string]string{"OMPI_COMM_WORLD_RANK": "0", "OMPI_COMM_WORLD_SIZE": "x"}, 0},
+	} {
+		for _, v := range vars {
+			t.Setenv(v, tc.env[v])
+		}
+		require.Equal(t, tc.want, LauncherSize(), "%v", tc.env)
+	}
+	t.Setenv("OMPI_COMM_WORLD_RANK", "0")
+	t.Setenv("OMPI_COMM_WORLD_SIZE", "1")
+	tr, err := Start()
+	require.NoError(t, err)
+	require.IsType(t, solo{}, tr, "mpirun -np 1 runs without MPI")
+}
