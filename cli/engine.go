@@ -161,6 +161,9 @@ func (ef *EngineFlags) journaled(name string, open func(context.Context) (*rank.
 		if ef.out == nil || ef.out.f == nil {
 			return nil, errors.New("--journal: this workload's output cannot be journaled")
 		}
+		if _, live := plan.Source.(rank.LiveSource); live {
+			return nil, errors.New("--journal: a real-time input cannot be resumed")
+		}
 		inner := plan.Source
 		src := &journaledSource{src: inner, crcs: map[uint64]uint32{}, items: map[uint64]int{}}
 		if j.prior != nil {
@@ -225,6 +228,9 @@ func RunJob(ctx context.Context, env *Env, job rank.Job, ef *EngineFlags) (rank.
 		}
 	}
 	if errors.Is(err, errComplete) {
+		if ef.jrn != nil {
+			ef.jrn.f.Close() // and its lock
+		}
 		fmt.Fprintf(env.Stderr, "mw: %s: the job of the journal %s is complete: nothing to do\n", job.Name, ef.Journal)
 		return st, nil
 	}

@@ -31,7 +31,8 @@ import (
 //	                                its size when --chunk auto chose it (replayed on resume)
 //	e <offset>                      the output's end (what a Sink writes after the last
 //	                                chunk, rank.EndSink) is written; the output is offset
-//	                                bytes long
+//	                                bytes long (until a later chunk record: a resume that
+//	                                computed chunks a --keep-going run left out)
 //	done <chunks> <offset>          the job completed
 //
 // A last line without its newline (a kill in the middle of a write) is ignored.
@@ -110,8 +111,6 @@ func parseJournal(r io.Reader) (*journalState, error) {
 			return nil, bad("record after done")
 		}
 		switch {
-		case len(f) > 0 && f[0] == "c" && st.ended:
-			return nil, bad("chunk record after the output's end")
 		case (len(f) == 4 || len(f) == 5) && f[0] == "c":
 			seq, err1 := strconv.ParseUint(f[1], 10, 64)
 			off, err2 := strconv.ParseInt(f[2], 10, 64)
@@ -135,6 +134,9 @@ func parseJournal(r io.Reader) (*journalState, error) {
 				return nil, bad("output offset goes backwards")
 			}
 			st.records = append(st.records, journalRecord{seq, off, uint32(crc), items})
+			// A chunk after an end: the run that wrote the end had left chunks out
+			// (--keep-going), and a resume computed them; its end comes again.
+			st.ended = false
 		case len(f) == 2 && f[0] == "e":
 			// A resumed run that had nothing left to compute writes its end again.
 			off, err := strconv.ParseInt(f[1], 10, 64)

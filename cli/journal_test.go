@@ -37,6 +37,17 @@ func TestParseJournal(t *testing.T) {
 	_, off = st.next()
 	require.Equal(t, int64(25), off, "a resume truncates to the last chunk")
 
+	// --keep-going left the last chunk out and the run was killed before done: a resume
+	// computes it after the end, and writes the end again.
+	st, err = parseJournal(strings.NewReader(good + "e 29\nc 2 40 00000002\n"))
+	require.NoError(t, err)
+	require.False(t, st.ended)
+	require.Equal(t, int64(40), st.final())
+	st, err = parseJournal(strings.NewReader(good + "e 29\nc 2 40 00000002\ne 44\ndone 3 44\n"))
+	require.NoError(t, err)
+	require.True(t, st.done)
+	require.Equal(t, int64(44), st.final())
+
 	for name, bad := range map[string]string{
 		"empty":            "",
 		"not a journal":    "hello\n",
@@ -47,7 +58,6 @@ func TestParseJournal(t *testing.T) {
 		"wrong done":       "mw-journal 1 s k\nc 0 9 0\ndone 5 9\n",
 		"done before end":  "mw-journal 1 s k\nc 0 9 0\ne 12\ndone 1 9\n",
 		"end before chunk": "mw-journal 1 s k\nc 0 9 0\ne 8\n",
-		"chunk after end":  "mw-journal 1 s k\nc 0 9 0\ne 12\nc 1 12 0\n",
 		"blank line":       "mw-journal 1 s k\n\n",
 		"unknown":          "mw-journal 1 s k\nz\n",
 	} {
@@ -73,6 +83,7 @@ func FuzzJournal(f *testing.F) {
 	f.Add([]byte("mw-journal 1 selftest abc\nc 0 10 0000beef\nc 1 25 00000001\ndone 2 25\n"))
 	f.Add([]byte("mw-journal 1 s k\nc 0 1"))
 	f.Add([]byte("mw-journal 1 s k\nc 0 9 0\ne 12\ndone 1 12\n"))
+	f.Add([]byte("mw-journal 1 s k\nc 0 9 0\ne 12\nc 1 20 0\ne 22\ndone 2 22\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		st, err := parseJournal(strings.NewReader(string(data)))
 		if err != nil {

@@ -152,6 +152,7 @@ func (r *overlayRun) open(ctx context.Context) (*rank.Plan, error) {
 		return nil, err
 	} else if off > 0 {
 		resumed = true
+		w.Resumed(off)
 	} else if err := w.Header(); err != nil {
 		return nil, fmt.Errorf("write output: %w", err)
 	}

@@ -270,6 +270,27 @@ func TestCommandJournal(t *testing.T) {
 			if err != nil || !bytes.Equal(got, want) {
 				t.Fatalf("journaled output differs (%v)", err)
 			}
+
+			// A run killed after 5 chunks: its journal has 5 chunk lines, and its partial
+			// output at least their bytes. The resume writes the rest after them.
+			jb, err := os.ReadFile(jrn)
+			if err != nil {
+				t.Fatal(err)
+			}
+			lines := strings.SplitAfter(string(jb), "\n")
+			if err := os.WriteFile(jrn, []byte(strings.Join(lines[:6], "")), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Rename(jout, cli.PartialPath(jout)); err != nil {
+				t.Fatal(err)
+			}
+			args := []string{"-a", a, "-b", b, "-o", jout, "--chunk", "50", "--quiet", "--journal", jrn, "--resume"}
+			if _, se, err := runInproc(t, Command, 3, args...); err != nil {
+				t.Fatalf("resume after 5 chunks: %v\n%s", err, se)
+			}
+			if got, err := os.ReadFile(jout); err != nil || !bytes.Equal(got, want) {
+				t.Fatalf("output resumed after 5 chunks differs (%v, %d bytes, want %d)", err, len(got), len(want))
+			}
 		})
 	}
 }

@@ -34,6 +34,7 @@ type Writer struct {
 	aAttr, bAttr frags
 	buf          []byte
 	n            int64 // pieces written
+	resumedRows  bool  // the output held rows before this run (Resumed)
 }
 
 // NewWriter returns a Writer of the overlay of a and b to w in format f.
@@ -93,7 +94,17 @@ func mapFrags(m *Map, f Format, prefix string) (ids, attrs frags) {
 
 // Header writes what comes before the first row.
 func (w *Writer) Header() error {
-	b := w.buf[:0]
+	w.buf = w.appendHeader(w.buf[:0])
+	return w.flush()
+}
+
+// Resumed tells the Writer that its output already holds offset bytes (a run resumed
+// from its journal): the header and, past it, rows that the next row must follow.
+func (w *Writer) Resumed(offset int64) {
+	w.resumedRows = offset > int64(len(w.appendHeader(nil)))
+}
+
+func (w *Writer) appendHeader(b []byte) []byte {
 	if w.f == CSV {
 		b = append(b, "a_id,b_id,xmin,ymin,xmax,ymax"...)
 		for _, c := range w.a.Cols {
@@ -112,8 +123,7 @@ func (w *Writer) Header() error {
 		b = strconv.AppendInt(b, int64(w.a.H), 10)
 		b = append(b, "],\"features\":[\n"...)
 	}
-	w.buf = b
-	return w.flush()
+	return b
 }
 
 // Piece adds one row to the buffer (Flush writes it out).
@@ -136,7 +146,7 @@ func (w *Writer) Piece(p Piece) {
 		b = append(b, w.bAttr.get(p.B)...)
 		b = append(b, '\n')
 	} else {
-		if w.n > 0 {
+		if w.n > 0 || w.resumedRows {
 			b = append(b, ",\n"...)
 		}
 		b = append(b, `{"type":"Feature","properties":{`...)

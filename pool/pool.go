@@ -79,7 +79,7 @@ var (
 	mpiErr  error
 )
 
-// transport starts MPI once per process (none when no launcher started it: a world of one).
+// transport starts MPI once per process (none in a world of one: no launcher, or -np 1).
 func transport() (rank.Transport, error) {
 	mpiOnce.Do(func() { mpiT, mpiErr = rank.Start() })
 	return mpiT, mpiErr

@@ -7,6 +7,7 @@ import (
 	"math/bits"
 	"os"
 	"runtime"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -153,11 +154,11 @@ func StartMPI() (Transport, error) {
 	// the sleeping owner's P away every 20 us, and the owner waits on a futex for one when
 	// it wakes: mw exec's worker made 6 sysmon wake-ups, 4 futex calls and 16 context
 	// switches per task that way, and 2, 1.7 and 9 with one P more (perf stat). So the owner
-	// gets a P of its own: one more than Go would use (at least 2 if the user set
-	// GOMAXPROCS), and the kernel shares the cores between the threads.
+	// gets a P of its own: one more than Go would use (a GOMAXPROCS the user set is kept,
+	// but at least 2), and the kernel shares the cores between the threads.
 	procs := runtime.GOMAXPROCS(0) + 1
-	if os.Getenv("GOMAXPROCS") != "" {
-		procs = max(procs-1, 2)
+	if n, err := strconv.Atoi(os.Getenv("GOMAXPROCS")); err == nil && n > 0 {
+		procs = max(n, 2) // the user's choice (which Go obeys), but never 1
 	}
 	runtime.GOMAXPROCS(procs)
 	k, err := newWaker()

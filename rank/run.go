@@ -23,8 +23,8 @@ func Run(ctx context.Context, t Transport, job Job, cfg Config) (Stats, error) {
 	if job.Name == "" {
 		job.Name = "job"
 	}
-	if b, ok := t.(sleepBounder); ok && cfg.WakeWithin > 0 {
-		b.boundSleep(cfg.WakeWithin)
+	if b, ok := t.(sleepBounder); ok {
+		b.boundSleep(cfg.WakeWithin) // 0 lifts a bound an earlier run on t set
 	}
 	switch {
 	case t.Size() == 1:

@@ -35,9 +35,8 @@ func LauncherSize() int {
 	case os.Getenv("OMPI_COMM_WORLD_RANK") != "":
 		return size("OMPI_COMM_WORLD_SIZE")
 	case os.Getenv("PMIX_RANK") != "":
-		if os.Getenv("SLURM_PROCID") != "" { // srun --mpi=pmix
-			return size("SLURM_STEP_NUM_TASKS")
-		}
+		// PMIx says no size in the environment; Slurm's variables there may belong to an
+		// enclosing step (srun --pty bash), not to this launch.
 		return 0
 	case os.Getenv("PMI_RANK") != "":
 		return size("PMI_SIZE")
@@ -61,9 +60,10 @@ func Launcher() (rank int, launched bool) {
 }
 
 // Solo returns the Transport of a world of one rank without MPI, for a process that no
-// launcher started: Run then computes everything on rank 0, exactly as under mpirun -np 1,
-// but start-up skips MPI_Init (a singleton Open MPI world starts a daemon first: about
-// 0.4 s here) and no goroutine polls MPI.
+// launcher started or that its launcher says is alone (see Start): Run then computes
+// everything on rank 0, with the same bytes as any other world, but start-up skips
+// MPI_Init (a singleton Open MPI world starts a daemon first: about 0.4 s here) and no
+// goroutine polls MPI.
 func Solo() Transport {
 	host, _ := os.Hostname()
 	return solo{host: host}

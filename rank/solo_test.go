@@ -50,7 +50,7 @@ func TestLauncherSize(t *testing.T) {
 		{map[string]string{}, 0},
 		{map[string]string{"OMPI_COMM_WORLD_RANK": "0", "OMPI_COMM_WORLD_SIZE": "1"}, 1},
 		{map[string]string{"OMPI_COMM_WORLD_RANK": "0", "OMPI_COMM_WORLD_SIZE": "4", "SLURM_PROCID": "0", "SLURM_STEP_NUM_TASKS": "1"}, 4},
-		{map[string]string{"PMIX_RANK": "0", "SLURM_PROCID": "0", "SLURM_STEP_NUM_TASKS": "1"}, 1},
+		{map[string]string{"PMIX_RANK": "0", "SLURM_PROCID": "0", "SLURM_STEP_NUM_TASKS": "1"}, 0},
 		{map[string]string{"PMIX_RANK": "0"}, 0},
 		{map[string]string{"PMI_RANK": "2", "PMI_SIZE": "3"}, 3},
 		{map[string]string{"SLURM_PROCID": "0", "SLURM_STEP_NUM_TASKS": "2"}, 2},

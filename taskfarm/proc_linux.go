@@ -61,7 +61,6 @@ var noPidfd atomic.Bool
 // the group (groupKill, shutdown) cannot reach another process.
 func (p process) exited() error {
 	if p.pidfd != nil {
-		polled := false
 		var werr error
 		rerr := func() error {
 			rc, err := p.pidfd.SyscallConn()
@@ -69,12 +68,9 @@ func (p process) exited() error {
 				return err
 			}
 			// Read calls the function, and again each time the pidfd turns readable, until
-			// it returns true. The first call must look: the task may have ended already.
+			// it returns true. Each call looks (WNOHANG): the task may have ended before
+			// the first, and returning before it has ended would cancel its --timeout.
 			return rc.Read(func(uintptr) bool {
-				if polled {
-					return true // readable: the task has ended
-				}
-				polled = true
 				var ended bool
 				ended, werr = waitExited(p.pid, unix.WNOHANG)
 				return ended || werr != nil

@@ -279,7 +279,7 @@ func (w *worker) runTask(ctx context.Context, seq uint64, line string) (record, 
 // once, stdout and stderr are the capture files themselves (no pipe, no copying
 // goroutine), the process is started by syscall.ForkExec (vfork on Linux) without
 // os.Process's bookkeeping, waited for on the poller where the OS allows it
-// (startProcess, wait), and the context is watched by a context.AfterFunc rather than by
+// (startProcess, exited), and the context is watched by a context.AfterFunc rather than by
 // a goroutine per task.
 func (w *worker) execute(tctx context.Context, path string, argv []string, seq uint64, slot int, stdout, stderr *os.File, r *record) (int, error) {
 	if err := tctx.Err(); err != nil {
