@@ -15,6 +15,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/mw-hpc/mw/cli"
 	"github.com/mw-hpc/mw/internal/mwtest"
 	"github.com/mw-hpc/mw/selftest"
 )
@@ -385,4 +386,37 @@ func TestJournalCompleteOutputWithoutDone(t *testing.T) {
 	r = mwtest.Run(t, nil, append(args, "--resume")...)
 	require.NotEqual(t, 0, r.Code)
 	require.Contains(t, string(r.Stderr), "open output")
+}
+
+// TestJournalKeepGoingResume: a --keep-going run leaves a failed chunk out and its journal
+// says so ("x"); killed after that chunk, it resumes past the hole to the same bytes as
+// the uninterrupted run (the oracle without the failed chunk's items), and every later
+// resume still reports the chunk left out (exit 1), never "complete" with exit 0.
+func TestJournalKeepGoingResume(t *testing.T) {
+	dir := t.TempDir()
+	out, jr := filepath.Join(dir, "out.txt"), filepath.Join(dir, "run.journal")
+	args := []string{"selftest", "--items", "100", "--chunk", "10", "--fail-at", "35", "--keep-going", "-o", out, "--journal", jr, "--quiet"}
+	r := mwtest.Run(t, nil, args...)
+	require.Equal(t, 1, r.Code, "%s", r.Stderr)
+	lines := strings.SplitAfter(string(oracle(100)), "\n")
+	want := strings.Join(append(lines[:30:30], lines[40:]...), "")
+	got, err := os.ReadFile(out)
+	require.NoError(t, err)
+	require.Equal(t, want, string(got))
+	j, err := os.ReadFile(jr)
+	require.NoError(t, err)
+	jl := strings.SplitAfter(string(j), "\n")
+	require.True(t, strings.HasPrefix(jl[4], "x 3 "), "journal line 5 %q, want chunk 3 left out", jl[4])
+
+	// Killed after chunk 4: the journal has chunks 0-4, the partial file their bytes.
+	require.NoError(t, os.WriteFile(jr, []byte(strings.Join(jl[:6], "")), 0o644))
+	require.NoError(t, os.Rename(out, cli.PartialPath(out)))
+	for i := 0; i < 2; i++ {
+		r = mwtest.Run(t, nil, append(args, "--resume")...)
+		require.Equal(t, 1, r.Code, "resume %d: %s", i+1, r.Stderr)
+		require.Contains(t, string(r.Stderr), "chunk 3 (an earlier run: left out")
+		got, err = os.ReadFile(out)
+		require.NoError(t, err)
+		require.Equal(t, want, string(got), "resume %d", i+1)
+	}
 }

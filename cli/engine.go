@@ -228,13 +228,11 @@ func RunJob(ctx context.Context, env *Env, job rank.Job, ef *EngineFlags) (rank.
 		}
 	}
 	if errors.Is(err, errComplete) {
-		if ef.jrn != nil {
-			ef.jrn.f.Close() // and its lock
-		}
+		ef.jrn.f.Close() // and its lock
 		fmt.Fprintf(env.Stderr, "mw: %s: the job of the journal %s is complete: nothing to do\n", job.Name, ef.Journal)
-		return st, nil
+		return st, ef.withPriorGaps(nil)
 	}
-	err = ef.finish(err)
+	err = ef.finish(ef.withPriorGaps(err))
 	if err != nil {
 		return st, err
 	}
@@ -247,6 +245,35 @@ func RunJob(ctx context.Context, env *Env, job rank.Job, ef *EngineFlags) (rank.
 		}
 	}
 	return st, nil
+}
+
+// withPriorGaps gives a resumed run's result the chunks that the runs it continues left
+// out (--keep-going), which its output lacks too, and numbers the chunks this run left
+// out as the whole job does.
+func (ef *EngineFlags) withPriorGaps(err error) error {
+	if ef.jrn == nil || ef.jrn.prior == nil {
+		return err
+	}
+	var gaps []rank.FailedChunk
+	for _, r := range ef.jrn.prior.records {
+		if r.left {
+			gaps = append(gaps, rank.FailedChunk{Seq: r.seq, Who: "an earlier run", Cause: "left out (see the journal)"})
+		}
+	}
+	var pe *rank.PartialError
+	if errors.As(err, &pe) {
+		if ef.jrn.sink != nil {
+			for i := range pe.Failed {
+				pe.Failed[i].Seq += ef.jrn.sink.src.base
+			}
+		}
+		pe.Failed = append(gaps, pe.Failed...)
+		return err
+	}
+	if err == nil && len(gaps) > 0 {
+		return &rank.PartialError{Failed: gaps}
+	}
+	return err
 }
 
 // finish commits or aborts the output and closes the journal, after recording the end.

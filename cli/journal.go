@@ -29,6 +29,9 @@ import (
 //	c <seq> <offset> <crc> [items]  chunk seq is written; the output is offset bytes long;
 //	                                crc is the CRC-32C of the chunk's input, in hex; items
 //	                                its size when --chunk auto chose it (replayed on resume)
+//	x <seq> <offset> <crc> [items]  chunk seq failed every try and --keep-going left it
+//	                                out (offset as after the chunk before); a resume
+//	                                leaves it out too, and reports it
 //	e <offset>                      the output's end (what a Sink writes after the last
 //	                                chunk, rank.EndSink) is written; the output is offset
 //	                                bytes long (until a later chunk record: a resume that
@@ -46,7 +49,8 @@ type journalRecord struct {
 	seq    uint64
 	offset int64
 	crc    uint32
-	items  int // items in the chunk when the engine sized it (--chunk auto), else 0
+	items  int  // items in the chunk when the engine sized it (--chunk auto), else 0
+	left   bool // an "x" record: --keep-going left the chunk out
 }
 
 // journalState is what a journal file says.
@@ -111,7 +115,7 @@ func parseJournal(r io.Reader) (*journalState, error) {
 			return nil, bad("record after done")
 		}
 		switch {
-		case (len(f) == 4 || len(f) == 5) && f[0] == "c":
+		case (len(f) == 4 || len(f) == 5) && (f[0] == "c" || f[0] == "x"):
 			seq, err1 := strconv.ParseUint(f[1], 10, 64)
 			off, err2 := strconv.ParseInt(f[2], 10, 64)
 			crc, err3 := strconv.ParseUint(f[3], 16, 32)
@@ -130,10 +134,10 @@ func parseJournal(r io.Reader) (*journalState, error) {
 			if seq != want {
 				return nil, bad(fmt.Sprintf("chunk %d where %d was expected", seq, want))
 			}
-			if off < prev {
+			if off < prev || f[0] == "x" && off != prev {
 				return nil, bad("output offset goes backwards")
 			}
-			st.records = append(st.records, journalRecord{seq, off, uint32(crc), items})
+			st.records = append(st.records, journalRecord{seq, off, uint32(crc), items, f[0] == "x"})
 			// A chunk after an end: the run that wrote the end had left chunks out
 			// (--keep-going), and a resume computed them; its end comes again.
 			st.ended = false
@@ -317,24 +321,42 @@ func (s *journaledSink) Put(seq uint64, out []byte) error {
 	if perr != nil && !errors.Is(perr, rank.ErrDone) && !errors.Is(perr, rank.ErrDrain) {
 		return perr
 	}
+	if err := s.record("c", seq); err != nil {
+		return err
+	}
+	return perr
+}
+
+// LeftOut implements rank.GapSink: an "x" record, after the workload's own LeftOut.
+func (s *journaledSink) LeftOut(seq uint64) error {
+	seq += s.src.base
+	if g, ok := s.sink.(rank.GapSink); ok {
+		if err := g.LeftOut(seq); err != nil {
+			return err
+		}
+	}
+	return s.record("x", seq)
+}
+
+// record writes the journal line of chunk seq (kind c or x) with the output's length.
+func (s *journaledSink) record(kind string, seq uint64) error {
 	off, err := s.out.Offset()
 	if err != nil {
 		return err
 	}
 	crc := s.src.crcs[seq]
 	delete(s.src.crcs, seq)
-	var err2 error
 	if items, ok := s.src.items[seq]; ok {
 		delete(s.src.items, seq)
-		err2 = s.j.write("c %d %d %08x %d\n", seq, off, crc, items)
+		err = s.j.write("%s %d %d %08x %d\n", kind, seq, off, crc, items)
 	} else {
-		err2 = s.j.write("c %d %d %08x\n", seq, off, crc)
+		err = s.j.write("%s %d %d %08x\n", kind, seq, off, crc)
 	}
-	if err2 != nil {
-		return err2
+	if err != nil {
+		return err
 	}
 	s.last, s.written = seq, true
-	return perr
+	return nil
 }
 
 // End implements rank.EndSink: the workload's end, if its Sink has one, then its journal

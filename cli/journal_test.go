@@ -37,6 +37,15 @@ func TestParseJournal(t *testing.T) {
 	_, off = st.next()
 	require.Equal(t, int64(25), off, "a resume truncates to the last chunk")
 
+	// A chunk --keep-going left out: no bytes, and remembered as such.
+	st, err = parseJournal(strings.NewReader(good + "x 2 25 00000002\nc 3 30 00000003\n"))
+	require.NoError(t, err)
+	require.Len(t, st.records, 4)
+	require.True(t, st.records[2].left)
+	require.False(t, st.records[3].left)
+	_, err = parseJournal(strings.NewReader(good + "x 2 26 00000002\n"))
+	require.Error(t, err, "a chunk left out wrote bytes")
+
 	// --keep-going left the last chunk out and the run was killed before done: a resume
 	// computes it after the end, and writes the end again.
 	st, err = parseJournal(strings.NewReader(good + "e 29\nc 2 40 00000002\n"))
@@ -84,6 +93,7 @@ func FuzzJournal(f *testing.F) {
 	f.Add([]byte("mw-journal 1 s k\nc 0 1"))
 	f.Add([]byte("mw-journal 1 s k\nc 0 9 0\ne 12\ndone 1 12\n"))
 	f.Add([]byte("mw-journal 1 s k\nc 0 9 0\ne 12\nc 1 20 0\ne 22\ndone 2 22\n"))
+	f.Add([]byte("mw-journal 1 s k\nc 0 9 0\nx 1 9 0\nc 2 20 0 4\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		st, err := parseJournal(strings.NewReader(string(data)))
 		if err != nil {

@@ -40,12 +40,21 @@ type listSink struct {
 	outs [][]byte
 	put  func(seq uint64) error
 	ends int
+	left []uint64 // LeftOut's seqs
+	all  []uint64 // Put's and LeftOut's seqs, in call order
 }
 
 func (s *listSink) End() error { s.ends++; return nil }
 
+func (s *listSink) LeftOut(seq uint64) error {
+	s.left = append(s.left, seq)
+	s.all = append(s.all, seq)
+	return nil
+}
+
 func (s *listSink) Put(seq uint64, out []byte) error {
 	s.seqs = append(s.seqs, seq)
+	s.all = append(s.all, seq)
 	s.outs = append(s.outs, append([]byte(nil), out...))
 	if s.put != nil {
 		return s.put(seq)
@@ -562,6 +571,14 @@ func TestKeepGoingLeavesOutPoisonChunk(t *testing.T) {
 		// The last chunk left out, the Sink still gets to end its output (overlay's
 		// GeoJSON closes its feature list there).
 		require.Equal(t, 1, h.sink.ends)
+		// It is told of each chunk left out, where its Put would have been (a journal
+		// records it there).
+		require.ElementsMatch(t, []uint64{4, 9, 29}, h.sink.left)
+		if !unordered {
+			for i, s := range h.sink.all {
+				require.Equal(t, uint64(i), s, "Put and LeftOut out of order")
+			}
+		}
 	}
 }
 

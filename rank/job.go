@@ -72,6 +72,14 @@ type EndSink interface {
 	End() error
 }
 
+// GapSink is a Sink told of the chunks Config.KeepGoing leaves out: LeftOut is called
+// for such a chunk, from the manager's goroutine, where Put would have been (in Seq
+// order, unless Config.Unordered).
+type GapSink interface {
+	Sink
+	LeftOut(seq uint64) error
+}
+
 // Plan is what a workload's Open returns on the manager.
 type Plan struct {
 	Source Source

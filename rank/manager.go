@@ -465,7 +465,7 @@ func (m *manager) deliver(from int, seq uint64, out []byte, failed bool) error {
 	}
 	if m.cfg.Unordered {
 		if failed {
-			return nil
+			return m.leftOut(seq)
 		}
 		return m.put(seq, out)
 	}
@@ -479,12 +479,25 @@ func (m *manager) deliver(from int, seq uint64, out []byte, failed bool) error {
 		}
 		if m.holes[seq] {
 			delete(m.holes, seq)
+			if err := m.leftOut(seq); err != nil {
+				return err
+			}
 			continue
 		}
 		if err := m.put(seq, out); err != nil {
 			return err
 		}
 	}
+}
+
+// leftOut tells a GapSink that chunk seq is left out of the output.
+func (m *manager) leftOut(seq uint64) error {
+	if g, ok := m.plan.Sink.(GapSink); ok {
+		if err := g.LeftOut(seq); err != nil {
+			return fmt.Errorf("write chunk %d (left out): %w", seq, err)
+		}
+	}
+	return nil
 }
 
 // credit gives back the credit a worker's answer frees; in pull mode the worker asks again.
