@@ -23,9 +23,9 @@
 //
 // # Buffers
 //
-// Blocking calls (Send, Recv, RecvInto, TryRecv, Bcast) pass the slice to MPI for the
-// duration of the call only. Isend pins its slice with a runtime.Pinner until Wait or Test
-// reports completion; the caller must not modify it until then and must complete every
+// Blocking calls (Send, Recv, RecvInto, RecvFixed, TryRecv, Bcast) pass the slice to MPI
+// for the duration of the call only. Isend pins its slice with a runtime.Pinner until Wait
+// or Test reports completion; the caller must not modify it until then and must complete every
 // Request. Empty and nil slices work everywhere. A message is at most math.MaxInt32 bytes
 // (MPI counts are C ints); Bcast cuts longer buffers into pieces of at most 1 GiB.
 //
@@ -47,6 +47,8 @@ package mpi
 #cgo nocallback mw_recv
 #cgo noescape mw_tryrecv
 #cgo nocallback mw_tryrecv
+#cgo noescape mw_recvfixed
+#cgo nocallback mw_recvfixed
 #cgo noescape mw_mrecv
 #cgo nocallback mw_mrecv
 #cgo nocallback mw_iprobe
@@ -74,7 +76,7 @@ enum {
 	MW_INIT_THREAD = 1, MW_COMM_SET_ERRHANDLER, MW_COMM_RANK, MW_COMM_SIZE, MW_FINALIZE,
 	MW_SEND, MW_MPROBE, MW_IMPROBE, MW_IPROBE, MW_GET_COUNT, MW_MRECV, MW_ISEND, MW_WAIT,
 	MW_TEST, MW_BCAST, MW_BARRIER, MW_ABORT, MW_GET_PROCESSOR_NAME, MW_INITIALIZED,
-	MW_FINALIZED,
+	MW_FINALIZED, MW_RECV,
 };
 
 // What a receive did.
@@ -182,6 +184,18 @@ static mw_res mw_tryrecv(char *buf, int cap, int source, int tag, uintptr_t comm
 	if (rc != MPI_SUCCESS) return mw_fail(MW_IMPROBE, rc);
 	if (!flag) { mw_res r = {0}; return r; }
 	return mw_take(buf, cap, msg, &st);
+}
+
+static mw_res mw_recvfixed(char *buf, int n, int source, int tag, uintptr_t comm) {
+	MPI_Status st;
+	int rc = MPI_Recv(mw_buf(buf, n), n, MPI_BYTE, source, tag, MW_COMM(comm), &st);
+	if (rc != MPI_SUCCESS) return mw_fail(MW_RECV, rc);
+	mw_res r = {0};
+	if ((rc = MPI_Get_count(&st, MPI_BYTE, &r.count)) != MPI_SUCCESS) return mw_fail(MW_GET_COUNT, rc);
+	r.state = MW_RECEIVED;
+	r.source = st.MPI_SOURCE;
+	r.tag = st.MPI_TAG;
+	return r;
 }
 
 static mw_res mw_mrecv(char *buf, int n, uintptr_t m) {
@@ -344,6 +358,7 @@ var callNames = [...]string{
 	C.MW_GET_PROCESSOR_NAME:  "MPI_Get_processor_name",
 	C.MW_INITIALIZED:         "MPI_Initialized",
 	C.MW_FINALIZED:           "MPI_Finalized",
+	C.MW_RECV:                "MPI_Recv",
 }
 
 // mpiError turns an MPI return code of the call with index call into an *Error.
@@ -533,6 +548,25 @@ func (c *Communicator) RecvInto(buf []byte, source, tag int) ([]byte, Status, er
 	tick()
 	r := C.mw_recv(ptr(buf), capCount(buf), cint(source), cint(tag), c.comm)
 	return finishRecv(buf, &r)
+}
+
+// RecvFixed receives a message of at most len(buf) bytes from source with tag into buf,
+// with a single MPI_Recv as C code does when it knows the size, and returns buf[:n]. A
+// longer message is an error (MPI_ERR_TRUNCATE) and is lost, so use it only where the
+// protocol bounds the size; RecvInto takes any size, for one MPI call more (the probe).
+func (c *Communicator) RecvFixed(buf []byte, source, tag int) ([]byte, Status, error) {
+	if c.comm == 0 {
+		return nil, Status{}, notRunning(C.MW_RECV)
+	}
+	if len(buf) > math.MaxInt32 {
+		return nil, Status{}, tooLarge(C.MW_RECV, len(buf))
+	}
+	tick()
+	r := C.mw_recvfixed(ptr(buf), C.int(len(buf)), cint(source), cint(tag), c.comm)
+	if r.rc != 0 {
+		return nil, Status{}, mpiError(r.call, r.rc)
+	}
+	return buf[:r.count], Status{Source: int(r.source), Tag: int(r.tag), Count: int(r.count)}, nil
 }
 
 // TryRecv is RecvInto that does not wait: if a message from source with tag is pending

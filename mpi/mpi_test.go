@@ -80,6 +80,7 @@ func TestNotRunning(t *testing.T) {
 		{"MPI_Send", func() error { return w.Send([]byte("x"), 0, 0) }},
 		{"MPI_Mprobe", func() error { _, _, err := w.Recv(0, 0); return err }},
 		{"MPI_Improbe", func() error { _, _, _, err := w.TryRecv(nil, 0, 0); return err }},
+		{"MPI_Recv", func() error { _, _, err := w.RecvFixed(nil, 0, 0); return err }},
 		{"MPI_Iprobe", func() error { _, _, err := w.Iprobe(0, 0); return err }},
 		{"MPI_Isend", func() error { _, err := w.Isend(nil, 0, 0); return err }},
 		{"MPI_Bcast", func() error { return w.Bcast(nil, 0) }},
@@ -169,7 +170,7 @@ func TestMPISendRecv(t *testing.T) {
 			switch w.Rank() {
 			case 0:
 				// Send, then get it back three ways.
-				for _, how := range []string{"Recv", "RecvInto small", "RecvInto big"} {
+				for _, how := range []string{"Recv", "RecvInto small", "RecvInto big", "RecvFixed"} {
 					if err := w.Send(want, 1, tag); err != nil {
 						t.Fatal(err)
 					}
@@ -187,6 +188,12 @@ func TestMPISendRecv(t *testing.T) {
 						if err == nil && sz.n > 0 && &got[0] != &buf[:1][0] {
 							t.Errorf("RecvInto with room for the message did not reuse buf")
 						}
+					case "RecvFixed":
+						buf := make([]byte, sz.n+10)
+						got, st, err = w.RecvFixed(buf, 1, tag)
+						if err == nil && sz.n > 0 && &got[0] != &buf[0] {
+							t.Errorf("RecvFixed did not receive into buf")
+						}
 					}
 					if err != nil {
 						t.Fatalf("%s: %v", how, err)
@@ -199,7 +206,7 @@ func TestMPISendRecv(t *testing.T) {
 					}
 				}
 			case 1:
-				for range 3 {
+				for range 4 {
 					got, st, err := w.Recv(0, tag)
 					if err != nil {
 						t.Fatal(err)
@@ -414,6 +421,14 @@ func TestMPIErrors(t *testing.T) {
 		{"Isend to rank 99", "MPI_Isend", "MPI_ERR_RANK", func() error { _, err := w.Isend([]byte("x"), 99, 0); return err }},
 		{"Recv from rank 99", "MPI_Mprobe", "MPI_ERR_RANK", func() error { _, _, err := w.Recv(99, 0); return err }},
 		{"TryRecv from rank 99", "MPI_Improbe", "MPI_ERR_RANK", func() error { _, _, _, err := w.TryRecv(nil, 99, 0); return err }},
+		{"RecvFixed from rank 99", "MPI_Recv", "MPI_ERR_RANK", func() error { _, _, err := w.RecvFixed(nil, 99, 0); return err }},
+		{"RecvFixed of 10 bytes into 4", "MPI_Recv", "MPI_ERR_TRUNCATE", func() error {
+			if err := w.Send(make([]byte, 10), w.Rank(), 77); err != nil {
+				return err
+			}
+			_, _, err := w.RecvFixed(make([]byte, 4), w.Rank(), 77)
+			return err
+		}},
 		{"Iprobe from rank 99", "MPI_Iprobe", "MPI_ERR_RANK", func() error { _, _, err := w.Iprobe(99, 0); return err }},
 		{"Bcast from root 99", "MPI_Bcast", "MPI_ERR_ROOT", func() error { return w.Bcast(make([]byte, 4), 99) }},
 		{"Send to rank 1<<40", "MPI_Send", "MPI_ERR_RANK", func() error { return w.Send(nil, 1<<40, 0) }},

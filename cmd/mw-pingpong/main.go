@@ -3,10 +3,12 @@
 //
 // Usage:
 //
-//	mpirun -np 2 mw-pingpong [-thread single|funneled|serialized|multiple] [scale [trials]]
+//	mpirun -np 2 mw-pingpong [-thread single|funneled|serialized|multiple] [-recv fixed|probe] [scale [trials]]
 //
 // For each size (0, 8, 44032 = one 168x256 frame plus header, 1 MiB) rank 0 sends a message
-// to rank 1 with Communicator.Send and waits for it to come back with RecvInto,
+// to rank 1 with Communicator.Send and waits for it to come back with RecvFixed (one
+// MPI_Recv, as pingpong.c does) or, with -recv probe, RecvInto (MPI_Mprobe and MPI_Mrecv,
+// as pingpong.c -mprobe does),
 // iters(size)*scale times after a warm-up, in `trials` trials (default 5). It prints one line
 // per size with the best trial's half round-trip latency in microseconds and bandwidth in
 // MB/s (1e6 bytes/s):
@@ -45,7 +47,7 @@ var (
 )
 
 // errUsage marks a usage error (exit code 2).
-var errUsage = errors.New("usage: mpirun -np 2 mw-pingpong [-thread single|funneled|serialized|multiple] [scale [trials]]")
+var errUsage = errors.New("usage: mpirun -np 2 mw-pingpong [-thread single|funneled|serialized|multiple] [-recv fixed|probe] [scale [trials]]")
 
 var levels = map[string]mpi.ThreadLevel{
 	"single":     mpi.ThreadSingle,
@@ -84,12 +86,27 @@ func run(_ context.Context, args []string, _ io.Reader, stdout, stderr io.Writer
 	fs := flag.NewFlagSet("mw-pingpong", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	thread := fs.String("thread", "single", "MPI thread level: single, funneled, serialized or multiple")
+	how := fs.String("recv", "fixed", "receive with RecvFixed (fixed: MPI_Recv) or RecvInto (probe: MPI_Mprobe, MPI_Mrecv)")
 	if err := fs.Parse(args); err != nil {
 		return fmt.Errorf("%w: %v", errUsage, err)
 	}
 	level, ok := levels[*thread]
 	if !ok {
 		return fmt.Errorf("%w: bad -thread %q", errUsage, *thread)
+	}
+	recv := func(w *mpi.Communicator, buf []byte, from int) error {
+		_, _, err := w.RecvFixed(buf, from, 1)
+		return err
+	}
+	switch *how {
+	case "fixed":
+	case "probe":
+		recv = func(w *mpi.Communicator, buf []byte, from int) error {
+			_, _, err := w.RecvInto(buf, from, 1)
+			return err
+		}
+	default:
+		return fmt.Errorf("%w: bad -recv %q", errUsage, *how)
 	}
 	args = fs.Args()
 	scale, trials := 1.0, 5
@@ -140,11 +157,11 @@ func run(_ context.Context, args []string, _ io.Reader, stdout, stderr io.Writer
 					if err := w.Send(buf[:n], 1, 1); err != nil {
 						return err
 					}
-					if _, _, err := w.RecvInto(buf, 1, 1); err != nil {
+					if err := recv(w, buf, 1); err != nil {
 						return err
 					}
 				case 1:
-					if _, _, err := w.RecvInto(buf, 0, 1); err != nil {
+					if err := recv(w, buf, 0); err != nil {
 						return err
 					}
 					if err := w.Send(buf[:n], 0, 1); err != nil {

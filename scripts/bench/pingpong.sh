@@ -5,9 +5,10 @@
 #
 # Builds scripts/bench/pingpong.c (mpicc -O2) and cmd/mw-pingpong (go build) into a temporary
 # directory, runs each under `mpirun -np 2` with the same arguments, and prints one row per
-# message size: half round-trip latency in us and bandwidth in MB/s for C (MPI_Send/MPI_Recv),
-# C receiving as the Go binding does (MPI_Mprobe/MPI_Get_count/MPI_Mrecv, column C-mp), and Go,
-# with the ratios Go/C and Go/C-mp. Both C and Go start MPI at MPI_THREAD_SINGLE (see
+# message size: half round-trip latency in us and bandwidth in MB/s for C (MPI_Send/MPI_Recv)
+# and the Go binding doing the same (Send/RecvFixed), with their ratio Go/C; then C and Go
+# receiving with a probe first, as a receiver that does not know the size must, and as the
+# engine does (MPI_Mprobe/MPI_Get_count/MPI_Mrecv; C-mp and RecvInto, Go-mp), and Go-mp/C-mp. Both C and Go start MPI at MPI_THREAD_SINGLE (see
 # cmd/mw-pingpong for -thread). The three programs run in turn, ROUNDS times (default 3),
 # and each number is the best of all their trials (`trials` per run, default 5): other work on
 # the machine only ever adds time. Still, run it alone: on 2 cores any other load shows.
@@ -28,6 +29,7 @@ for ((r = 0; r < rounds; r++)); do
 	run "$out/pingpong" "$@" >>"$out/c.all"
 	run "$out/pingpong" -mprobe "$@" >>"$out/cmp.all"
 	run "$out/mw-pingpong" "$@" >>"$out/go.all"
+	run "$out/mw-pingpong" -recv probe "$@" >>"$out/gomp.all"
 done
 # best: per size, in the order first seen, the least us and the MB/s that goes with it.
 best() {
@@ -37,14 +39,15 @@ best() {
 best "$out/c.all" >"$out/c.txt"
 best "$out/cmp.all" >"$out/cmp.txt"
 best "$out/go.all" >"$out/go.txt"
+best "$out/gomp.all" >"$out/gomp.txt"
 
 echo "# $(uname -n), $(nproc) cores, load average before $load0, after $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "# best of $rounds runs x ${2:-5} trials each; us = half round trip, MB/s = size / us"
-paste -d' ' "$out/c.txt" "$out/cmp.txt" "$out/go.txt" | awk '
+paste -d' ' "$out/c.txt" "$out/go.txt" "$out/cmp.txt" "$out/gomp.txt" | awk '
 function ratio(a, b) { return b > 0 ? sprintf("%.2f", a / b) : "-" }
 BEGIN {
-	printf "%8s %9s %9s %9s %6s %7s %9s %9s %9s %6s\n", "size", "C us", "C-mp us", "Go us", "Go/C", "Go/C-mp", "C MB/s", "C-mp MB/s", "Go MB/s", "Go/C"
+	printf "%8s %8s %8s %6s %8s %8s %7s %9s %9s %6s %9s %9s %6s\n", "size", "C us", "Go us", "Go/C", "C-mp us", "Go-mp us", "mp G/C", "C MB/s", "Go MB/s", "Go/C", "C-mp MB/s", "Go-mp MB/s", "mp G/C"
 }
 {
-	printf "%8d %9.3f %9.3f %9.3f %6s %7s %9.1f %9.1f %9.1f %6s\n", $1, $2, $5, $8, ratio($8, $2), ratio($8, $5), $3, $6, $9, ratio($9, $3)
+	printf "%8d %8.3f %8.3f %6s %8.3f %8.3f %7s %9.1f %9.1f %6s %9.1f %9.1f %6s\n", $1, $2, $5, ratio($5, $2), $8, $11, ratio($11, $8), $3, $6, ratio($6, $3), $9, $12, ratio($12, $9)
 }'
