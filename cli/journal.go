@@ -134,8 +134,11 @@ func parseJournal(r io.Reader) (*journalState, error) {
 			if seq != want {
 				return nil, bad(fmt.Sprintf("chunk %d where %d was expected", seq, want))
 			}
-			if off < prev || f[0] == "x" && off != prev {
+			if off < prev {
 				return nil, bad("output offset goes backwards")
+			}
+			if f[0] == "x" && len(st.records) > 0 && off != prev {
+				return nil, bad("a chunk left out wrote bytes") // (the first may follow a header)
 			}
 			st.records = append(st.records, journalRecord{seq, off, uint32(crc), items, f[0] == "x"})
 			// A chunk after an end: the run that wrote the end had left chunks out

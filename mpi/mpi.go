@@ -192,6 +192,7 @@ static mw_res mw_recvfixed(char *buf, int n, int source, int tag, uintptr_t comm
 	if (rc != MPI_SUCCESS) return mw_fail(MW_RECV, rc);
 	mw_res r = {0};
 	if ((rc = MPI_Get_count(&st, MPI_BYTE, &r.count)) != MPI_SUCCESS) return mw_fail(MW_GET_COUNT, rc);
+	if (r.count == MPI_UNDEFINED || r.count < 0 || r.count > n) return mw_fail(MW_GET_COUNT, MPI_ERR_COUNT);
 	r.state = MW_RECEIVED;
 	r.source = st.MPI_SOURCE;
 	r.tag = st.MPI_TAG;

@@ -488,6 +488,28 @@ func TestEarlyStop(t *testing.T) {
 	for r := 1; r <= 3; r++ {
 		require.NoError(t, werrs[r])
 	}
+
+	// A chunk --keep-going left out before the stop still makes the run partial.
+	h = newHarness(3, 100000)
+	h.work = func(_ context.Context, _ int, c Chunk) ([]byte, error) {
+		if c.Seq == 7 {
+			return nil, errors.New("poison")
+		}
+		return digest(c.Data), nil
+	}
+	h.sink.put = func(seq uint64) error {
+		if seq == 50 {
+			return ErrDone
+		}
+		return nil
+	}
+	cfg := cfgWith(2, 1)
+	cfg.KeepGoing = true
+	_, err, _ = h.run(t, cfg)
+	var pe *PartialError
+	require.ErrorAs(t, err, &pe)
+	require.Len(t, pe.Failed, 1)
+	require.Equal(t, uint64(7), pe.Failed[0].Seq)
 }
 
 func TestDrainFinishesInFlight(t *testing.T) {

@@ -74,7 +74,8 @@ type EndSink interface {
 
 // GapSink is a Sink told of the chunks Config.KeepGoing leaves out: LeftOut is called
 // for such a chunk, from the manager's goroutine, where Put would have been (in Seq
-// order, unless Config.Unordered).
+// order, unless Config.Unordered). Any error it returns (ErrDone and ErrDrain included)
+// fails the job.
 type GapSink interface {
 	Sink
 	LeftOut(seq uint64) error

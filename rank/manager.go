@@ -95,11 +95,11 @@ func runManager(ctx context.Context, t Transport, job Job, cfg Config) (Stats, e
 			err = fmt.Errorf("write trace: %w", terr)
 		}
 	}
+	if errors.Is(err, ErrDone) {
+		err = nil // ended early by the Sink: a success, but for the chunks left out
+	}
 	if err == nil && len(m.failed) > 0 {
 		err = &PartialError{Failed: m.failed}
-	}
-	if errors.Is(err, ErrDone) {
-		err = nil
 	}
 	m.stopAll(ctx, err)
 	m.st.Wall = time.Since(m.start)

@@ -7,7 +7,6 @@ import (
 	"math/bits"
 	"os"
 	"runtime"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -157,8 +156,8 @@ func StartMPI() (Transport, error) {
 	// gets a P of its own: one more than Go would use (a GOMAXPROCS the user set is kept,
 	// but at least 2), and the kernel shares the cores between the threads.
 	procs := runtime.GOMAXPROCS(0) + 1
-	if n, err := strconv.Atoi(os.Getenv("GOMAXPROCS")); err == nil && n > 0 {
-		procs = max(n, 2) // the user's choice (which Go obeys), but never 1
+	if os.Getenv("GOMAXPROCS") != "" {
+		procs = max(procs-1, 2) // as Go read it (a value it refused leaves its default)
 	}
 	runtime.GOMAXPROCS(procs)
 	k, err := newWaker()

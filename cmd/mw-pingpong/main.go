@@ -157,11 +157,11 @@ func run(_ context.Context, args []string, _ io.Reader, stdout, stderr io.Writer
 					if err := w.Send(buf[:n], 1, 1); err != nil {
 						return err
 					}
-					if err := recv(w, buf, 1); err != nil {
+					if err := recv(w, buf[:n], 1); err != nil {
 						return err
 					}
 				case 1:
-					if err := recv(w, buf, 0); err != nil {
+					if err := recv(w, buf[:n], 0); err != nil {
 						return err
 					}
 					if err := w.Send(buf[:n], 0, 1); err != nil {

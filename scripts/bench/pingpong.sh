@@ -46,8 +46,8 @@ echo "# best of $rounds runs x ${2:-5} trials each; us = half round trip, MB/s =
 paste -d' ' "$out/c.txt" "$out/go.txt" "$out/cmp.txt" "$out/gomp.txt" | awk '
 function ratio(a, b) { return b > 0 ? sprintf("%.2f", a / b) : "-" }
 BEGIN {
-	printf "%8s %8s %8s %6s %8s %8s %7s %9s %9s %6s %9s %9s %6s\n", "size", "C us", "Go us", "Go/C", "C-mp us", "Go-mp us", "mp G/C", "C MB/s", "Go MB/s", "Go/C", "C-mp MB/s", "Go-mp MB/s", "mp G/C"
+	printf "%8s %8s %8s %6s %8s %8s %7s %9s %9s %6s %10s %10s %6s\n", "size", "C us", "Go us", "Go/C", "C-mp us", "Go-mp us", "mp G/C", "C MB/s", "Go MB/s", "Go/C", "C-mp MB/s", "Go-mp MB/s", "mp G/C"
 }
 {
-	printf "%8d %8.3f %8.3f %6s %8.3f %8.3f %7s %9.1f %9.1f %6s %9.1f %9.1f %6s\n", $1, $2, $5, ratio($5, $2), $8, $11, ratio($11, $8), $3, $6, ratio($6, $3), $9, $12, ratio($12, $9)
+	printf "%8d %8.3f %8.3f %6s %8.3f %8.3f %7s %9.1f %9.1f %6s %10.1f %10.1f %6s\n", $1, $2, $5, ratio($5, $2), $8, $11, ratio($11, $8), $3, $6, ratio($6, $3), $9, $12, ratio($12, $9)
 }'
