@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -419,4 +420,24 @@ func TestJournalKeepGoingResume(t *testing.T) {
 		require.NoError(t, err)
 		require.Equal(t, want, string(got), "resume %d", i+1)
 	}
+
+	// Killed before chunk 3: the resume fails it itself, and names it by the job's number.
+	require.NoError(t, os.WriteFile(jr, []byte(strings.Join(jl[:4], "")), 0o644))
+	require.NoError(t, os.Rename(out, cli.PartialPath(out)))
+	r = mwtest.Run(t, nil, append(args, "--resume")...)
+	require.Equal(t, 1, r.Code, "%s", r.Stderr)
+	require.Contains(t, string(r.Stderr), "chunk 3 (rank ")
+	require.Contains(t, string(r.Stderr), "item 35: injected failure")
+	got, err = os.ReadFile(out)
+	require.NoError(t, err)
+	require.Equal(t, want, string(got))
+
+	// The same without --keep-going: the job fails, naming chunk 3 (not the resumed run's
+	// own chunk 0), and the journal stays resumable.
+	require.NoError(t, os.WriteFile(jr, []byte(strings.Join(jl[:4], "")), 0o644))
+	require.NoError(t, os.Rename(out, cli.PartialPath(out)))
+	strict := slices.DeleteFunc(slices.Clone(args), func(a string) bool { return a == "--keep-going" })
+	r = mwtest.Run(t, nil, append(strict, "--resume")...)
+	require.NotEqual(t, 0, r.Code)
+	require.Contains(t, string(r.Stderr), "chunk 3: item 35: injected failure", "%s", r.Stderr)
 }

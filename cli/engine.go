@@ -168,9 +168,9 @@ func (ef *EngineFlags) journaled(name string, open func(context.Context) (*rank.
 		src := &journaledSource{src: inner, crcs: map[uint64]uint32{}, items: map[uint64]int{}}
 		if j.prior != nil {
 			src.skip = j.prior.records
-			src.base = uint64(len(j.prior.records))
+			plan.First = uint64(len(j.prior.records)) // the chunks keep the job's numbers
 			if plan.Total > 0 {
-				plan.Total = max(0, plan.Total-int64(src.base))
+				plan.Total = max(0, plan.Total-int64(plan.First))
 			}
 		}
 		plan.Source = src
@@ -248,8 +248,7 @@ func RunJob(ctx context.Context, env *Env, job rank.Job, ef *EngineFlags) (rank.
 }
 
 // withPriorGaps gives a resumed run's result the chunks that the runs it continues left
-// out (--keep-going), which its output lacks too, and numbers the chunks this run left
-// out as the whole job does.
+// out (--keep-going), which its output lacks too.
 func (ef *EngineFlags) withPriorGaps(err error) error {
 	if ef.jrn == nil || ef.jrn.prior == nil {
 		return err
@@ -262,11 +261,6 @@ func (ef *EngineFlags) withPriorGaps(err error) error {
 	}
 	var pe *rank.PartialError
 	if errors.As(err, &pe) {
-		if ef.jrn.sink != nil {
-			for i := range pe.Failed {
-				pe.Failed[i].Seq += ef.jrn.sink.src.base
-			}
-		}
 		pe.Failed = append(gaps, pe.Failed...)
 		return err
 	}

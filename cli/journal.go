@@ -261,7 +261,6 @@ type journaledSource struct {
 	src   rank.Source
 	sized rank.SizedSource // src, when the engine sizes its chunks
 	skip  []journalRecord
-	base  uint64
 	crcs  map[uint64]uint32
 	items map[uint64]int
 }
@@ -304,7 +303,6 @@ func (s *journaledSource) next(n int) (rank.Chunk, error) {
 	if s.sized != nil {
 		s.items[c.Seq] = c.Items
 	}
-	c.Seq -= s.base
 	return c, nil
 }
 
@@ -319,7 +317,6 @@ type journaledSink struct {
 }
 
 func (s *journaledSink) Put(seq uint64, out []byte) error {
-	seq += s.src.base
 	perr := s.sink.Put(seq, out)
 	if perr != nil && !errors.Is(perr, rank.ErrDone) && !errors.Is(perr, rank.ErrDrain) {
 		return perr
@@ -332,7 +329,6 @@ func (s *journaledSink) Put(seq uint64, out []byte) error {
 
 // LeftOut implements rank.GapSink: an "x" record, after the workload's own LeftOut.
 func (s *journaledSink) LeftOut(seq uint64) error {
-	seq += s.src.base
 	if g, ok := s.sink.(rank.GapSink); ok {
 		if err := g.LeftOut(seq); err != nil {
 			return err

@@ -21,8 +21,8 @@ import (
 // Chunk is a numbered piece of ordered input (see partition.Chunk).
 type Chunk = partition.Chunk
 
-// Source yields chunks lazily, in Seq order 0, 1, 2, ... It returns io.EOF after the
-// last chunk. It is called from one goroutine only (the manager's).
+// Source yields chunks lazily, in Seq order 0, 1, 2, ... (from Plan.First on). It
+// returns io.EOF after the last chunk. It is called from one goroutine only (the manager's).
 type Source interface {
 	Next() (Chunk, error)
 }
@@ -90,6 +90,9 @@ type Plan struct {
 	Setup []byte
 	// Total is the number of chunks when known in advance, or -1; only for progress.
 	Total int64
+	// First is the Seq of the Source's first chunk, 0 but for a run that continues a job
+	// (a resume): every chunk keeps the number the whole job gives it.
+	First uint64
 }
 
 // Job is one run of a workload as the engine sees it.

@@ -212,7 +212,8 @@ func (m *manager) initCredits() {
 	// Issued-but-unwritten chunks stay under reorderSlack times the credits: enough slack
 	// that one slow chunk does not idle every worker at once (irregular items), and a hard
 	// bound on memory, linear in workers x window.
-	m.ro = partition.NewReorder(0, reorderSlack*m.credits)
+	m.ro = partition.NewReorder(m.plan.First, reorderSlack*m.credits)
+	m.nextSeq, m.backupFrom = m.plan.First, m.plan.First
 }
 
 // loop issues chunks while credits last and handles results until every chunk is written.
