@@ -44,8 +44,8 @@ const (
 	parentCheck   = 250 * time.Millisecond
 )
 
-// busyPoll (MW_POLL=busy) never sleeps: what a blocking MPI receive costs, kept only to
-// measure the difference (make bench).
+// busyPoll (MW_POLL=busy) never sleeps: a whole core per rank, as a blocking MPI receive
+// costs, for the lowest latency (real time on cores to spare; make bench compares it).
 var busyPoll = os.Getenv("MW_POLL") == "busy"
 
 // mpiTransport is the production Transport over MPI_COMM_WORLD. One goroutine, locked to
