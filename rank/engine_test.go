@@ -22,10 +22,14 @@ const testDeadline = 60 * time.Second
 type countSource struct {
 	n, next uint64
 	calls   atomic.Int64
+	onNext  func(calls int64) // if set, called at every Next with the count so far
 }
 
 func (s *countSource) Next() (Chunk, error) {
-	s.calls.Add(1)
+	n := s.calls.Add(1)
+	if s.onNext != nil {
+		s.onNext(n)
+	}
 	if s.next >= s.n {
 		return Chunk{}, io.EOF
 	}

@@ -9,8 +9,9 @@ import (
 	"time"
 )
 
-// stopTimeout bounds how long the manager waits for the workers to acknowledge a stop.
-const stopTimeout = 30 * time.Second
+// stopTimeout bounds how long the manager waits for the workers to acknowledge a stop (a
+// variable for tests).
+var stopTimeout = 30 * time.Second
 
 // Run runs job on this rank: the manager on rank 0, a worker on every other rank, or both
 // in one process when the transport has a single rank. On the manager it returns the run's
@@ -86,7 +87,16 @@ func runAlone(ctx context.Context, t Transport, job Job, cfg Config) (Stats, err
 	if cfg.Threads == 0 {
 		cfg.Threads = runtime.NumCPU()
 	}
-	wctx, cancel := context.WithCancel(ctx)
+	var gone error
+	if s, ok := t.(solo); ok && s.launcher > 1 {
+		var stop func()
+		ctx, stop, gone = watchLauncher(ctx, s.launcher)
+		defer stop()
+	}
+	// The worker ends when the manager stops it, as a worker rank does: were it cancelled
+	// with ctx (a signal, a gone launcher), the manager would wait stopTimeout for its
+	// acknowledgement.
+	wctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancel()
 	werr := make(chan error, 1)
 	go func() { werr <- runWorker(wctx, net.Rank(1), job, cfg) }()
@@ -95,7 +105,38 @@ func runAlone(ctx context.Context, t Transport, job Job, cfg Config) (Stats, err
 	if e := <-werr; err == nil && e != nil && e != context.Canceled {
 		err = e
 	}
+	if err != nil && gone != nil && context.Cause(ctx) == gone {
+		err = gone
+	}
 	return st, err
+}
+
+// watchLauncher returns a context that is cancelled, with cause gone, once this process's
+// parent is no longer launcher (checked every parentCheck, as MPI ranks check theirs): an
+// orphan would run on unseen, and could write an output another run is resuming. stop
+// ends the watch.
+func watchLauncher(ctx context.Context, launcher int) (_ context.Context, stop func(), gone error) {
+	gone = fmt.Errorf("the launcher (pid %d) is gone; this rank stops", launcher)
+	ctx, cancel := context.WithCancelCause(ctx)
+	done := make(chan struct{})
+	go func() {
+		tick := time.NewTicker(parentCheck)
+		defer tick.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-ctx.Done():
+				return
+			case <-tick.C:
+				if os.Getppid() != launcher {
+					cancel(gone)
+					return
+				}
+			}
+		}
+	}()
+	return ctx, func() { close(done); cancel(nil) }, gone
 }
 
 // autoThreads is the rank's share of its node's CPUs: the CPUs divided by the worker ranks

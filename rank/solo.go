@@ -13,8 +13,13 @@ import (
 // it, or its launcher says the world has one rank (mpirun -np 1, srun -n 1). Solo runs
 // the same job with the same bytes, without MPI_Init and without polling MPI.
 func Start() (Transport, error) {
-	if _, ok := Launcher(); !ok || LauncherSize() == 1 {
+	_, launched := Launcher()
+	switch {
+	case !launched:
 		return Solo(), nil
+	case LauncherSize() == 1:
+		// Like an MPI rank, it stops once its launcher is gone (see runAlone).
+		return solo{host: Solo().Host(), launcher: os.Getppid()}, nil
 	}
 	return StartMPI()
 }
@@ -69,7 +74,10 @@ func Solo() Transport {
 	return solo{host: host}
 }
 
-type solo struct{ host string }
+type solo struct {
+	host     string
+	launcher int // the launcher's pid when one started this process (Start), else 0
+}
 
 func (solo) Rank() int      { return 0 }
 func (solo) Size() int      { return 1 }

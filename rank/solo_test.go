@@ -2,7 +2,10 @@ package rank
 
 import (
 	"context"
+	"fmt"
+	"os"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 )
@@ -67,4 +70,41 @@ func TestLauncherSize(t *testing.T) {
 	tr, err := Start()
 	require.NoError(t, err)
 	require.IsType(t, solo{}, tr, "mpirun -np 1 runs without MPI")
+}
+
+// TestSoloStopsWhenLauncherGone: a world of one that a launcher started (mpirun -np 1)
+// ends once its parent is no longer that launcher, naming it, as an MPI rank does; here
+// the "launcher" is a pid that never was the parent.
+func TestSoloStopsWhenLauncherGone(t *testing.T) {
+	h := newHarness(1, 1000)
+	h.work = func(ctx context.Context, _ int, c Chunk) ([]byte, error) {
+		<-ctx.Done() // every chunk would run until the job is stopped
+		return nil, ctx.Err()
+	}
+	defer func(d time.Duration) { stopTimeout = d }(stopTimeout)
+	stopTimeout = 2 * testDeadline // a worker that does not acknowledge the stop hangs the test
+	ctx, cancel := context.WithTimeout(context.Background(), testDeadline)
+	defer cancel()
+	_, err := Run(ctx, solo{host: "h", launcher: os.Getpid()}, h.job(0), cfgWith(2, 2))
+	require.EqualError(t, err, fmt.Sprintf("the launcher (pid %d) is gone; this rank stops", os.Getpid()))
+	require.NoError(t, ctx.Err(), "stopped by the test's deadline, not by the watch")
+
+	// Cancelled from outside (a signal): the in-process worker acknowledges the stop, so
+	// the run ends at once rather than after stopTimeout (it waited 30 s before).
+	h = newHarness(1, 1000)
+	h.work = func(ctx context.Context, _ int, c Chunk) ([]byte, error) {
+		<-ctx.Done()
+		return nil, ctx.Err()
+	}
+	ctx, cancel = context.WithTimeout(context.Background(), testDeadline)
+	defer cancel()
+	sctx, stop := context.WithCancel(ctx)
+	h.src.onNext = func(n int64) {
+		if n == 3 {
+			stop()
+		}
+	}
+	_, err = Run(sctx, Solo(), h.job(0), cfgWith(2, 2))
+	require.ErrorIs(t, err, context.Canceled)
+	require.NoError(t, ctx.Err(), "the run outlived the test's deadline")
 }
