@@ -712,3 +712,54 @@ func TestLiveSourceNeedsInterrupts(t *testing.T) {
 	}
 	require.NoError(t, ctx.Err())
 }
+
+// TestSignalStopsWorkersThroughTheManager: a signal cancels every rank's context at once;
+// the workers outlive it by workerGrace, so the manager's stop reaches them and they end
+// cleanly (before, each quit on its own with "receive: context canceled", and the manager
+// waited for acknowledgements that never came).
+func TestSignalStopsWorkersThroughTheManager(t *testing.T) {
+	h := newHarness(2, 100000)
+	h.work = func(ctx context.Context, _ int, c Chunk) ([]byte, error) {
+		<-ctx.Done()
+		return nil, ctx.Err()
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), testDeadline)
+	defer cancel()
+	sctx, signal := context.WithCancel(ctx)
+	h.src.onNext = func(n int64) {
+		if n == 4 {
+			signal()
+		}
+	}
+	werrs := make(chan error, 2)
+	for r := 1; r <= 2; r++ {
+		go func(r int) { _, err := Run(sctx, h.net.Rank(r), h.job(r), cfgWith(2, 1)); werrs <- err }(r)
+	}
+	_, err := Run(sctx, h.net.Rank(0), h.job(0), cfgWith(2, 1))
+	require.ErrorIs(t, err, context.Canceled)
+	for range 2 {
+		require.NoError(t, <-werrs, "a worker must end on the manager's stop")
+	}
+	require.NoError(t, ctx.Err())
+}
+
+// TestOutlive: the context outlives its parent by the grace, and ends at once on stop.
+func TestOutlive(t *testing.T) {
+	parent, cancel := context.WithCancel(context.Background())
+	later, stop := outlive(parent, time.Hour)
+	cancel()
+	require.NoError(t, later.Err(), "ended with its parent")
+	stop()
+	require.ErrorIs(t, later.Err(), context.Canceled)
+
+	parent, cancel = context.WithCancel(context.Background())
+	defer cancel()
+	later, stop = outlive(parent, time.Millisecond)
+	defer stop()
+	cancel()
+	select {
+	case <-later.Done():
+	case <-time.After(testDeadline):
+		t.Fatal("never ended after its parent")
+	}
+}

@@ -45,8 +45,27 @@ func Run(ctx context.Context, t Transport, job Job, cfg Config) (Stats, error) {
 		}
 		return runManager(ctx, t, job, cfg)
 	default:
+		ctx, stop := outlive(ctx, workerGrace)
+		defer stop()
 		return Stats{}, runWorker(ctx, t, job, cfg)
 	}
+}
+
+// workerGrace is how long a worker rank outlives its cancelled context: a signal (Ctrl-C,
+// scancel's SIGTERM) reaches every rank of a job at once, and a worker that quit at once
+// printed an error of its own and left the manager waiting for the acknowledgement of its
+// stop (stopTimeout, unless the launcher killed it first); within the grace the manager's
+// stop arrives and ends the worker cleanly, and only rank 0 says why the job ended.
+const workerGrace = 2 * time.Second
+
+// outlive returns a context cancelled grace after ctx is (and when stop is called).
+func outlive(ctx context.Context, grace time.Duration) (context.Context, func()) {
+	later, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	stopWatch := context.AfterFunc(ctx, func() {
+		t := time.AfterFunc(grace, cancel)
+		context.AfterFunc(later, func() { t.Stop() })
+	})
+	return later, func() { stopWatch(); cancel() }
 }
 
 // sleepBounder is a Transport whose ranks sleep between polls (MPI): boundSleep bounds
