@@ -56,6 +56,9 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	if errors.Is(err, flag.ErrHelp) {
 		return cli.ExitOK
 	}
+	if cause := context.Cause(ctx); err != nil && ctx.Err() != nil && cause != ctx.Err() {
+		err = fmt.Errorf("%v: %w", cause, err) // "terminated signal received: ..."
+	}
 	if err != nil && me == 0 {
 		report(stderr, name, err)
 	}

@@ -441,3 +441,34 @@ func TestJournalKeepGoingResume(t *testing.T) {
 	require.NotEqual(t, 0, r.Code)
 	require.Contains(t, string(r.Stderr), "chunk 3: item 35: injected failure", "%s", r.Stderr)
 }
+
+// TestSignalIsNamed: a SIGTERM (scancel, kill) ends a run with exit 1, rank 0 says that
+// the signal stopped it, and no output file is left looking complete.
+func TestSignalIsNamed(t *testing.T) {
+	dir := t.TempDir()
+	out := filepath.Join(dir, "out.txt")
+	cmd := exec.Command(mwtest.Binary(t), "selftest", "--items", "100", "--cost", "1s", "--quiet", "-o", out)
+	cmd.Env = mwtest.MPIEnv()
+	var se bytes.Buffer
+	cmd.Stderr = &se
+	require.NoError(t, cmd.Start())
+	defer cmd.Process.Kill()
+	// Once the output's temporary file exists, the run is under way (and the signal
+	// handler long installed).
+	deadline := time.Now().Add(mwtest.Deadline)
+	for {
+		if ents, _ := os.ReadDir(dir); len(ents) > 0 {
+			break
+		}
+		require.True(t, time.Now().Before(deadline), "the run never created its output")
+		time.Sleep(10 * time.Millisecond)
+	}
+	require.NoError(t, cmd.Process.Signal(syscall.SIGTERM))
+	err := cmd.Wait()
+	var ee *exec.ExitError
+	require.ErrorAs(t, err, &ee)
+	require.Equal(t, 1, ee.ExitCode(), "stderr: %s", se.String())
+	require.Contains(t, se.String(), "mw: selftest: terminated signal received: ")
+	_, err = os.Stat(out)
+	require.True(t, os.IsNotExist(err), "an interrupted run left %s", out)
+}
