@@ -23,19 +23,30 @@ func TestParseJournal(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, st.records, 2)
 
-	st, err = parseJournal(strings.NewReader(good + "done 2 25\n"))
-	require.NoError(t, err)
-	require.True(t, st.done)
-	require.Equal(t, int64(25), st.final())
-
-	// The output's end (a GeoJSON's closing brackets) after the last chunk, written again
-	// by a resume that had nothing left to compute.
-	st, err = parseJournal(strings.NewReader(good + "e 29\ne 29\ndone 2 29\n"))
-	require.NoError(t, err)
-	require.True(t, st.done)
-	require.Equal(t, int64(29), st.final())
-	_, off = st.next()
-	require.Equal(t, int64(25), off, "a resume truncates to the last chunk")
+	// Journals that parse: whether done, whether an end record stands, the output's
+	// final length, and where a resume truncates it (after the last chunk).
+	for _, tc := range []struct {
+		why, tail   string
+		done, ended bool
+		final, next int64
+	}{
+		{"done", "done 2 25\n", true, false, 25, 25},
+		// The output's end (a GeoJSON's closing brackets) after the last chunk, written
+		// again by a resume that had nothing left to compute.
+		{"end twice", "e 29\ne 29\ndone 2 29\n", true, true, 29, 25},
+		// --keep-going left the last chunk out and the run was killed before done: a
+		// resume computes it after the end, and writes the end again.
+		{"chunk after end", "e 29\nc 2 40 00000002\n", false, false, 40, 40},
+		{"end again", "e 29\nc 2 40 00000002\ne 44\ndone 3 44\n", true, true, 44, 40},
+	} {
+		st, err := parseJournal(strings.NewReader(good + tc.tail))
+		require.NoError(t, err, tc.why)
+		require.Equal(t, tc.done, st.done, tc.why)
+		require.Equal(t, tc.ended, st.ended, tc.why)
+		require.Equal(t, tc.final, st.final(), tc.why)
+		_, off := st.next()
+		require.Equal(t, tc.next, off, "%s: a resume truncates to the last chunk", tc.why)
+	}
 
 	// A chunk --keep-going left out: no bytes, and remembered as such.
 	st, err = parseJournal(strings.NewReader(good + "x 2 25 00000002\nc 3 30 00000003\n"))
@@ -49,17 +60,6 @@ func TestParseJournal(t *testing.T) {
 	st, err = parseJournal(strings.NewReader("mw-journal 1 overlay k\nx 0 46 e11ad8c7\nc 1 90 00000001\n"))
 	require.NoError(t, err)
 	require.True(t, st.records[0].left)
-
-	// --keep-going left the last chunk out and the run was killed before done: a resume
-	// computes it after the end, and writes the end again.
-	st, err = parseJournal(strings.NewReader(good + "e 29\nc 2 40 00000002\n"))
-	require.NoError(t, err)
-	require.False(t, st.ended)
-	require.Equal(t, int64(40), st.final())
-	st, err = parseJournal(strings.NewReader(good + "e 29\nc 2 40 00000002\ne 44\ndone 3 44\n"))
-	require.NoError(t, err)
-	require.True(t, st.done)
-	require.Equal(t, int64(44), st.final())
 
 	for name, bad := range map[string]string{
 		"empty":            "",
