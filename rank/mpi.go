@@ -310,7 +310,7 @@ func (w *wire) receive() (Msg, bool, error) {
 func (w *wire) checkParent(now time.Time) error {
 	if w.ppid > 1 && now.After(w.nextParentCheck) {
 		if os.Getppid() != w.ppid {
-			return fmt.Errorf("the launcher (pid %d) is gone; this rank stops", w.ppid)
+			return launcherGone(w.ppid)
 		}
 		w.nextParentCheck = now.Add(parentCheck)
 	}
@@ -556,7 +556,7 @@ func (o ownedTransport) Recv(ctx context.Context) (Msg, error) {
 		if err := ctx.Err(); err != nil {
 			return Msg{}, err
 		}
-		if o.t.intr.Swap(false) {
+		if o.t.intr.Load() && o.t.intr.Swap(false) { // a plain load on the empty-poll path
 			return Msg{}, errInterrupted
 		}
 		if d > 0 {

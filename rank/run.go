@@ -130,12 +130,18 @@ func runAlone(ctx context.Context, t Transport, job Job, cfg Config) (Stats, err
 	return st, err
 }
 
+// launcherGone is the error of a rank whose launcher (mpirun, orted, slurmstepd), the
+// process with pid, is gone: an MPI rank's (wire.checkParent) or a single rank's.
+func launcherGone(pid int) error {
+	return fmt.Errorf("the launcher (pid %d) is gone; this rank stops", pid)
+}
+
 // watchLauncher returns a context that is cancelled, with cause gone, once this process's
 // parent is no longer launcher (checked every parentCheck, as MPI ranks check theirs): an
 // orphan would run on unseen, and could write an output another run is resuming. stop
 // ends the watch.
 func watchLauncher(ctx context.Context, launcher int) (_ context.Context, stop func(), gone error) {
-	gone = fmt.Errorf("the launcher (pid %d) is gone; this rank stops", launcher)
+	gone = launcherGone(launcher)
 	ctx, cancel := context.WithCancelCause(ctx)
 	done := make(chan struct{})
 	go func() {
