@@ -61,10 +61,7 @@ const workerGrace = 2 * time.Second
 // outlive returns a context cancelled grace after ctx is (and when stop is called).
 func outlive(ctx context.Context, grace time.Duration) (context.Context, func()) {
 	later, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	stopWatch := context.AfterFunc(ctx, func() {
-		t := time.AfterFunc(grace, cancel)
-		context.AfterFunc(later, func() { t.Stop() })
-	})
+	stopWatch := context.AfterFunc(ctx, func() { time.AfterFunc(grace, cancel) })
 	return later, func() { stopWatch(); cancel() }
 }
 
