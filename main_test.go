@@ -472,3 +472,28 @@ func TestSignalIsNamed(t *testing.T) {
 	_, err = os.Stat(out)
 	require.True(t, os.IsNotExist(err), "an interrupted run left %s", out)
 }
+
+// TestBellsLetRanksSleepUntilRung: ranks on one host ring each other after each send, so an
+// idle manager sleeps until a result comes instead of waking on timers to poll. Counted, not
+// timed: the manager's sleeps (--stats manager_wakeups) over the same run with bells and
+// with timers only (MW_POLL=timed, rank 0's choice for the job), both giving the oracle's bytes.
+func TestBellsLetRanksSleepUntilRung(t *testing.T) {
+	dir := t.TempDir()
+	wakeups := func(env string) float64 {
+		stats := filepath.Join(dir, env+".json")
+		r := mwtest.Command(t, nil, "mpirun", "-np", "3", "--oversubscribe", "-x", "MW_POLL="+env, mwtest.Binary(t),
+			"selftest", "--items", "8", "--chunk", "1", "--cost", "200ms", "--quiet", "--stats", stats)
+		require.Equal(t, 0, r.Code, "stderr: %s", r.Stderr)
+		require.Equal(t, oracle(8), r.Stdout)
+		js, err := os.ReadFile(stats)
+		require.NoError(t, err)
+		var st map[string]any
+		require.NoError(t, json.Unmarshal(js, &st))
+		n, ok := st["manager_wakeups"].(float64)
+		require.True(t, ok, "no manager_wakeups in %s", js)
+		return n
+	}
+	rung, timed := wakeups("rung"), wakeups("timed")
+	t.Logf("manager wake-ups: %v with bells, %v on timers", rung, timed)
+	require.Less(t, rung*3, timed, "bells: %v wake-ups, timers: %v", rung, timed)
+}

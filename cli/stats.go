@@ -25,6 +25,7 @@ type statsJSON struct {
 	ReorderBound int      `json:"reorder_bound"`
 	Hosts        []string `json:"hosts"`
 	ManagerCPU   float64  `json:"manager_cpu_seconds"`
+	Wakeups      uint64   `json:"manager_wakeups"`
 }
 
 // WriteStats writes the run report as JSON to path, atomically.
@@ -33,7 +34,7 @@ func WriteStats(path string, st rank.Stats) error {
 		WallSeconds: st.Wall.Seconds(), Workers: st.Workers, Threads: st.Threads, Chunks: st.Chunks,
 		BytesIn: st.BytesIn, BytesOut: st.BytesOut, Retries: st.Retries, Backups: st.Backups, PerWorker: st.PerWorker,
 		MaxReorder: st.MaxReorder, ReorderBound: st.ReorderBound, Hosts: st.Hosts,
-		ManagerCPU: st.ManagerCPU.Seconds(),
+		ManagerCPU: st.ManagerCPU.Seconds(), Wakeups: st.Wakeups,
 	}
 	if s := st.Wall.Seconds(); s > 0 {
 		js.ChunksPerSec = float64(st.Chunks) / s

@@ -100,6 +100,7 @@ type Stats struct {
 	ReorderBound int           // the reorder buffer's bound
 	Hosts        []string      // host of each rank (index = rank), when known
 	ManagerCPU   time.Duration // CPU time (user + system) of the manager's process
+	Wakeups      uint64        // times the manager's process slept between MPI polls and woke
 }
 
 // Progress is a snapshot of a run for a progress display.

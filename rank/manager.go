@@ -104,6 +104,9 @@ func runManager(ctx context.Context, t Transport, job Job, cfg Config) (Stats, e
 	m.stopAll(ctx, err)
 	m.st.Wall = time.Since(m.start)
 	m.st.ManagerCPU = processCPU()
+	if s, ok := t.(sleeper); ok {
+		m.st.Wakeups = s.sleeps()
+	}
 	m.st.Hosts = m.hosts
 	if m.ro != nil {
 		m.st.MaxReorder, m.st.ReorderBound = m.ro.Max(), m.ro.Bound()

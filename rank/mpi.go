@@ -28,6 +28,12 @@ const tag = 7
 // queued by another goroutine wakes it at once (waker). With sends still in progress it
 // sleeps only minSleep, since some transports need MPI calls to move their data.
 //
+// Ranks on one host also wake each other: each rings the peer it has just sent to (a futex
+// in shared memory, see setupBells), so a rank that every sender rings sleeps until a ring
+// (deepSleep at most) instead of waking on timers: an idle manager costs next to nothing,
+// and a message that comes after a quiet spell is seen at once. Senders on other hosts
+// cannot ring; a rank that may hear from them keeps the timed rhythm above.
+//
 // The spin is long enough that two ranks answering each other never both fall asleep (the
 // peer's sleep at that point is shorter than the spin). It yields the CPU only when Open MPI
 // bound this rank to one core, which it shares with its computing goroutines; with more
@@ -40,6 +46,7 @@ const (
 	sparseSleep   = 100 * time.Microsecond
 	minSleep      = 20 * time.Microsecond
 	maxSleep      = 4 * time.Millisecond
+	deepSleep     = 50 * time.Millisecond
 	closeDeadline = 20 * time.Second
 	parentCheck   = 250 * time.Millisecond
 )
@@ -69,6 +76,7 @@ type mpiTransport struct {
 	closeErr error
 
 	w        *wire        // the owner goroutine's MPI state
+	bells    bells        // set up by the owner before the poll loop
 	intr     atomic.Bool  // an Interrupt of the owned Recv is pending
 	sleepCap atomic.Int64 // Config.WakeWithin in ns (0: none), set by any goroutine
 	ownedMu  sync.Mutex   // serializes the MPI calls of RunOwned's view (see StartMPI)
@@ -146,7 +154,7 @@ func StartMPI() (Transport, error) {
 		done:   make(chan struct{}),
 		failed: make(chan struct{}),
 	}
-	// The owner goroutine holds a P while it polls, and while it sleeps in ppoll. When Open
+	// The owner goroutine holds a P while it polls, and while it sleeps on its futex. When Open
 	// MPI binds a rank to one core, Go sees one CPU and GOMAXPROCS is 1: polling would then
 	// starve the computing goroutines for a whole scheduler time slice. And whenever every
 	// other P is busy (computing goroutines; a task's vfork in mw exec), Go's sysmon takes
@@ -192,6 +200,11 @@ func (t *mpiTransport) own(started chan<- error) {
 	if t.host == "" {
 		t.host, _ = os.Hostname()
 	}
+	if t.bells, err = setupBells(comm, t.k); err != nil {
+		mpi.Stop()
+		started <- fmt.Errorf("start MPI: %w", err)
+		return
+	}
 	started <- nil
 	err = t.poll(comm)
 	if err != nil {
@@ -215,8 +228,27 @@ func (t *mpiTransport) setFail(err error) {
 
 // pendingSend is an Isend in flight and the frame MPI reads from.
 type pendingSend struct {
-	req   *mpi.Request
-	frame []byte
+	req    *mpi.Request
+	frame  []byte
+	to     int
+	queued bool // not done at its first test
+}
+
+// bells are what a rank rings after sending to a peer on its host, and who rings it
+// (setupBells). A rank that every sender rings sleeps until rung (deepSleep at most), and
+// one that some rings probes MPI once more after announcing its sleep, so that a message
+// sent meanwhile is not slept through.
+type bells struct {
+	of      []bell // by rank; nil when no peer has one
+	ringers int    // peers that ring this rank after sending to it
+	all     bool   // every rank that may send to this one rings it
+}
+
+// ring rings rank to's bell, if it has one.
+func (b bells) ring(to int) {
+	if b.of != nil {
+		b.of[to].ring()
+	}
 }
 
 // wire is the owner goroutine's MPI state: the sends in flight and the polling rhythm. Only
@@ -233,11 +265,14 @@ type wire struct {
 	ppid            int
 	nextParentCheck time.Time
 	sleepCap        *atomic.Int64 // mpiTransport's
+	bells           bells
+	afterWake       int           // polls left before a deep sleep: 2 after a wake, 0 once a message came
+	sleeps          atomic.Uint64 // times the owner slept, for Stats
 }
 
-func newWire(comm *mpi.Communicator, sleepCap *atomic.Int64) *wire {
+func newWire(comm *mpi.Communicator, sleepCap *atomic.Int64, b bells) *wire {
 	now := time.Now()
-	return &wire{comm: comm, lastBusy: now, bound: runtime.NumCPU() == 1, ppid: os.Getppid(), nextParentCheck: now, sleepCap: sleepCap}
+	return &wire{comm: comm, lastBusy: now, bound: runtime.NumCPU() == 1, ppid: os.Getppid(), nextParentCheck: now, sleepCap: sleepCap, bells: b}
 }
 
 // start begins sending a frame.
@@ -246,7 +281,8 @@ func (w *wire) start(o outFrame) error {
 	if err != nil {
 		return fmt.Errorf("send to rank %d: %w", o.to, err)
 	}
-	w.pending = append(w.pending, pendingSend{req, o.frame})
+	w.pending = append(w.pending, pendingSend{req: req, frame: o.frame, to: o.to})
+	w.bells.ring(o.to)
 	return nil
 }
 
@@ -260,8 +296,15 @@ func (w *wire) complete() (progressed bool, err error) {
 		}
 		if done {
 			putFrame(r.frame)
+			if r.queued {
+				// Once more: a message MPI queued (its peer's queue full) is in the
+				// peer's memory only now. One sent at once was rung at its start: a
+				// second ring would wake the peer for nothing.
+				w.bells.ring(r.to)
+			}
 			progressed = true
 		} else {
+			r.queued = true
 			w.pending[j] = r
 			j++
 		}
@@ -297,6 +340,7 @@ func (w *wire) receive() (Msg, bool, error) {
 		w.spare = getFrame(cap(w.spare))
 	}
 	w.busy(true)
+	w.afterWake = 0
 	m, err := ParseFrame(st.Source, data)
 	if err != nil {
 		return Msg{From: st.Source, Data: []byte(err.Error())}, true, nil
@@ -335,6 +379,13 @@ func (w *wire) busy(got bool) {
 // every few microseconds, would cost about as much CPU as the work itself (mw exec). The
 // first sleep is short all the same (minSleep), so that a quick exchange is soon seen as
 // one and spins again.
+//
+// A rank that every sender rings (bells.all) sleeps until rung, or deepSleep, when it
+// would sleep otherwise; with sends in progress it sleeps minSleep. After a wake that
+// brought no message it polls once more at once (Open MPI's probe looks for a match before
+// it polls shared memory, so what its last poll brought in is only found by the next one),
+// and if that finds nothing either, it sleeps on timers once: a message that MPI had yet
+// to move when its sender rang is not slept through.
 func (w *wire) pause(now time.Time, quitting bool) time.Duration {
 	idle := now.Sub(w.lastBusy)
 	floor := minSleep
@@ -349,13 +400,42 @@ func (w *wire) pause(now time.Time, quitting bool) time.Duration {
 		return 0
 	}
 	d := min(max(idle/8, floor), maxSleep)
-	if quitting || len(w.pending) > 0 {
-		d = minSleep
+	if w.afterWake == 2 && !quitting {
+		w.afterWake = 1
+		return 0
 	}
-	if c := time.Duration(w.sleepCap.Load()); c > 0 {
+	deep := w.bells.all && w.afterWake == 0
+	w.afterWake = 0
+	if deep {
+		d = deepSleep
+	}
+	if quitting || len(w.pending) > 0 {
+		d, deep = minSleep, false
+	}
+	if c := time.Duration(w.sleepCap.Load()); c > 0 && !deep {
 		d = min(d, c)
 	}
 	return d
+}
+
+// sleep sleeps d on k unless ready (then, with a peer that rings, a message arrived).
+func (w *wire) sleep(k *waker, d time.Duration, ready func() bool) {
+	w.sleeps.Add(1)
+	if k.sleep(d, ready) {
+		w.afterWake = 2
+	}
+}
+
+// arrived reports whether a message is waiting (or MPI failed: the receive will say). It
+// probes twice: Open MPI's MPI_Iprobe looks for a match before it polls the shared-memory
+// queues, so a message that this poll brings in is only found by the next probe.
+func (w *wire) arrived() bool {
+	for range 2 {
+		if ok, _, err := w.comm.Iprobe(mpi.AnySource, tag); ok || err != nil {
+			return true
+		}
+	}
+	return false
 }
 
 // boundSleep implements sleepBounder.
@@ -391,12 +471,31 @@ func (t *mpiTransport) move() (bool, error) {
 // queued reports whether another goroutine has queued a send or a call for the owner.
 func (t *mpiTransport) queued() bool { return len(t.sendq) > 0 || len(t.calls) > 0 }
 
+// readyToWake is the poll loop's check before it sleeps: a send or call queued, or a
+// message from a peer that rings (one that came after the last probe).
+func (t *mpiTransport) readyToWake() bool {
+	return t.queued() || (t.w.bells.ringers > 0 && t.w.arrived())
+}
+
+// ownedReadyToWake is readyToWake for the owned Recv, which an Interrupt also ends.
+func (t *mpiTransport) ownedReadyToWake() bool {
+	if t.queuedOrInterrupted() {
+		return true
+	}
+	if t.w.bells.ringers == 0 {
+		return false
+	}
+	t.ownedMu.Lock()
+	defer t.ownedMu.Unlock()
+	return t.w.arrived()
+}
+
 // queuedOrInterrupted is queued, or an Interrupt is pending (the owned Recv's sleep).
 func (t *mpiTransport) queuedOrInterrupted() bool { return t.queued() || t.intr.Load() }
 
 // poll moves messages until Close has been called and every queued send has completed.
 func (t *mpiTransport) poll(comm *mpi.Communicator) error {
-	w := newWire(comm, &t.sleepCap)
+	w := newWire(comm, &t.sleepCap, t.bells)
 	t.w = w
 	quitting := false
 	var deadline time.Time
@@ -447,7 +546,7 @@ func (t *mpiTransport) poll(comm *mpi.Communicator) error {
 			continue
 		}
 		if d := w.pause(now, quitting); d > 0 {
-			t.k.sleep(d, t.queued)
+			w.sleep(t.k, d, t.readyToWake)
 		}
 	}
 }
@@ -560,10 +659,13 @@ func (o ownedTransport) Recv(ctx context.Context) (Msg, error) {
 			return Msg{}, errInterrupted
 		}
 		if d > 0 {
-			o.t.k.sleep(d, o.t.queuedOrInterrupted)
+			o.t.w.sleep(o.t.k, d, o.t.ownedReadyToWake)
 		}
 	}
 }
+
+// sleeps implements sleeper.
+func (o ownedTransport) sleeps() uint64 { return o.t.w.sleeps.Load() }
 
 // Interrupt implements interrupter: the owned Recv returns errInterrupted.
 func (o ownedTransport) Interrupt() {

@@ -71,6 +71,11 @@ type sleepBounder interface {
 	boundSleep(d time.Duration)
 }
 
+// sleeper is a Transport whose rank sleeps between polls (MPI): sleeps counts the sleeps.
+type sleeper interface {
+	sleeps() uint64
+}
+
 // owner is a Transport with a goroutine that owns it (MPI): RunOwned runs a function on that
 // goroutine and gives it a Transport that skips the hand-offs to it.
 type owner interface {

@@ -1,55 +1,208 @@
 package rank
 
 import (
+	"crypto/rand"
+	"encoding/hex"
 	"fmt"
+	"os"
 	"sync/atomic"
 	"time"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/mw-hpc/mw/mpi"
 )
 
-// waker puts the goroutine that owns MPI to sleep for a precise time, and lets any other
-// goroutine wake it at once. Go's own timers are too coarse for this (measured here: a
-// 20 us time.Sleep on a locked thread takes about 1 ms), so the owner sleeps in ppoll on an
-// eventfd, with its thread's timer slack lowered from 50 us to 1 us.
+// waker puts the goroutine that owns MPI to sleep for a precise time, and lets others wake
+// it at once: any goroutine of this process (a send queued, a live source's chunk ready) and,
+// once setupBells has shared it, the ranks on the same host that send to this one (a bell).
+//
+// The owner sleeps on a futex word. Go's own timers are too coarse for this (measured here: a
+// 20 us time.Sleep on a locked thread takes about 1 ms); the futex's timeout is precise to
+// the thread's timer slack, which preciseTimers lowers from 50 us to 1 us. The word lives in
+// a page of its own, anonymous until setupBells moves it to a file in /dev/shm that peers map.
 //
 // Concurrency: sleep is called by the owner goroutine only; wake by any goroutine.
 type waker struct {
-	fd       int
-	sleeping atomic.Bool
+	word    *atomic.Uint32 // awake, sleeping or rung
+	ringers *atomic.Uint32 // how many peers mapped the page (counted by setupBells)
+	page    []byte         // never unmapped: a late wake must not touch a hole
 }
 
+// The futex word's states.
+const (
+	awake    uint32 = 0
+	sleeping uint32 = 1 // the owner sleeps, or is about to: wake it
+	woken    uint32 = 2 // woken by a goroutine of this process, before or during its sleep
+	rung     uint32 = 3 // woken by a peer rank's bell
+)
+
+const (
+	futexWait = 0 // FUTEX_WAIT, shared: the word may be in a page other processes map
+	futexWake = 1
+	pageSize  = 4096
+	ringersAt = 64 // offset of the ringers count: its own cache line
+)
+
 func newWaker() (*waker, error) {
-	fd, err := unix.Eventfd(0, unix.EFD_NONBLOCK|unix.EFD_CLOEXEC)
+	page, err := unix.Mmap(-1, 0, pageSize, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED|unix.MAP_ANONYMOUS)
 	if err != nil {
-		return nil, fmt.Errorf("eventfd: %w", err)
+		return nil, fmt.Errorf("map the waker's page: %w", err)
 	}
-	return &waker{fd: fd}, nil
+	k := &waker{}
+	k.use(page)
+	return k, nil
+}
+
+// use puts the waker's word in page (before any sleep or wake).
+func (k *waker) use(page []byte) {
+	k.page = page
+	k.word = (*atomic.Uint32)(unsafe.Pointer(&page[0]))
+	k.ringers = (*atomic.Uint32)(unsafe.Pointer(&page[ringersAt]))
 }
 
 // preciseTimers lowers the calling thread's timer slack (it must stay locked to it).
 func preciseTimers() { _ = unix.Prctl(unix.PR_SET_TIMERSLACK, 1000, 0, 0, 0) }
 
-// sleep waits up to d, or until wake is called, unless ready reports work first.
-func (k *waker) sleep(d time.Duration, ready func() bool) {
-	k.sleeping.Store(true)
-	if !ready() { // checked after announcing the sleep, so no wake is missed
-		ts := unix.NsecToTimespec(int64(d))
-		fds := []unix.PollFd{{Fd: int32(k.fd), Events: unix.POLLIN}}
-		if n, _ := unix.Ppoll(fds, &ts, nil); n > 0 {
-			var b [8]byte
-			_, _ = unix.Read(k.fd, b[:])
-		}
+// sleep waits up to d, or until woken, unless ready reports work first. ready is called
+// after the sleep is announced, so that a wake (or a peer's message, whose sender rings
+// after sending) coming after ready's check is never missed. It reports whether a peer's
+// bell ended it.
+func (k *waker) sleep(d time.Duration, ready func() bool) (byPeer bool) {
+	k.word.Store(sleeping) // a full barrier: ready's reads come after it
+	if ready() {
+		k.word.Store(awake)
+		return false
 	}
-	k.sleeping.Store(false)
+	ts := unix.NsecToTimespec(int64(d))
+	unix.Syscall6(unix.SYS_FUTEX, uintptr(unsafe.Pointer(k.word)), futexWait, uintptr(sleeping), uintptr(unsafe.Pointer(&ts)), 0, 0)
+	return k.word.Swap(awake) == rung
 }
 
 // wake ends the owner's sleep, if it sleeps.
-func (k *waker) wake() {
-	if k.sleeping.Load() {
-		one := [8]byte{1}
-		_, _ = unix.Write(k.fd, one[:])
+func (k *waker) wake() { ringWord(k.word, woken) }
+
+func (k *waker) close() {}
+
+// ringWord wakes the sleeper on word, if it sleeps, leaving state (woken or rung) for it to
+// see. A caller that has just sent a message by other means must order that send before
+// ringWord's first read (bell.ring does).
+func ringWord(word *atomic.Uint32, state uint32) {
+	if word.Load() == sleeping && word.CompareAndSwap(sleeping, state) {
+		unix.Syscall6(unix.SYS_FUTEX, uintptr(unsafe.Pointer(word)), futexWake, 1, 0, 0, 0)
 	}
 }
 
-func (k *waker) close() { unix.Close(k.fd) }
+// bell is a peer rank's futex word, mapped from its page: ring it after sending to that
+// rank. The zero bell (a peer on another host) rings nothing.
+type bell struct{ word *atomic.Uint32 }
+
+// fenceWord is the target of the read-modify-write that orders a send before a ring.
+var fenceWord atomic.Uint32
+
+// ring wakes the peer if it sleeps. The peer announces its sleep and then probes MPI; the
+// ringer has written the message (in Open MPI's shared memory) and then reads the peer's
+// word. Both orders must hold, so a full barrier (an atomic add, a locked instruction on
+// amd64) separates the ringer's send from its read.
+func (b bell) ring() {
+	if b.word != nil {
+		fenceWord.Add(1)
+		ringWord(b.word, rung)
+	}
+}
+
+// bellsOff, MW_POLL=timed, makes every rank wake on timers alone, as before bells (for
+// comparisons). Rank 0 decides for the whole job.
+var bellsOff = os.Getenv("MW_POLL") == "timed"
+
+// setupBells shares this rank's waker with the ranks on its host that send to it, and maps
+// theirs. mw's protocol is a star: rank 0 sends to every rank and every other rank sends to
+// rank 0 only, so rank 0 maps every peer it can and the others map rank 0's page. A peer's
+// page is found by name in /dev/shm, which only ranks on the same host share: a rank on
+// another host has no bell. It returns the bells by rank (nil when there are none) and
+// how many ranks can ring this one and whether that is every rank that may send to it, so
+// that it may sleep until rung.
+//
+// It is collective (a broadcast and two barriers on comm): every rank calls it once, right
+// after MPI starts. A rank that cannot create or map pages (no /dev/shm) goes on without
+// bells and polls on timers; only an MPI failure is an error. The files live from the first
+// barrier to the second: then every page is mapped, and the files are removed.
+func setupBells(comm *mpi.Communicator, k *waker) (bs bells, err error) {
+	rank, size := comm.Rank(), comm.Size()
+	if size < 2 {
+		return bells{}, nil
+	}
+	var key [8]byte // zero: bells off
+	if rank == 0 && !bellsOff {
+		if _, err := rand.Read(key[:]); err != nil {
+			return bells{}, fmt.Errorf("bells: %w", err)
+		}
+		key[0] |= 1
+	}
+	if err := comm.Bcast(key[:], 0); err != nil {
+		return bells{}, fmt.Errorf("bells: %w", err)
+	}
+	if key == [8]byte{} {
+		return bells{}, nil
+	}
+	name := func(r int) string { return fmt.Sprintf("/dev/shm/mw-%s-%d", hex.EncodeToString(key[:]), r) }
+	own, ownErr := mapPage(name(rank), true)
+	if ownErr == nil {
+		k.use(own)
+	}
+	if err := comm.Barrier(); err != nil {
+		return bells{}, fmt.Errorf("bells: %w", err)
+	}
+	peers := []int{0}
+	if rank == 0 {
+		peers = make([]int, 0, size-1)
+		for r := 1; r < size; r++ {
+			peers = append(peers, r)
+		}
+	}
+	for _, r := range peers {
+		page, err := mapPage(name(r), false)
+		if err != nil {
+			continue // on another host, or without a page of its own
+		}
+		if bs.of == nil {
+			bs.of = make([]bell, size)
+		}
+		bs.of[r] = bell{(*atomic.Uint32)(unsafe.Pointer(&page[0]))}
+		(*atomic.Uint32)(unsafe.Pointer(&page[ringersAt])).Add(1)
+	}
+	if err := comm.Barrier(); err != nil {
+		return bells{}, fmt.Errorf("bells: %w", err)
+	}
+	if ownErr == nil {
+		os.Remove(name(rank))
+		bs.ringers = int(k.ringers.Load())
+		bs.all = bs.ringers == len(peers)
+	}
+	return bs, nil
+}
+
+// mapPage maps the page in file path, creating it (exclusively) when create is set.
+func mapPage(path string, create bool) ([]byte, error) {
+	flags := os.O_RDWR
+	if create {
+		flags |= os.O_CREATE | os.O_EXCL
+	}
+	f, err := os.OpenFile(path, flags, 0o600)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	if create {
+		if err := f.Truncate(pageSize); err != nil {
+			os.Remove(path)
+			return nil, err
+		}
+	}
+	page, err := unix.Mmap(int(f.Fd()), 0, pageSize, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED)
+	if err != nil && create {
+		os.Remove(path)
+	}
+	return page, err
+}

@@ -2,7 +2,11 @@
 
 package rank
 
-import "time"
+import (
+	"time"
+
+	"github.com/mw-hpc/mw/mpi"
+)
 
 // waker lets other goroutines end the MPI owner's sleep (see waker_linux.go). This portable
 // version sleeps on a Go timer, whose resolution may be coarse.
@@ -12,9 +16,9 @@ func newWaker() (*waker, error) { return &waker{c: make(chan struct{}, 1)}, nil 
 
 func preciseTimers() {}
 
-func (k *waker) sleep(d time.Duration, ready func() bool) {
+func (k *waker) sleep(d time.Duration, ready func() bool) (byPeer bool) {
 	if ready() {
-		return
+		return false
 	}
 	t := time.NewTimer(d)
 	defer t.Stop()
@@ -22,6 +26,7 @@ func (k *waker) sleep(d time.Duration, ready func() bool) {
 	case <-k.c:
 	case <-t.C:
 	}
+	return false
 }
 
 func (k *waker) wake() {
@@ -32,3 +37,11 @@ func (k *waker) wake() {
 }
 
 func (k *waker) close() {}
+
+// bell rings nothing here: ranks wake on timers alone.
+type bell struct{}
+
+func (bell) ring() {}
+
+// setupBells shares nothing here (see waker_linux.go).
+func setupBells(*mpi.Communicator, *waker) (bells, error) { return bells{}, nil }

@@ -133,6 +133,7 @@ for mode in push pull; do
 	done
 done
 mwrun 3 1 2 push MW_POLL=busy
+mwrun 3 1 2 push MW_POLL=timed # no bells: ranks wake on timers only
 # -np 2: Open MPI binds each of 2 ranks to one core, so Go runs them with GOMAXPROCS=1.
 mwrun 2 1 2 push
 

@@ -33,6 +33,7 @@ mwrun "mw exec -np 3 -j 1 (2 workers x 1)" 3 1
 mwrun "mw exec -np 3 -j 1 --window 16" 3 1 --window 16
 mwrun "mw exec -np 2 -j 2 (1 worker x 2)" 2 2
 mwrun "mw exec -np 2 -j 2 --window 16" 2 2 --window 16
+MW_POLL=timed mwrun "mw exec -np 2 -j 2, MW_POLL=timed (no bells)" 2 2
 mwrun "mw exec -np 1 -j 2 (rank 0 runs them)" 1 2
 mwrun "mw exec -j 2 (no mpirun)" 0 2
 
