@@ -26,6 +26,7 @@ type statsJSON struct {
 	Hosts        []string `json:"hosts"`
 	ManagerCPU   float64  `json:"manager_cpu_seconds"`
 	Wakeups      uint64   `json:"manager_wakeups"`
+	RungWakeups  uint64   `json:"manager_rung_wakeups"`
 }
 
 // WriteStats writes the run report as JSON to path, atomically.
@@ -34,7 +35,7 @@ func WriteStats(path string, st rank.Stats) error {
 		WallSeconds: st.Wall.Seconds(), Workers: st.Workers, Threads: st.Threads, Chunks: st.Chunks,
 		BytesIn: st.BytesIn, BytesOut: st.BytesOut, Retries: st.Retries, Backups: st.Backups, PerWorker: st.PerWorker,
 		MaxReorder: st.MaxReorder, ReorderBound: st.ReorderBound, Hosts: st.Hosts,
-		ManagerCPU: st.ManagerCPU.Seconds(), Wakeups: st.Wakeups,
+		ManagerCPU: st.ManagerCPU.Seconds(), Wakeups: st.Wakeups, RungWakeups: st.RungWakeups,
 	}
 	if s := st.Wall.Seconds(); s > 0 {
 		js.ChunksPerSec = float64(st.Chunks) / s

@@ -37,10 +37,12 @@ type Config struct {
 	Backups bool
 	// Unordered hands results to the Sink as they arrive instead of in Seq order.
 	Unordered bool
-	// WakeWithin, when > 0, bounds how long a message can wait for a rank that sleeps
-	// between polls of its transport (MPI): a latency bound for real-time work, paid for
-	// in wake-ups (1/WakeWithin a second on an idle rank). 0 lets an idle rank sleep up to
-	// an eighth of its idle time, at most 4 ms. Every rank must be given the same value.
+	// WakeWithin, when > 0, bounds how long a rank that sleeps between polls of its
+	// transport (MPI) sleeps at a time: a latency bound for real-time work even where no
+	// sender can ring the rank awake (another host), paid for in wake-ups (1/WakeWithin a
+	// second on an idle rank). With 0 an idle rank sleeps up to an eighth of its idle
+	// time, at most 4 ms, or until rung (at most 50 ms) when every sender can ring it.
+	// Every rank must be given the same value.
 	WakeWithin time.Duration
 	// Log receives the manager's diagnostic lines (one per line); nil discards them.
 	Log io.Writer
@@ -100,7 +102,8 @@ type Stats struct {
 	ReorderBound int           // the reorder buffer's bound
 	Hosts        []string      // host of each rank (index = rank), when known
 	ManagerCPU   time.Duration // CPU time (user + system) of the manager's process
-	Wakeups      uint64        // times the manager's process slept between MPI polls and woke
+	Wakeups      uint64        // times the manager slept between polls of MPI
+	RungWakeups  uint64        // of those, the sleeps that a worker's ring ended (same host)
 }
 
 // Progress is a snapshot of a run for a progress display.

@@ -69,6 +69,10 @@ type manager struct {
 
 func runManager(ctx context.Context, t Transport, job Job, cfg Config) (Stats, error) {
 	m := &manager{t: t, job: job, cfg: cfg, start: time.Now(), inflight: map[uint64]*flight{}, pooled: map[uint64][]byte{}, late: map[uint64]int{}, holes: map[uint64]bool{}}
+	var slept0, rung0 uint64 // a transport may serve many runs (pool)
+	if s, ok := t.(sleeper); ok {
+		slept0, rung0 = s.sleeps()
+	}
 	n := t.Size()
 	m.threads, m.hosts = make([]int, n), make([]string, n)
 	m.hosts[0] = t.Host()
@@ -105,7 +109,8 @@ func runManager(ctx context.Context, t Transport, job Job, cfg Config) (Stats, e
 	m.st.Wall = time.Since(m.start)
 	m.st.ManagerCPU = processCPU()
 	if s, ok := t.(sleeper); ok {
-		m.st.Wakeups = s.sleeps()
+		slept, rung := s.sleeps()
+		m.st.Wakeups, m.st.RungWakeups = slept-slept0, rung-rung0
 	}
 	m.st.Hosts = m.hosts
 	if m.ro != nil {

@@ -201,7 +201,8 @@ func (t *mpiTransport) own(started chan<- error) {
 		t.host, _ = os.Hostname()
 	}
 	if t.bells, err = setupBells(comm, t.k); err != nil {
-		mpi.Stop()
+		// No MPI_Finalize: a peer may wait in a collective this rank will not enter.
+		// This process exits with the error, and the launcher ends the others.
 		started <- fmt.Errorf("start MPI: %w", err)
 		return
 	}
@@ -228,10 +229,9 @@ func (t *mpiTransport) setFail(err error) {
 
 // pendingSend is an Isend in flight and the frame MPI reads from.
 type pendingSend struct {
-	req    *mpi.Request
-	frame  []byte
-	to     int
-	queued bool // not done at its first test
+	req   *mpi.Request
+	frame []byte
+	to    int
 }
 
 // bells are what a rank rings after sending to a peer on its host, and who rings it
@@ -251,9 +251,12 @@ func (b bells) ring(to int) {
 	}
 }
 
-// wire is the owner goroutine's MPI state: the sends in flight and the polling rhythm. Only
-// the goroutine that owns MPI touches it (the poll loop, or the manager's loop inside
-// RunOwned, which runs on that same goroutine).
+// wire is the owner goroutine's MPI state: the sends in flight and the polling rhythm. The
+// goroutine that owns MPI touches it (the poll loop, or the loop inside RunOwned, which runs
+// on that same goroutine), and so does a worker's rescue goroutine, through the owned view:
+// its MPI calls under ownedMu, its Recv (the polling rhythm, the sleeps) only while it
+// holds the worker's serving role, so never beside the owner's. (Its thread keeps Linux's
+// default timer slack, 50 us: its timed sleeps are that much less precise.)
 type wire struct {
 	comm            *mpi.Communicator
 	pending         []pendingSend
@@ -267,7 +270,8 @@ type wire struct {
 	sleepCap        *atomic.Int64 // mpiTransport's
 	bells           bells
 	afterWake       int           // polls left before a deep sleep: 2 after a wake, 0 once a message came
-	sleeps          atomic.Uint64 // times the owner slept, for Stats
+	sleeps, rung    atomic.Uint64 // sleeps that waited, and those a peer's ring ended (Stats)
+	tested          []int         // complete's peers to ring, reused
 }
 
 func newWire(comm *mpi.Communicator, sleepCap *atomic.Int64, b bells) *wire {
@@ -286,28 +290,31 @@ func (w *wire) start(o outFrame) error {
 	return nil
 }
 
-// complete tests the sends in flight and recycles the frames of those done.
+// complete tests the sends in flight and recycles the frames of those done. Then it rings
+// the peer of every send it tested: Open MPI queues a message it cannot place at once (its
+// peer's queue full, or a large one's second part) and moves it in some later call, which
+// may be any of these tests, so the ring at the send's start may have come too early.
 func (w *wire) complete() (progressed bool, err error) {
 	j := 0
+	w.tested = w.tested[:0]
 	for _, r := range w.pending {
 		done, err := r.req.Test()
 		if err != nil {
 			return false, err
 		}
+		if n := len(w.tested); n == 0 || w.tested[n-1] != r.to { // one ring per run of sends to a peer
+			w.tested = append(w.tested, r.to)
+		}
 		if done {
 			putFrame(r.frame)
-			if r.queued {
-				// Once more: a message MPI queued (its peer's queue full) is in the
-				// peer's memory only now. One sent at once was rung at its start: a
-				// second ring would wake the peer for nothing.
-				w.bells.ring(r.to)
-			}
 			progressed = true
 		} else {
-			r.queued = true
 			w.pending[j] = r
 			j++
 		}
+	}
+	for _, to := range w.tested {
+		w.bells.ring(to)
 	}
 	clear(w.pending[j:])
 	w.pending = w.pending[:j]
@@ -410,18 +417,22 @@ func (w *wire) pause(now time.Time, quitting bool) time.Duration {
 		d = deepSleep
 	}
 	if quitting || len(w.pending) > 0 {
-		d, deep = minSleep, false
+		d = minSleep
 	}
-	if c := time.Duration(w.sleepCap.Load()); c > 0 && !deep {
-		d = min(d, c)
+	if c := time.Duration(w.sleepCap.Load()); c > 0 {
+		d = min(d, c) // rung or not: Config.WakeWithin bounds every sleep
 	}
 	return d
 }
 
 // sleep sleeps d on k unless ready (then, with a peer that rings, a message arrived).
 func (w *wire) sleep(k *waker, d time.Duration, ready func() bool) {
-	w.sleeps.Add(1)
-	if k.sleep(d, ready) {
+	waited, byPeer := k.sleep(d, ready)
+	if waited {
+		w.sleeps.Add(1)
+	}
+	if byPeer {
+		w.rung.Add(1)
 		w.afterWake = 2
 	}
 }
@@ -474,7 +485,8 @@ func (t *mpiTransport) queued() bool { return len(t.sendq) > 0 || len(t.calls) >
 // readyToWake is the poll loop's check before it sleeps: a send or call queued, or a
 // message from a peer that rings (one that came after the last probe).
 func (t *mpiTransport) readyToWake() bool {
-	return t.queued() || (t.w.bells.ringers > 0 && t.w.arrived())
+	// With recvq full the loop takes no message anyway: no reason not to sleep.
+	return t.queued() || (t.w.bells.ringers > 0 && len(t.recvq) < cap(t.recvq) && t.w.arrived())
 }
 
 // ownedReadyToWake is readyToWake for the owned Recv, which an Interrupt also ends.
@@ -658,6 +670,9 @@ func (o ownedTransport) Recv(ctx context.Context) (Msg, error) {
 		if o.t.intr.Load() && o.t.intr.Swap(false) { // a plain load on the empty-poll path
 			return Msg{}, errInterrupted
 		}
+		if dl, ok := ctx.Deadline(); ok {
+			d = min(d, time.Until(dl)) // a rescue's short Recv
+		}
 		if d > 0 {
 			o.t.w.sleep(o.t.k, d, o.t.ownedReadyToWake)
 		}
@@ -665,7 +680,7 @@ func (o ownedTransport) Recv(ctx context.Context) (Msg, error) {
 }
 
 // sleeps implements sleeper.
-func (o ownedTransport) sleeps() uint64 { return o.t.w.sleeps.Load() }
+func (o ownedTransport) sleeps() (slept, rung uint64) { return o.t.w.sleeps.Load(), o.t.w.rung.Load() }
 
 // Interrupt implements interrupter: the owned Recv returns errInterrupted.
 func (o ownedTransport) Interrupt() {

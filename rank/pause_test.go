@@ -31,16 +31,18 @@ func TestPause(t *testing.T) {
 	require.Equal(t, 50*time.Microsecond, w.pause(t0.Add(2*minSleep), false))
 	require.Equal(t, minSleep, w.pause(t0.Add(time.Microsecond), false))
 
-	// A rank every sender rings sleeps until rung, beyond WakeWithin; after a ring that
-	// brought nothing it polls once more at once, then sleeps on timers once.
+	// A rank every sender rings sleeps until rung (WakeWithin still bounds it); after a
+	// ring that brought nothing it polls once more at once, then sleeps on timers once.
 	w.bells.all = true
+	require.Equal(t, 50*time.Microsecond, w.pause(t0.Add(time.Second), false))
+	sleepCap.Store(0)
 	require.Equal(t, deepSleep, w.pause(t0.Add(time.Microsecond), false), "sparse: no spin")
 	w.gap = 0
 	require.Zero(t, w.pause(t0.Add(spinFor/2), false), "spins after traffic all the same")
 	require.Equal(t, deepSleep, w.pause(t0.Add(spinFor+time.Microsecond), false))
 	w.afterWake = 2
-	require.Zero(t, w.pause(t0.Add(time.Second), false), "a ring that brought nothing yet")
-	require.Equal(t, 50*time.Microsecond, w.pause(t0.Add(time.Second), false), "nor on the next poll")
-	require.Equal(t, deepSleep, w.pause(t0.Add(time.Second), false))
+	require.Zero(t, w.pause(t0.Add(8*time.Millisecond), false), "a ring that brought nothing yet")
+	require.Equal(t, time.Millisecond, w.pause(t0.Add(8*time.Millisecond), false), "nor on the next poll")
+	require.Equal(t, deepSleep, w.pause(t0.Add(8*time.Millisecond), false))
 	require.Equal(t, minSleep, w.pause(t0.Add(time.Second), true), "minSleep while quitting")
 }

@@ -71,9 +71,10 @@ type sleepBounder interface {
 	boundSleep(d time.Duration)
 }
 
-// sleeper is a Transport whose rank sleeps between polls (MPI): sleeps counts the sleeps.
+// sleeper is a Transport whose rank sleeps between polls (MPI): sleeps counts the sleeps
+// so far, and those that a peer's ring ended. Called by the goroutine that receives.
 type sleeper interface {
-	sleeps() uint64
+	sleeps() (slept, rung uint64)
 }
 
 // owner is a Transport with a goroutine that owns it (MPI): RunOwned runs a function on that

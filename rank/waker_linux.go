@@ -5,7 +5,10 @@ import (
 	"encoding/hex"
 	"fmt"
 	"os"
+	"path/filepath"
+	"strconv"
 	"sync/atomic"
+	"syscall"
 	"time"
 	"unsafe"
 
@@ -23,11 +26,14 @@ import (
 // the thread's timer slack, which preciseTimers lowers from 50 us to 1 us. The word lives in
 // a page of its own, anonymous until setupBells moves it to a file in /dev/shm that peers map.
 //
-// Concurrency: sleep is called by the owner goroutine only; wake by any goroutine.
+// Concurrency: sleep is called by one goroutine at a time: the one that receives (the
+// owner, or a worker's rescue while the owner computes; their transport serializes them).
+// wake is called by any goroutine, and peers ring from other processes.
 type waker struct {
-	word    *atomic.Uint32 // awake, sleeping or rung
+	word    *atomic.Uint32 // awake, sleeping, woken or rung
 	ringers *atomic.Uint32 // how many peers mapped the page (counted by setupBells)
 	page    []byte         // never unmapped: a late wake must not touch a hole
+	kicked  atomic.Bool    // wake was called since the last sleep
 }
 
 // The futex word's states.
@@ -67,21 +73,30 @@ func preciseTimers() { _ = unix.Prctl(unix.PR_SET_TIMERSLACK, 1000, 0, 0, 0) }
 
 // sleep waits up to d, or until woken, unless ready reports work first. ready is called
 // after the sleep is announced, so that a wake (or a peer's message, whose sender rings
-// after sending) coming after ready's check is never missed. It reports whether a peer's
-// bell ended it.
-func (k *waker) sleep(d time.Duration, ready func() bool) (byPeer bool) {
-	k.word.Store(sleeping) // a full barrier: ready's reads come after it
-	if ready() {
+// after sending) coming after ready's check is never missed. It reports whether it waited
+// at all, and whether a peer's bell ended the wait.
+//
+// The orders that make this hold: the sleeper stores its word, then reads (ready); a waker
+// writes (queues its work, then sets kicked; a peer, its message), then reads the word. On
+// amd64 the atomic store is a full barrier. On arm64 a store-release followed by a
+// load-acquire is ordered, but ready's plain reads (a channel's length) are not: kicked,
+// read with an atomic swap, is what a wake from this process is sure to be seen by.
+func (k *waker) sleep(d time.Duration, ready func() bool) (waited, byPeer bool) {
+	k.word.Store(sleeping)
+	if k.kicked.Swap(false) || ready() {
 		k.word.Store(awake)
-		return false
+		return false, false
 	}
 	ts := unix.NsecToTimespec(int64(d))
 	unix.Syscall6(unix.SYS_FUTEX, uintptr(unsafe.Pointer(k.word)), futexWait, uintptr(sleeping), uintptr(unsafe.Pointer(&ts)), 0, 0)
-	return k.word.Swap(awake) == rung
+	return true, k.word.Swap(awake) == rung
 }
 
-// wake ends the owner's sleep, if it sleeps.
-func (k *waker) wake() { ringWord(k.word, woken) }
+// wake ends the owner's sleep, if it sleeps, or else keeps the next one from starting.
+func (k *waker) wake() {
+	k.kicked.Store(true)
+	ringWord(k.word, woken)
+}
 
 func (k *waker) close() {}
 
@@ -118,27 +133,34 @@ var bellsOff = os.Getenv("MW_POLL") == "timed"
 
 // setupBells shares this rank's waker with the ranks on its host that send to it, and maps
 // theirs. mw's protocol is a star: rank 0 sends to every rank and every other rank sends to
-// rank 0 only, so rank 0 maps every peer it can and the others map rank 0's page. A peer's
-// page is found by name in /dev/shm, which only ranks on the same host share: a rank on
-// another host has no bell. It returns the bells by rank (nil when there are none) and
-// how many ranks can ring this one and whether that is every rank that may send to it, so
-// that it may sleep until rung.
+// rank 0 only, so rank 0 maps every peer it can and the others map rank 0's page. The pages
+// are files in a directory that rank 0 makes in /dev/shm, private to the user (0700, a
+// random name), which only ranks on rank 0's host see: a rank on another host has no bell,
+// and needs none, since it hears from rank 0 only. It returns the bells by rank (nil when
+// there are none), how many ranks can ring this one and whether that is every rank that may
+// send to it, so that it may sleep until rung.
 //
 // It is collective (a broadcast and two barriers on comm): every rank calls it once, right
-// after MPI starts. A rank that cannot create or map pages (no /dev/shm) goes on without
-// bells and polls on timers; only an MPI failure is an error. The files live from the first
-// barrier to the second: then every page is mapped, and the files are removed.
+// after MPI starts, and makes the same calls whatever fails locally. A rank that cannot
+// create, reserve or map its page (no /dev/shm, or a full one) goes on without bells and
+// polls on timers; only an MPI failure is an error. The directory lives from before the
+// broadcast to the second barrier, when every page is mapped; rank 0 then removes it (a
+// rank killed in between leaves it behind, a few KiB).
 func setupBells(comm *mpi.Communicator, k *waker) (bs bells, err error) {
 	rank, size := comm.Rank(), comm.Size()
 	if size < 2 {
 		return bells{}, nil
 	}
-	var key [8]byte // zero: bells off
+	var key [8]byte // zero: no bells
 	if rank == 0 && !bellsOff {
-		if _, err := rand.Read(key[:]); err != nil {
-			return bells{}, fmt.Errorf("bells: %w", err)
-		}
+		rand.Read(key[:]) // never fails (crypto/rand since Go 1.24)
 		key[0] |= 1
+		if os.Mkdir(bellDir(key), 0o700) != nil {
+			key = [8]byte{}
+		}
+	}
+	if rank == 0 && key != [8]byte{} {
+		defer os.RemoveAll(bellDir(key))
 	}
 	if err := comm.Bcast(key[:], 0); err != nil {
 		return bells{}, fmt.Errorf("bells: %w", err)
@@ -146,7 +168,7 @@ func setupBells(comm *mpi.Communicator, k *waker) (bs bells, err error) {
 	if key == [8]byte{} {
 		return bells{}, nil
 	}
-	name := func(r int) string { return fmt.Sprintf("/dev/shm/mw-%s-%d", hex.EncodeToString(key[:]), r) }
+	name := func(r int) string { return filepath.Join(bellDir(key), strconv.Itoa(r)) }
 	own, ownErr := mapPage(name(rank), true)
 	if ownErr == nil {
 		k.use(own)
@@ -176,16 +198,21 @@ func setupBells(comm *mpi.Communicator, k *waker) (bs bells, err error) {
 		return bells{}, fmt.Errorf("bells: %w", err)
 	}
 	if ownErr == nil {
-		os.Remove(name(rank))
 		bs.ringers = int(k.ringers.Load())
 		bs.all = bs.ringers == len(peers)
 	}
 	return bs, nil
 }
 
-// mapPage maps the page in file path, creating it (exclusively) when create is set.
-func mapPage(path string, create bool) ([]byte, error) {
-	flags := os.O_RDWR
+// bellDir is the job's directory of pages.
+func bellDir(key [8]byte) string { return "/dev/shm/mw-" + hex.EncodeToString(key[:]) }
+
+// mapPage maps the page in file path: a new file, its page reserved (a page of tmpfs is
+// only allocated when first written, and a full /dev/shm would then kill the process with
+// SIGBUS), when create is set; else an existing one, which must be a regular file of this
+// user at least a page long.
+func mapPage(path string, create bool) (page []byte, err error) {
+	flags := os.O_RDWR | syscall.O_NOFOLLOW
 	if create {
 		flags |= os.O_CREATE | os.O_EXCL
 	}
@@ -195,14 +222,22 @@ func mapPage(path string, create bool) ([]byte, error) {
 	}
 	defer f.Close()
 	if create {
-		if err := f.Truncate(pageSize); err != nil {
-			os.Remove(path)
+		defer func() {
+			if err != nil {
+				os.Remove(path)
+			}
+		}()
+		if err := unix.Fallocate(int(f.Fd()), 0, 0, pageSize); err != nil {
+			return nil, fmt.Errorf("reserve %s: %w", path, err)
+		}
+	} else {
+		var st unix.Stat_t
+		if err := unix.Fstat(int(f.Fd()), &st); err != nil {
 			return nil, err
 		}
+		if st.Mode&unix.S_IFMT != unix.S_IFREG || st.Size < pageSize || int(st.Uid) != os.Geteuid() {
+			return nil, fmt.Errorf("%s: not a page of this user's", path)
+		}
 	}
-	page, err := unix.Mmap(int(f.Fd()), 0, pageSize, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED)
-	if err != nil && create {
-		os.Remove(path)
-	}
-	return page, err
+	return unix.Mmap(int(f.Fd()), 0, pageSize, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED)
 }

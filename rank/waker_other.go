@@ -16,9 +16,9 @@ func newWaker() (*waker, error) { return &waker{c: make(chan struct{}, 1)}, nil 
 
 func preciseTimers() {}
 
-func (k *waker) sleep(d time.Duration, ready func() bool) (byPeer bool) {
+func (k *waker) sleep(d time.Duration, ready func() bool) (waited, byPeer bool) {
 	if ready() {
-		return false
+		return false, false
 	}
 	t := time.NewTimer(d)
 	defer t.Stop()
@@ -26,7 +26,7 @@ func (k *waker) sleep(d time.Duration, ready func() bool) (byPeer bool) {
 	case <-k.c:
 	case <-t.C:
 	}
-	return false
+	return true, false
 }
 
 func (k *waker) wake() {
