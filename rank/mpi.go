@@ -279,21 +279,21 @@ func newWire(comm *mpi.Communicator, sleepCap *atomic.Int64, b bells) *wire {
 	return &wire{comm: comm, lastBusy: now, bound: runtime.NumCPU() == 1, ppid: os.Getppid(), nextParentCheck: now, sleepCap: sleepCap, bells: b}
 }
 
-// start begins sending a frame.
+// start begins sending a frame. Every caller then calls complete, which rings the peer.
 func (w *wire) start(o outFrame) error {
 	req, err := w.comm.Isend(o.frame, o.to, tag)
 	if err != nil {
 		return fmt.Errorf("send to rank %d: %w", o.to, err)
 	}
 	w.pending = append(w.pending, pendingSend{req: req, frame: o.frame, to: o.to})
-	w.bells.ring(o.to)
 	return nil
 }
 
 // complete tests the sends in flight and recycles the frames of those done. Then it rings
-// the peer of every send it tested: Open MPI queues a message it cannot place at once (its
-// peer's queue full, or a large one's second part) and moves it in some later call, which
-// may be any of these tests, so the ring at the send's start may have come too early.
+// the peer of every send it tested: once just after the send's start, and again at each
+// later call, since Open MPI queues a message it cannot place at once (its peer's queue
+// full, or a large one's second part) and moves it in some later call, which may be any
+// of these tests.
 func (w *wire) complete() (progressed bool, err error) {
 	j := 0
 	w.tested = w.tested[:0]
@@ -468,6 +468,16 @@ func (t *mpiTransport) startQueued(limit int) (bool, error) {
 	return true, nil
 }
 
+// startAllQueued starts every send other goroutines queued, and completes (and rings) as
+// move does: before a collective, whose peers may be waiting for one of those messages.
+func (t *mpiTransport) startAllQueued() error {
+	if _, err := t.startQueued(len(t.sendq)); err != nil {
+		return err
+	}
+	_, err := t.w.complete()
+	return err
+}
+
 // move starts the sends other goroutines queued and completes those MPI is done with; it
 // reports whether any send moved.
 func (t *mpiTransport) move() (bool, error) {
@@ -568,7 +578,7 @@ func (t *mpiTransport) poll(comm *mpi.Communicator) error {
 // those messages before it enters the same collective (the setup announcement before the
 // setup's MPI_Bcast). A failure recorded while it ran ends the poll loop.
 func (t *mpiTransport) call(f func(*mpi.Communicator), w *wire) error {
-	if _, err := t.startQueued(len(t.sendq)); err != nil {
+	if err := t.startAllQueued(); err != nil {
 		return err
 	}
 	f(w.comm)
@@ -721,7 +731,7 @@ func (o ownedTransport) pollOnce() (m Msg, ok bool, sleep time.Duration, err err
 func (o ownedTransport) Broadcast(ctx context.Context, root int, data []byte) error {
 	o.t.ownedMu.Lock()
 	defer o.t.ownedMu.Unlock()
-	if _, err := o.t.startQueued(len(o.t.sendq)); err != nil {
+	if err := o.t.startAllQueued(); err != nil {
 		return o.t.failOwned(err)
 	}
 	return o.t.w.comm.Bcast(data, root)
@@ -795,7 +805,6 @@ func (t *mpiTransport) Close() error {
 		close(t.quit)
 		t.k.wake()
 		<-t.done
-		t.k.close()
 	})
 	<-t.done
 	return t.closeErr

@@ -32,7 +32,6 @@ import (
 type waker struct {
 	word    *atomic.Uint32 // awake, sleeping, woken or rung
 	ringers *atomic.Uint32 // how many peers mapped the page (counted by setupBells)
-	page    []byte         // never unmapped: a late wake must not touch a hole
 	kicked  atomic.Bool    // wake was called since the last sleep
 }
 
@@ -61,9 +60,9 @@ func newWaker() (*waker, error) {
 	return k, nil
 }
 
-// use puts the waker's word in page (before any sleep or wake).
+// use puts the waker's word in page (before any sleep or wake). The page is never
+// unmapped: a late wake must not touch a hole.
 func (k *waker) use(page []byte) {
-	k.page = page
 	k.word = (*atomic.Uint32)(unsafe.Pointer(&page[0]))
 	k.ringers = (*atomic.Uint32)(unsafe.Pointer(&page[ringersAt]))
 }
@@ -97,8 +96,6 @@ func (k *waker) wake() {
 	k.kicked.Store(true)
 	ringWord(k.word, woken)
 }
-
-func (k *waker) close() {}
 
 // ringWord wakes the sleeper on word, if it sleeps, leaving state (woken or rung) for it to
 // see. A caller that has just sent a message by other means must order that send before

@@ -36,8 +36,6 @@ func (k *waker) wake() {
 	}
 }
 
-func (k *waker) close() {}
-
 // bell rings nothing here: ranks wake on timers alone.
 type bell struct{}
 
