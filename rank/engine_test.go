@@ -763,3 +763,58 @@ func TestOutlive(t *testing.T) {
 		t.Fatal("never ended after its parent")
 	}
 }
+
+// patienceRecorder records the patience a worker rank gives its transport.
+type patienceRecorder struct {
+	Transport
+	mu    sync.Mutex
+	calls []func() bool
+}
+
+func (p *patienceRecorder) setPatience(f func() bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.calls = append(p.calls, f)
+}
+
+func (p *patienceRecorder) patient() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	f := p.calls[len(p.calls)-1]
+	return f != nil && f()
+}
+
+// TestWorkerIsPatientWithChunksQueued: a worker rank tells its transport that it need not
+// spin for the next chunk while chunks wait for its computing goroutines, and takes that
+// back when it ends.
+func TestWorkerIsPatientWithChunksQueued(t *testing.T) {
+	h := newHarness(1, 20)
+	release := make(chan struct{})
+	h.work = func(ctx context.Context, rank int, c Chunk) ([]byte, error) {
+		if c.Seq == 0 {
+			<-release
+		}
+		return digest(c.Data), nil
+	}
+	rec := &patienceRecorder{Transport: h.net.Rank(1)}
+	ctx, cancel := context.WithTimeout(context.Background(), testDeadline)
+	defer cancel()
+	werr := make(chan error, 1)
+	go func() { _, err := Run(ctx, rec, h.job(1), cfgWith(4, 1)); werr <- err }()
+	mgr := make(chan error, 1)
+	go func() { _, err := Run(ctx, h.net.Rank(0), h.job(0), cfgWith(4, 1)); mgr <- err }()
+	// The one computing goroutine holds chunk 0; the manager fills the window behind it.
+	require.Eventually(t, func() bool {
+		rec.mu.Lock()
+		defer rec.mu.Unlock()
+		return len(rec.calls) > 0
+	}, testDeadline, time.Millisecond)
+	require.Eventually(t, rec.patient, testDeadline, time.Millisecond, "chunks queued: patient")
+	close(release)
+	require.NoError(t, <-mgr)
+	require.NoError(t, <-werr)
+	requireInOrder(t, h.sink, 20)
+	require.Len(t, rec.calls, 2)
+	require.Nil(t, rec.calls[1], "patience taken back at the end")
+	require.False(t, rec.calls[0](), "nothing queued once the rank has ended")
+}

@@ -28,6 +28,11 @@ const tag = 7
 // queued by another goroutine wakes it at once (waker). With sends still in progress it
 // sleeps only minSleep, since some transports need MPI calls to move their data.
 //
+// It spins only where spinning pays: while at least half the recent messages came within
+// spinFor of the traffic before them (an exchange of short tasks, not a task farm of
+// milliseconds), and while its rank waits for them (a worker with chunks queued for its
+// computing goroutines does not: see patience).
+//
 // Ranks on one host also wake each other: each rings the peer it has just sent to (a futex
 // in shared memory, see setupBells), so a rank that every sender rings sleeps until a ring
 // (deepSleep at most) instead of waking on timers: an idle manager costs next to nothing,
@@ -41,8 +46,7 @@ const tag = 7
 // the next message.
 const (
 	spinFor       = 50 * time.Microsecond
-	sparse        = 10 * spinFor
-	maxGapSample  = time.Millisecond
+	nearAll       = 1 << 10 // wire.near when every recent message came within spinFor
 	sparseSleep   = 100 * time.Microsecond
 	minSleep      = 20 * time.Microsecond
 	maxSleep      = 4 * time.Millisecond
@@ -75,11 +79,12 @@ type mpiTransport struct {
 	quitOnce sync.Once
 	closeErr error
 
-	w        *wire        // the owner goroutine's MPI state
-	bells    bells        // set up by the owner before the poll loop
-	intr     atomic.Bool  // an Interrupt of the owned Recv is pending
-	sleepCap atomic.Int64 // Config.WakeWithin in ns (0: none), set by any goroutine
-	ownedMu  sync.Mutex   // serializes the MPI calls of RunOwned's view (see StartMPI)
+	w        *wire                       // the owner goroutine's MPI state
+	bells    bells                       // set up by the owner before the poll loop
+	intr     atomic.Bool                 // an Interrupt of the owned Recv is pending
+	sleepCap atomic.Int64                // Config.WakeWithin in ns (0: none), set by any goroutine
+	patient  atomic.Pointer[func() bool] // see setPatience
+	ownedMu  sync.Mutex                  // serializes the MPI calls of RunOwned's view (see StartMPI)
 }
 
 type outFrame struct {
@@ -261,22 +266,23 @@ type wire struct {
 	comm            *mpi.Communicator
 	pending         []pendingSend
 	lastBusy        time.Time
-	lastGot         time.Time
-	gap             time.Duration // time between messages received, moving average
-	spare           []byte        // receives the next message (see copyFrame)
-	bound           bool          // Open MPI bound this rank to one core
+	near            int    // messages that came within spinFor of the traffic before, of nearAll (moving average)
+	spare           []byte // receives the next message (see copyFrame)
+	bound           bool   // Open MPI bound this rank to one core
 	ppid            int
 	nextParentCheck time.Time
-	sleepCap        *atomic.Int64 // mpiTransport's
+	sleepCap        *atomic.Int64                // mpiTransport's
+	patient         *atomic.Pointer[func() bool] // mpiTransport's
 	bells           bells
 	afterWake       int           // polls left before a deep sleep: 2 after a wake, 0 once a message came
 	sleeps, rung    atomic.Uint64 // sleeps that waited, and those a peer's ring ended (Stats)
 	tested          []int         // complete's peers to ring, reused
 }
 
-func newWire(comm *mpi.Communicator, sleepCap *atomic.Int64, b bells) *wire {
+func newWire(comm *mpi.Communicator, t *mpiTransport) *wire {
 	now := time.Now()
-	return &wire{comm: comm, lastBusy: now, bound: runtime.NumCPU() == 1, ppid: os.Getppid(), nextParentCheck: now, sleepCap: sleepCap, bells: b}
+	return &wire{comm: comm, lastBusy: now, near: nearAll, bound: runtime.NumCPU() == 1, ppid: os.Getppid(),
+		nextParentCheck: now, sleepCap: &t.sleepCap, patient: &t.patient, bells: t.bells}
 }
 
 // start begins sending a frame. Every caller then calls complete, which rings the peer.
@@ -369,23 +375,37 @@ func (w *wire) checkParent(now time.Time) error {
 }
 
 // busy records traffic: a message received (got) or a send started.
-func (w *wire) busy(got bool) {
-	now := time.Now()
+func (w *wire) busy(got bool) { w.busyAt(time.Now(), got) }
+
+// busyAt is busy at now.
+func (w *wire) busyAt(now time.Time, got bool) {
 	if got {
-		w.gap = (7*w.gap + min(now.Sub(w.lastGot), maxGapSample)) / 8
-		w.lastGot = now
+		near := 0
+		if now.Sub(w.lastBusy) <= spinFor {
+			near = nearAll
+		}
+		w.near = (7*w.near + near) / 8
 	}
 	w.lastBusy = now
 }
 
+// spins reports whether waiting for the next message should spin: the recent messages
+// mostly came soon enough to be caught by a spin, and the rank waits for them.
+func (w *wire) spins() bool {
+	if w.near < nearAll/2 {
+		return false
+	}
+	p := w.patient.Load()
+	return p == nil || !(*p)()
+}
+
 // pause is called after a round in which nothing happened, at now. While spinning it
 // returns 0 (yielding the core first if this rank is bound to one); after that it returns
-// how long to sleep: an eighth of the idle time, between minSleep and maxSleep. When
-// messages arrive further apart than sparse on average (tasks of a millisecond or more) it
-// does not spin and sleeps at least sparseSleep: spinning after every message, and waking
-// every few microseconds, would cost about as much CPU as the work itself (mw exec). The
-// first sleep is short all the same (minSleep), so that a quick exchange is soon seen as
-// one and spins again.
+// how long to sleep: an eighth of the idle time, between minSleep and maxSleep. Where
+// spinning does not pay (spins) it does not spin and sleeps at least sparseSleep: spinning
+// after every message, and waking every few microseconds, would cost about as much CPU as
+// the work itself (mw exec). The first sleep is short all the same (minSleep), so that a
+// quick exchange is soon seen as one and spins again.
 //
 // A rank that every sender rings (bells.all) sleeps until rung, or deepSleep, when it
 // would sleep otherwise; with sends in progress it sleeps minSleep. After a wake that
@@ -396,15 +416,14 @@ func (w *wire) busy(got bool) {
 func (w *wire) pause(now time.Time, quitting bool) time.Duration {
 	idle := now.Sub(w.lastBusy)
 	floor := minSleep
-	if w.gap > sparse && !busyPoll {
-		if idle >= minSleep {
-			floor = sparseSleep
-		}
-	} else if idle < spinFor || busyPoll {
+	if busyPoll || (idle < spinFor && w.spins()) {
 		if w.bound {
 			syscall.Syscall(syscall.SYS_SCHED_YIELD, 0, 0, 0)
 		}
 		return 0
+	}
+	if idle >= minSleep && !w.spins() {
+		floor = sparseSleep
 	}
 	d := min(max(idle/8, floor), maxSleep)
 	if w.afterWake == 2 && !quitting {
@@ -451,6 +470,15 @@ func (w *wire) arrived() bool {
 
 // boundSleep implements sleepBounder.
 func (t *mpiTransport) boundSleep(d time.Duration) { t.sleepCap.Store(int64(d)) }
+
+// setPatience implements patience.
+func (t *mpiTransport) setPatience(patient func() bool) {
+	if patient == nil {
+		t.patient.Store(nil)
+		return
+	}
+	t.patient.Store(&patient)
+}
 
 // startQueued starts the sends other goroutines queued, in order, up to limit of them; it
 // reports whether it started any.
@@ -517,7 +545,7 @@ func (t *mpiTransport) queuedOrInterrupted() bool { return t.queued() || t.intr.
 
 // poll moves messages until Close has been called and every queued send has completed.
 func (t *mpiTransport) poll(comm *mpi.Communicator) error {
-	w := newWire(comm, &t.sleepCap, t.bells)
+	w := newWire(comm, t)
 	t.w = w
 	quitting := false
 	var deadline time.Time

@@ -1,7 +1,6 @@
 package rank
 
 import (
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -10,8 +9,9 @@ import (
 
 // TestPause: the polling rhythm of an MPI rank, from its state alone (no clock is read).
 func TestPause(t *testing.T) {
-	var sleepCap atomic.Int64
-	w := newWire(nil, &sleepCap, bells{})
+	mt := &mpiTransport{}
+	sleepCap := &mt.sleepCap
+	w := newWire(nil, mt)
 	w.bound = false
 	t0 := w.lastBusy
 	require.Zero(t, w.pause(t0.Add(spinFor/2), false), "spins right after traffic")
@@ -21,9 +21,20 @@ func TestPause(t *testing.T) {
 	require.Equal(t, minSleep, w.pause(t0.Add(time.Second), true), "minSleep while quitting")
 
 	// Sparse traffic: no spin, and sparseSleep at least after the first short sleep.
-	w.gap = 2 * sparse
+	w.near = nearAll/2 - 1
 	require.Equal(t, minSleep, w.pause(t0.Add(time.Microsecond), false))
 	require.Equal(t, sparseSleep, w.pause(t0.Add(2*minSleep), false))
+
+	// A patient rank (a worker with chunks queued) does not spin either, however near.
+	w.near = nearAll
+	queued := true
+	mt.setPatience(func() bool { return queued })
+	require.Equal(t, minSleep, w.pause(t0.Add(time.Microsecond), false))
+	require.Equal(t, sparseSleep, w.pause(t0.Add(2*minSleep), false))
+	queued = false
+	require.Zero(t, w.pause(t0.Add(time.Microsecond), false), "spins once its queue is empty")
+	mt.setPatience(nil)
+	w.near = 0
 
 	// Config.WakeWithin bounds every sleep.
 	sleepCap.Store(int64(50 * time.Microsecond))
@@ -37,7 +48,7 @@ func TestPause(t *testing.T) {
 	require.Equal(t, 50*time.Microsecond, w.pause(t0.Add(time.Second), false))
 	sleepCap.Store(0)
 	require.Equal(t, deepSleep, w.pause(t0.Add(time.Microsecond), false), "sparse: no spin")
-	w.gap = 0
+	w.near = nearAll
 	require.Zero(t, w.pause(t0.Add(spinFor/2), false), "spins after traffic all the same")
 	require.Equal(t, deepSleep, w.pause(t0.Add(spinFor+time.Microsecond), false))
 	w.afterWake = 2
@@ -45,4 +56,38 @@ func TestPause(t *testing.T) {
 	require.Equal(t, time.Millisecond, w.pause(t0.Add(8*time.Millisecond), false), "nor on the next poll")
 	require.Equal(t, deepSleep, w.pause(t0.Add(8*time.Millisecond), false))
 	require.Equal(t, minSleep, w.pause(t0.Add(time.Second), true), "minSleep while quitting")
+}
+
+// TestSpinsWhereItPays: a rank spins while most messages come within spinFor of the traffic
+// before them, and stops once most come later.
+func TestSpinsWhereItPays(t *testing.T) {
+	w := newWire(nil, &mpiTransport{})
+	require.True(t, w.spins(), "spins at the start")
+	now := w.lastBusy
+	msg := func(after time.Duration) { now = now.Add(after); w.busyAt(now, true) }
+	for range 8 {
+		msg(10 * spinFor)
+	}
+	require.False(t, w.spins(), "messages a task of milliseconds apart")
+	for i := 0; !w.spins(); i++ {
+		require.Less(t, i, 8, "a quick exchange turns spinning back on within a few messages")
+		msg(spinFor / 10)
+	}
+	for range 16 {
+		msg(spinFor)
+	}
+	msg(10 * spinFor)
+	require.True(t, w.spins(), "one late message alone does not stop a steady exchange")
+
+	// A message counts from the last traffic, sends included: replies that come soon after
+	// this rank's sends are worth a spin, however far apart the replies.
+	for range 8 {
+		msg(10 * spinFor)
+	}
+	require.False(t, w.spins())
+	for range 8 {
+		w.busyAt(now.Add(10*spinFor), false)
+		msg(10*spinFor + spinFor/2)
+	}
+	require.True(t, w.spins())
 }

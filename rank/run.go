@@ -71,6 +71,15 @@ type sleepBounder interface {
 	boundSleep(d time.Duration)
 }
 
+// patience is a Transport whose ranks poll for messages (MPI): while patient reports true
+// (a worker with chunks queued for its computing goroutines), nothing waits for the next
+// message, and the polling sleeps (until rung, or on timers) rather than spinning for it.
+// patient is called by the goroutine that receives, and must be safe for that; nil removes
+// it. setPatience is safe for concurrent use.
+type patience interface {
+	setPatience(patient func() bool)
+}
+
 // sleeper is a Transport whose rank sleeps between polls (MPI): sleeps counts the sleeps
 // so far, and those that a peer's ring ended. Called by the goroutine that receives.
 type sleeper interface {

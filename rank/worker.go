@@ -97,6 +97,12 @@ func runWorker(ctx context.Context, t Transport, job Job, cfg Config) error {
 		w.inlineMax = inlineMaxBound
 	}
 	w.cost.Store(-1)
+	if p, ok := t.(patience); ok {
+		// With chunks queued, every computing goroutine has work in hand: the next chunk
+		// is not worth a spin (mw exec's tasks of a millisecond would lose the CPU to it).
+		p.setPatience(func() bool { return len(w.queue) > 0 })
+		defer p.setPatience(nil)
+	}
 	w.fn, err = job.NewWorker(setup)
 	if err != nil {
 		// Tell the manager, which reports it and stops us.
