@@ -285,8 +285,25 @@ func newWire(comm *mpi.Communicator, t *mpiTransport) *wire {
 		nextParentCheck: now, sleepCap: &t.sleepCap, patient: &t.patient, bells: t.bells}
 }
 
-// start begins sending a frame. Every caller then calls complete, which rings the peer.
+// sendNowMax bounds the frames start sends with MPI_Send: well under the size up to which
+// every Open MPI transport sends eagerly (4 KiB in shared memory, more elsewhere), so the
+// call returns once MPI has the bytes, without waiting for the peer. One call, where
+// MPI_Isend needs a request, a pinned buffer and the calls that test it: about a tenth more
+// chunks per second at chunk 1 (mw selftest, windows 1 and 2). Larger frames go with
+// MPI_Isend, since a blocking send of one could wait for a peer that is itself sending.
+const sendNowMax = 1 << 10
+
+// start begins sending a frame: a small one is sent (and its peer rung) at once; for a
+// larger one every caller then calls complete, which rings the peer.
 func (w *wire) start(o outFrame) error {
+	if len(o.frame) <= sendNowMax {
+		if err := w.comm.Send(o.frame, o.to, tag); err != nil {
+			return fmt.Errorf("send to rank %d: %w", o.to, err)
+		}
+		putFrame(o.frame)
+		w.bells.ring(o.to)
+		return nil
+	}
 	req, err := w.comm.Isend(o.frame, o.to, tag)
 	if err != nil {
 		return fmt.Errorf("send to rank %d: %w", o.to, err)
