@@ -24,9 +24,9 @@
 // # Buffers
 //
 // Blocking calls (Send, Recv, RecvInto, RecvFixed, TryRecv, Bcast) pass the slice to MPI
-// for the duration of the call only. Isend pins its slice with a runtime.Pinner until Wait
-// or Test reports completion; the caller must not modify it until then and must complete every
-// Request. Empty and nil slices work everywhere. A message is at most math.MaxInt32 bytes
+// for the duration of the call only. Isend and IsendTest pin their slice with a
+// runtime.Pinner until they, Wait or Test report completion; the caller must not modify it
+// until then and must complete every Request. Empty and nil slices work everywhere. A message is at most math.MaxInt32 bytes
 // (MPI counts are C ints); Bcast cuts longer buffers into pieces of at most 1 GiB.
 //
 // # Cost
@@ -53,6 +53,7 @@ package mpi
 #cgo nocallback mw_mrecv
 #cgo nocallback mw_iprobe
 #cgo nocallback mw_isend
+#cgo nocallback mw_isend_test
 #cgo nocallback mw_wait
 #cgo nocallback mw_test
 #cgo noescape mw_bcast
@@ -241,6 +242,19 @@ static mw_res mw_wait(uintptr_t r0) {
 	if (rc != MPI_SUCCESS) return mw_fail(MW_WAIT, rc);
 	mw_res r = {0};
 	r.extra = 1;
+	return r;
+}
+
+// mw_isend_test is mw_isend and a first mw_test in one call: r.extra says whether the send
+// is done already (r.req is then MPI_REQUEST_NULL).
+static mw_res mw_isend_test(char *buf, int n, int dest, int tag, uintptr_t comm) {
+	MPI_Request req;
+	int rc = MPI_Isend(mw_buf(buf, n), n, MPI_BYTE, dest, tag, MW_COMM(comm), &req);
+	if (rc != MPI_SUCCESS) return mw_fail(MW_ISEND, rc);
+	mw_res r = {0};
+	rc = MPI_Test(&req, &r.extra, MPI_STATUS_IGNORE);
+	if (rc != MPI_SUCCESS) return mw_fail(MW_TEST, rc);
+	r.req = (uintptr_t)req;
 	return r;
 }
 
@@ -656,6 +670,41 @@ func (c *Communicator) Isend(buf []byte, dest, tag int) (*Request, error) {
 	}
 	r.req = res.req
 	return r, nil
+}
+
+// IsendTest is Isend, then Test at once, in one call, with a Request the caller owns: r must
+// be new (the zero Request) or done. It reports done when MPI is finished with buf already
+// (a small message usually is); otherwise buf stays pinned, and the caller completes r with
+// Wait or Test as after Isend, and may then use it again. A reused Request keeps its Pinner,
+// so a steady stream of sends allocates nothing.
+func (c *Communicator) IsendTest(r *Request, buf []byte, dest, tag int) (done bool, err error) {
+	if c.comm == 0 {
+		return false, notRunning(C.MW_ISEND)
+	}
+	if len(buf) > math.MaxInt32 {
+		return false, tooLarge(C.MW_ISEND, len(buf))
+	}
+	if r.req != 0 && !r.done {
+		return false, errors.New("mpi: MPI_Isend: Request still in use")
+	}
+	tick()
+	*r = Request{pin: r.pin}
+	if len(buf) > 0 {
+		r.pin.Pin(&buf[0])
+	}
+	res := C.mw_isend_test(ptr(buf), C.int(len(buf)), cint(dest), cint(tag), c.comm)
+	if res.rc != 0 {
+		// Failed at MPI_Isend, nothing started; or at MPI_Test, after which MPI no longer
+		// uses the buffer (as Test's failure).
+		r.finish()
+		return false, mpiError(res.call, res.rc)
+	}
+	r.req = res.req
+	if res.extra != 0 {
+		r.finish()
+		return true, nil
+	}
+	return false, nil
 }
 
 // Wait blocks until r completes (MPI_Wait) and releases its buffer. Waiting again on a

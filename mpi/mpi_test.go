@@ -83,6 +83,7 @@ func TestNotRunning(t *testing.T) {
 		{"MPI_Recv", func() error { _, _, err := w.RecvFixed(nil, 0, 0); return err }},
 		{"MPI_Iprobe", func() error { _, _, err := w.Iprobe(0, 0); return err }},
 		{"MPI_Isend", func() error { _, err := w.Isend(nil, 0, 0); return err }},
+		{"MPI_Isend", func() error { _, err := w.IsendTest(new(mpi.Request), nil, 0, 0); return err }},
 		{"MPI_Bcast", func() error { return w.Bcast(nil, 0) }},
 		{"MPI_Barrier", func() error { return w.Barrier() }},
 		{"MPI_Abort", func() error { return w.Abort(3) }},
@@ -319,6 +320,68 @@ func TestMPIIsend(t *testing.T) {
 	}
 }
 
+// TestMPIIsendTest: one Request serves send after send; a send MPI cannot finish before
+// its receiver is there (1 MiB, sent in rendezvous) is left to Wait, and meanwhile the
+// Request refuses another send.
+func TestMPIIsendTest(t *testing.T) {
+	mpitest.Inner(t)
+	w := mpi.World()
+	const tag = 350
+	small, big := fill(8, 7), fill(mib, 8)
+	switch w.Rank() {
+	case 0:
+		r := new(mpi.Request)
+		for _, msg := range [][]byte{small, big} {
+			done, err := w.IsendTest(r, msg, 1, tag)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(msg) == mib {
+				if done {
+					t.Fatal("1 MiB send done before its receiver called MPI")
+				}
+				if _, err := w.IsendTest(r, small, 1, tag); err == nil || !strings.Contains(err.Error(), "still in use") {
+					t.Errorf("IsendTest on a Request in use: %v, want an error", err)
+				}
+			}
+			if err := w.Barrier(); err != nil { // the receiver starts after each send
+				t.Fatal(err)
+			}
+			if !done {
+				if _, err := r.Wait(); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		if done, err := w.IsendTest(r, nil, 1, tag); err != nil {
+			t.Fatal(err)
+		} else if !done {
+			if _, err := r.Wait(); err != nil {
+				t.Fatal(err)
+			}
+		}
+	case 1:
+		for _, want := range [][]byte{small, big} {
+			if err := w.Barrier(); err != nil {
+				t.Fatal(err)
+			}
+			got, _, err := w.Recv(0, tag)
+			if err != nil || !bytes.Equal(got, want) {
+				t.Errorf("got %d bytes, %v; want the %d sent", len(got), err, len(want))
+			}
+		}
+		if got, _, err := w.Recv(0, tag); err != nil || len(got) != 0 {
+			t.Errorf("empty IsendTest: got %d bytes, %v", len(got), err)
+		}
+	default:
+		for range 2 {
+			if err := w.Barrier(); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+}
+
 func TestMPITryRecv(t *testing.T) {
 	mpitest.Inner(t)
 	w := mpi.World()
@@ -477,6 +540,23 @@ func TestMPIAllocs(t *testing.T) {
 	}
 	if allocs != 0 {
 		t.Errorf("%v allocations per Send+RecvInto+Send+TryRecv+TryRecv, want 0", allocs)
+	}
+	r := new(mpi.Request)
+	allocs = testing.AllocsPerRun(100, func() {
+		var done bool
+		if done, err = w.IsendTest(r, out, me, tag); err != nil {
+			return
+		}
+		if _, _, err = w.RecvInto(buf, me, tag); err != nil || done {
+			return
+		}
+		_, err = r.Wait()
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if allocs != 0 {
+		t.Errorf("%v allocations per IsendTest+RecvInto with a Request used again, want 0", allocs)
 	}
 }
 

@@ -784,37 +784,57 @@ func (p *patienceRecorder) patient() bool {
 	return f != nil && f()
 }
 
-// TestWorkerIsPatientWithChunksQueued: a worker rank tells its transport that it need not
-// spin for the next chunk while chunks wait for its computing goroutines, and takes that
-// back when it ends.
-func TestWorkerIsPatientWithChunksQueued(t *testing.T) {
-	h := newHarness(1, 20)
-	release := make(chan struct{})
-	h.work = func(ctx context.Context, rank int, c Chunk) ([]byte, error) {
-		if c.Seq == 0 {
-			<-release
-		}
-		return digest(c.Data), nil
-	}
-	rec := &patienceRecorder{Transport: h.net.Rank(1)}
+// TestWorkerIsPatientWhileItsThreadsWork: a worker rank tells its transport that it need not
+// spin for the next chunk while every computing goroutine has one, even at window 1 with
+// nothing queued; not while one waits; and takes that back when it ends.
+func TestWorkerIsPatientWhileItsThreadsWork(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), testDeadline)
 	defer cancel()
-	werr := make(chan error, 1)
-	go func() { _, err := Run(ctx, rec, h.job(1), cfgWith(4, 1)); werr <- err }()
-	mgr := make(chan error, 1)
-	go func() { _, err := Run(ctx, h.net.Rank(0), h.job(0), cfgWith(4, 1)); mgr <- err }()
-	// The one computing goroutine holds chunk 0; the manager fills the window behind it.
+	src, sink := &liveSrc{n: 3}, &listSink{}
+	unblock := make(chan struct{})
+	job := Job{
+		Name: "patience",
+		Open: func(context.Context) (*Plan, error) { return &Plan{Source: src, Sink: sink, Total: -1}, nil },
+		NewWorker: func([]byte) (Worker, error) {
+			return func(ctx context.Context, c Chunk) ([]byte, error) {
+				if c.Seq == 0 {
+					select {
+					case <-unblock:
+					case <-ctx.Done():
+						return nil, ctx.Err()
+					}
+				}
+				return digest(c.Data), nil
+			}, nil
+		},
+	}
+	net := NewInprocNet(2, 16)
+	rec := &patienceRecorder{Transport: net.Rank(1)}
+	src.release() // chunk 0; the next ones only when the test says
+	werr, mgr := make(chan error, 1), make(chan error, 1)
+	go func() { _, err := Run(ctx, rec, job, cfgWith(1, 1)); werr <- err }()
+	go func() { _, err := Run(ctx, net.Rank(0), job, cfgWith(1, 1)); mgr <- err }()
+	t.Cleanup(func() {
+		select {
+		case <-unblock:
+		default:
+			close(unblock)
+		}
+	})
+
 	require.Eventually(t, func() bool {
 		rec.mu.Lock()
 		defer rec.mu.Unlock()
 		return len(rec.calls) > 0
 	}, testDeadline, time.Millisecond)
-	require.Eventually(t, rec.patient, testDeadline, time.Millisecond, "chunks queued: patient")
-	close(release)
+	require.Eventually(t, rec.patient, testDeadline, time.Millisecond, "its one thread computes chunk 0: patient")
+	close(unblock)
+	require.Eventually(t, func() bool { return !rec.patient() }, testDeadline, time.Millisecond, "its thread waits for chunk 1: not patient")
+	src.release()
+	src.release()
 	require.NoError(t, <-mgr)
 	require.NoError(t, <-werr)
-	requireInOrder(t, h.sink, 20)
+	requireInOrder(t, sink, 3)
 	require.Len(t, rec.calls, 2)
 	require.Nil(t, rec.calls[1], "patience taken back at the end")
-	require.False(t, rec.calls[0](), "nothing queued once the rank has ended")
 }

@@ -30,8 +30,8 @@ const tag = 7
 //
 // It spins only where spinning pays: while at least half the recent messages came within
 // spinFor of the traffic before them (an exchange of short tasks, not a task farm of
-// milliseconds), and while its rank waits for them (a worker with chunks queued for its
-// computing goroutines does not: see patience).
+// milliseconds), and while its rank waits for them (a worker whose computing goroutines all
+// have a chunk in hand does not: see patience).
 //
 // Ranks on one host also wake each other: each rings the peer it has just sent to (a futex
 // in shared memory, see setupBells), so a rank that every sender rings sleeps until a ring
@@ -39,8 +39,9 @@ const tag = 7
 // and a message that comes after a quiet spell is seen at once. Senders on other hosts
 // cannot ring; a rank that may hear from them keeps the timed rhythm above.
 //
-// The spin is long enough that two ranks answering each other never both fall asleep (the
-// peer's sleep at that point is shorter than the spin). It yields the CPU only when Open MPI
+// The spin is long enough that two ranks answering each other quickly never both fall asleep
+// (the peer's sleep at that point is shorter than the spin); ranks that do not spin (spins)
+// rely on the bells, or on their timers, to wake. It yields the CPU only when Open MPI
 // bound this rank to one core, which it shares with its computing goroutines; with more
 // ranks than cores Open MPI yields in every poll itself, and otherwise a yield only delays
 // the next message.
@@ -141,7 +142,11 @@ func putFrame(b []byte) {
 	}
 }
 
-var _ Transport = (*mpiTransport)(nil)
+var (
+	_ Transport    = (*mpiTransport)(nil)
+	_ patience     = (*mpiTransport)(nil)
+	_ sleepBounder = (*mpiTransport)(nil)
+)
 
 // StartMPI starts MPI on a goroutine locked to its OS thread, which makes every MPI call of
 // this process from then on but one exception, and returns the transport over
@@ -274,9 +279,10 @@ type wire struct {
 	sleepCap        *atomic.Int64                // mpiTransport's
 	patient         *atomic.Pointer[func() bool] // mpiTransport's
 	bells           bells
-	afterWake       int           // polls left before a deep sleep: 2 after a wake, 0 once a message came
-	sleeps, rung    atomic.Uint64 // sleeps that waited, and those a peer's ring ended (Stats)
-	tested          []int         // complete's peers to ring, reused
+	afterWake       int            // polls left before a deep sleep: 2 after a wake, 0 once a message came
+	sleeps, rung    atomic.Uint64  // sleeps that waited, and those a peer's ring ended (Stats)
+	tested          []int          // complete's peers to ring, reused
+	spareReqs       []*mpi.Request // done, for start to use again (their Pinners too)
 }
 
 func newWire(comm *mpi.Communicator, t *mpiTransport) *wire {
@@ -285,28 +291,26 @@ func newWire(comm *mpi.Communicator, t *mpiTransport) *wire {
 		nextParentCheck: now, sleepCap: &t.sleepCap, patient: &t.patient, bells: t.bells}
 }
 
-// sendNowMax bounds the frames start sends with MPI_Send: well under the size up to which
-// every Open MPI transport sends eagerly (4 KiB in shared memory, more elsewhere), so the
-// call returns once MPI has the bytes, without waiting for the peer. One call, where
-// MPI_Isend needs a request, a pinned buffer and the calls that test it: about a tenth more
-// chunks per second at chunk 1 (mw selftest, windows 1 and 2). Larger frames go with
-// MPI_Isend, since a blocking send of one could wait for a peer that is itself sending.
-const sendNowMax = 1 << 10
-
-// start begins sending a frame: a small one is sent (and its peer rung) at once; for a
-// larger one every caller then calls complete, which rings the peer.
+// start begins sending a frame, and tests it at once in the same call (a small message is
+// usually done then: its frame is recycled and its peer rung). Every caller then calls
+// complete, which tests, and rings the peer of, the sends still in flight.
 func (w *wire) start(o outFrame) error {
-	if len(o.frame) <= sendNowMax {
-		if err := w.comm.Send(o.frame, o.to, tag); err != nil {
-			return fmt.Errorf("send to rank %d: %w", o.to, err)
-		}
+	var req *mpi.Request
+	if n := len(w.spareReqs); n > 0 {
+		req, w.spareReqs = w.spareReqs[n-1], w.spareReqs[:n-1]
+	} else {
+		req = new(mpi.Request)
+	}
+	done, err := w.comm.IsendTest(req, o.frame, o.to, tag)
+	if err != nil {
+		w.spareReqs = append(w.spareReqs, req) // done: IsendTest released it
+		return fmt.Errorf("send to rank %d: %w", o.to, err)
+	}
+	if done {
 		putFrame(o.frame)
+		w.spareReqs = append(w.spareReqs, req)
 		w.bells.ring(o.to)
 		return nil
-	}
-	req, err := w.comm.Isend(o.frame, o.to, tag)
-	if err != nil {
-		return fmt.Errorf("send to rank %d: %w", o.to, err)
 	}
 	w.pending = append(w.pending, pendingSend{req: req, frame: o.frame, to: o.to})
 	return nil
@@ -330,6 +334,7 @@ func (w *wire) complete() (progressed bool, err error) {
 		}
 		if done {
 			putFrame(r.frame)
+			w.spareReqs = append(w.spareReqs, r.req)
 			progressed = true
 		} else {
 			w.pending[j] = r
@@ -704,6 +709,7 @@ func (o ownedTransport) Send(ctx context.Context, to int, m Msg) error {
 	if _, err := t.w.complete(); err != nil {
 		return t.failOwned(err)
 	}
+	t.w.busy(false) // traffic: a reply that comes soon is worth a spin (spins)
 	return nil
 }
 

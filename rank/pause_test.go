@@ -25,7 +25,7 @@ func TestPause(t *testing.T) {
 	require.Equal(t, minSleep, w.pause(t0.Add(time.Microsecond), false))
 	require.Equal(t, sparseSleep, w.pause(t0.Add(2*minSleep), false))
 
-	// A patient rank (a worker with chunks queued) does not spin either, however near.
+	// A patient rank (a worker whose threads all have a chunk) does not spin either, however near.
 	w.near = nearAll
 	queued := true
 	mt.setPatience(func() bool { return queued })

@@ -72,7 +72,7 @@ type sleepBounder interface {
 }
 
 // patience is a Transport whose ranks poll for messages (MPI): while patient reports true
-// (a worker with chunks queued for its computing goroutines), nothing waits for the next
+// (a worker whose computing goroutines all have a chunk in hand), nothing waits for the next
 // message, and the polling sleeps (until rung, or on timers) rather than spinning for it.
 // patient is called by the goroutine that receives, and must be safe for that; nil removes
 // it. setPatience is safe for concurrent use.

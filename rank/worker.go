@@ -46,6 +46,7 @@ type workerRank struct {
 	queue     chan Chunk
 
 	cost atomic.Int64 // recent compute time per chunk in ns (moving average); -1 unknown
+	idle atomic.Int64 // computing goroutines waiting for a chunk
 
 	// The serving role: whoever holds role runs the receive loop. The serving loop lets go
 	// of it while it computes a chunk inline (inlineGen names that computation), and the
@@ -98,9 +99,9 @@ func runWorker(ctx context.Context, t Transport, job Job, cfg Config) error {
 	}
 	w.cost.Store(-1)
 	if p, ok := t.(patience); ok {
-		// With chunks queued, every computing goroutine has work in hand: the next chunk
-		// is not worth a spin (mw exec's tasks of a millisecond would lose the CPU to it).
-		p.setPatience(func() bool { return len(w.queue) > 0 })
+		// While every computing goroutine has a chunk in hand, the next chunk is not worth
+		// a spin (mw exec's tasks of a millisecond would lose the CPU to it).
+		p.setPatience(func() bool { return w.idle.Load() == 0 })
 		defer p.setPatience(nil)
 	}
 	w.fn, err = job.NewWorker(setup)
@@ -303,7 +304,13 @@ func (w *workerRank) awaitStop(ctx context.Context) error {
 
 // compute runs chunks from the queue until it is closed.
 func (w *workerRank) compute(ctx context.Context, thread int) {
-	for c := range w.queue {
+	for {
+		w.idle.Add(1)
+		c, ok := <-w.queue
+		w.idle.Add(-1)
+		if !ok {
+			return
+		}
 		// A send error means the transport failed; the receive loop sees it too.
 		_ = w.finish(ctx, c, thread, w.out)
 	}
