@@ -26,8 +26,9 @@
 // Blocking calls (Send, Recv, RecvInto, RecvFixed, TryRecv, Bcast) pass the slice to MPI
 // for the duration of the call only. Isend and IsendTest pin their slice with a
 // runtime.Pinner until they, Wait or Test report completion; the caller must not modify it
-// until then and must complete every Request. Empty and nil slices work everywhere. A message is at most math.MaxInt32 bytes
-// (MPI counts are C ints); Bcast cuts longer buffers into pieces of at most 1 GiB.
+// until then and must complete every Request. Empty and nil slices work everywhere. A
+// message is at most math.MaxInt32 bytes (MPI counts are C ints); Bcast cuts longer
+// buffers into pieces of at most 1 GiB.
 //
 // # Cost
 //
@@ -53,7 +54,6 @@ package mpi
 #cgo nocallback mw_mrecv
 #cgo nocallback mw_iprobe
 #cgo nocallback mw_isend
-#cgo nocallback mw_isend_test
 #cgo nocallback mw_wait
 #cgo nocallback mw_test
 #cgo noescape mw_bcast
@@ -227,11 +227,15 @@ static mw_res mw_iprobe(int source, int tag, uintptr_t comm) {
 	return r;
 }
 
-static mw_res mw_isend(char *buf, int n, int dest, int tag, uintptr_t comm) {
+// mw_isend starts a send and, with test, tests it at once (MPI_Test) in the same call:
+// r.extra says whether it is done already (r.req is then MPI_REQUEST_NULL).
+static mw_res mw_isend(char *buf, int n, int dest, int tag, uintptr_t comm, int test) {
 	MPI_Request req;
 	int rc = MPI_Isend(mw_buf(buf, n), n, MPI_BYTE, dest, tag, MW_COMM(comm), &req);
 	if (rc != MPI_SUCCESS) return mw_fail(MW_ISEND, rc);
 	mw_res r = {0};
+	if (test && (rc = MPI_Test(&req, &r.extra, MPI_STATUS_IGNORE)) != MPI_SUCCESS)
+		return mw_fail(MW_TEST, rc);
 	r.req = (uintptr_t)req;
 	return r;
 }
@@ -242,19 +246,6 @@ static mw_res mw_wait(uintptr_t r0) {
 	if (rc != MPI_SUCCESS) return mw_fail(MW_WAIT, rc);
 	mw_res r = {0};
 	r.extra = 1;
-	return r;
-}
-
-// mw_isend_test is mw_isend and a first mw_test in one call: r.extra says whether the send
-// is done already (r.req is then MPI_REQUEST_NULL).
-static mw_res mw_isend_test(char *buf, int n, int dest, int tag, uintptr_t comm) {
-	MPI_Request req;
-	int rc = MPI_Isend(mw_buf(buf, n), n, MPI_BYTE, dest, tag, MW_COMM(comm), &req);
-	if (rc != MPI_SUCCESS) return mw_fail(MW_ISEND, rc);
-	mw_res r = {0};
-	rc = MPI_Test(&req, &r.extra, MPI_STATUS_IGNORE);
-	if (rc != MPI_SUCCESS) return mw_fail(MW_TEST, rc);
-	r.req = (uintptr_t)req;
 	return r;
 }
 
@@ -652,23 +643,10 @@ type Request struct {
 // Isend pins buf until Wait or Test reports completion; the caller must not modify buf until
 // then.
 func (c *Communicator) Isend(buf []byte, dest, tag int) (*Request, error) {
-	if c.comm == 0 {
-		return nil, notRunning(C.MW_ISEND)
-	}
-	if len(buf) > math.MaxInt32 {
-		return nil, tooLarge(C.MW_ISEND, len(buf))
-	}
-	tick()
 	r := &Request{}
-	if len(buf) > 0 {
-		r.pin.Pin(&buf[0])
+	if _, err := c.isend(r, buf, dest, tag, false); err != nil {
+		return nil, err
 	}
-	res := C.mw_isend(ptr(buf), C.int(len(buf)), cint(dest), cint(tag), c.comm)
-	if res.rc != 0 {
-		r.pin.Unpin()
-		return nil, mpiError(res.call, res.rc)
-	}
-	r.req = res.req
 	return r, nil
 }
 
@@ -678,6 +656,12 @@ func (c *Communicator) Isend(buf []byte, dest, tag int) (*Request, error) {
 // Wait or Test as after Isend, and may then use it again. A reused Request keeps its Pinner,
 // so a steady stream of sends allocates nothing.
 func (c *Communicator) IsendTest(r *Request, buf []byte, dest, tag int) (done bool, err error) {
+	return c.isend(r, buf, dest, tag, true)
+}
+
+// isend starts sending buf with r (which must be new or done), pinning buf, and with test
+// tests the send at once: Isend and IsendTest.
+func (c *Communicator) isend(r *Request, buf []byte, dest, tag int, test bool) (done bool, err error) {
 	if c.comm == 0 {
 		return false, notRunning(C.MW_ISEND)
 	}
@@ -692,7 +676,11 @@ func (c *Communicator) IsendTest(r *Request, buf []byte, dest, tag int) (done bo
 	if len(buf) > 0 {
 		r.pin.Pin(&buf[0])
 	}
-	res := C.mw_isend_test(ptr(buf), C.int(len(buf)), cint(dest), cint(tag), c.comm)
+	ctest := C.int(0)
+	if test {
+		ctest = 1
+	}
+	res := C.mw_isend(ptr(buf), C.int(len(buf)), cint(dest), cint(tag), c.comm, ctest)
 	if res.rc != 0 {
 		// Failed at MPI_Isend, nothing started; or at MPI_Test, after which MPI no longer
 		// uses the buffer (as Test's failure).

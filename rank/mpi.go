@@ -307,13 +307,18 @@ func (w *wire) start(o outFrame) error {
 		return fmt.Errorf("send to rank %d: %w", o.to, err)
 	}
 	if done {
-		putFrame(o.frame)
-		w.spareReqs = append(w.spareReqs, req)
+		w.sent(req, o.frame)
 		w.bells.ring(o.to)
 		return nil
 	}
 	w.pending = append(w.pending, pendingSend{req: req, frame: o.frame, to: o.to})
 	return nil
+}
+
+// sent recycles the frame and the request of a send MPI is done with.
+func (w *wire) sent(req *mpi.Request, frame []byte) {
+	putFrame(frame)
+	w.spareReqs = append(w.spareReqs, req)
 }
 
 // complete tests the sends in flight and recycles the frames of those done. Then it rings
@@ -333,8 +338,7 @@ func (w *wire) complete() (progressed bool, err error) {
 			w.tested = append(w.tested, r.to)
 		}
 		if done {
-			putFrame(r.frame)
-			w.spareReqs = append(w.spareReqs, r.req)
+			w.sent(r.req, r.frame)
 			progressed = true
 		} else {
 			w.pending[j] = r
@@ -438,13 +442,14 @@ func (w *wire) spins() bool {
 func (w *wire) pause(now time.Time, quitting bool) time.Duration {
 	idle := now.Sub(w.lastBusy)
 	floor := minSleep
-	if busyPoll || (idle < spinFor && w.spins()) {
+	spins := w.spins()
+	if busyPoll || (idle < spinFor && spins) {
 		if w.bound {
 			syscall.Syscall(syscall.SYS_SCHED_YIELD, 0, 0, 0)
 		}
 		return 0
 	}
-	if idle >= minSleep && !w.spins() {
+	if idle >= minSleep && !spins {
 		floor = sparseSleep
 	}
 	d := min(max(idle/8, floor), maxSleep)
