@@ -327,6 +327,14 @@ func (s *journaledSink) Put(seq uint64, out []byte) error {
 	return perr
 }
 
+// Arrived implements rank.ArrivalSink for a workload's Sink that is one.
+func (s *journaledSink) Arrived(seq uint64, out []byte) error {
+	if a, ok := s.sink.(rank.ArrivalSink); ok {
+		return a.Arrived(seq, out)
+	}
+	return nil
+}
+
 // LeftOut implements rank.GapSink: an "x" record, after the workload's own LeftOut.
 func (s *journaledSink) LeftOut(seq uint64) error {
 	if g, ok := s.sink.(rank.GapSink); ok {

@@ -6,6 +6,8 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/mw-hpc/mw/rank"
 )
 
 func TestParseJournal(t *testing.T) {
@@ -118,4 +120,24 @@ func FuzzJournal(f *testing.F) {
 			require.Equal(t, st.final(), st.doneOffset)
 		}
 	})
+}
+
+// arrivalSink ends the job at the first result it hears of.
+type arrivalSink struct{ heard []uint64 }
+
+func (s *arrivalSink) Put(uint64, []byte) error { return nil }
+func (s *arrivalSink) Arrived(seq uint64, _ []byte) error {
+	s.heard = append(s.heard, seq)
+	return rank.ErrDone
+}
+
+// A journaled Sink still hears of results as they arrive, when it asks to.
+func TestJournaledSinkForwardsArrivals(t *testing.T) {
+	inner := &arrivalSink{}
+	var s rank.Sink = &journaledSink{sink: inner}
+	a, ok := s.(rank.ArrivalSink)
+	require.True(t, ok)
+	require.ErrorIs(t, a.Arrived(7, nil), rank.ErrDone)
+	require.Equal(t, []uint64{7}, inner.heard)
+	require.NoError(t, (&journaledSink{sink: rank.Sink(nil)}).Arrived(1, nil), "a plain Sink hears nothing")
 }

@@ -25,6 +25,7 @@ type statsJSON struct {
 	ReorderBound int      `json:"reorder_bound"`
 	Hosts        []string `json:"hosts"`
 	ManagerCPU   float64  `json:"manager_cpu_seconds"`
+	Alone        bool     `json:"one_process"`
 	Wakeups      uint64   `json:"manager_wakeups"`
 	RungWakeups  uint64   `json:"manager_rung_wakeups"`
 }
@@ -35,7 +36,7 @@ func WriteStats(path string, st rank.Stats) error {
 		WallSeconds: st.Wall.Seconds(), Workers: st.Workers, Threads: st.Threads, Chunks: st.Chunks,
 		BytesIn: st.BytesIn, BytesOut: st.BytesOut, Retries: st.Retries, Backups: st.Backups, PerWorker: st.PerWorker,
 		MaxReorder: st.MaxReorder, ReorderBound: st.ReorderBound, Hosts: st.Hosts,
-		ManagerCPU: st.ManagerCPU.Seconds(), Wakeups: st.Wakeups, RungWakeups: st.RungWakeups,
+		ManagerCPU: st.ManagerCPU.Seconds(), Alone: st.Alone, Wakeups: st.Wakeups, RungWakeups: st.RungWakeups,
 	}
 	if s := st.Wall.Seconds(); s > 0 {
 		js.ChunksPerSec = float64(st.Chunks) / s

@@ -167,7 +167,7 @@ func TestSlurmBatchScripts(t *testing.T) {
 	checks := []check{
 		{j: s.submit(t, "selftest", work, "selftest.sbatch", env, p("selftest.txt"), "--items", strconv.Itoa(in.Items), "--chunk", "100"),
 			state: "COMPLETED", exit: "0:0", file: p("selftest.txt"), want: in.Selftest,
-			errMatch: `^selftest: 200 chunks in .* 2 workers x 1 threads on `},
+			errMatch: `^selftest: 200 chunks in .* 2 workers x 1 thread on `},
 		{j: s.submit(t, "interp", work, "interp.sbatch", env, in.Frames, p("interp.pgm")),
 			state: "COMPLETED", exit: "0:0", file: p("interp.pgm"), want: in.Interp, errMatch: `^interp: \d+ chunks in `},
 		{j: s.submit(t, "overlay", work, "overlay.sbatch", env, in.MapA, in.MapB, p("overlay.csv")),
@@ -175,7 +175,7 @@ func TestSlurmBatchScripts(t *testing.T) {
 		{j: s.submit(t, "exec", work, "exec.sbatch", env, in.Tasks),
 			state: "COMPLETED", exit: "0:0", want: in.Exec, errMatch: `^exec: 30 chunks in `},
 		{j: s.submit(t, "srun-interp", work, "srun-pmix.sbatch", env, "interp", "-i", in.Frames, "-o", p("srun-interp.pgm")),
-			state: "COMPLETED", exit: "0:0", file: p("srun-interp.pgm"), want: in.Interp, errMatch: `^interp: \d+ chunks in .* 2 workers x 1 threads`},
+			state: "COMPLETED", exit: "0:0", file: p("srun-interp.pgm"), want: in.Interp, errMatch: `^interp: \d+ chunks in .* 2 workers x 1 thread`},
 		{j: s.submit(t, "srun-selftest", work, "srun-pmix.sbatch", env, "selftest", "--items", strconv.Itoa(in.Items), "--chunk", "100"),
 			state: "COMPLETED", exit: "0:0", want: in.Selftest},
 		// Failures: mw's exit code is the job's.

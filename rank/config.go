@@ -101,7 +101,8 @@ type Stats struct {
 	MaxReorder   int           // most results ever held in the reorder buffer
 	ReorderBound int           // the reorder buffer's bound
 	Hosts        []string      // host of each rank (index = rank), when known
-	ManagerCPU   time.Duration // CPU time (user + system) of the manager's process
+	ManagerCPU   time.Duration // CPU time (user + system) the manager's process used during the run
+	Alone        bool          // one process ran the manager and the workers (one rank): ManagerCPU is theirs
 	Wakeups      uint64        // times the manager slept between polls of MPI
 	RungWakeups  uint64        // of those, the sleeps that a worker's ring ended (same host)
 }

@@ -838,3 +838,116 @@ func TestWorkerIsPatientWhileItsThreadsWork(t *testing.T) {
 	require.Len(t, rec.calls, 2)
 	require.Nil(t, rec.calls[1], "patience taken back at the end")
 }
+
+// The run report's CPU is what the process used during the run, not since it started (a
+// pool serves many runs), and a single rank's report says that it is the whole process's.
+func TestManagerCPUCountsTheRunOnly(t *testing.T) {
+	before := processCPU()
+	for processCPU()-before < 300*time.Millisecond {
+		_ = digest([]byte("burn CPU before the run"))
+	}
+	h := newHarness(0, 20)
+	st, err, _ := h.run(t, cfgWith(1, 0))
+	require.NoError(t, err)
+	require.True(t, st.Alone)
+	require.Less(t, st.ManagerCPU, 300*time.Millisecond, "the CPU burnt before the run counts")
+	st.Wall, st.ManagerCPU, st.Threads, st.Hosts = time.Second, 250*time.Millisecond, 1, nil
+	require.Contains(t, st.Summary("test"), "; 1 worker x 1 thread; process CPU 0.25s (25% of a core)")
+	st.Alone, st.Workers, st.Threads = false, 2, 4
+	require.Contains(t, st.Summary("test"), "; 2 workers x 4 threads; manager CPU 0.25s (25% of a core)")
+}
+
+// arrivalSink is a listSink that records Arrived calls and may end or drain the job there.
+type arrivalSink struct {
+	listSink
+	arrived []uint64
+	onArr   func(seq uint64) error
+}
+
+func (s *arrivalSink) Arrived(seq uint64, _ []byte) error {
+	s.arrived = append(s.arrived, seq)
+	if s.onArr != nil {
+		return s.onArr(seq)
+	}
+	return nil
+}
+
+// arriveThenStop returns an arrivalSink that returns stop when chunk seq arrives.
+func arriveThenStop(seq uint64, stop error) *arrivalSink {
+	return &arrivalSink{onArr: func(got uint64) error {
+		if got == seq {
+			return stop
+		}
+		return nil
+	}}
+}
+
+func runArrival(t *testing.T, h *harness, s *arrivalSink, cfg Config) error {
+	t.Helper()
+	job := func(r int) Job {
+		j := h.job(r)
+		open := j.Open
+		j.Open = func(ctx context.Context) (*Plan, error) {
+			p, err := open(ctx)
+			if p != nil {
+				p.Sink = s
+			}
+			return p, err
+		}
+		return j
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), testDeadline)
+	defer cancel()
+	var wg sync.WaitGroup
+	for r := 1; r < h.net.Size(); r++ {
+		wg.Add(1)
+		go func() { defer wg.Done(); Run(ctx, h.net.Rank(r), job(r), cfg) }()
+	}
+	_, err := Run(ctx, h.net.Rank(0), job(0), cfg)
+	wg.Wait()
+	require.NoError(t, ctx.Err(), "run hung past the test deadline")
+	return err
+}
+
+// Every result arrives once, before its Put; an arrival may end the job while an earlier
+// chunk is stuck (exec's --halt now must not wait for a slow task ahead of a failed one).
+func TestArrivalSink(t *testing.T) {
+	h := newHarness(3, 500)
+	s := &arrivalSink{}
+	require.NoError(t, runArrival(t, h, s, cfgWith(2, 1)))
+	requireInOrder(t, &s.listSink, 500)
+	require.ElementsMatch(t, s.seqs, s.arrived)
+
+	h = newHarness(2, 1000)
+	h.work = func(ctx context.Context, _ int, c Chunk) ([]byte, error) {
+		if c.Seq == 0 {
+			<-ctx.Done() // stuck until the job stops
+			return nil, ctx.Err()
+		}
+		return digest(c.Data), nil
+	}
+	s = arriveThenStop(5, ErrDone)
+	require.NoError(t, runArrival(t, h, s, cfgWith(2, 1)))
+	require.Empty(t, s.seqs, "a result after the stuck chunk 0 was put")
+	require.Equal(t, uint64(5), s.arrived[len(s.arrived)-1], "results handled after the arrival that ended the job")
+
+	// The arrival that ends the job is still put when its turn has come, with the results it
+	// lets out of the reorder buffer.
+	h = newHarness(2, 1000)
+	s = arriveThenStop(0, ErrDone)
+	require.NoError(t, runArrival(t, h, s, cfgWith(2, 1)))
+	require.NotEmpty(t, s.seqs)
+	for i, seq := range s.seqs { // 0, and the results that had arrived behind it
+		require.Equal(t, uint64(i), seq)
+		require.Contains(t, s.arrived, seq)
+	}
+	require.Equal(t, uint64(0), s.arrived[len(s.arrived)-1], "results handled after the arrival that ended the job")
+
+	// A drain at arrival stops issuing; what was issued is still put, in order.
+	h = newHarness(2, 100000)
+	s = arriveThenStop(10, ErrDrain)
+	require.NoError(t, runArrival(t, h, s, cfgWith(2, 1)))
+	issued := int(h.src.next)
+	requireInOrder(t, &s.listSink, uint64(issued))
+	require.Less(t, issued, 100)
+}

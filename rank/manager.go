@@ -70,6 +70,7 @@ type manager struct {
 func runManager(ctx context.Context, t Transport, job Job, cfg Config) (Stats, error) {
 	m := &manager{t: t, job: job, cfg: cfg, start: time.Now(), inflight: map[uint64]*flight{}, pooled: map[uint64][]byte{}, late: map[uint64]int{}, holes: map[uint64]bool{}}
 	var slept0, rung0 uint64 // a transport may serve many runs (pool)
+	cpu0 := processCPU()
 	if s, ok := t.(sleeper); ok {
 		slept0, rung0 = s.sleeps()
 	}
@@ -107,7 +108,7 @@ func runManager(ctx context.Context, t Transport, job Job, cfg Config) (Stats, e
 	}
 	m.stopAll(ctx, err)
 	m.st.Wall = time.Since(m.start)
-	m.st.ManagerCPU = processCPU()
+	m.st.ManagerCPU = processCPU() - cpu0
 	if s, ok := t.(sleeper); ok {
 		slept, rung := s.sleeps()
 		m.st.Wakeups, m.st.RungWakeups = slept-slept0, rung-rung0
@@ -463,7 +464,46 @@ func (m *manager) handle(msg Msg) error {
 	if msg.frame != nil {
 		m.pooled[msg.Seq] = msg.frame
 	}
-	return m.deliver(msg.From, msg.Seq, msg.Data, false)
+	done := m.arrived(msg.Seq, msg.Data)
+	if done != nil && !errors.Is(done, ErrDone) {
+		return done
+	}
+	if err := m.deliver(msg.From, msg.Seq, msg.Data, false); err != nil {
+		return err
+	}
+	return done
+}
+
+// arrived tells an ArrivalSink of a result as it arrives. A drain takes effect at once;
+// ErrDone is returned, for the caller to end the job once this result is delivered.
+func (m *manager) arrived(seq uint64, out []byte) error {
+	a, ok := m.plan.Sink.(ArrivalSink)
+	if !ok {
+		return nil
+	}
+	switch err := a.Arrived(seq, out); {
+	case err == nil:
+		return nil
+	case errors.Is(err, ErrDrain):
+		m.drain()
+		return nil
+	case errors.Is(err, ErrDone):
+		return ErrDone
+	default:
+		return fmt.Errorf("chunk %d arrived: %w", seq, err)
+	}
+}
+
+// drain stops issuing chunks: the source is done and chunks waiting for a retry are
+// forgotten; the chunks in flight still complete.
+func (m *manager) drain() {
+	m.srcDone = true
+	m.retryq = m.retryq[:0]
+	for s, f := range m.inflight {
+		if f.rank == -1 {
+			delete(m.inflight, s)
+		}
+	}
 }
 
 // deliver passes a result (or, failed, the hole a poison chunk leaves) to the Sink: at once
@@ -535,13 +575,7 @@ func (m *manager) put(seq uint64, out []byte) error {
 		m.tr.span(0, 1, "write chunk "+strconv.FormatUint(seq, 10), "write", begin, time.Since(begin), seq, 0)
 	}
 	if errors.Is(err, ErrDrain) {
-		m.srcDone = true
-		m.retryq = m.retryq[:0]
-		for s, f := range m.inflight {
-			if f.rank == -1 {
-				delete(m.inflight, s)
-			}
-		}
+		m.drain()
 		return nil
 	}
 	if err != nil && !errors.Is(err, ErrDone) {

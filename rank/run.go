@@ -132,6 +132,7 @@ func runAlone(ctx context.Context, t Transport, job Job, cfg Config) (Stats, err
 	werr := make(chan error, 1)
 	go func() { werr <- runWorker(wctx, net.Rank(1), job, cfg) }()
 	st, err := runManager(ctx, net.Rank(0), job, cfg)
+	st.Alone = true
 	cancel()
 	if e := <-werr; err == nil && e != nil && e != context.Canceled {
 		err = e

@@ -7,7 +7,8 @@ import (
 )
 
 // Summary is the run report's one-line form, e.g.
-// "selftest: 1000 chunks in 1.2s (812/s), 1.0 MB in, 3.0 MB out (2.4 MB/s); 2 workers x 1 thread on a,b; per worker 1:500 2:500".
+// "selftest: 1000 chunks in 1.2s (812 chunks/s), 1.0 MB in, 3.0 MB out (2.4 MB/s); 2 workers x 1 thread on a,b;
+// manager CPU 0.30s (25% of a core); chunks per worker 1:500 2:500".
 func (s Stats) Summary(name string) string {
 	var b strings.Builder
 	secs := s.Wall.Seconds()
@@ -19,12 +20,16 @@ func (s Stats) Summary(name string) string {
 	}
 	fmt.Fprintf(&b, "%s: %d chunks in %s (%.0f chunks/s), %s in, %s out (%s/s)", name, s.Chunks,
 		s.Wall.Round(1e6), rate(float64(s.Chunks)), bytesStr(s.BytesIn), bytesStr(s.BytesOut), bytesStr(uint64(rate(float64(s.BytesOut)))))
-	fmt.Fprintf(&b, "; %d workers x %d threads", s.Workers, s.Threads)
+	fmt.Fprintf(&b, "; %s x %s", plural(s.Workers, "worker"), plural(s.Threads, "thread"))
 	if hs := distinct(s.Hosts); len(hs) > 0 {
 		fmt.Fprintf(&b, " on %s", strings.Join(hs, ","))
 	}
 	if s.ManagerCPU > 0 && secs > 0 {
-		fmt.Fprintf(&b, "; manager CPU %.2fs (%.0f%% of a core)", s.ManagerCPU.Seconds(), 100*s.ManagerCPU.Seconds()/secs)
+		who := "manager"
+		if s.Alone {
+			who = "process" // the workers' threads too
+		}
+		fmt.Fprintf(&b, "; %s CPU %.2fs (%.0f%% of a core)", who, s.ManagerCPU.Seconds(), 100*s.ManagerCPU.Seconds()/secs)
 	}
 	if s.Retries > 0 {
 		fmt.Fprintf(&b, "; %d retries", s.Retries)
@@ -36,6 +41,14 @@ func (s Stats) Summary(name string) string {
 		}
 	}
 	return b.String()
+}
+
+// plural is "1 worker", "2 workers".
+func plural(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
 }
 
 func distinct(hosts []string) []string {

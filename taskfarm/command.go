@@ -78,6 +78,10 @@ For tasks of a few milliseconds, --window 16 or --chunk 10 keeps the workers bus
 
 Exit status as GNU parallel: 0 all tasks succeeded, 1-100 that many failed, 101 more
 than 100 failed, 255 another error; --halt ...,fail=1 exits with the failing task's status.
+--halt counts tasks as they finish, as GNU parallel does. With now, the task that fired is
+printed last; tasks that finished while an earlier one still ran are not printed nor logged
+(--resume runs them again), as with parallel -k. With soon, the tasks already sent to a
+worker (its --window) still run.
 mpirun prints a banner when a rank exits non-zero: mpirun -q leaves it out.
 
 Differences from GNU parallel: several -a files are read one after the other (not
@@ -428,8 +432,11 @@ func (m *manager) open(ctx context.Context) (*rank.Plan, error) {
 	}, nil
 }
 
-// close closes the input and the joblog.
+// close closes the input and the joblog, and removes the output of tasks never printed.
 func (m *manager) close() {
+	if m.sink != nil {
+		m.sink.dropUnprinted()
+	}
 	if m.in != nil {
 		m.in.Close()
 	}

@@ -45,8 +45,11 @@
 // another worker where there is one; only the last try is printed and logged.
 //
 // --halt WHEN,WHY=N has GNU parallel's meaning: WHEN is now (kill the running tasks) or
-// soon (start no more), WHY is fail, success or done, N a count or a percentage. In input
-// order, the policy counts tasks as they are printed.
+// soon (start no more), WHY is fail, success or done, N a count or a percentage. It counts
+// tasks as they finish, whatever the output order (rank.ArrivalSink). With now, the task
+// that fired is printed last, even before earlier tasks that were still running (killed);
+// tasks that finished behind such a task are neither printed nor logged, as GNU parallel
+// -k does. With soon, the tasks already sent to a worker (its window) still run.
 //
 // # Exit status
 //

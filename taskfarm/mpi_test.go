@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"syscall"
@@ -249,33 +250,40 @@ func TestHaltMPI(t *testing.T) {
 	for i := 1; i <= 40; i++ {
 		fmt.Fprintf(&input, "%d\n", i)
 	}
+	const inOrder = "task 1\ntask 2\nthree\ntask 4\ntask 5\n"
 	tests := []struct {
-		halt   string
-		block  int // first task that blocks
-		stdout string
-		code   int
-		msg    string
+		halt  string
+		block int            // first task that blocks
+		exits map[int]string // the exit statuses allowed, each with the message it comes with
+		// Without a halt now,fail=1 (nowFailOutput), the output is a prefix of inOrder at
+		// least as long as least.
+		least string
 	}{
-		{"now,fail=1", 8, "task 1\ntask 2\nthree\n", 7, "--halt now,fail=1: task 3 failed (exit 7)"},
-		// soon lets the running tasks finish: none may block.
-		{"soon,fail=2", 1000, "task 1\ntask 2\nthree\ntask 4\ntask 5\n", 2, "--halt soon,fail=2: task 6 failed (exit 4)"},
-		{"now,success=1", 2, "task 1\n", 0, "--halt now,success=1: task 1 succeeded"},
+		// Tasks 3 and 6 fail at once: the first to finish fires the halt.
+		{"now,fail=1", 8, map[int]string{7: "--halt now,fail=1: task 3 failed (exit 7)", 4: "--halt now,fail=1: task 6 failed (exit 4)"}, ""},
+		// soon lets the running tasks finish: none may block, and all print in order.
+		{"soon,fail=2", 1000, map[int]string{2: "--halt soon,fail=2: task "}, inOrder},
+		{"now,success=1", 2, map[int]string{0: "--halt now,success=1: task 1 succeeded"}, "task 1\n"},
 	}
 	for _, tt := range tests {
 		for _, np := range rankCounts {
 			t.Run(fmt.Sprintf("%s/np%d", tt.halt, np), func(t *testing.T) {
 				dir := t.TempDir()
 				got := mpiExec(t, np, input.String(), "-j", "2", "--halt", tt.halt, "--", "sh", "-c", haltScript, "sh", dir, strconv.Itoa(tt.block))
-				if tt.halt == "soon,fail=2" {
-					// Tasks after 6 already issued still finish and print, in order.
-					if !strings.HasPrefix(got.stdout, tt.stdout) {
-						t.Errorf("stdout %q, want it to start with %q", got.stdout, tt.stdout)
-					}
-				} else if got.stdout != tt.stdout {
-					t.Errorf("stdout %q, want %q", got.stdout, tt.stdout)
+				msg, ok := tt.exits[got.code]
+				if !ok || !strings.Contains(got.stderr, msg) {
+					t.Errorf("exit %d, stderr %q; want one of %v", got.code, got.stderr, tt.exits)
 				}
-				if got.code != tt.code || !strings.Contains(got.stderr, tt.msg) {
-					t.Errorf("exit %d, stderr %q; want %d and %q", got.code, got.stderr, tt.code, tt.msg)
+				out := got.stdout
+				if tt.halt == "soon,fail=2" {
+					out = out[:min(len(out), len(inOrder))] // tasks issued after 6 finish too
+				}
+				if tt.halt == "now,fail=1" {
+					if !nowFailOutput(got.code, out) {
+						t.Errorf("exit %d, stdout %q: not what a halt at the task that fired prints", got.code, out)
+					}
+				} else if !strings.HasPrefix(inOrder, out) || !strings.HasPrefix(out, tt.least) {
+					t.Errorf("stdout %q, want a prefix of %q starting with %q", got.stdout, inOrder, tt.least)
 				}
 				if ran, _ := filepath.Glob(filepath.Join(dir, "ran.*")); len(ran) >= 39 {
 					t.Errorf("%d of 40 tasks ran: the halt did not stop the job", len(ran))
@@ -288,6 +296,78 @@ func TestHaltMPI(t *testing.T) {
 					if pid, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil {
 						waitGone(t, pid)
 					}
+				}
+			})
+		}
+	}
+}
+
+// nowFailOutput reports whether out is what TestHaltMPI's now,fail=1 may print: the tasks
+// printed in order before the halt, then the task that fired (task 3 prints "three";
+// task 6, which fires only when task 3 has not finished, nothing); when task 3's turn had
+// come, the later tasks that had finished print after it, in order.
+func nowFailOutput(code int, out string) bool {
+	const first = "task 1\ntask 2\n"
+	switch code {
+	case 7:
+		before, after, ok := strings.Cut(out, "three\n")
+		if !ok || !strings.HasPrefix(first, before) || !strings.HasSuffix(before, "\n") && before != "" {
+			return false
+		}
+		return after == "" || before == first && strings.HasPrefix("task 4\ntask 5\n", after)
+	case 4:
+		return strings.HasPrefix(first, out)
+	}
+	return false
+}
+
+// TestHaltAsTasksFinishMPI: --halt counts tasks as they finish, as GNU parallel does, not
+// in output order: task 1 never ends by itself, and a later task's failure (or success)
+// still stops the job, killing task 1. The task that fired is printed and logged; the
+// others that finished behind task 1 are not (parallel -k prints none of them).
+func TestHaltAsTasksFinishMPI(t *testing.T) {
+	needMPI(t)
+	const script = `case $MW_TASK in 1) echo $$ > "$1/blocked"; exec sleep 300 ;; 3) echo three; exit 9 ;; esac
+echo "task $MW_TASK"`
+	var input strings.Builder
+	for i := 1; i <= 40; i++ {
+		fmt.Fprintf(&input, "%d\n", i)
+	}
+	tests := []struct {
+		halt string
+		code int
+		msg  string // the task that fired is the one group of msg
+		out  string // with %s for that task
+	}{
+		{"now,fail=1", 9, `--halt now,fail=1: task (3) failed \(exit 9\): stopping the running tasks`, "three\n"},
+		// Any task but 1 and 3 may be the first to succeed.
+		{"now,success=1", 0, `--halt now,success=1: task ([24-9]|[1-4][0-9]) succeeded: stopping the running tasks`, "task %s\n"},
+	}
+	for _, tt := range tests {
+		for _, np := range []int{1, 3} {
+			t.Run(fmt.Sprintf("%s/np%d", tt.halt, np), func(t *testing.T) {
+				dir := t.TempDir()
+				jl := filepath.Join(dir, "joblog")
+				got := mpiExec(t, np, input.String(), "-j", "2", "--joblog", jl, "--halt", tt.halt, "--", "sh", "-c", script, "sh", dir)
+				fired := regexp.MustCompile(tt.msg).FindStringSubmatch(got.stderr)
+				if got.code != tt.code || fired == nil {
+					t.Fatalf("exit %d, stderr %q; want %d and %q", got.code, got.stderr, tt.code, tt.msg)
+				}
+				want := tt.out
+				if strings.Contains(want, "%s") {
+					want = fmt.Sprintf(want, fired[1])
+				}
+				if got.stdout != want {
+					t.Errorf("stdout %q, want %q (the task that fired alone)", got.stdout, want)
+				}
+				log, _ := os.ReadFile(jl)
+				if lines := strings.Split(strings.TrimSuffix(string(log), "\n"), "\n"); len(lines) != 2 || !strings.HasPrefix(lines[1], fired[1]+"\t") {
+					t.Errorf("joblog %q: want the header and task %s", log, fired[1])
+				}
+				// Task 1, if it started before the halt (and lived to say so), was killed.
+				b, _ := os.ReadFile(filepath.Join(dir, "blocked"))
+				if pid, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil {
+					waitGone(t, pid)
 				}
 			})
 		}

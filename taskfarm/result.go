@@ -132,6 +132,18 @@ func (d *decoder) byte1() byte {
 	return c
 }
 
+// spillFiles lists the files the record's output was spilled to (none, one or two).
+func (r *record) spillFiles() []string {
+	var fs []string
+	if r.flags&flagStdoutSpill != 0 {
+		fs = append(fs, string(r.stdout))
+	}
+	if r.flags&flagStderrSpill != 0 {
+		fs = append(fs, string(r.stderr))
+	}
+	return fs
+}
+
 // decodeRecord decodes one record; its byte slices alias b.
 func decodeRecord(b []byte) (record, error) {
 	d := decoder{b: b}

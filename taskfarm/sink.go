@@ -9,9 +9,10 @@ import (
 	"github.com/mw-hpc/mw/rank"
 )
 
-// sink is the manager's end: for every finished task, in input order (or as they finish
-// with --unordered), it prints the task's stdout then its stderr whole, appends its joblog
-// line, counts it and applies --halt.
+// sink is the manager's end. As each chunk of finished tasks arrives (in the order they
+// finish, as GNU parallel counts them) it counts them and applies --halt; in input order (or
+// as they finish with --unordered) it prints each task's stdout then its stderr whole and
+// appends its joblog line.
 type sink struct {
 	stdout, stderr io.Writer
 	msgs           io.Writer // mw's own messages (rank 0's stderr)
@@ -19,28 +20,44 @@ type sink struct {
 	tally          tally
 	timeout        string // --timeout as given, for messages
 	line           []byte
+
+	fired  uint64              // the chunk in which --halt now fired, when fireN > 0
+	fireN  int                 // how many of its tasks print: through the one that fired
+	spills map[uint64][]string // spill files of the chunks arrived and not yet printed
 }
 
-var _ rank.Sink = (*sink)(nil)
+var _ rank.ArrivalSink = (*sink)(nil)
 
-// Put handles the records of one chunk.
-func (s *sink) Put(seq uint64, out []byte) error {
+// Arrived counts the tasks of a chunk as it arrives and applies --halt: soon drains the job
+// (no more tasks are issued); now ends it. The task that fired now is printed at once,
+// with the tasks before it in its chunk, even when tasks before them in the input have not
+// finished (their output will never come): it is the job's last output, the one a search
+// (now,success=1) is run for. The rest of its chunk, and the chunks still waiting for an
+// earlier one, are not printed (as GNU parallel -k prints none of them).
+func (s *sink) Arrived(seq uint64, out []byte) error {
 	var halt haltWhen
+	n := 0
 	err := partition.Unpack(out, func(_ int, item []byte) error {
-		if halt == haltNow {
-			// After --halt now fired, what follows in the chunk is dropped.
-			return discard(item)
-		}
 		r, err := decodeRecord(item)
 		if err != nil {
 			return fmt.Errorf("chunk %d: %w", seq, err)
 		}
-		if err := s.task(&r); err != nil {
-			return err
+		n++
+		for _, f := range r.spillFiles() {
+			if s.spills == nil {
+				s.spills = map[uint64][]string{}
+			}
+			s.spills[seq] = append(s.spills[seq], f)
+		}
+		if halt == haltNow {
+			return nil
 		}
 		if h := s.tally.add(&r); h != haltNever {
 			s.halting(&r)
 			halt = h
+			if h == haltNow {
+				s.fired, s.fireN = seq, n
+			}
 		}
 		return nil
 	})
@@ -48,6 +65,9 @@ func (s *sink) Put(seq uint64, out []byte) error {
 	case err != nil:
 		return err
 	case halt == haltNow:
+		if err := s.print(seq, out, s.fireN); err != nil {
+			return err
+		}
 		return rank.ErrDone
 	case halt == haltSoon:
 		return rank.ErrDrain
@@ -55,27 +75,59 @@ func (s *sink) Put(seq uint64, out []byte) error {
 	return nil
 }
 
+// Put prints and logs the tasks of a chunk, unless Arrived printed them (--halt now).
+func (s *sink) Put(seq uint64, out []byte) error {
+	if s.fireN > 0 && seq == s.fired {
+		return s.print(seq, out, 0) // the tasks after the one that fired: dropped
+	}
+	return s.print(seq, out, -1)
+}
+
+// print prints and logs the first n tasks of a chunk (all when n < 0) and drops the rest.
+func (s *sink) print(seq uint64, out []byte, n int) error {
+	delete(s.spills, seq)
+	i := 0
+	return partition.Unpack(out, func(_ int, item []byte) error {
+		if i++; n >= 0 && i > n {
+			return discard(item)
+		}
+		r, err := decodeRecord(item)
+		if err != nil {
+			return fmt.Errorf("chunk %d: %w", seq, err)
+		}
+		return s.task(&r)
+	})
+}
+
+// dropUnprinted removes the spill files of the chunks that arrived and were never printed
+// (--halt now ended the job while they waited for an earlier chunk). Workers spill only
+// where the manager reads (its host, or a --tmpdir given as shared), so every one is in
+// reach.
+func (s *sink) dropUnprinted() {
+	for seq, files := range s.spills {
+		for _, f := range files {
+			os.Remove(f)
+		}
+		delete(s.spills, seq)
+	}
+}
+
 // discard removes the spill files of a record that will not be printed.
 func discard(item []byte) error {
-	r, err := decodeRecord(item)
-	if err != nil {
-		return nil
-	}
-	if r.flags&flagStdoutSpill != 0 {
-		os.Remove(string(r.stdout))
-	}
-	if r.flags&flagStderrSpill != 0 {
-		os.Remove(string(r.stderr))
+	if r, err := decodeRecord(item); err == nil {
+		for _, f := range r.spillFiles() {
+			os.Remove(f)
+		}
 	}
 	return nil
 }
 
 // task prints one task's output and logs it.
 func (s *sink) task(r *record) error {
-	if err := s.print(s.stdout, r.stdout, r.flags&flagStdoutSpill != 0, r); err != nil {
+	if err := s.stream(s.stdout, r.stdout, r.flags&flagStdoutSpill != 0, r); err != nil {
 		return err
 	}
-	if err := s.print(s.stderr, r.stderr, r.flags&flagStderrSpill != 0, r); err != nil {
+	if err := s.stream(s.stderr, r.stderr, r.flags&flagStderrSpill != 0, r); err != nil {
 		return err
 	}
 	if r.timedOut() {
@@ -90,8 +142,8 @@ func (s *sink) task(r *record) error {
 	return nil
 }
 
-// print writes one stream of a task, from memory or from its spill file (then removed).
-func (s *sink) print(w io.Writer, data []byte, spilled bool, r *record) error {
+// stream writes one stream of a task, from memory or from its spill file (then removed).
+func (s *sink) stream(w io.Writer, data []byte, spilled bool, r *record) error {
 	if !spilled {
 		if len(data) == 0 {
 			return nil

@@ -19,6 +19,19 @@ func packRecords(rs ...record) []byte {
 	return out
 }
 
+// arriveAndPut hands a chunk to the sink as the engine does when its turn has come at once:
+// Arrived, then Put; it returns Arrived's halt (or any error).
+func arriveAndPut(s *sink, seq uint64, out []byte) error {
+	halt := s.Arrived(seq, out)
+	if halt != nil && halt != rank.ErrDone && halt != rank.ErrDrain {
+		return halt
+	}
+	if err := s.Put(seq, out); err != nil {
+		return err
+	}
+	return halt
+}
+
 func TestSinkOutputAndJoblog(t *testing.T) {
 	// stdout and stderr share one buffer, as with 2>&1: each task's stdout comes whole,
 	// then its stderr, then the next task's.
@@ -29,14 +42,14 @@ func TestSinkOutputAndJoblog(t *testing.T) {
 		t.Fatal(err)
 	}
 	s := &sink{stdout: &both, stderr: &both, msgs: &msgs, joblog: jl, timeout: "2s"}
-	err = s.Put(0, packRecords(
+	err = arriveAndPut(s, 0, packRecords(
 		record{seq: 1, host: "h", cmd: "a", stdout: []byte("out1\n"), stderr: []byte("err1\n")},
 		record{seq: 2, host: "h", cmd: "b", exit: 3, stderr: []byte("err2")},
 	))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := s.Put(1, packRecords(record{seq: 3, host: "h", cmd: "c", exit: -1, signal: 15, flags: flagTimedOut, stdout: []byte("x")})); err != nil {
+	if err := arriveAndPut(s, 1, packRecords(record{seq: 3, host: "h", cmd: "c", exit: -1, signal: 15, flags: flagTimedOut, stdout: []byte("x")})); err != nil {
 		t.Fatal(err)
 	}
 	jl.Close()
@@ -59,8 +72,11 @@ func TestSinkOutputAndJoblog(t *testing.T) {
 	if c := s.tally.exitCode(); c != 2 {
 		t.Errorf("exit %d, want 2", c)
 	}
+	if err := s.Arrived(2, []byte{5, 1}); err == nil {
+		t.Error("bad result arrived: no error")
+	}
 	if err := s.Put(2, []byte{5, 1}); err == nil {
-		t.Error("bad result: no error")
+		t.Error("bad result put: no error")
 	}
 }
 
@@ -81,13 +97,13 @@ func TestSinkHalt(t *testing.T) {
 			s := &sink{stdout: &out, stderr: &out, msgs: &msgs, tally: tally{policy: p}}
 			spill := filepath.Join(t.TempDir(), "spill")
 			os.WriteFile(spill, []byte("3 "), 0o644)
-			err := s.Put(0, packRecords(
+			err := arriveAndPut(s, 0, packRecords(
 				record{seq: 1, stdout: []byte("1 ")},
 				record{seq: 2, exit: 4, stdout: []byte("2 ")},
 				record{seq: 3, flags: flagStdoutSpill, stdout: []byte(spill), stdoutLen: 2},
 			))
 			if err != tt.want {
-				t.Errorf("Put: %v, want %v", err, tt.want)
+				t.Errorf("Arrived: %v, want %v", err, tt.want)
 			}
 			if out.String() != tt.printed {
 				t.Errorf("printed %q, want %q", out.String(), tt.printed)
@@ -103,7 +119,7 @@ func TestSinkHalt(t *testing.T) {
 			}
 			// After soon fired, later chunks print and do not fire again.
 			if tt.want == rank.ErrDrain {
-				if err := s.Put(1, packRecords(record{seq: 4, exit: 1, stdout: []byte("4")})); err != nil {
+				if err := arriveAndPut(s, 1, packRecords(record{seq: 4, exit: 1, stdout: []byte("4")})); err != nil {
 					t.Errorf("Put after drain: %v", err)
 				}
 				if c := s.tally.exitCode(); c != 4 {
@@ -120,5 +136,37 @@ func TestSinkSpillUnreadable(t *testing.T) {
 	err := s.Put(0, packRecords(record{seq: 1, host: "other", flags: flagStdoutSpill, stdout: []byte("/nonexistent/mw-x"), stdoutLen: 9}))
 	if err == nil || !strings.Contains(err.Error(), "--tmpdir") || !strings.Contains(err.Error(), "other") {
 		t.Errorf("error %v, want one pointing at --tmpdir and the host", err)
+	}
+}
+
+// --halt now fires as tasks finish: the task that fired prints at once, though task 1 has
+// not finished; a chunk that arrived behind task 1, and was never printed, has its spill
+// files removed when the job ends.
+func TestSinkHaltNowDropsWaitingChunks(t *testing.T) {
+	p, _ := parseHalt("now,fail=1")
+	var out, msgs bytes.Buffer
+	s := &sink{stdout: &out, stderr: &out, msgs: &msgs, tally: tally{policy: p}}
+	spill := filepath.Join(t.TempDir(), "spill")
+	os.WriteFile(spill, []byte("big"), 0o644)
+	// Chunk 1 (task 2, spilled) finishes first, then chunk 2 (task 3) fails; chunk 0 (task
+	// 1) is still running.
+	if err := s.Arrived(1, packRecords(record{seq: 2, flags: flagStdoutSpill, stdout: []byte(spill), stdoutLen: 3})); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Arrived(2, packRecords(record{seq: 3, exit: 5, stdout: []byte("three")})); err != rank.ErrDone {
+		t.Fatalf("Arrived: %v, want ErrDone", err)
+	}
+	if !strings.Contains(msgs.String(), "--halt now,fail=1: task 3 failed (exit 5): stopping the running tasks") {
+		t.Errorf("message %q", msgs.String())
+	}
+	if c := s.tally.exitCode(); c != 5 {
+		t.Errorf("exit %d, want 5", c)
+	}
+	s.dropUnprinted()
+	if _, err := os.Stat(spill); !os.IsNotExist(err) {
+		t.Error("spill file of a task never printed left behind")
+	}
+	if out.String() != "three" {
+		t.Errorf("printed %q, want the task that fired alone", out.String())
 	}
 }
