@@ -57,7 +57,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return cli.ExitOK
 	}
 	if cause := context.Cause(ctx); err != nil && ctx.Err() != nil && cause != ctx.Err() {
-		err = fmt.Errorf("%v: %w", cause, err) // "terminated signal received: ..."
+		err = stoppedBy{cause: cause, err: err} // "stopped: terminated signal received"
 	}
 	if err != nil && me == 0 {
 		report(stderr, name, err)
@@ -164,3 +164,17 @@ func listCommands(w io.Writer, m map[string]cli.Command) {
 		fmt.Fprintf(w, "  %-10s %s\n", n, m[n].Short)
 	}
 }
+
+// stoppedBy is the error of a run that a signal (the cause) cut short. The operation it
+// interrupted ("send chunk 235 to rank 1: context canceled") says nothing more, and is left
+// out of the message; any other error is kept after the cause.
+type stoppedBy struct{ cause, err error }
+
+func (s stoppedBy) Error() string {
+	if errors.Is(s.err, context.Canceled) {
+		return "stopped: " + s.cause.Error()
+	}
+	return s.cause.Error() + ": " + s.err.Error()
+}
+
+func (s stoppedBy) Unwrap() error { return s.err }

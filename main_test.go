@@ -468,7 +468,7 @@ func TestSignalIsNamed(t *testing.T) {
 	var ee *exec.ExitError
 	require.ErrorAs(t, err, &ee)
 	require.Equal(t, 1, ee.ExitCode(), "stderr: %s", se.String())
-	require.Contains(t, se.String(), "mw: selftest: terminated signal received: ")
+	require.Contains(t, se.String(), "mw: selftest: stopped: terminated signal received\n")
 	_, err = os.Stat(out)
 	require.True(t, os.IsNotExist(err), "an interrupted run left %s", out)
 }
