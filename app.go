@@ -172,7 +172,12 @@ type stoppedBy struct{ cause, err error }
 
 func (s stoppedBy) Error() string {
 	if errors.Is(s.err, context.Canceled) {
-		return "stopped: " + s.cause.Error()
+		msg := "stopped: " + s.cause.Error()
+		var u *rank.StopUnanswered
+		if errors.As(s.err, &u) {
+			msg += "; " + u.Detail()
+		}
+		return msg
 	}
 	return s.cause.Error() + ": " + s.err.Error()
 }

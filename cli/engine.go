@@ -287,6 +287,8 @@ func (ef *EngineFlags) finish(err error) error {
 			if cerr := ef.out.Commit(); cerr != nil {
 				err = cerr
 			}
+		} else if errors.Is(err, context.Canceled) {
+			ef.out.Drop() // a signal: see Drop
 		} else {
 			ef.out.Abort()
 		}

@@ -206,6 +206,18 @@ func (o *Output) Abort() {
 	o.abortFile()
 }
 
+// Drop is Abort for a run that a signal ended: the launcher ending the job (mpirun, after
+// a rank died) may have stopped reading rank 0's stdout, where writing what is still
+// buffered would block until the kill and keep rank 0 from saying why the job ended. That
+// rest of a stdout output is dropped; a file output is handled as by Abort.
+func (o *Output) Drop() {
+	if o.f == nil {
+		o.done = true
+		return
+	}
+	o.Abort()
+}
+
 func (o *Output) abortFile() {
 	if o.f != nil {
 		o.f.Close()

@@ -951,3 +951,50 @@ func TestArrivalSink(t *testing.T) {
 	requireInOrder(t, &s.listSink, uint64(issued))
 	require.Less(t, issued, 100)
 }
+
+// muted drops every message its rank sends once on is set: a rank that died silently, as
+// one killed under MPI does until the launcher ends the job.
+type muted struct {
+	Transport
+	on *atomic.Bool
+}
+
+func (m muted) Send(ctx context.Context, to int, msg Msg) error {
+	if m.on.Load() {
+		return nil
+	}
+	return m.Transport.Send(ctx, to, msg)
+}
+
+// A job a signal cancels names the worker ranks that did not answer the manager's stop.
+func TestCancelledStopNamesSilentRanks(t *testing.T) {
+	h := newHarness(3, 1000000)
+	var silent atomic.Bool
+	mctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	h.work = func(_ context.Context, r int, c Chunk) ([]byte, error) {
+		if r == 2 && c.Seq >= 20 && !silent.Swap(true) {
+			cancel() // the launcher's SIGTERM, after rank 2 died
+		}
+		return digest(c.Data), nil
+	}
+	ctx, stop := context.WithTimeout(context.Background(), testDeadline)
+	defer stop()
+	var wg sync.WaitGroup
+	for r := 1; r <= 3; r++ {
+		var tr Transport = h.net.Rank(r)
+		if r == 2 {
+			tr = muted{tr, &silent}
+		}
+		wg.Add(1)
+		go func() { defer wg.Done(); Run(ctx, tr, h.job(r), cfgWith(2, 1)) }()
+	}
+	_, err := Run(mctx, h.net.Rank(0), h.job(0), cfgWith(2, 1))
+	wg.Wait()
+	require.NoError(t, ctx.Err(), "run hung past the test deadline")
+	var su *StopUnanswered
+	require.ErrorAs(t, err, &su)
+	require.ErrorIs(t, err, context.Canceled)
+	require.Equal(t, []string{"rank 2 on inproc"}, su.Ranks)
+	require.Equal(t, "rank 2 on inproc did not answer the stop (gone before it: killed, out of memory?)", su.Detail())
+}

@@ -106,7 +106,9 @@ func runManager(ctx context.Context, t Transport, job Job, cfg Config) (Stats, e
 	if err == nil && len(m.failed) > 0 {
 		err = &PartialError{Failed: m.failed}
 	}
-	m.stopAll(ctx, err)
+	if silent := m.stopAll(ctx, err); len(silent) > 0 && err != nil && ctx.Err() != nil {
+		err = &StopUnanswered{Err: err, Ranks: silent}
+	}
 	m.st.Wall = time.Since(m.start)
 	m.st.ManagerCPU = processCPU() - cpu0
 	if s, ok := t.(sleeper); ok {
@@ -624,28 +626,66 @@ func (m *manager) recv(ctx context.Context) (Msg, error) {
 // stopAll tells every worker to stop and waits until each acknowledges, dropping the
 // results still on their way, so no rank is left waiting and no send is left pending.
 // It runs on every path out of the manager; after a transport failure it gives up at once.
-func (m *manager) stopAll(ctx context.Context, cause error) {
+//
+// When the job's context is cancelled (a signal: the launcher is ending the job, and will
+// kill this rank soon, after 1 s with mpirun), it waits cancelledStopWait at most, so that
+// rank 0 can still say why the job ended. It returns the ranks that did not acknowledge the
+// stop.
+func (m *manager) stopAll(ctx context.Context, cause error) (silent []string) {
 	if m.plan == nil { // workers got an abort (or the transport is gone)
-		return
+		return nil
 	}
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), stopTimeout)
+	wait := stopTimeout
+	if ctx.Err() != nil {
+		wait = min(wait, cancelledStopWait)
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), wait)
 	defer cancel()
 	if m.broadcastKind(ctx, KindStop, nil) != nil {
-		return
+		return nil
 	}
+	acked := make([]bool, m.t.Size())
 	for left := m.t.Size() - 1; left > 0; {
 		msg, err := m.recv(ctx)
 		if err != nil {
 			if cause == nil && m.cfg.Log != nil {
 				fmt.Fprintf(m.cfg.Log, "stop: %v\n", err)
 			}
-			return
+			for r := 1; r < len(acked); r++ {
+				if !acked[r] {
+					silent = append(silent, m.who(r))
+				}
+			}
+			return silent
 		}
-		if msg.Kind == KindStop {
+		if msg.Kind == KindStop && !acked[msg.From] {
+			acked[msg.From] = true
 			left--
 		}
 	}
+	return nil
 }
+
+// cancelledStopWait bounds the wait for the workers' acknowledgements of a stop that a
+// cancellation (a signal) caused: those alive answer within a few milliseconds.
+const cancelledStopWait = 300 * time.Millisecond
+
+// StopUnanswered is the error of a run that a cancellation (a signal) ended while some
+// worker ranks did not answer the manager's stop: most likely they had died before it
+// (killed, out of memory), and the launcher is ending the job because of that.
+type StopUnanswered struct {
+	Err   error
+	Ranks []string // "rank R on HOST"
+}
+
+func (e *StopUnanswered) Error() string { return e.Err.Error() + "; " + e.Detail() }
+
+// Detail names the ranks that did not answer.
+func (e *StopUnanswered) Detail() string {
+	return strings.Join(e.Ranks, ", ") + " did not answer the stop (gone before it: killed, out of memory?)"
+}
+
+func (e *StopUnanswered) Unwrap() error { return e.Err }
 
 // processCPU is this process's CPU time so far (user + system), from getrusage.
 func processCPU() time.Duration {
