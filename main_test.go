@@ -112,8 +112,8 @@ func TestUsageErrorsExit2(t *testing.T) {
 		want string
 	}{
 		{[]string{"selftest", "--window", "0"}, "mw: selftest: --window 0: must be at least 1"},
-		{[]string{"selftest", "--bogus"}, "mw: selftest: flag provided but not defined: -bogus"},
-		{[]string{"selftest", "--chunk", "0"}, `mw: selftest: invalid value "0" for flag -chunk: must be a whole number of items, at least 1, or auto`},
+		{[]string{"selftest", "--bogus"}, "mw: selftest: unknown flag --bogus"},
+		{[]string{"selftest", "--chunk", "0"}, `mw: selftest: --chunk 0: must be a whole number of items, at least 1, or auto`},
 		{[]string{"nosuch"}, `mw: unknown workload "nosuch"`},
 		{[]string{}, "mw: no workload given"},
 	}

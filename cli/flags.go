@@ -5,7 +5,9 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"regexp"
 	"strings"
+	"time"
 )
 
 // NewFlagSet returns a flag set for `mw <name>` whose -h prints usage (a text that starts
@@ -42,7 +44,56 @@ func Parse(fs *flag.FlagSet, args []string) error {
 		return flag.ErrHelp
 	}
 	if err != nil {
-		return &UsageError{Msg: err.Error()}
+		return &UsageError{Msg: flagError(fs, err.Error())}
 	}
 	return nil
+}
+
+// The flag package's messages for a refused value, an unknown flag and a missing value.
+var (
+	badValue  = regexp.MustCompile(`^invalid (?:boolean )?value "(.*)" for (?:flag )?-([^:]+): (.*)$`)
+	undefined = regexp.MustCompile(`^flag provided but not defined: -(.+)$`)
+	noValue   = regexp.MustCompile(`^flag needs an argument: -(.+)$`)
+)
+
+// flagError words the flag package's errors as mw's own, naming flags as the help does
+// (-j, --chunk): `--chunk 0: must be ...` rather than `invalid value "0" for flag -chunk:
+// must be ...`.
+func flagError(fs *flag.FlagSet, msg string) string {
+	dashed := func(name string) string {
+		if len(name) == 1 {
+			return "-" + name
+		}
+		return "--" + strings.TrimPrefix(name, "-")
+	}
+	if m := undefined.FindStringSubmatch(msg); m != nil {
+		return "unknown flag " + dashed(m[1])
+	}
+	if m := noValue.FindStringSubmatch(msg); m != nil {
+		return dashed(m[1]) + " needs a value"
+	}
+	m := badValue.FindStringSubmatch(msg)
+	if m == nil {
+		return msg
+	}
+	why := m[3]
+	switch why {
+	case "parse error":
+		why = "not a valid value"
+		if f := fs.Lookup(m[2]); f != nil {
+			if g, ok := f.Value.(flag.Getter); ok {
+				switch g.Get().(type) {
+				case int, int64, uint, uint64, float64:
+					why = "not a number"
+				case time.Duration:
+					why = "not a duration (e.g. 90s, 5m, 1h30m)"
+				case bool:
+					why = "not true or false"
+				}
+			}
+		}
+	case "value out of range":
+		why = "out of range"
+	}
+	return fmt.Sprintf("%s %s: %s", dashed(m[2]), m[1], why)
 }

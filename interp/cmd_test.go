@@ -271,7 +271,7 @@ func TestRunBadInput(t *testing.T) {
 		{"factor 0", pgm, []string{"--factor", "0"}, true, "--factor 0: must be at least 1"},
 		{"width 1", pgm, []string{"--width", "1"}, true, "--width 1: must be at least 2"},
 		{"bad format", pgm, []string{"--format", "png"}, true, `--format "png": must be pgm or raw`},
-		{"bad chunk", pgm, []string{"--chunk", "0"}, true, `invalid value "0" for flag -chunk`},
+		{"bad chunk", pgm, []string{"--chunk", "0"}, true, `--chunk 0: must be a whole number`},
 		{"bad fps", pgm, []string{"--fps", "-1"}, true, "--fps -1"},
 		{"chunk too large", pgm, []string{"--chunk", "1000000"}, true, "--chunk 1000000: 1000000 frames of 56x16 are more than 256 MiB per chunk"},
 		{"stray argument", pgm, []string{"in.pgm"}, true, `unexpected argument "in.pgm"`},

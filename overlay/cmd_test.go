@@ -149,9 +149,9 @@ func TestCommandUsage(t *testing.T) {
 		{"bad out ext", []string{"-a", "a.csv", "-b", "b.csv", "-o", "o.txt"}, "-o o.txt"},
 		{"stdin map", []string{"-a", "-", "-b", "b.csv"}, "-a -"},
 		{"out is input", []string{"-a", "a.csv", "-b", "b.csv", "-o", "./a.csv"}, "also an input"},
-		{"bad chunk", []string{"-a", "a.csv", "-b", "b.csv", "--chunk", "0"}, "flag -chunk"},
+		{"bad chunk", []string{"-a", "a.csv", "-b", "b.csv", "--chunk", "0"}, "--chunk 0: must be"},
 		{"bad window", []string{"-a", "a.csv", "-b", "b.csv", "--window", "0"}, "--window 0"},
-		{"unknown flag", []string{"-x"}, "flag provided but not defined: -x"},
+		{"unknown flag", []string{"-x"}, "unknown flag -x"},
 		{"extra arg", []string{"-a", "a.csv", "-b", "b.csv", "c.csv"}, "unexpected argument"},
 	} {
 		t.Run(c.name, func(t *testing.T) {

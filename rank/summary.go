@@ -29,7 +29,10 @@ func (s Stats) Summary(name string) string {
 		if s.Alone {
 			who = "process" // the workers' threads too
 		}
-		fmt.Fprintf(&b, "; %s CPU %.2fs (%.0f%% of a core)", who, s.ManagerCPU.Seconds(), 100*s.ManagerCPU.Seconds()/secs)
+		fmt.Fprintf(&b, "; %s CPU %.2fs", who, s.ManagerCPU.Seconds())
+		if secs >= 0.1 { // over a few milliseconds, start-up noise
+			fmt.Fprintf(&b, " (%.0f%% of a core)", 100*s.ManagerCPU.Seconds()/secs)
+		}
 	}
 	if s.Retries > 0 {
 		fmt.Fprintf(&b, "; %d retries", s.Retries)
