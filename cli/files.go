@@ -42,6 +42,7 @@ type Output struct {
 	done    bool
 	keep    bool            // a journaled output: Abort keeps the partial file for --resume
 	direct  bool            // not a regular file (a device, a pipe): written in place
+	pipe    bool            // a pipe or a socket, which its reader may have stopped reading
 	counter *countingWriter // bytes that reached the file or stdout
 }
 
@@ -75,7 +76,8 @@ func (o *Output) Offset() (int64, error) {
 func CreateOutput(path string, stdout io.Writer) (*Output, error) {
 	if path == "" || path == "-" {
 		w, c := newOutput(stdout, 0)
-		return &Output{Writer: w, counter: c}, nil
+		f, _ := stdout.(*os.File)
+		return &Output{Writer: w, counter: c, pipe: isPipe(f)}, nil
 	}
 	if st, err := os.Stat(path); err == nil && !st.Mode().IsRegular() {
 		// A device, a pipe or a socket (/dev/null, a FIFO): write to it directly; renaming a
@@ -85,7 +87,7 @@ func CreateOutput(path string, stdout io.Writer) (*Output, error) {
 			return nil, fmt.Errorf("open output: %w", err)
 		}
 		w, c := newOutput(f, 0)
-		return &Output{Writer: w, f: f, counter: c, direct: true}, nil
+		return &Output{Writer: w, f: f, counter: c, direct: true, pipe: isPipe(f)}, nil
 	}
 	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
 	if err != nil {
@@ -93,6 +95,15 @@ func CreateOutput(path string, stdout io.Writer) (*Output, error) {
 	}
 	w, c := newOutput(f, 0)
 	return &Output{Writer: w, path: path, f: f, counter: c}, nil
+}
+
+// isPipe reports whether f is a pipe or a socket (false for nil).
+func isPipe(f *os.File) bool {
+	if f == nil {
+		return false
+	}
+	st, err := f.Stat()
+	return err == nil && st.Mode()&(fs.ModeNamedPipe|fs.ModeSocket) != 0
 }
 
 // PartialPath is where a journaled output grows until it is complete.
@@ -206,13 +217,17 @@ func (o *Output) Abort() {
 	o.abortFile()
 }
 
-// Drop is Abort for a run that a signal ended: the launcher ending the job (mpirun, after
-// a rank died) may have stopped reading rank 0's stdout, where writing what is still
-// buffered would block until the kill and keep rank 0 from saying why the job ended. That
-// rest of a stdout output is dropped; a file output is handled as by Abort.
+// Drop is Abort for a run that a signal ended. When the output is a pipe or a socket
+// (rank 0's stdout under mpirun), its reader may have stopped reading: the launcher ending
+// the job (mpirun, after a rank died) does, and a write would block until the kill and keep
+// rank 0 from saying why the job ended. What is still buffered for it is then dropped. Any
+// other output (a file, stdout redirected to one) is handled as by Abort.
 func (o *Output) Drop() {
-	if o.f == nil {
+	if o.pipe && !o.done {
 		o.done = true
+		if o.f != nil {
+			o.f.Close()
+		}
 		return
 	}
 	o.Abort()

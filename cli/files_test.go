@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"io"
 	"os"
 	"path/filepath"
 	"syscall"
@@ -57,4 +58,33 @@ func TestCommittedOutputHasThePlainCreateMode(t *testing.T) {
 	st, err := os.Stat(path)
 	require.NoError(t, err)
 	require.Equal(t, 0o666&^umask, st.Mode().Perm())
+}
+
+// Drop, for a run a signal ended, writes nothing more to stdout when it is a pipe (whose
+// reader, mpirun ending the job, may have stopped reading) and flushes it otherwise.
+func TestDropLeavesAPipeAlone(t *testing.T) {
+	r, w, err := os.Pipe()
+	require.NoError(t, err)
+	defer r.Close()
+	o, err := CreateOutput("-", w)
+	require.NoError(t, err)
+	_, err = o.WriteString("buffered")
+	require.NoError(t, err)
+	o.Drop()
+	w.Close()
+	got, err := io.ReadAll(r)
+	require.NoError(t, err)
+	require.Empty(t, got)
+
+	f, err := os.Create(filepath.Join(t.TempDir(), "stdout"))
+	require.NoError(t, err)
+	defer f.Close()
+	o, err = CreateOutput("-", f)
+	require.NoError(t, err)
+	_, err = o.WriteString("buffered")
+	require.NoError(t, err)
+	o.Drop()
+	got, err = os.ReadFile(f.Name())
+	require.NoError(t, err)
+	require.Equal(t, "buffered", string(got), "stdout redirected to a file keeps what was put")
 }

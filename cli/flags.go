@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"regexp"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -95,5 +96,9 @@ func flagError(fs *flag.FlagSet, msg string) string {
 	case "value out of range":
 		why = "out of range"
 	}
-	return fmt.Sprintf("%s %s: %s", dashed(m[2]), m[1], why)
+	value := m[1]
+	if value == "" || strings.ContainsAny(value, " \t") {
+		value = strconv.Quote(value)
+	}
+	return fmt.Sprintf("%s %s: %s", dashed(m[2]), value, why)
 }

@@ -20,6 +20,8 @@ func TestParseErrors(t *testing.T) {
 		{[]string{"--window", "99999999999999999999"}, "--window 99999999999999999999: out of range"},
 		{[]string{"--wait", "soon"}, "--wait soon: not a duration (e.g. 90s, 5m, 1h30m)"},
 		{[]string{"--quiet=maybe"}, "--quiet maybe: not true or false"},
+		{[]string{"-j="}, `-j "": not a number`},
+		{[]string{"--wait", "1 h"}, `--wait "1 h": not a duration (e.g. 90s, 5m, 1h30m)`},
 		{[]string{"--bogus"}, "unknown flag --bogus"},
 		{[]string{"-z"}, "unknown flag -z"},
 		{[]string{"--window"}, "--window needs a value"},

@@ -316,6 +316,12 @@ type journaledSink struct {
 	written bool
 }
 
+var (
+	_ rank.EndSink     = (*journaledSink)(nil)
+	_ rank.GapSink     = (*journaledSink)(nil)
+	_ rank.ArrivalSink = (*journaledSink)(nil)
+)
+
 func (s *journaledSink) Put(seq uint64, out []byte) error {
 	perr := s.sink.Put(seq, out)
 	if perr != nil && !errors.Is(perr, rank.ErrDone) && !errors.Is(perr, rank.ErrDrain) {

@@ -918,6 +918,21 @@ func TestArrivalSink(t *testing.T) {
 	requireInOrder(t, &s.listSink, 500)
 	require.ElementsMatch(t, s.seqs, s.arrived)
 
+	// Unordered, with backups: still once per result (a backup's losing copy is dropped).
+	h = newHarness(3, 500)
+	h.work = func(_ context.Context, r int, c Chunk) ([]byte, error) {
+		if r == 1 && c.Seq%50 == 0 {
+			time.Sleep(2 * time.Millisecond) // stragglers, for backups
+		}
+		return digest(c.Data), nil
+	}
+	s = &arrivalSink{}
+	cfg := cfgWith(2, 1)
+	cfg.Unordered, cfg.Backups = true, true
+	require.NoError(t, runArrival(t, h, s, cfg))
+	require.Equal(t, s.seqs, s.arrived, "unordered: each put as it arrives")
+	require.ElementsMatch(t, s.seqs, seqsUpTo(500))
+
 	h = newHarness(2, 1000)
 	h.work = func(ctx context.Context, _ int, c Chunk) ([]byte, error) {
 		if c.Seq == 0 {
@@ -997,4 +1012,46 @@ func TestCancelledStopNamesSilentRanks(t *testing.T) {
 	require.ErrorIs(t, err, context.Canceled)
 	require.Equal(t, []string{"rank 2 on inproc"}, su.Ranks)
 	require.Equal(t, "rank 2 on inproc did not answer the stop (gone before it: killed, out of memory?)", su.Detail())
+}
+
+// A drain lets the chunks waiting for a retry run: forgotten, they left every result after
+// them unwritten (ordered output waits for them).
+func TestDrainKeepsRetries(t *testing.T) {
+	h := newHarness(2, 1000)
+	release := make(chan struct{})
+	h.work = func(ctx context.Context, _ int, c Chunk) ([]byte, error) {
+		switch {
+		case c.Seq == 3 && c.Attempt == 0:
+			return nil, errors.New("fails once")
+		case c.Seq == 4:
+			select { // busy until the drain, so that chunk 3's retry waits for its worker
+			case <-release:
+			case <-ctx.Done():
+			}
+		}
+		return digest(c.Data), nil
+	}
+	var once sync.Once
+	s := &arrivalSink{onArr: func(seq uint64) error {
+		if seq >= 5 {
+			once.Do(func() { close(release) })
+			return ErrDrain
+		}
+		return nil
+	}}
+	cfg := cfgWith(1, 1)
+	cfg.Retries = 1
+	require.NoError(t, runArrival(t, h, s, cfg))
+	issued := int(h.src.next)
+	requireInOrder(t, &s.listSink, uint64(issued))
+	require.Greater(t, issued, 5)
+}
+
+// seqsUpTo is 0, 1, ..., n-1.
+func seqsUpTo(n uint64) []uint64 {
+	out := make([]uint64, n)
+	for i := range out {
+		out[i] = uint64(i)
+	}
+	return out
 }

@@ -80,6 +80,7 @@ type EndSink interface {
 // ErrDone (end the job: this result is still put if its turn has come, with the results it
 // lets out of the reorder buffer, while those still waiting for an earlier chunk are
 // dropped, never put); any other error fails the job. out is valid only during the call.
+// A chunk that fails every try (Config.KeepGoing) never arrives: GapSink hears of it.
 type ArrivalSink interface {
 	Sink
 	Arrived(seq uint64, out []byte) error

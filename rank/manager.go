@@ -496,17 +496,9 @@ func (m *manager) arrived(seq uint64, out []byte) error {
 	}
 }
 
-// drain stops issuing chunks: the source is done and chunks waiting for a retry are
-// forgotten; the chunks in flight still complete.
-func (m *manager) drain() {
-	m.srcDone = true
-	m.retryq = m.retryq[:0]
-	for s, f := range m.inflight {
-		if f.rank == -1 {
-			delete(m.inflight, s)
-		}
-	}
-}
+// drain stops issuing new chunks; the chunks in flight still complete, retries included: a
+// chunk forgotten while it waited for its retry would leave every result after it unput.
+func (m *manager) drain() { m.srcDone = true }
 
 // deliver passes a result (or, failed, the hole a poison chunk leaves) to the Sink: at once
 // when unordered, otherwise through the reorder buffer.
@@ -658,7 +650,7 @@ func (m *manager) stopAll(ctx context.Context, cause error) (silent []string) {
 			}
 			return silent
 		}
-		if msg.Kind == KindStop && !acked[msg.From] {
+		if msg.Kind == KindStop && msg.From > 0 && msg.From < len(acked) && !acked[msg.From] {
 			acked[msg.From] = true
 			left--
 		}

@@ -2,6 +2,8 @@ package taskfarm
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"flag"
 	"fmt"
@@ -79,9 +81,9 @@ For tasks of a few milliseconds, --window 16 or --chunk 10 keeps the workers bus
 Exit status as GNU parallel: 0 all tasks succeeded, 1-100 that many failed, 101 more
 than 100 failed, 255 another error; --halt ...,fail=1 exits with the failing task's status.
 --halt counts tasks as they finish, as GNU parallel does. With now, the task that fired is
-printed last; tasks that finished while an earlier one still ran are not printed nor logged
-(--resume runs them again), as with parallel -k. With soon, the tasks already sent to a
-worker (its --window) still run.
+printed even if earlier ones still ran (they are killed); tasks waiting behind one that still
+ran are neither printed nor logged (--resume runs them again), as with parallel -k. With
+soon, the tasks already sent to a worker (its --window) still run.
 mpirun prints a banner when a rank exits non-zero: mpirun -q leaves it out.
 
 Differences from GNU parallel: several -a files are read one after the other (not
@@ -127,7 +129,7 @@ func parseArgs(env *cli.Env, args []string) (*options, *cli.EngineFlags, error) 
 	fs.Lookup("backups").Usage = "not for exec: tasks have side effects"
 	fs.Lookup("backups").DefValue, ef.Backups = "false", false
 	fs.Lookup("retries").Usage = "run a failed task (exit status, signal, timeout) up to `N` more times, on another worker where possible; only the last try is printed"
-	if err := cli.Parse(fs, preprocess(args)); err != nil {
+	if err := cli.Parse(fs, preprocess(fs, args)); err != nil {
 		return nil, nil, err
 	}
 	o.command = fs.Args()
@@ -144,10 +146,12 @@ func parseArgs(env *cli.Env, args []string) (*options, *cli.EngineFlags, error) 
 }
 
 // preprocess turns GNU-style -j4 into -j=4 before the command (the flag package wants a
-// separate value).
-func preprocess(args []string) []string {
+// separate value). It skips the value of a flag given as a separate argument (--chunk 3),
+// which may itself start with a dash.
+func preprocess(fs *flag.FlagSet, args []string) []string {
 	out := make([]string, 0, len(args))
-	for i, a := range args {
+	for i := 0; i < len(args); i++ {
+		a := args[i]
 		if a == "--" || !strings.HasPrefix(a, "-") {
 			return append(out, args[i:]...)
 		}
@@ -155,8 +159,19 @@ func preprocess(args []string) []string {
 			a = "-j=" + a[2:]
 		}
 		out = append(out, a)
+		name := strings.TrimLeft(a, "-")
+		if f := fs.Lookup(name); f != nil && !strings.Contains(name, "=") && !isBool(f) && i+1 < len(args) {
+			i++
+			out = append(out, args[i])
+		}
 	}
 	return out
+}
+
+// isBool reports whether f is a boolean flag (one that takes no separate value).
+func isBool(f *flag.Flag) bool {
+	b, ok := f.Value.(interface{ IsBoolFlag() bool })
+	return ok && b.IsBoolFlag()
 }
 
 // check validates the values and derives the rest.
@@ -369,6 +384,7 @@ type manager struct {
 	in     *inputs
 	joblog *os.File
 	sink   *sink
+	run    string // the run's name (random): its spill files' names start with spillPrefix(run)
 }
 
 // open runs on rank 0 before any work: it counts the tasks when the input is a file,
@@ -420,6 +436,9 @@ func (m *manager) open(ctx context.Context) (*rank.Plan, error) {
 		per := int64(o.chunk.Or(1))
 		chunks = (todo + per - 1) / per
 	}
+	var name [6]byte
+	rand.Read(name[:]) // never fails (crypto/rand since Go 1.24)
+	m.run = hex.EncodeToString(name[:])
 	m.sink = &sink{
 		stdout: m.env.Stdout, stderr: m.env.Stderr, msgs: m.env.Stderr, joblog: m.joblog,
 		tally: tally{policy: o.halt, total: todo}, timeout: o.timeoutText,
@@ -427,15 +446,19 @@ func (m *manager) open(ctx context.Context) (*rank.Plan, error) {
 	return &rank.Plan{
 		Source: src,
 		Sink:   m.sink,
-		Setup:  setup{managerHost: m.host, ntasks: total}.encode(),
+		Setup:  setup{managerHost: m.host, ntasks: total, run: m.run}.encode(),
 		Total:  chunks,
 	}, nil
 }
 
-// close closes the input and the joblog, and removes the output of tasks never printed.
+// close closes the input and the joblog, and removes the output of tasks never printed:
+// that of chunks that arrived, and any other spill file of the run in the tmpdir (a task
+// that finished as the job stopped). Workers spill only where rank 0 reads (its host, or a
+// shared --tmpdir), so that is every one.
 func (m *manager) close() {
 	if m.sink != nil {
 		m.sink.dropUnprinted()
+		removeSpills(m.o.tmpdir, m.run)
 	}
 	if m.in != nil {
 		m.in.Close()

@@ -47,9 +47,9 @@
 // --halt WHEN,WHY=N has GNU parallel's meaning: WHEN is now (kill the running tasks) or
 // soon (start no more), WHY is fail, success or done, N a count or a percentage. It counts
 // tasks as they finish, whatever the output order (rank.ArrivalSink). With now, the task
-// that fired is printed last, even before earlier tasks that were still running (killed);
-// tasks that finished behind such a task are neither printed nor logged, as GNU parallel
-// -k does. With soon, the tasks already sent to a worker (its window) still run.
+// that fired is printed even if earlier tasks were still running (they are killed); tasks
+// waiting behind one that still ran are neither printed nor logged, as GNU parallel -k
+// does. With soon, the tasks already sent to a worker (its window) still run.
 //
 // # Exit status
 //

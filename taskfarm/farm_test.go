@@ -225,6 +225,13 @@ func TestParseArgs(t *testing.T) {
 			return ef.Threads == 4 && o.keep && strings.Join(o.command, " ") == "echo -j4"
 		}},
 		{[]string{"-j", "2", "--threads", "2", "echo"}, "", func(o *options, ef *cli.EngineFlags) bool { return ef.Threads == 2 }},
+		// -j4 after a flag's separate value, and a value that starts with a dash.
+		{[]string{"--chunk", "3", "-j4", "--workdir", "-d", "-j3", "echo"}, "", func(o *options, ef *cli.EngineFlags) bool {
+			return ef.Threads == 3 && o.chunk.Or(1) == 3 && o.workdir == "-d" && strings.Join(o.command, " ") == "echo"
+		}},
+		{[]string{"--quiet", "-j2", "echo", "-j5"}, "", func(o *options, ef *cli.EngineFlags) bool {
+			return ef.Threads == 2 && strings.Join(o.command, " ") == "echo -j5"
+		}},
 		{[]string{"--jobs=3", "echo", "-a", "x"}, "", func(o *options, ef *cli.EngineFlags) bool {
 			return ef.Threads == 3 && len(o.inputs) == 0 && len(o.command) == 3
 		}},

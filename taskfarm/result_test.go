@@ -60,13 +60,13 @@ func FuzzResult(f *testing.F) {
 }
 
 func TestSetup(t *testing.T) {
-	for _, s := range []setup{{"vm", -1}, {"", 0}, {"node-1.cluster", 1 << 40}} {
+	for _, s := range []setup{{"vm", -1, "0a1b2c3d4e5f"}, {"", 0, ""}, {"node-1.cluster", 1 << 40, "x"}} {
 		got, err := decodeSetup(s.encode())
 		if err != nil || got != s {
 			t.Errorf("setup %+v -> %+v, %v", s, got, err)
 		}
 	}
-	for _, bad := range [][]byte{nil, {2}, {1}, append(setup{"x", 1}.encode(), 0)} {
+	for _, bad := range [][]byte{nil, {2}, {1}, {3}, append(setup{"x", 1, "r"}.encode(), 0), setup{"x", 1, "../r"}.encode(), setup{"x", 1, "*"}.encode()} {
 		if _, err := decodeSetup(bad); err == nil {
 			t.Errorf("decodeSetup(%x): no error", bad)
 		}

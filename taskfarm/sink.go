@@ -29,11 +29,12 @@ type sink struct {
 var _ rank.ArrivalSink = (*sink)(nil)
 
 // Arrived counts the tasks of a chunk as it arrives and applies --halt: soon drains the job
-// (no more tasks are issued); now ends it. The task that fired now is printed at once,
-// with the tasks before it in its chunk, even when tasks before them in the input have not
-// finished (their output will never come): it is the job's last output, the one a search
-// (now,success=1) is run for. The rest of its chunk, and the chunks still waiting for an
-// earlier one, are not printed (as GNU parallel -k prints none of them).
+// (no more tasks are issued); now ends it. The task that fired now is printed at once, with
+// the tasks before it in its chunk, even when earlier tasks of the input have not finished
+// (they are killed, and never printed): for a search (now,success=1) it is the answer. When
+// no earlier task was missing, the tasks that had finished after it in the input print
+// after it, in order; the rest of its chunk, and the tasks waiting behind one still running,
+// are not printed, as with GNU parallel -k.
 func (s *sink) Arrived(seq uint64, out []byte) error {
 	var halt haltWhen
 	n := 0
@@ -85,9 +86,8 @@ func (s *sink) Put(seq uint64, out []byte) error {
 
 // print prints and logs the first n tasks of a chunk (all when n < 0) and drops the rest.
 func (s *sink) print(seq uint64, out []byte, n int) error {
-	delete(s.spills, seq)
 	i := 0
-	return partition.Unpack(out, func(_ int, item []byte) error {
+	err := partition.Unpack(out, func(_ int, item []byte) error {
 		if i++; n >= 0 && i > n {
 			return discard(item)
 		}
@@ -97,6 +97,10 @@ func (s *sink) print(seq uint64, out []byte, n int) error {
 		}
 		return s.task(&r)
 	})
+	if err == nil {
+		delete(s.spills, seq) // else dropUnprinted removes what is left
+	}
+	return err
 }
 
 // dropUnprinted removes the spill files of the chunks that arrived and were never printed

@@ -170,3 +170,25 @@ func TestSinkHaltNowDropsWaitingChunks(t *testing.T) {
 		t.Errorf("printed %q, want the task that fired alone", out.String())
 	}
 }
+
+// removeSpills removes this run's spill files left in the tmpdir, and nothing else.
+func TestRemoveSpills(t *testing.T) {
+	dir := t.TempDir()
+	mine := []string{spillPrefix("abc") + "7-1.out", spillPrefix("abc") + "9-2.err"}
+	others := []string{spillPrefix("abd") + "7-1.out", "mw-exec-", "notes.txt"}
+	for _, f := range append(append([]string{}, mine...), others...) {
+		if err := os.WriteFile(filepath.Join(dir, f), nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	removeSpills(dir, "abc")
+	left, _ := filepath.Glob(filepath.Join(dir, "*"))
+	if len(left) != len(others) {
+		t.Errorf("left %v, want %v", left, others)
+	}
+	for _, f := range mine {
+		if _, err := os.Stat(filepath.Join(dir, f)); !os.IsNotExist(err) {
+			t.Errorf("%s left behind", f)
+		}
+	}
+}

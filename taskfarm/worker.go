@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"runtime"
 	"slices"
 	"strconv"
@@ -39,25 +40,41 @@ type workerConfig struct {
 // setup is what the manager tells every worker before any task (Plan.Setup).
 type setup struct {
 	managerHost string
-	ntasks      int64 // number of tasks in the input, -1 unknown
+	ntasks      int64  // number of tasks in the input, -1 unknown
+	run         string // names this run's spill files (spillPrefix), for the manager's cleanup
 }
 
 func (s setup) encode() []byte {
-	b := []byte{1}
+	b := []byte{2}
 	b = appendString(b, s.managerHost)
-	return binary.AppendVarint(b, s.ntasks)
+	b = binary.AppendVarint(b, s.ntasks)
+	return appendString(b, s.run)
 }
 
 func decodeSetup(b []byte) (setup, error) {
-	if len(b) == 0 || b[0] != 1 {
+	if len(b) == 0 || b[0] != 2 {
 		return setup{}, errors.New("exec: bad setup from the manager")
 	}
 	d := decoder{b: b[1:]}
-	s := setup{managerHost: string(d.bytes()), ntasks: d.varint()}
-	if d.err != nil || len(d.b) != 0 {
+	s := setup{managerHost: string(d.bytes()), ntasks: d.varint(), run: string(d.bytes())}
+	if d.err != nil || len(d.b) != 0 || strings.ContainsAny(s.run, "/*?[\\") {
 		return setup{}, errors.New("exec: bad setup from the manager")
 	}
 	return s, nil
+}
+
+// spillPrefix starts the names of a run's spill files in the tmpdir: the manager removes
+// what is left of them when the run ends (removeSpills).
+func spillPrefix(run string) string { return "mw-exec-" + run + "-" }
+
+// removeSpills removes the spill files of run left in dir: those of tasks whose output was
+// never printed because --halt or a failure ended the job first (a task finishing as the
+// job stopped). It removes only files a worker made for this run.
+func removeSpills(dir, run string) {
+	left, _ := filepath.Glob(filepath.Join(dir, spillPrefix(run)+"*"))
+	for _, f := range left {
+		os.Remove(f)
+	}
 }
 
 // worker runs the tasks of the chunks a worker rank is given.
@@ -67,6 +84,7 @@ type worker struct {
 	path0  string   // the program of a literal first word, looked up once
 	err0   error    // why that lookup failed
 	spill  bool     // large output may be handed to the manager as a file
+	name   string   // the run's name, in its spill files' names
 	prefix string   // "mw[rank@host]: exec: " for messages in a task's stderr
 
 	slots slotPool
@@ -97,6 +115,7 @@ func newWorker(cfg workerConfig, st setup) (*worker, error) {
 	w := &worker{cfg: cfg, running: map[int]bool{}, pairs: map[int]*capturePair{}}
 	w.prefix = fmt.Sprintf("mw[%d@%s]: exec: ", cfg.rank, cfg.host)
 	w.spill = cfg.tmpdirGiven || st.managerHost == cfg.host
+	w.name = st.run
 	for _, kv := range os.Environ() {
 		switch k, _, _ := strings.Cut(kv, "="); k {
 		case "MW_TASK", "MW_SLOT", "MW_RANK", "MW_NTASKS":
@@ -193,6 +212,10 @@ func (w *worker) run(ctx context.Context, c rank.Chunk) ([]byte, error) {
 		out = partition.Pack(out, rec)
 		return nil
 	})
+	if err == nil && ctx.Err() != nil {
+		// The job stopped as the tasks ended: the result will not be printed.
+		err = ctx.Err()
+	}
 	if err != nil {
 		for _, p := range spilled {
 			os.Remove(p)
@@ -554,7 +577,7 @@ func (w *worker) collect(f *os.File, seq uint64, stream string, data *[]byte, si
 		*data = buf
 		return nil
 	}
-	named, err := os.CreateTemp(w.cfg.tmpdir, fmt.Sprintf("mw-exec-%d-*.%s", seq, stream))
+	named, err := os.CreateTemp(w.cfg.tmpdir, fmt.Sprintf("%s%d-*.%s", spillPrefix(w.name), seq, stream))
 	if err != nil {
 		return fmt.Errorf("spill task output: %w", err)
 	}
