@@ -139,6 +139,12 @@ func TestHelpAndVersion(t *testing.T) {
 	require.Equal(t, 0, r.Code)
 	require.Contains(t, string(r.Stdout), "--items")
 	require.Contains(t, string(r.Stdout), "-window")
+	// Every workload's help: its usage, then the flags under one heading, on stdout.
+	for _, w := range [][]string{{"selftest"}, {"interp"}, {"overlay"}, {"exec"}, {"gen", "frames"}, {"gen", "map"}} {
+		r = mwtest.Run(t, nil, append(w, "-h")...)
+		require.Equal(t, 0, r.Code, "%v -h: %s", w, r.Stderr)
+		require.Equal(t, 1, strings.Count(string(r.Stdout), "\nflags:\n"), "%v -h:\n%s", w, r.Stdout)
+	}
 	r = mwtest.Run(t, nil, "version")
 	require.Equal(t, 0, r.Code)
 	require.Regexp(t, `^mw \S+\n$`, string(r.Stdout))

@@ -39,8 +39,6 @@ example:
   mw gen frames --count 20000 -o frames.pgm
   mpirun -np 3 mw interp -i frames.pgm -o big.pgm --png look   # look-in.png, look-out.png
   mw gen frames --count 250 | mpirun -np 3 mw interp --fps 25 > /dev/null
-
-flags:
 `
 
 // options are interp's own flags.

@@ -23,8 +23,6 @@ same seed and size give the same bytes.
 example:
   mw gen frames --count 20000 --seed 1 -o frames.pgm
   mw gen frames --count 100 --format raw | mw interp --format raw -o big.raw
-
-flags:
 `
 
 func runGenFrames(_ context.Context, env *cli.Env, args []string) error {

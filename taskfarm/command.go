@@ -96,8 +96,6 @@ examples:
   mpirun -q -np 9 mw exec -a samples.txt --joblog run.log --resume -- ./analyse ...   (after a kill)
   mpirun -q -np 4 mw exec --tasks commands.txt --halt now,fail=1 --timeout 1h
   seq 1000000 | mpirun -q -np 4 mw exec --halt now,success=1 -- ./try-key {}
-
-flags:
 `
 
 // parseArgs parses and checks exec's command line; every value is checked here, before
