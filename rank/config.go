@@ -10,8 +10,10 @@ import (
 // issues no more chunks, tells every worker to abandon what it holds, and Run returns nil.
 var ErrDone = errors.New("job done")
 
-// ErrDrain may be returned by Sink.Put to stop issuing new chunks while the chunks already
-// in flight still complete and reach the Sink; Run then returns nil.
+// ErrDrain may be returned by Sink.Put (or ArrivalSink.Arrived) to start no more chunks:
+// the chunks being computed complete and reach the Sink, while those queued at a worker
+// and not started, or waiting for a retry, are left out (a GapSink is told, in order);
+// Run then returns nil.
 var ErrDrain = errors.New("job draining")
 
 // Config tunes one run. The zero value is not valid; start from DefaultConfig.
@@ -98,6 +100,7 @@ type Stats struct {
 	PerWorker    []uint64      // chunks computed per worker rank (index = rank)
 	Retries      uint64        // chunks re-issued after an error
 	Backups      uint64        // backup copies of straggling chunks issued
+	Skipped      uint64        // chunks left out unstarted because a Sink drained the job
 	MaxReorder   int           // most results ever held in the reorder buffer
 	ReorderBound int           // the reorder buffer's bound
 	Hosts        []string      // host of each rank (index = rank), when known

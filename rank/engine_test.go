@@ -526,10 +526,11 @@ func TestDrainFinishesInFlight(t *testing.T) {
 	}
 	_, err, _ := h.run(t, cfgWith(2, 1))
 	require.NoError(t, err)
-	// Every chunk issued before the drain is written, in order, and nothing after.
-	issued := int(h.src.next)
-	requireInOrder(t, h.sink, uint64(issued))
-	require.Less(t, issued, 100)
+	// Every chunk issued before the drain is written or, unstarted, left out, in order;
+	// nothing after.
+	issued := h.src.next
+	require.Equal(t, seqsUpTo(issued), h.sink.all)
+	require.Less(t, issued, uint64(100))
 }
 
 func TestUnorderedDeliversEachOnce(t *testing.T) {
@@ -884,6 +885,14 @@ func arriveThenStop(seq uint64, stop error) *arrivalSink {
 
 func runArrival(t *testing.T, h *harness, s *arrivalSink, cfg Config) error {
 	t.Helper()
+	_, err := runArrivalVia(t, h, s, cfg, nil)
+	return err
+}
+
+// runArrivalVia runs h's job with s as its Sink, each worker rank on via(rank, transport)
+// when via is set, and returns the manager's Stats and error.
+func runArrivalVia(t *testing.T, h *harness, s *arrivalSink, cfg Config, via func(int, Transport) Transport) (Stats, error) {
+	t.Helper()
 	job := func(r int) Job {
 		j := h.job(r)
 		open := j.Open
@@ -900,13 +909,17 @@ func runArrival(t *testing.T, h *harness, s *arrivalSink, cfg Config) error {
 	defer cancel()
 	var wg sync.WaitGroup
 	for r := 1; r < h.net.Size(); r++ {
+		tr := h.net.Rank(r)
+		if via != nil {
+			tr = via(r, tr)
+		}
 		wg.Add(1)
-		go func() { defer wg.Done(); Run(ctx, h.net.Rank(r), job(r), cfg) }()
+		go func() { defer wg.Done(); Run(ctx, tr, job(r), cfg) }()
 	}
-	_, err := Run(ctx, h.net.Rank(0), job(0), cfg)
+	st, err := Run(ctx, h.net.Rank(0), job(0), cfg)
 	wg.Wait()
 	require.NoError(t, ctx.Err(), "run hung past the test deadline")
-	return err
+	return st, err
 }
 
 // Every result arrives once, before its Put; an arrival may end the job while an earlier
@@ -958,13 +971,16 @@ func TestArrivalSink(t *testing.T) {
 	}
 	require.Equal(t, uint64(0), s.arrived[len(s.arrived)-1], "results handled after the arrival that ended the job")
 
-	// A drain at arrival stops issuing; what was issued is still put, in order.
+	// A drain at arrival stops issuing; what was issued is put or, unstarted, left out, in order.
 	h = newHarness(2, 100000)
 	s = arriveThenStop(10, ErrDrain)
 	require.NoError(t, runArrival(t, h, s, cfgWith(2, 1)))
-	issued := int(h.src.next)
-	requireInOrder(t, &s.listSink, uint64(issued))
-	require.Less(t, issued, 100)
+	issued := h.src.next
+	require.Equal(t, seqsUpTo(issued), s.all, "every issued chunk written or left out (unstarted), in order")
+	for i, seq := range s.seqs {
+		require.Equal(t, digest(binary.LittleEndian.AppendUint64(nil, seq)), s.outs[i])
+	}
+	require.Less(t, issued, uint64(100))
 }
 
 // muted drops every message its rank sends once on is set: a rank that died silently, as
@@ -1014,37 +1030,75 @@ func TestCancelledStopNamesSilentRanks(t *testing.T) {
 	require.Equal(t, "rank 2 on inproc did not answer the stop (gone before it: killed, out of memory?)", su.Detail())
 }
 
-// A drain lets the chunks waiting for a retry run: forgotten, they left every result after
-// them unwritten (ordered output waits for them).
-func TestDrainKeepsRetries(t *testing.T) {
-	h := newHarness(2, 1000)
-	release := make(chan struct{})
-	h.work = func(ctx context.Context, _ int, c Chunk) ([]byte, error) {
-		switch {
-		case c.Seq == 3 && c.Attempt == 0:
-			return nil, errors.New("fails once")
-		case c.Seq == 4:
-			select { // busy until the drain, so that chunk 3's retry waits for its worker
-			case <-release:
-			case <-ctx.Done():
-			}
-		}
-		return digest(c.Data), nil
+// drainGate is a worker's transport that opens gate once the worker receives the drain.
+type drainGate struct {
+	Transport
+	once *sync.Once
+	gate chan struct{}
+}
+
+func (g drainGate) Recv(ctx context.Context) (Msg, error) {
+	m, err := g.Transport.Recv(ctx)
+	if err == nil && m.Kind == KindDrain {
+		g.once.Do(func() { close(g.gate) })
 	}
-	var once sync.Once
-	s := &arrivalSink{onArr: func(seq uint64) error {
-		if seq >= 5 {
-			once.Do(func() { close(release) })
-			return ErrDrain
+	return m, err
+}
+
+// A drain starts no more chunks: those queued at the workers come back unstarted and are
+// left out (a GapSink is told, in order), those running complete, and the results after a
+// left-out chunk are still written. So is a chunk that waited for a retry.
+func TestDrainLeavesOutUnstartedChunks(t *testing.T) {
+	for _, mode := range []Mode{Push, Pull} {
+		const workers = 2
+		h := newHarness(workers, 100000)
+		gates := make([]chan struct{}, workers+1)
+		var onces [workers + 1]sync.Once
+		for r := range gates {
+			gates[r] = make(chan struct{})
 		}
-		return nil
-	}}
-	cfg := cfgWith(1, 1)
-	cfg.Retries = 1
-	require.NoError(t, runArrival(t, h, s, cfg))
-	issued := int(h.src.next)
-	requireInOrder(t, &s.listSink, uint64(issued))
-	require.Greater(t, issued, 5)
+		var running atomic.Int64
+		h.work = func(ctx context.Context, r int, c Chunk) ([]byte, error) {
+			switch {
+			case c.Seq == 0:
+			case c.Seq == 1 && c.Attempt == 0:
+				return nil, errors.New("fails once") // its retry waits behind the busy workers
+			default:
+				running.Add(1)
+				select { // busy until this worker receives the drain
+				case <-gates[r]:
+				case <-ctx.Done():
+				}
+			}
+			return digest(c.Data), nil
+		}
+		s := &arrivalSink{onArr: func(seq uint64) error {
+			if seq == 0 {
+				for running.Load() < workers { // every worker busy, its queue full
+					time.Sleep(time.Millisecond)
+				}
+				return ErrDrain
+			}
+			return nil
+		}}
+		cfg := cfgWith(4, 1)
+		cfg.Retries, cfg.Mode = 1, mode
+		st, err := runArrivalVia(t, h, s, cfg, func(r int, tr Transport) Transport {
+			return drainGate{tr, &onces[r], gates[r]}
+		})
+		require.NoError(t, err)
+		issued := h.src.next
+		require.Equal(t, seqsUpTo(issued), s.all, "%s: every issued chunk written or left out, in order", mode)
+		require.NotEmpty(t, s.left, "%s: nothing left out", mode)
+		// Chunk 0, and each chunk that started (one per worker thread, and one more where
+		// the worker's receiving loop computed a chunk too): started, it completes.
+		require.Len(t, s.seqs, 1+int(running.Load()), "%s: chunk 0 and every chunk that started", mode)
+		require.Equal(t, uint64(len(s.left)), st.Skipped)
+		require.Less(t, issued, uint64(100))
+		for i, seq := range s.seqs {
+			require.Equal(t, digest(binary.LittleEndian.AppendUint64(nil, seq)), s.outs[i])
+		}
+	}
 }
 
 // seqsUpTo is 0, 1, ..., n-1.

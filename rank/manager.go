@@ -45,12 +45,13 @@ type manager struct {
 	inflight map[uint64]*flight
 	pooled   map[uint64][]byte // results whose buffer goes back to the transport's pool once written
 	late     map[uint64]int    // chunks done while a second holder still computes them
-	holes    map[uint64]bool   // --keep-going: failed chunks the output leaves out
+	holes    map[uint64]bool   // chunks the output leaves out: failed (--keep-going), or handed back by a drain
 	failed   []FailedChunk
 	retryq   []uint64
 	ro       *partition.Reorder
 	nextSeq  uint64
 	srcDone  bool // no more chunks will be issued (end of input, or draining)
+	draining int  // 1: a Sink asked for a drain that the workers are yet to hear of; 2: they have
 
 	sized SizedSource // the source, when the engine sizes its chunks
 	sizer sizer
@@ -251,6 +252,11 @@ func (m *manager) loop(ctx context.Context) error {
 		if err := m.handle(msg); err != nil {
 			return err
 		}
+		if m.draining == 1 {
+			if err := m.drainWorkers(ctx); err != nil {
+				return err
+			}
+		}
 		m.inFlight.Store(int64(len(m.inflight)))
 		if m.sized != nil && msg.Kind == KindResult {
 			// The manager's cost per message: handling this result and issuing what it
@@ -396,7 +402,7 @@ func (m *manager) handle(msg Msg) error {
 		m.slots.push(msg.From)
 		return nil
 	}
-	if msg.Kind != KindResult && msg.Kind != KindError {
+	if msg.Kind != KindResult && msg.Kind != KindError && (msg.Kind != KindSkip || m.draining == 0) {
 		return fmt.Errorf("%s: unexpected %s message (chunk %d, %d bytes)", m.who(msg.From), msg.Kind, msg.Seq, len(msg.Data))
 	}
 	if msg.Seq >= m.nextSeq {
@@ -416,6 +422,9 @@ func (m *manager) handle(msg Msg) error {
 		return fmt.Errorf("%s: %s for chunk %d, which is held by %s", m.who(msg.From), msg.Kind, msg.Seq, m.who(f.rank))
 	}
 	m.credit(msg.From)
+	if msg.Kind == KindSkip {
+		return m.skipped(msg.From, msg.Seq, f)
+	}
 	if m.tr != nil {
 		now := time.Now()
 		name, cat := "chunk "+strconv.FormatUint(msg.Seq, 10), "chunk"
@@ -496,9 +505,53 @@ func (m *manager) arrived(seq uint64, out []byte) error {
 	}
 }
 
-// drain stops issuing new chunks; the chunks in flight still complete, retries included: a
-// chunk forgotten while it waited for its retry would leave every result after it unput.
-func (m *manager) drain() { m.srcDone = true }
+// drain stops issuing chunks: the source is done, and the workers are told (drainWorkers,
+// from the loop) to hand back the chunks they have not started; those running complete.
+func (m *manager) drain() {
+	m.srcDone = true
+	if m.draining == 0 {
+		m.draining = 1
+	}
+}
+
+// drainWorkers tells every worker of the drain, and leaves out the chunks waiting for a
+// retry: no chunk starts from now on, and each one that does not run leaves a hole, so
+// that the results after it are still written.
+func (m *manager) drainWorkers(ctx context.Context) error {
+	m.draining = 2
+	if err := m.broadcastKind(ctx, KindDrain, nil); err != nil {
+		return fmt.Errorf("drain: %w", err)
+	}
+	for _, seq := range m.retryq {
+		if f, ok := m.inflight[seq]; ok && f.rank == -1 {
+			if err := m.skipped(-1, seq, f); err != nil {
+				return err
+			}
+		}
+	}
+	m.retryq = m.retryq[:0]
+	return nil
+}
+
+// skipped leaves out chunk seq, which worker from handed back unstarted (from -1: it
+// waited for a retry), unless another copy of it still runs.
+func (m *manager) skipped(from int, seq uint64, f *flight) error {
+	other := 0
+	switch from {
+	case f.rank:
+		other = f.backup
+	case f.backup:
+		other = f.rank
+	}
+	if other > 0 {
+		f.rank, f.backup = other, 0 // the other copy runs on
+		return nil
+	}
+	delete(m.inflight, seq)
+	m.free = append(m.free, f)
+	m.st.Skipped++
+	return m.deliver(from, seq, nil, true)
+}
 
 // deliver passes a result (or, failed, the hole a poison chunk leaves) to the Sink: at once
 // when unordered, otherwise through the reorder buffer.

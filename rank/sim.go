@@ -513,6 +513,16 @@ func (n *SimNet) process(e simEvent) {
 			if int(w.busy) < n.threads {
 				n.startNext(e.rank, e.t+int64(n.model.Overhead))
 			}
+		case KindDrain:
+			// Hand back the queued tasks, oldest first.
+			q := n.queue[int(e.rank)*n.qcap:][:n.qcap]
+			for ; w.n > 0; w.n-- {
+				n.workerSend(e.t, simEvent{rank: e.rank, kind: KindSkip, seq: q[w.head].seq})
+				if n.pull {
+					n.workerSend(e.t, simEvent{rank: e.rank, kind: KindAsk})
+				}
+				w.head = (w.head + 1) % int32(n.qcap)
+			}
 		case KindStop:
 			w.stopped = true
 			n.workerSend(e.t, simEvent{rank: e.rank, kind: KindStop})

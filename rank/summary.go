@@ -37,6 +37,9 @@ func (s Stats) Summary(name string) string {
 	if s.Retries > 0 {
 		fmt.Fprintf(&b, "; %d retries", s.Retries)
 	}
+	if s.Skipped > 0 {
+		fmt.Fprintf(&b, "; %d left out unstarted (drain)", s.Skipped)
+	}
 	if len(s.PerWorker) > 2 {
 		b.WriteString("; chunks per worker")
 		for r := 1; r < len(s.PerWorker); r++ {

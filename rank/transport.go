@@ -23,10 +23,12 @@ const (
 	KindAbort                  // manager -> worker: the job failed before work; Data is why
 	KindReady                  // worker -> manager: worker is up (Data: threads, host)
 	KindAsk                    // worker -> manager: pull mode, one free slot
+	KindDrain                  // manager -> worker: start no more chunks; hand back those not started
+	KindSkip                   // worker -> manager: chunk Seq was handed back unstarted (a drain)
 	kindMax
 )
 
-var kindNames = [...]string{"?", "task", "result", "error", "stop", "setup", "abort", "ready", "ask"}
+var kindNames = [...]string{"?", "task", "result", "error", "stop", "setup", "abort", "ready", "ask", "drain", "skip"}
 
 func (k Kind) String() string {
 	if int(k) < len(kindNames) {

@@ -45,8 +45,9 @@ type workerRank struct {
 	inlineMax time.Duration
 	queue     chan Chunk
 
-	cost atomic.Int64 // recent compute time per chunk in ns (moving average); -1 unknown
-	idle atomic.Int64 // computing goroutines waiting for a chunk
+	cost     atomic.Int64 // recent compute time per chunk in ns (moving average); -1 unknown
+	idle     atomic.Int64 // computing goroutines waiting for a chunk
+	draining atomic.Bool  // the manager drains the job: chunks not started go back (KindSkip)
 
 	// The serving role: whoever holds role runs the receive loop. The serving loop lets go
 	// of it while it computes a chunk inline (inlineGen names that computation), and the
@@ -199,6 +200,12 @@ func (w *workerRank) handle(ctx context.Context, m Msg, inline bool) {
 			return
 		}
 		c := Chunk{Seq: m.Seq, Data: m.Data, Attempt: m.Attempt}
+		if w.draining.Load() {
+			if err := w.skip(ctx, c, w.t); err != nil {
+				w.end(fmt.Errorf("hand back chunk %d: %w", c.Seq, err))
+			}
+			return
+		}
 		if inline && w.cheap() {
 			w.inline(c)
 			return
@@ -208,9 +215,42 @@ func (w *workerRank) handle(ctx context.Context, m Msg, inline bool) {
 		default:
 			w.end(fmt.Errorf("manager sent chunk %d beyond the window of %d", m.Seq, cap(w.queue)))
 		}
+	case KindDrain:
+		// Chunks still queued are handed back; a computing goroutine that takes one from
+		// now on hands it back too (compute), so each goes back once.
+		w.draining.Store(true)
+		for {
+			select {
+			case c := <-w.queue:
+				if err := w.skip(ctx, c, w.t); err != nil {
+					w.end(fmt.Errorf("hand back chunk %d: %w", c.Seq, err))
+					return
+				}
+				continue
+			default:
+			}
+			return
+		}
 	default:
 		w.end(fmt.Errorf("unexpected %s message from the manager (chunk %d)", m.Kind, m.Seq))
 	}
+}
+
+// skip hands chunk c back to the manager unstarted (a drain), through via, unless the
+// worker stopped. An error means the transport failed.
+func (w *workerRank) skip(ctx context.Context, c Chunk, via Transport) (err error) {
+	w.heldMu.Lock()
+	delete(w.held, c.Seq)
+	w.heldMu.Unlock()
+	w.mu.RLock()
+	defer w.mu.RUnlock()
+	if w.stopped {
+		return nil
+	}
+	if err = via.Send(ctx, 0, Msg{Kind: KindSkip, Seq: c.Seq}); err == nil && w.cfg.Mode == Pull {
+		err = via.Send(ctx, 0, Msg{Kind: KindAsk})
+	}
+	return err
 }
 
 // cheap reports whether recent chunks cost less than inlineMax to compute.
@@ -312,6 +352,10 @@ func (w *workerRank) compute(ctx context.Context, thread int) {
 			return
 		}
 		// A send error means the transport failed; the receive loop sees it too.
+		if w.draining.Load() {
+			_ = w.skip(ctx, c, w.out)
+			continue
+		}
 		_ = w.finish(ctx, c, thread, w.out)
 	}
 }

@@ -83,7 +83,8 @@ than 100 failed, 255 another error; --halt ...,fail=1 exits with the failing tas
 --halt counts tasks as they finish, as GNU parallel does. With now, the task that fired is
 printed even if earlier ones still ran (they are killed); tasks waiting behind one that still
 ran are neither printed nor logged (--resume runs them again), as with parallel -k. With
-soon, the tasks already sent to a worker (its --window) still run.
+soon, the tasks queued at the workers go back unstarted (a slot freed at the very moment of
+the halt may still start one before its worker hears of it).
 mpirun prints a banner when a rank exits non-zero: mpirun -q leaves it out.
 
 Differences from GNU parallel: several -a files are read one after the other (not

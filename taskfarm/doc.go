@@ -49,7 +49,8 @@
 // tasks as they finish, whatever the output order (rank.ArrivalSink). With now, the task
 // that fired is printed even if earlier tasks were still running (they are killed); tasks
 // waiting behind one that still ran are neither printed nor logged, as GNU parallel -k
-// does. With soon, the tasks already sent to a worker (its window) still run.
+// does. With soon, the tasks queued at the workers go back unstarted (rank.ErrDrain); a
+// slot freed at the very moment of the halt may still start one before its worker hears.
 //
 // # Exit status
 //

@@ -12,7 +12,7 @@ type haltWhen uint8
 
 const (
 	haltNever haltWhen = iota
-	haltSoon           // start no more tasks; those running finish and are printed
+	haltSoon           // start no more tasks (those queued at workers go back); those running finish and are printed
 	haltNow            // kill the running tasks and stop
 )
 
