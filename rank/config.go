@@ -100,7 +100,7 @@ type Stats struct {
 	PerWorker    []uint64      // chunks computed per worker rank (index = rank)
 	Retries      uint64        // chunks re-issued after an error
 	Backups      uint64        // backup copies of straggling chunks issued
-	Skipped      uint64        // chunks left out unstarted because a Sink drained the job
+	Skipped      uint64        // chunks a drain left out: not started, or waiting for a retry
 	MaxReorder   int           // most results ever held in the reorder buffer
 	ReorderBound int           // the reorder buffer's bound
 	Hosts        []string      // host of each rank (index = rank), when known

@@ -76,7 +76,8 @@ type EndSink interface {
 // finish rather than in Seq order: a decision that must not wait for earlier, slower chunks
 // (exec's --halt) belongs here. Arrived is called once per result, from the manager's
 // goroutine, before that result goes to the reorder buffer (and so before its Put). It may
-// return ErrDrain (issue no more chunks; those in flight still arrive and are put) or
+// return ErrDrain (start no more chunks: those being computed arrive and are put, those
+// not started are left out, as ErrDrain says) or
 // ErrDone (end the job: this result is still put if its turn has come, with the results it
 // lets out of the reorder buffer, while those still waiting for an earlier chunk are
 // dropped, never put); any other error fails the job. out is valid only during the call.
@@ -86,7 +87,8 @@ type ArrivalSink interface {
 	Arrived(seq uint64, out []byte) error
 }
 
-// GapSink is a Sink told of the chunks Config.KeepGoing leaves out: LeftOut is called
+// GapSink is a Sink told of the chunks the output leaves out: those that failed every try
+// (Config.KeepGoing) and those a drain (ErrDrain) kept from starting. LeftOut is called
 // for such a chunk, from the manager's goroutine, where Put would have been (in Seq
 // order, unless Config.Unordered). Any error it returns (ErrDone and ErrDrain included)
 // fails the job.

@@ -291,6 +291,9 @@ func (m *manager) issue(ctx context.Context) error {
 	for m.slots.len() > 0 {
 		// Workers with free credits fall idle when no new chunk remains, or when the
 		// reorder buffer is full behind a slow chunk: give them backups of the oldest.
+		if m.draining != 0 {
+			return nil // a draining worker hands back any chunk, a backup copy too
+		}
 		if m.srcDone || (!m.cfg.Unordered && m.nextSeq-m.ro.Next() >= uint64(m.ro.Bound())) {
 			return m.issueBackups(ctx)
 		}
