@@ -50,8 +50,9 @@ type manager struct {
 	retryq   []uint64
 	ro       *partition.Reorder
 	nextSeq  uint64
-	srcDone  bool // no more chunks will be issued (end of input, or draining)
-	draining int  // 1: a Sink asked for a drain that the workers are yet to hear of; 2: they have
+	srcDone  bool        // no more chunks will be issued (end of input, or draining)
+	draining int         // 1: a Sink asked for a drain that the workers are yet to hear of; 2: they have
+	arrival  ArrivalSink // the Sink, when it hears of results as they arrive
 
 	sized SizedSource // the source, when the engine sizes its chunks
 	sizer sizer
@@ -145,6 +146,7 @@ func (m *manager) setup(ctx context.Context) error {
 		live.SetNotify(it.Interrupt)
 	}
 	m.plan = plan
+	m.arrival, _ = plan.Sink.(ArrivalSink)
 	var n [8]byte
 	binary.LittleEndian.PutUint64(n[:], uint64(len(plan.Setup)))
 	if err := m.broadcastKind(ctx, KindSetup, n[:]); err != nil {
@@ -491,11 +493,10 @@ func (m *manager) handle(msg Msg) error {
 // arrived tells an ArrivalSink of a result as it arrives. A drain takes effect at once;
 // ErrDone is returned, for the caller to end the job once this result is delivered.
 func (m *manager) arrived(seq uint64, out []byte) error {
-	a, ok := m.plan.Sink.(ArrivalSink)
-	if !ok {
+	if m.arrival == nil {
 		return nil
 	}
-	switch err := a.Arrived(seq, out); {
+	switch err := m.arrival.Arrived(seq, out); {
 	case err == nil:
 		return nil
 	case errors.Is(err, ErrDrain):

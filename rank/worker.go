@@ -226,31 +226,18 @@ func (w *workerRank) handle(ctx context.Context, m Msg, inline bool) {
 					w.end(fmt.Errorf("hand back chunk %d: %w", c.Seq, err))
 					return
 				}
-				continue
 			default:
+				return
 			}
-			return
 		}
 	default:
 		w.end(fmt.Errorf("unexpected %s message from the manager (chunk %d)", m.Kind, m.Seq))
 	}
 }
 
-// skip hands chunk c back to the manager unstarted (a drain), through via, unless the
-// worker stopped. An error means the transport failed.
-func (w *workerRank) skip(ctx context.Context, c Chunk, via Transport) (err error) {
-	w.heldMu.Lock()
-	delete(w.held, c.Seq)
-	w.heldMu.Unlock()
-	w.mu.RLock()
-	defer w.mu.RUnlock()
-	if w.stopped {
-		return nil
-	}
-	if err = via.Send(ctx, 0, Msg{Kind: KindSkip, Seq: c.Seq}); err == nil && w.cfg.Mode == Pull {
-		err = via.Send(ctx, 0, Msg{Kind: KindAsk})
-	}
-	return err
+// skip hands chunk c back to the manager unstarted (a drain), through via.
+func (w *workerRank) skip(ctx context.Context, c Chunk, via Transport) error {
+	return w.answer(ctx, Msg{Kind: KindSkip, Seq: c.Seq}, via)
 }
 
 // cheap reports whether recent chunks cost less than inlineMax to compute.
@@ -375,17 +362,24 @@ func (w *workerRank) finish(ctx context.Context, c Chunk, thread int, via Transp
 	if cerr != nil {
 		m = Msg{Kind: KindError, Seq: c.Seq, Data: []byte(cerr.Error())}
 	}
+	return w.answer(ctx, m, via)
+}
+
+// answer sends the manager m, the answer to a chunk the worker held (its result, its
+// error, or a skip), through via, and in pull mode asks for the next; unless the worker
+// stopped. An error means the transport failed.
+func (w *workerRank) answer(ctx context.Context, m Msg, via Transport) (err error) {
 	w.heldMu.Lock()
-	delete(w.held, c.Seq)
+	delete(w.held, m.Seq)
 	w.heldMu.Unlock()
 	w.mu.RLock()
-	if !w.stopped {
-		err = via.Send(ctx, 0, m)
-		if err == nil && w.cfg.Mode == Pull {
-			err = via.Send(ctx, 0, Msg{Kind: KindAsk})
-		}
+	defer w.mu.RUnlock()
+	if w.stopped {
+		return nil
 	}
-	w.mu.RUnlock()
+	if err = via.Send(ctx, 0, m); err == nil && w.cfg.Mode == Pull {
+		err = via.Send(ctx, 0, Msg{Kind: KindAsk})
+	}
 	return err
 }
 

@@ -450,13 +450,12 @@ func (m *manager) open(ctx context.Context) (*rank.Plan, error) {
 	}, nil
 }
 
-// close closes the input and the joblog, and removes the output of tasks never printed:
-// that of chunks that arrived, and any other spill file of the run in the tmpdir (a task
-// that finished as the job stopped). Workers spill only where rank 0 reads (its host, or a
-// shared --tmpdir), so that is every one.
+// close closes the input and the joblog, and removes the output of tasks never printed
+// (--halt now ended the job while they waited for an earlier task, or as they finished):
+// the spill files of the run left in the tmpdir. Workers spill only where rank 0 reads
+// (its host, or a shared --tmpdir), so that is every one.
 func (m *manager) close() {
 	if m.sink != nil {
-		m.sink.dropUnprinted()
 		removeSpills(m.o.tmpdir, m.run)
 	}
 	if m.in != nil {

@@ -21,9 +21,8 @@ type sink struct {
 	timeout        string // --timeout as given, for messages
 	line           []byte
 
-	fired  uint64              // the chunk in which --halt now fired, when fireN > 0
-	fireN  int                 // how many of its tasks print: through the one that fired
-	spills map[uint64][]string // spill files of the chunks arrived and not yet printed
+	fired uint64 // the chunk in which --halt now fired, when fireN > 0
+	fireN int    // how many of its tasks print: through the one that fired
 }
 
 var _ rank.ArrivalSink = (*sink)(nil)
@@ -44,12 +43,6 @@ func (s *sink) Arrived(seq uint64, out []byte) error {
 			return fmt.Errorf("chunk %d: %w", seq, err)
 		}
 		n++
-		for _, f := range r.spillFiles() {
-			if s.spills == nil {
-				s.spills = map[uint64][]string{}
-			}
-			s.spills[seq] = append(s.spills[seq], f)
-		}
 		if halt == haltNow {
 			return nil
 		}
@@ -87,7 +80,7 @@ func (s *sink) Put(seq uint64, out []byte) error {
 // print prints and logs the first n tasks of a chunk (all when n < 0) and drops the rest.
 func (s *sink) print(seq uint64, out []byte, n int) error {
 	i := 0
-	err := partition.Unpack(out, func(_ int, item []byte) error {
+	return partition.Unpack(out, func(_ int, item []byte) error {
 		if i++; n >= 0 && i > n {
 			return discard(item)
 		}
@@ -97,23 +90,6 @@ func (s *sink) print(seq uint64, out []byte, n int) error {
 		}
 		return s.task(&r)
 	})
-	if err == nil {
-		delete(s.spills, seq) // else dropUnprinted removes what is left
-	}
-	return err
-}
-
-// dropUnprinted removes the spill files of the chunks that arrived and were never printed
-// (--halt now ended the job while they waited for an earlier chunk). Workers spill only
-// where the manager reads (its host, or a --tmpdir given as shared), so every one is in
-// reach.
-func (s *sink) dropUnprinted() {
-	for seq, files := range s.spills {
-		for _, f := range files {
-			os.Remove(f)
-		}
-		delete(s.spills, seq)
-	}
 }
 
 // discard removes the spill files of a record that will not be printed.

@@ -146,7 +146,8 @@ func TestSinkHaltNowDropsWaitingChunks(t *testing.T) {
 	p, _ := parseHalt("now,fail=1")
 	var out, msgs bytes.Buffer
 	s := &sink{stdout: &out, stderr: &out, msgs: &msgs, tally: tally{policy: p}}
-	spill := filepath.Join(t.TempDir(), "spill")
+	dir := t.TempDir()
+	spill := filepath.Join(dir, spillPrefix("r")+"2-1.out")
 	os.WriteFile(spill, []byte("big"), 0o644)
 	// Chunk 1 (task 2, spilled) finishes first, then chunk 2 (task 3) fails; chunk 0 (task
 	// 1) is still running.
@@ -162,7 +163,7 @@ func TestSinkHaltNowDropsWaitingChunks(t *testing.T) {
 	if c := s.tally.exitCode(); c != 5 {
 		t.Errorf("exit %d, want 5", c)
 	}
-	s.dropUnprinted()
+	removeSpills(dir, "r") // as rank 0 does when the job ends
 	if _, err := os.Stat(spill); !os.IsNotExist(err) {
 		t.Error("spill file of a task never printed left behind")
 	}
