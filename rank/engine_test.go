@@ -769,25 +769,28 @@ func TestOutlive(t *testing.T) {
 type patienceRecorder struct {
 	Transport
 	mu    sync.Mutex
-	calls []func() bool
+	calls []pollHints
 }
 
-func (p *patienceRecorder) setPatience(f func() bool) {
+func (p *patienceRecorder) setPatience(h pollHints) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.calls = append(p.calls, f)
+	p.calls = append(p.calls, h)
 }
 
-func (p *patienceRecorder) patient() bool {
+func (p *patienceRecorder) last() pollHints {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	f := p.calls[len(p.calls)-1]
-	return f != nil && f()
+	return p.calls[len(p.calls)-1]
 }
+
+func (p *patienceRecorder) patient() bool   { h := p.last(); return h != nil && h.patient() }
+func (p *patienceRecorder) computing() bool { h := p.last(); return h != nil && h.computing() }
 
 // TestWorkerIsPatientWhileItsThreadsWork: a worker rank tells its transport that it need not
 // spin for the next chunk while every computing goroutine has one, even at window 1 with
-// nothing queued; not while one waits; and takes that back when it ends.
+// nothing queued, and that it computes then; neither while one waits; and takes that back
+// when it ends.
 func TestWorkerIsPatientWhileItsThreadsWork(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), testDeadline)
 	defer cancel()
@@ -829,8 +832,10 @@ func TestWorkerIsPatientWhileItsThreadsWork(t *testing.T) {
 		return len(rec.calls) > 0
 	}, testDeadline, time.Millisecond)
 	require.Eventually(t, rec.patient, testDeadline, time.Millisecond, "its one thread computes chunk 0: patient")
+	require.True(t, rec.computing(), "and computing")
 	close(unblock)
-	require.Eventually(t, func() bool { return !rec.patient() }, testDeadline, time.Millisecond, "its thread waits for chunk 1: not patient")
+	require.Eventually(t, func() bool { return !rec.patient() && !rec.computing() }, testDeadline, time.Millisecond,
+		"its thread waits for chunk 1: neither patient nor computing")
 	src.release()
 	src.release()
 	require.NoError(t, <-mgr)

@@ -42,9 +42,10 @@ const tag = 7
 // The spin is long enough that two ranks answering each other quickly never both fall asleep
 // (the peer's sleep at that point is shorter than the spin); ranks that do not spin (spins)
 // rely on the bells, or on their timers, to wake. It yields the CPU only when Open MPI
-// bound this rank to one core, which it shares with its computing goroutines; with more
-// ranks than cores Open MPI yields in every poll itself, and otherwise a yield only delays
-// the next message.
+// bound this rank to one core and another goroutine computes a chunk on it (pollHints);
+// with more ranks than cores Open MPI yields in every poll itself, and otherwise a yield
+// only delays the next message: at -np 2, a yield in every poll (a system call and a pass
+// through the scheduler) halved the rate of empty chunks at window 1.
 const (
 	spinFor       = 50 * time.Microsecond
 	nearAll       = 1 << 10 // wire.near when every recent message came within spinFor
@@ -80,12 +81,12 @@ type mpiTransport struct {
 	quitOnce sync.Once
 	closeErr error
 
-	w        *wire                       // the owner goroutine's MPI state
-	bells    bells                       // set up by the owner before the poll loop
-	intr     atomic.Bool                 // an Interrupt of the owned Recv is pending
-	sleepCap atomic.Int64                // Config.WakeWithin in ns (0: none), set by any goroutine
-	patient  atomic.Pointer[func() bool] // see setPatience
-	ownedMu  sync.Mutex                  // serializes the MPI calls of RunOwned's view (see StartMPI)
+	w        *wire                     // the owner goroutine's MPI state
+	bells    bells                     // set up by the owner before the poll loop
+	intr     atomic.Bool               // an Interrupt of the owned Recv is pending
+	sleepCap atomic.Int64              // Config.WakeWithin in ns (0: none), set by any goroutine
+	hints    atomic.Pointer[pollHints] // see setPatience
+	ownedMu  sync.Mutex                // serializes the MPI calls of RunOwned's view (see StartMPI)
 }
 
 type outFrame struct {
@@ -270,14 +271,14 @@ func (b bells) ring(to int) {
 type wire struct {
 	comm            *mpi.Communicator
 	pending         []pendingSend
-	lastBusy        time.Time
+	lastBusy        monoTime
 	near            int    // messages that came within spinFor of the traffic before, of nearAll (moving average)
 	spare           []byte // receives the next message (see copyFrame)
 	bound           bool   // Open MPI bound this rank to one core
 	ppid            int
-	nextParentCheck time.Time
-	sleepCap        *atomic.Int64                // mpiTransport's
-	patient         *atomic.Pointer[func() bool] // mpiTransport's
+	nextParentCheck monoTime
+	sleepCap        *atomic.Int64              // mpiTransport's
+	hints           *atomic.Pointer[pollHints] // mpiTransport's
 	bells           bells
 	afterWake       int            // polls left before a deep sleep: 2 after a wake, 0 once a message came
 	sleeps, rung    atomic.Uint64  // sleeps that waited, and those a peer's ring ended (Stats)
@@ -286,9 +287,9 @@ type wire struct {
 }
 
 func newWire(comm *mpi.Communicator, t *mpiTransport) *wire {
-	now := time.Now()
+	now := monoNow()
 	return &wire{comm: comm, lastBusy: now, near: nearAll, bound: runtime.NumCPU() == 1, ppid: os.Getppid(),
-		nextParentCheck: now, sleepCap: &t.sleepCap, patient: &t.patient, bells: t.bells}
+		nextParentCheck: now, sleepCap: &t.sleepCap, hints: &t.hints, bells: t.bells}
 }
 
 // start begins sending a frame, and tests it at once in the same call (a small message is
@@ -390,7 +391,7 @@ func (w *wire) receive() (Msg, bool, error) {
 
 // checkParent fails once this rank's launcher (mpirun, orted, slurmstepd) is gone: an
 // orphan would run on unseen, and could write an output another run is resuming.
-func (w *wire) checkParent(now time.Time) error {
+func (w *wire) checkParent(now monoTime) error {
 	if w.ppid > 1 && now.After(w.nextParentCheck) {
 		if os.Getppid() != w.ppid {
 			return launcherGone(w.ppid)
@@ -401,10 +402,10 @@ func (w *wire) checkParent(now time.Time) error {
 }
 
 // busy records traffic: a message received (got) or a send started.
-func (w *wire) busy(got bool) { w.busyAt(time.Now(), got) }
+func (w *wire) busy(got bool) { w.busyAt(monoNow(), got) }
 
 // busyAt is busy at now.
-func (w *wire) busyAt(now time.Time, got bool) {
+func (w *wire) busyAt(now monoTime, got bool) {
 	if got {
 		near := 0
 		if now.Sub(w.lastBusy) <= spinFor {
@@ -421,12 +422,22 @@ func (w *wire) spins() bool {
 	if w.near < nearAll/2 {
 		return false
 	}
-	p := w.patient.Load()
-	return p == nil || !(*p)()
+	h := w.hints.Load()
+	return h == nil || !(*h).patient()
+}
+
+// yields reports whether a spinning poll should yield the core: this rank is bound to one,
+// and another of its goroutines computes a chunk there.
+func (w *wire) yields() bool {
+	if !w.bound {
+		return false
+	}
+	h := w.hints.Load()
+	return h != nil && (*h).computing()
 }
 
 // pause is called after a round in which nothing happened, at now. While spinning it
-// returns 0 (yielding the core first if this rank is bound to one); after that it returns
+// returns 0 (yielding the core first if that lets a computation run: yields); after that it returns
 // how long to sleep: an eighth of the idle time, between minSleep and maxSleep. Where
 // spinning does not pay (spins) it does not spin and sleeps at least sparseSleep: spinning
 // after every message, and waking every few microseconds, would cost about as much CPU as
@@ -439,12 +450,12 @@ func (w *wire) spins() bool {
 // it polls shared memory, so what its last poll brought in is only found by the next one),
 // and if that finds nothing either, it sleeps on timers once: a message that MPI had yet
 // to move when its sender rang is not slept through.
-func (w *wire) pause(now time.Time, quitting bool) time.Duration {
+func (w *wire) pause(now monoTime, quitting bool) time.Duration {
 	idle := now.Sub(w.lastBusy)
 	floor := minSleep
 	spins := w.spins()
 	if busyPoll || (idle < spinFor && spins) {
-		if w.bound {
+		if w.yields() {
 			syscall.Syscall(syscall.SYS_SCHED_YIELD, 0, 0, 0)
 		}
 		return 0
@@ -499,12 +510,12 @@ func (w *wire) arrived() bool {
 func (t *mpiTransport) boundSleep(d time.Duration) { t.sleepCap.Store(int64(d)) }
 
 // setPatience implements patience.
-func (t *mpiTransport) setPatience(patient func() bool) {
-	if patient == nil {
-		t.patient.Store(nil)
+func (t *mpiTransport) setPatience(h pollHints) {
+	if h == nil {
+		t.hints.Store(nil)
 		return
 	}
-	t.patient.Store(&patient)
+	t.hints.Store(&h)
 }
 
 // startQueued starts the sends other goroutines queued, in order, up to limit of them; it
@@ -575,7 +586,7 @@ func (t *mpiTransport) poll(comm *mpi.Communicator) error {
 	w := newWire(comm, t)
 	t.w = w
 	quitting := false
-	var deadline time.Time
+	var deadline monoTime
 	for {
 		busy, err := t.move()
 		if err != nil {
@@ -604,11 +615,11 @@ func (t *mpiTransport) poll(comm *mpi.Communicator) error {
 		if !quitting {
 			select {
 			case <-t.quit:
-				quitting, deadline = true, time.Now().Add(closeDeadline)
+				quitting, deadline = true, monoNow().Add(closeDeadline)
 			default:
 			}
 		}
-		now := time.Now()
+		now := monoNow()
 		if err := w.checkParent(now); err != nil {
 			return err
 		}
@@ -772,7 +783,7 @@ func (o ownedTransport) pollOnce() (m Msg, ok bool, sleep time.Duration, err err
 		m, err = checkKind(m)
 		return m, true, 0, err
 	}
-	now := time.Now()
+	now := monoNow()
 	if err := w.checkParent(now); err != nil {
 		return Msg{}, false, 0, t.failOwned(err)
 	}

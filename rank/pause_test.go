@@ -27,11 +27,11 @@ func TestPause(t *testing.T) {
 
 	// A patient rank (a worker whose threads all have a chunk) does not spin either, however near.
 	w.near = nearAll
-	queued := true
-	mt.setPatience(func() bool { return queued })
+	h := &hints{isPatient: true}
+	mt.setPatience(h)
 	require.Equal(t, minSleep, w.pause(t0.Add(time.Microsecond), false))
 	require.Equal(t, sparseSleep, w.pause(t0.Add(2*minSleep), false))
-	queued = false
+	h.isPatient = false
 	require.Zero(t, w.pause(t0.Add(time.Microsecond), false), "spins once its queue is empty")
 	mt.setPatience(nil)
 	w.near = 0
@@ -56,6 +56,36 @@ func TestPause(t *testing.T) {
 	require.Equal(t, time.Millisecond, w.pause(t0.Add(8*time.Millisecond), false), "nor on the next poll")
 	require.Equal(t, deepSleep, w.pause(t0.Add(8*time.Millisecond), false))
 	require.Equal(t, minSleep, w.pause(t0.Add(time.Second), true), "minSleep while quitting")
+}
+
+// hints are a worker's pollHints, set by the test.
+type hints struct{ isPatient, isComputing bool }
+
+func (h *hints) patient() bool   { return h.isPatient }
+func (h *hints) computing() bool { return h.isComputing }
+
+// TestYieldsOnlyToAComputation: a spinning rank yields its core only when Open MPI bound it
+// to one and another goroutine computes a chunk there (a yield in every poll of an idle
+// core costs a system call and a pass through the scheduler).
+func TestYieldsOnlyToAComputation(t *testing.T) {
+	mt := &mpiTransport{}
+	w := newWire(nil, mt)
+	h := &hints{isComputing: true}
+	for _, c := range []struct {
+		bound, hinted, computing, yields bool
+	}{
+		{bound: false, hinted: true, computing: true, yields: false},
+		{bound: true, hinted: false, yields: false}, // the manager
+		{bound: true, hinted: true, computing: false, yields: false},
+		{bound: true, hinted: true, computing: true, yields: true},
+	} {
+		w.bound, h.isComputing = c.bound, c.computing
+		mt.setPatience(nil)
+		if c.hinted {
+			mt.setPatience(h)
+		}
+		require.Equal(t, c.yields, w.yields(), "%+v", c)
+	}
 }
 
 // TestSpinsWhereItPays: a rank spins while most messages come within spinFor of the traffic

@@ -71,13 +71,23 @@ type sleepBounder interface {
 	boundSleep(d time.Duration)
 }
 
-// patience is a Transport whose ranks poll for messages (MPI): while patient reports true
-// (a worker whose computing goroutines all have a chunk in hand), nothing waits for the next
-// message, and the polling sleeps (until rung, or on timers) rather than spinning for it.
-// patient is called by the goroutine that receives, and must be safe for that; nil removes
-// it. setPatience is safe for concurrent use.
+// patience is a Transport whose ranks poll for messages (MPI), told by a worker rank what
+// its other goroutines are doing (pollHints); nil takes that back. setPatience is safe for
+// concurrent use.
 type patience interface {
-	setPatience(patient func() bool)
+	setPatience(h pollHints)
+}
+
+// pollHints is what a worker rank tells the transport that polls for it. Its methods are
+// called by the goroutine that receives, and are safe for concurrent use.
+type pollHints interface {
+	// patient reports that nothing waits for the next message (every computing goroutine
+	// has a chunk in hand): the polling sleeps (until rung, or on timers) rather than
+	// spinning for it.
+	patient() bool
+	// computing reports that a goroutine other than the polling one computes a chunk: a
+	// rank bound to one core yields it in each spinning poll, so that the computation runs.
+	computing() bool
 }
 
 // sleeper is a Transport whose rank sleeps between polls (MPI): sleeps counts the sleeps

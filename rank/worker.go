@@ -52,14 +52,16 @@ type workerRank struct {
 	// The serving role: whoever holds role runs the receive loop. The serving loop lets go
 	// of it while it computes a chunk inline (inlineGen names that computation), and the
 	// rescue may take it meanwhile.
-	role       sync.Mutex
-	inlineGen  atomic.Uint64 // the inline computation running, 0 for none
-	gens       uint64        // inline computations so far (serving loop only)
-	rescueT    *time.Timer   // fires rescue rescueAfter into an inline computation
-	ended      bool          // under role: the receive loop has ended (stop or error)
-	endErr     error         // under role: the error it ended with
-	cctx       context.Context
-	cancelWork context.CancelFunc
+	role        sync.Mutex
+	inlineGen   atomic.Uint64 // the inline computation running, 0 for none
+	inlineStart atomic.Int64  // when the last inline computation started (a monoTime)
+	gens        uint64        // inline computations so far (serving loop only)
+	rescueT     *time.Timer   // runs watch; armed while watching (see watch)
+	watching    atomic.Bool
+	ended       bool  // under role: the receive loop has ended (stop or error)
+	endErr      error // under role: the error it ended with
+	cctx        context.Context
+	cancelWork  context.CancelFunc
 
 	mu      sync.RWMutex // held for writing to stop; for reading around each result send
 	stopped bool
@@ -100,9 +102,7 @@ func runWorker(ctx context.Context, t Transport, job Job, cfg Config) error {
 	}
 	w.cost.Store(-1)
 	if p, ok := t.(patience); ok {
-		// While every computing goroutine has a chunk in hand, the next chunk is not worth
-		// a spin (mw exec's tasks of a millisecond would lose the CPU to it).
-		p.setPatience(func() bool { return w.idle.Load() == 0 })
+		p.setPatience(w)
 		defer p.setPatience(nil)
 	}
 	w.fn, err = job.NewWorker(setup)
@@ -149,7 +149,7 @@ func (w *workerRank) serve(ctx context.Context) error {
 	for i := 0; i < w.threads; i++ {
 		go w.compute(w.cctx, i)
 	}
-	w.rescueT = time.AfterFunc(time.Hour, func() { w.rescue(ctx) })
+	w.rescueT = time.AfterFunc(time.Hour, func() { w.watch(ctx) })
 	w.rescueT.Stop()
 	w.role.Lock()
 	for !w.ended {
@@ -235,6 +235,16 @@ func (w *workerRank) handle(ctx context.Context, m Msg, inline bool) {
 	}
 }
 
+// patient implements pollHints: while every computing goroutine has a chunk in hand, the
+// next chunk is not worth a spin (mw exec's tasks of a millisecond would lose the CPU to it).
+func (w *workerRank) patient() bool { return w.idle.Load() == 0 }
+
+// computing implements pollHints: a computing goroutine holds a chunk (or has yet to start
+// waiting for one), or a chunk computed inline runs while the rescue polls.
+func (w *workerRank) computing() bool {
+	return w.idle.Load() < int64(w.threads) || w.inlineGen.Load() != 0
+}
+
 // skip hands chunk c back to the manager unstarted (a drain), through via.
 func (w *workerRank) skip(ctx context.Context, c Chunk, via Transport) error {
 	return w.answer(ctx, Msg{Kind: KindSkip, Seq: c.Seq}, via)
@@ -247,28 +257,51 @@ func (w *workerRank) cheap() bool {
 }
 
 // inline computes c on the serving loop, letting go of the serving role meanwhile so that
-// the rescue can take it if the computation runs long. The caller holds role.
+// the rescue can take it if the computation runs long (watch). The caller holds role.
 func (w *workerRank) inline(c Chunk) {
 	w.gens++
+	w.inlineStart.Store(int64(monoNow())) // before the generation: see watch
 	w.inlineGen.Store(w.gens)
-	w.rescueT.Reset(rescueAfter)
+	if w.watching.CompareAndSwap(false, true) {
+		w.rescueT.Reset(rescueAfter)
+	}
 	w.role.Unlock()
 	err := w.finish(w.cctx, c, 0, w.t)
 	w.inlineGen.Store(0)
-	w.rescueT.Stop()
 	w.role.Lock() // waits for a rescue to hand the role back
 	if err != nil && !w.ended {
 		w.end(fmt.Errorf("send result of chunk %d: %w", c.Seq, err))
 	}
 }
 
-// rescue runs the receive loop while an inline computation runs long, then hands the role
-// back. It queues every chunk (none inline) and may end the loop (a stop, an error).
-func (w *workerRank) rescue(ctx context.Context) {
-	gen := w.inlineGen.Load()
-	if gen == 0 {
-		return
+// watch runs when the rescue timer fires. It starts the rescue once an inline computation
+// has run for rescueAfter, re-arms the timer while one runs, and lets it rest when none
+// does: the next inline computation arms it again. So a stream of cheap chunks costs a
+// timer operation every rescueAfter, not two per chunk. An inline computation arms the
+// timer only if it rests (watching), and watch clears watching before it looks for a
+// computation: whichever comes second arms it, never neither.
+func (w *workerRank) watch(ctx context.Context) {
+	for {
+		// A generation read after its start time (stored first) never goes with an older
+		// start; a newer start only re-arms the timer early.
+		if gen := w.inlineGen.Load(); gen != 0 {
+			ran := monoNow().Sub(monoTime(w.inlineStart.Load()))
+			if ran < rescueAfter {
+				w.rescueT.Reset(rescueAfter - ran)
+				return
+			}
+			w.rescue(ctx, gen)
+		}
+		w.watching.Store(false)
+		if w.inlineGen.Load() == 0 || !w.watching.CompareAndSwap(false, true) {
+			return
+		}
 	}
+}
+
+// rescue runs the receive loop while inline computation gen runs long, then hands the role
+// back. It queues every chunk (none inline) and may end the loop (a stop, an error).
+func (w *workerRank) rescue(ctx context.Context, gen uint64) {
 	w.role.Lock()
 	defer w.role.Unlock()
 	for !w.ended && w.inlineGen.Load() == gen {
@@ -350,9 +383,9 @@ func (w *workerRank) compute(ctx context.Context, thread int) {
 // finish computes c and sends its result or error through via, unless the worker stopped.
 // An error means the transport failed.
 func (w *workerRank) finish(ctx context.Context, c Chunk, thread int, via Transport) (err error) {
-	start := time.Now()
+	start := monoNow()
 	out, cerr := call(ctx, w.fn, c)
-	work := time.Since(start)
+	work := monoNow().Sub(start)
 	if old := w.cost.Load(); old < 0 {
 		w.cost.Store(int64(work))
 	} else {
