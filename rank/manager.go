@@ -56,7 +56,8 @@ type manager struct {
 
 	sized SizedSource // the source, when the engine sizes its chunks
 	sizer sizer
-	tr    *tracer // nil unless tracing
+	clock func() time.Duration // the manager's time, for the sizer (see costClock)
+	tr    *tracer              // nil unless tracing
 
 	// Read by the progress goroutine.
 	doneChunks, doneItems atomic.Uint64
@@ -197,6 +198,10 @@ func (m *manager) setup(ctx context.Context) error {
 	if s, ok := plan.Source.(SizedSource); ok {
 		m.sized = s
 		m.sizer.slots = max(1, m.credits/m.cfg.Window)
+		m.clock = func() time.Duration { return time.Duration(monoNow()) }
+		if c, ok := m.t.(costClock); ok {
+			m.clock = c.managerTime
+		}
 	}
 	return nil
 }
@@ -246,10 +251,10 @@ func (m *manager) loop(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("receive: %w", err)
 		}
-		var begin time.Time
+		var begin time.Duration
 		sent := m.sent
 		if m.sized != nil {
-			begin = time.Now()
+			begin = m.clock()
 		}
 		if err := m.handle(msg); err != nil {
 			return err
@@ -266,7 +271,7 @@ func (m *manager) loop(ctx context.Context) error {
 			if err := m.issue(ctx); err != nil {
 				return err
 			}
-			m.sizer.manager(time.Since(begin) / time.Duration(1+m.sent-sent))
+			m.sizer.manager((m.clock() - begin) / time.Duration(1+m.sent-sent))
 		}
 	}
 }

@@ -247,7 +247,10 @@ type simEvent struct {
 	thread  uint16
 }
 
-var _ Transport = (*SimNet)(nil)
+var (
+	_ Transport = (*SimNet)(nil)
+	_ costClock = (*SimNet)(nil)
+)
 
 // NewSimNet returns the manager's end of a simulated network of sc.Workers workers that
 // follow cfg's window and mode. Simulate is the usual way in.
@@ -355,6 +358,18 @@ func (n *SimNet) Broadcast(ctx context.Context, root int, data []byte) error {
 		return fmt.Errorf("simulated broadcast from rank %d: only the manager broadcasts", root)
 	}
 	return nil
+}
+
+// managerTime implements costClock: the virtual time charged to the manager so far, up to
+// this call.
+func (n *SimNet) managerTime() time.Duration {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.fixed == 0 { // with a fixed cost per transport call, this call charges nothing
+		n.enter()
+		n.exit()
+	}
+	return time.Duration(n.busy)
 }
 
 // Send queues m for simulated worker to: it leaves when the manager's link is free.

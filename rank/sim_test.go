@@ -105,15 +105,45 @@ func TestSimModel(t *testing.T) {
 }
 
 // TestSimDeterministic: on the fixed-cost clock two runs predict the same makespan, with
-// random item times, backups and automatic chunk sizes left out (they read the wall clock).
+// random item times, backups and automatic chunk sizes left out (the sizer reads the
+// simulator's clock: costClock).
 func TestSimDeterministic(t *testing.T) {
-	sc := SimConfig{Workers: 50, Items: 5000, ItemTime: ExpItemTime(time.Millisecond, 1), Chunk: 4,
-		Net: NetCluster, Engine: engine(2, Push, true), ManagerCost: 500 * time.Nanosecond}
-	a, b := simulate(t, sc), simulate(t, sc)
-	require.Equal(t, a.Makespan, b.Makespan)
-	require.Equal(t, a.Messages, b.Messages)
-	require.Greater(t, a.Efficiency, 0.5)
-	require.Less(t, a.Efficiency, 1.0)
+	for _, chunk := range []int{4, 0} {
+		sc := SimConfig{Workers: 50, Items: 5000, ItemTime: ExpItemTime(time.Millisecond, 1), Chunk: chunk,
+			Net: NetCluster, Engine: engine(2, Push, true), ManagerCost: 500 * time.Nanosecond}
+		a, b := simulate(t, sc), simulate(t, sc)
+		require.Equal(t, a.Makespan, b.Makespan, "chunk %d", chunk)
+		require.Equal(t, a.Messages, b.Messages, "chunk %d", chunk)
+		require.Equal(t, a.MaxChunk, b.MaxChunk, "chunk %d", chunk)
+		require.Greater(t, a.Efficiency, 0.5)
+		require.Less(t, a.Efficiency, 1.0)
+	}
+}
+
+// TestSimSizerReadsTheSimulatedClock: automatic chunk sizes follow the manager's time as
+// the simulator charges it (costClock), not the wall clock, which counts the simulator's
+// own work and nothing of the charged cost. At 1 ms a manager call, chunks of 1 ms items
+// must grow until the manager keeps up (the cap is a slot's share of what remains: 32).
+func TestSimSizerReadsTheSimulatedClock(t *testing.T) {
+	r := simulate(t, SimConfig{Workers: 100, Items: 3200, Item: time.Millisecond, Net: idealNet,
+		Engine: engine(2, Push, false), ManagerCost: time.Millisecond})
+	require.GreaterOrEqual(t, r.MaxChunk, 16)
+}
+
+// TestSimAutoChunkingAtScale: the engine's chunk sizes keep 10,000 workers with 10 ms
+// items busy (issue 9's goal for the simulated manager), on the fixed-cost clock at a
+// manager cost near the one measured (about 200 ns per transport call). The sizer used to
+// read the wall clock, which counted the simulator's own work: chunks of up to 30 items,
+// and 66% efficiency.
+func TestSimAutoChunkingAtScale(t *testing.T) {
+	workers := 10000
+	if small() {
+		workers = 2000
+	}
+	r := simulate(t, SimConfig{Workers: workers, Items: uint64(32 * workers), Item: 10 * time.Millisecond,
+		Engine: engine(2, Push, false), ManagerCost: 200 * time.Nanosecond})
+	require.GreaterOrEqual(t, r.Efficiency, 0.9, "largest chunk %d", r.MaxChunk)
+	require.LessOrEqual(t, r.MaxChunk, 4)
 }
 
 // TestSimModes runs every mode and chunking on the measured clock: the real manager must

@@ -25,3 +25,20 @@ func TestSizerBoundsAPause(t *testing.T) {
 	}
 	require.InDelta(t, 5000, z.perMsg, 50, "a lasting change is followed")
 }
+
+// TestSizerWarmsUp: the manager's first samples (cold caches, maps still growing) do not
+// bound a chunk's size; from sizerWarmup samples on, the least of them does, and then the
+// moving average.
+func TestSizerWarmsUp(t *testing.T) {
+	const remaining = 3_200_000 // 32 items for each of 100,000 slots
+	z := sizer{slots: 100_000}
+	z.observe(1, 100*time.Millisecond)
+	z.manager(22 * time.Microsecond) // the simulator's first sample at 100,000 workers
+	require.Equal(t, 1, z.next(remaining), "a chunk of 30 before the fix")
+	for range sizerWarmup - 1 {
+		z.manager(5 * time.Microsecond)
+	}
+	require.InDelta(t, 5000, z.perMsg, 1, "the least of the warm-up samples")
+	// The manager a quarter busy: 4 x 100,000 slots x 5 us / 100 ms = 20 items a chunk.
+	require.Equal(t, 20, z.next(remaining))
+}

@@ -123,3 +123,12 @@ var errInterrupted = errors.New("receive interrupted")
 type interrupter interface {
 	Interrupt()
 }
+
+// costClock is a Transport that tells the manager how much of its time it has spent on
+// its own work so far: the simulator, whose calls take real time that it does not charge
+// the manager for (a wall clock around the handling of a message would count that too,
+// and the sizer would see messages many times dearer than they are). Called by the
+// goroutine that receives. Elsewhere the manager reads the monotonic clock.
+type costClock interface {
+	managerTime() time.Duration
+}
