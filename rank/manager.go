@@ -56,8 +56,8 @@ type manager struct {
 
 	sized SizedSource // the source, when the engine sizes its chunks
 	sizer sizer
-	clock func() time.Duration // the manager's time, for the sizer (see costClock)
-	tr    *tracer              // nil unless tracing
+	own   ownClock // the manager's own time, for the sizer
+	tr    *tracer  // nil unless tracing
 
 	// Read by the progress goroutine.
 	doneChunks, doneItems atomic.Uint64
@@ -66,6 +66,7 @@ type manager struct {
 	free       []*flight // flights to reuse: no allocation per chunk in steady state
 	backupFrom uint64    // no chunk below it can get a backup
 	sent       int       // chunks sent, for the sizer's cost per message
+	sentBefore int       // chunks sent before this round (the sizer's)
 
 	st Stats
 }
@@ -198,10 +199,7 @@ func (m *manager) setup(ctx context.Context) error {
 	if s, ok := plan.Source.(SizedSource); ok {
 		m.sized = s
 		m.sizer.slots = max(1, m.credits/m.cfg.Window)
-		m.clock = func() time.Duration { return time.Duration(monoNow()) }
-		if c, ok := m.t.(costClock); ok {
-			m.clock = c.managerTime
-		}
+		m.own.cc, _ = m.t.(costClock)
 	}
 	return nil
 }
@@ -244,17 +242,24 @@ func (m *manager) loop(ctx context.Context) error {
 		if m.srcDone && len(m.inflight) == 0 {
 			return nil // late copies of backed-up chunks are dropped by stopAll
 		}
+		if m.sized != nil {
+			m.own.receiving()
+		}
 		msg, err := m.t.Recv(ctx)
+		if m.sized != nil {
+			// The manager's cost per message: the previous round's handling of a message
+			// and the sends it led to (a burst, when the reorder window reopens), per
+			// message.
+			if d, ok := m.own.received(); ok {
+				m.sizer.manager(d / time.Duration(1+m.sent-m.sentBefore))
+			}
+			m.sentBefore = m.sent
+		}
 		if err == errInterrupted {
 			continue // a live source has a chunk ready
 		}
 		if err != nil {
 			return fmt.Errorf("receive: %w", err)
-		}
-		var begin time.Duration
-		sent := m.sent
-		if m.sized != nil {
-			begin = m.clock()
 		}
 		if err := m.handle(msg); err != nil {
 			return err
@@ -265,15 +270,40 @@ func (m *manager) loop(ctx context.Context) error {
 			}
 		}
 		m.inFlight.Store(int64(len(m.inflight)))
-		if m.sized != nil && msg.Kind == KindResult {
-			// The manager's cost per message: handling this result and issuing what it
-			// freed (a burst, when the reorder window reopens), per message handled.
-			if err := m.issue(ctx); err != nil {
-				return err
-			}
-			m.sizer.manager((m.clock() - begin) / time.Duration(1+m.sent-sent))
-		}
 	}
+}
+
+// ownClock measures the manager's own time, the time it spends outside its receives: on
+// the monotonic clock, or as its transport charges it (costClock). Used by one goroutine.
+type ownClock struct {
+	cc      costClock
+	outside time.Duration // time outside receives, up to the last one (no costClock)
+	back    monoTime      // when the last receive returned
+	started bool          // a receive has returned: the rounds since are measured
+	last    time.Duration // own time at the last receive's return
+}
+
+// receiving is called just before a receive.
+func (c *ownClock) receiving() {
+	if c.cc == nil && c.started {
+		c.outside += monoNow().Sub(c.back)
+	}
+}
+
+// received is called when a receive returns: it returns the own time of the round that
+// ended, from the previous receive's return to this receive's call (none before the
+// first receive: the first round deals every credit at once).
+func (c *ownClock) received() (time.Duration, bool) {
+	var now time.Duration
+	if c.cc != nil {
+		now = c.cc.managerTime()
+	} else {
+		c.back = monoNow()
+		now = c.outside
+	}
+	d, ok := now-c.last, c.started
+	c.last, c.started = now, true
+	return d, ok
 }
 
 // issue sends chunks (retries first) while there are free credits and room in the window.

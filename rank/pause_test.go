@@ -88,6 +88,22 @@ func TestYieldsOnlyToAComputation(t *testing.T) {
 	}
 }
 
+// TestWorkerComputing: a worker rank computes (for its transport's yields) while one of its
+// computing goroutines holds a chunk, or a chunk computed inline runs.
+func TestWorkerComputing(t *testing.T) {
+	w := &workerRank{threads: 2}
+	w.idle.Store(2)
+	require.False(t, w.computing(), "both threads wait for a chunk")
+	w.inlineGen.Store(3)
+	require.True(t, w.computing(), "a chunk computed inline")
+	w.inlineGen.Store(0)
+	w.idle.Store(1)
+	require.True(t, w.computing(), "one thread computes")
+	require.False(t, w.patient(), "the other waits: not patient")
+	w.idle.Store(0)
+	require.True(t, w.patient())
+}
+
 // TestSpinsWhereItPays: a rank spins while most messages come within spinFor of the traffic
 // before them, and stops once most come later.
 func TestSpinsWhereItPays(t *testing.T) {

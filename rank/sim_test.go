@@ -105,7 +105,7 @@ func TestSimModel(t *testing.T) {
 }
 
 // TestSimDeterministic: on the fixed-cost clock two runs predict the same makespan, with
-// random item times, backups and automatic chunk sizes left out (the sizer reads the
+// random item times, backups, and fixed or automatic chunk sizes (the sizer reads the
 // simulator's clock: costClock).
 func TestSimDeterministic(t *testing.T) {
 	for _, chunk := range []int{4, 0} {
@@ -125,9 +125,11 @@ func TestSimDeterministic(t *testing.T) {
 // own work and nothing of the charged cost. At 1 ms a manager call, chunks of 1 ms items
 // must grow until the manager keeps up (the cap is a slot's share of what remains: 32).
 func TestSimSizerReadsTheSimulatedClock(t *testing.T) {
-	r := simulate(t, SimConfig{Workers: 100, Items: 3200, Item: time.Millisecond, Net: idealNet,
-		Engine: engine(2, Push, false), ManagerCost: time.Millisecond})
-	require.GreaterOrEqual(t, r.MaxChunk, 16)
+	for _, mode := range []Mode{Push, Pull} {
+		r := simulate(t, SimConfig{Workers: 100, Items: 3200, Item: time.Millisecond, Net: idealNet,
+			Engine: engine(2, mode, false), ManagerCost: time.Millisecond})
+		require.GreaterOrEqual(t, r.MaxChunk, 16, "%s", mode)
+	}
 }
 
 // TestSimAutoChunkingAtScale: the engine's chunk sizes keep 10,000 workers with 10 ms

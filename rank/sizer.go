@@ -51,9 +51,13 @@ func (z *sizer) observe(items int, work time.Duration) {
 // with it). The first samples (cold caches, maps still growing) cost many times the
 // steady state: until sizerWarmup of them came, the average is their least, and it does
 // not bound a chunk's size (simulated 100,000 workers x 100 ms items: a first sample of
-// 22 us against some 400 ns later made the first chunks 30 items, and 57% efficiency).
+// 22 us against some 400 ns later made the first chunks 30 items, and 57% efficiency). A
+// sample of zero says nothing, and is left out.
 func (z *sizer) manager(d time.Duration) {
 	x := float64(d.Nanoseconds())
+	if x <= 0 {
+		return // no measure (a clock too coarse, or a charge the simulator left out)
+	}
 	z.msgs++
 	switch {
 	case z.msgs == 1:

@@ -124,11 +124,12 @@ type interrupter interface {
 	Interrupt()
 }
 
-// costClock is a Transport that tells the manager how much of its time it has spent on
-// its own work so far: the simulator, whose calls take real time that it does not charge
-// the manager for (a wall clock around the handling of a message would count that too,
-// and the sizer would see messages many times dearer than they are). Called by the
-// goroutine that receives. Elsewhere the manager reads the monotonic clock.
+// costClock is a Transport that charges the manager for its own time (the simulator: its
+// calls take real time that the manager is not charged for, so a wall clock would count
+// them too, and the sizer would see messages many times dearer than they are).
+// managerTime is the time charged so far, up to the latest call into the transport; a call
+// charges the time since the one before. Called by the goroutine that receives. Elsewhere
+// the manager times itself on the monotonic clock (ownClock).
 type costClock interface {
 	managerTime() time.Duration
 }

@@ -56,10 +56,10 @@ type workerRank struct {
 	inlineGen   atomic.Uint64 // the inline computation running, 0 for none
 	inlineStart atomic.Int64  // when the last inline computation started (a monoTime)
 	gens        uint64        // inline computations so far (serving loop only)
-	rescueT     *time.Timer   // runs watch; armed while watching (see watch)
-	watching    atomic.Bool
-	ended       bool  // under role: the receive loop has ended (stop or error)
-	endErr      error // under role: the error it ended with
+	rescueT     *time.Timer   // runs watch
+	watching    atomic.Bool   // rescueT is armed, or watch runs (see watch)
+	ended       bool          // under role: the receive loop has ended (stop or error)
+	endErr      error         // under role: the error it ended with
 	cctx        context.Context
 	cancelWork  context.CancelFunc
 
@@ -239,8 +239,9 @@ func (w *workerRank) handle(ctx context.Context, m Msg, inline bool) {
 // next chunk is not worth a spin (mw exec's tasks of a millisecond would lose the CPU to it).
 func (w *workerRank) patient() bool { return w.idle.Load() == 0 }
 
-// computing implements pollHints: a computing goroutine holds a chunk (or has yet to start
-// waiting for one), or a chunk computed inline runs while the rescue polls.
+// computing implements pollHints: a computing goroutine holds a chunk, or a chunk computed
+// inline runs while the rescue polls. It also holds before the computing goroutines first
+// wait for a chunk and after they end, when the rank is patient anyway (no spin).
 func (w *workerRank) computing() bool {
 	return w.idle.Load() < int64(w.threads) || w.inlineGen.Load() != 0
 }
