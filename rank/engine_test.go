@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -861,6 +862,15 @@ func TestManagerCPUCountsTheRunOnly(t *testing.T) {
 	require.Contains(t, st.Summary("test"), "; 1 worker x 1 thread; process CPU 0.25s (25% of a core)")
 	st.Alone, st.Workers, st.Threads = false, 2, 4
 	require.Contains(t, st.Summary("test"), "; 2 workers x 4 threads; manager CPU 0.25s (25% of a core)")
+}
+
+// TestSummaryCountsResultsNeverWritten: a job that ended early (--halt now) says how many
+// chunks were computed besides those written; a complete one says only the written.
+func TestSummaryCountsResultsNeverWritten(t *testing.T) {
+	st := Stats{Chunks: 20, PerWorker: []uint64{0, 12, 8}, Wall: time.Second, Workers: 2, Threads: 1}
+	require.True(t, strings.HasPrefix(st.Summary("test"), "test: 20 chunks in 1s (20 chunks/s)"), st.Summary("test"))
+	st.Chunks = 3
+	require.True(t, strings.HasPrefix(st.Summary("test"), "test: 3 chunks written of 20 computed in 1s (3 chunks/s)"), st.Summary("test"))
 }
 
 // arrivalSink is a listSink that records Arrived calls and may end or drain the job there.

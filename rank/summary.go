@@ -18,8 +18,18 @@ func (s Stats) Summary(name string) string {
 		}
 		return n / secs
 	}
-	fmt.Fprintf(&b, "%s: %d chunks in %s (%.0f chunks/s), %s in, %s out (%s/s)", name, s.Chunks,
-		s.Wall.Round(1e6), rate(float64(s.Chunks)), bytesStr(s.BytesIn), bytesStr(s.BytesOut), bytesStr(uint64(rate(float64(s.BytesOut)))))
+	fmt.Fprintf(&b, "%s: %d chunks", name, s.Chunks)
+	var computed uint64
+	for _, n := range s.PerWorker {
+		computed += n
+	}
+	if computed > s.Chunks {
+		// Results that were never written: the job ended early (--halt now, a search's
+		// success) while they waited for an earlier chunk.
+		fmt.Fprintf(&b, " written of %d computed", computed)
+	}
+	fmt.Fprintf(&b, " in %s (%.0f chunks/s), %s in, %s out (%s/s)", s.Wall.Round(1e6), rate(float64(s.Chunks)),
+		bytesStr(s.BytesIn), bytesStr(s.BytesOut), bytesStr(uint64(rate(float64(s.BytesOut)))))
 	fmt.Fprintf(&b, "; %s x %s", plural(s.Workers, "worker"), plural(s.Threads, "thread"))
 	if hs := distinct(s.Hosts); len(hs) > 0 {
 		fmt.Fprintf(&b, " on %s", strings.Join(hs, ","))
