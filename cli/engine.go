@@ -44,7 +44,7 @@ func AddEngineFlags(fs *flag.FlagSet) *EngineFlags {
 	fs.BoolVar(&ef.Backups, "backups", def.Backups, "re-issue straggling chunks to idle workers at the end (first result wins); --backups=false turns it off")
 	fs.IntVar(&ef.Threads, "threads", 0, "threads computing chunks on each worker rank (0: the rank's share of the node's CPUs)")
 	fs.IntVar(&ef.Retries, "retries", 0, "re-issue a chunk whose worker fails up to `N` times, on other workers")
-	fs.StringVar(&ef.Stats, "stats", "", "write the run report as JSON to `FILE`")
+	fs.StringVar(&ef.Stats, "stats", "", "write the run report as JSON to `FILE` (- for stdout)")
 	fs.BoolVar(&ef.Quiet, "quiet", false, "print no progress and no run report")
 	fs.StringVar(&ef.Trace, "trace", "", "write the run's timeline to `FILE` (Chrome Trace Event JSON: open in Perfetto or chrome://tracing)")
 	fs.BoolVar(&ef.KeepGoing, "keep-going", false, "a chunk that fails every try is reported and left out; the rest finishes (exit 1)")
@@ -240,7 +240,7 @@ func RunJob(ctx context.Context, env *Env, job rank.Job, ef *EngineFlags) (rank.
 		fmt.Fprintln(env.Stderr, st.Summary(job.Name))
 	}
 	if ef.Stats != "" {
-		if err := WriteStats(ef.Stats, st); err != nil {
+		if err := WriteStats(ef.Stats, env.Stdout, st); err != nil {
 			return st, err
 		}
 	}

@@ -4,9 +4,11 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
 
+	"github.com/mw-hpc/mw/rank"
 	"github.com/stretchr/testify/require"
 )
 
@@ -48,6 +50,32 @@ func TestOutputToASpecialFileWritesInPlace(t *testing.T) {
 	st, err := os.Stat(path)
 	require.NoError(t, err)
 	require.Equal(t, os.ModeNamedPipe, st.Mode().Type(), "the FIFO is still a FIFO")
+}
+
+// --stats to a device or a pipe (/dev/stderr, which is a link to /proc/self/fd/2) writes
+// there: renaming a file onto it replaced /dev/stderr with a regular file.
+func TestStatsToASpecialFileWritesInPlace(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "fifo")
+	require.NoError(t, syscall.Mkfifo(path, 0o600))
+	got := make(chan []byte)
+	go func() {
+		b, _ := os.ReadFile(path)
+		got <- b
+	}()
+	require.NoError(t, WriteStats(path, nil, rank.Stats{Chunks: 7}))
+	st, err := os.Stat(path)
+	require.NoError(t, err)
+	require.Equal(t, os.ModeNamedPipe, st.Mode().Type(), "the FIFO is still a FIFO")
+	require.Contains(t, string(<-got), `"chunks": 7`)
+
+	file := filepath.Join(t.TempDir(), "stats.json")
+	require.NoError(t, WriteStats(file, nil, rank.Stats{Chunks: 8}))
+	b, err := os.ReadFile(file)
+	require.NoError(t, err)
+	require.Contains(t, string(b), `"chunks": 8`)
+	var out strings.Builder
+	require.NoError(t, WriteStats("-", &out, rank.Stats{Chunks: 9}))
+	require.Contains(t, out.String(), `"chunks": 9`)
 }
 
 func TestCommittedOutputHasThePlainCreateMode(t *testing.T) {

@@ -3,8 +3,7 @@ package cli
 import (
 	"encoding/json"
 	"fmt"
-	"os"
-	"path/filepath"
+	"io"
 
 	"github.com/mw-hpc/mw/rank"
 )
@@ -30,8 +29,9 @@ type statsJSON struct {
 	RungWakeups  uint64   `json:"manager_rung_wakeups"`
 }
 
-// WriteStats writes the run report as JSON to path, atomically.
-func WriteStats(path string, st rank.Stats) error {
+// WriteStats writes the run report as JSON to path ("-" for stdout) as CreateOutput does:
+// a file atomically, a device or a pipe (/dev/stderr, a FIFO) in place.
+func WriteStats(path string, stdout io.Writer, st rank.Stats) error {
 	js := statsJSON{
 		WallSeconds: st.Wall.Seconds(), Workers: st.Workers, Threads: st.Threads, Chunks: st.Chunks,
 		BytesIn: st.BytesIn, BytesOut: st.BytesOut, Retries: st.Retries, Backups: st.Backups, PerWorker: st.PerWorker,
@@ -45,19 +45,15 @@ func WriteStats(path string, st rank.Stats) error {
 	if err != nil {
 		return fmt.Errorf("write stats: %w", err)
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".stats-*")
+	o, err := CreateOutput(path, stdout)
 	if err != nil {
 		return fmt.Errorf("write stats: %w", err)
 	}
-	_, err = tmp.Write(append(b, '\n'))
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
+	if _, err := o.Write(append(b, '\n')); err != nil {
+		o.Abort()
+		return fmt.Errorf("write stats %s: %w", path, err)
 	}
-	if err == nil {
-		err = os.Rename(tmp.Name(), path)
-	}
-	if err != nil {
-		os.Remove(tmp.Name())
+	if err := o.Commit(); err != nil {
 		return fmt.Errorf("write stats %s: %w", path, err)
 	}
 	return nil
