@@ -33,39 +33,42 @@ func TestOutputCommitAndAbort(t *testing.T) {
 	require.Len(t, entries, 1, "Abort leaves nothing behind")
 }
 
-// A FIFO (like /dev/null, not a regular file) is written in place, never replaced.
-func TestOutputToASpecialFileWritesInPlace(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "fifo")
+// readFIFO makes a FIFO and reads it whole in the background: the bytes come on got.
+func readFIFO(t *testing.T) (path string, got <-chan []byte) {
+	path = filepath.Join(t.TempDir(), "fifo")
 	require.NoError(t, syscall.Mkfifo(path, 0o600))
-	got := make(chan []byte)
+	ch := make(chan []byte)
 	go func() {
 		b, _ := os.ReadFile(path)
-		got <- b
+		ch <- b
 	}()
-	o, err := CreateOutput(path, nil)
-	require.NoError(t, err)
-	o.WriteString("through the pipe")
-	require.NoError(t, o.Commit())
-	require.Equal(t, "through the pipe", string(<-got))
+	return path, ch
+}
+
+// requireFIFO checks that path is still a FIFO, not a file renamed onto it.
+func requireFIFO(t *testing.T, path string) {
 	st, err := os.Stat(path)
 	require.NoError(t, err)
 	require.Equal(t, os.ModeNamedPipe, st.Mode().Type(), "the FIFO is still a FIFO")
 }
 
+// A FIFO (like /dev/null, not a regular file) is written in place, never replaced.
+func TestOutputToASpecialFileWritesInPlace(t *testing.T) {
+	path, got := readFIFO(t)
+	o, err := CreateOutput(path, nil)
+	require.NoError(t, err)
+	o.WriteString("through the pipe")
+	require.NoError(t, o.Commit())
+	require.Equal(t, "through the pipe", string(<-got))
+	requireFIFO(t, path)
+}
+
 // --stats to a device or a pipe (/dev/stderr, which is a link to /proc/self/fd/2) writes
 // there: renaming a file onto it replaced /dev/stderr with a regular file.
 func TestStatsToASpecialFileWritesInPlace(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "fifo")
-	require.NoError(t, syscall.Mkfifo(path, 0o600))
-	got := make(chan []byte)
-	go func() {
-		b, _ := os.ReadFile(path)
-		got <- b
-	}()
+	path, got := readFIFO(t)
 	require.NoError(t, WriteStats(path, nil, rank.Stats{Chunks: 7}))
-	st, err := os.Stat(path)
-	require.NoError(t, err)
-	require.Equal(t, os.ModeNamedPipe, st.Mode().Type(), "the FIFO is still a FIFO")
+	requireFIFO(t, path)
 	require.Contains(t, string(<-got), `"chunks": 7`)
 
 	file := filepath.Join(t.TempDir(), "stats.json")

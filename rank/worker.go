@@ -201,9 +201,7 @@ func (w *workerRank) handle(ctx context.Context, m Msg, inline bool) {
 		}
 		c := Chunk{Seq: m.Seq, Data: m.Data, Attempt: m.Attempt}
 		if w.draining.Load() {
-			if err := w.skip(ctx, c, w.t); err != nil {
-				w.end(fmt.Errorf("hand back chunk %d: %w", c.Seq, err))
-			}
+			w.handBack(ctx, c)
 			return
 		}
 		if inline && w.cheap() {
@@ -222,8 +220,7 @@ func (w *workerRank) handle(ctx context.Context, m Msg, inline bool) {
 		for {
 			select {
 			case c := <-w.queue:
-				if err := w.skip(ctx, c, w.t); err != nil {
-					w.end(fmt.Errorf("hand back chunk %d: %w", c.Seq, err))
+				if !w.handBack(ctx, c) {
 					return
 				}
 			default:
@@ -246,6 +243,16 @@ func (w *workerRank) computing() bool {
 	return w.idle.Load() < int64(w.threads) || w.inlineGen.Load() != 0
 }
 
+// handBack hands chunk c back unstarted for whoever holds role, which a failed send ends;
+// it reports whether the send went.
+func (w *workerRank) handBack(ctx context.Context, c Chunk) bool {
+	if err := w.skip(ctx, c, w.t); err != nil {
+		w.end(fmt.Errorf("hand back chunk %d: %w", c.Seq, err))
+		return false
+	}
+	return true
+}
+
 // skip hands chunk c back to the manager unstarted (a drain), through via.
 func (w *workerRank) skip(ctx context.Context, c Chunk, via Transport) error {
 	return w.answer(ctx, Msg{Kind: KindSkip, Seq: c.Seq}, via)
@@ -261,13 +268,14 @@ func (w *workerRank) cheap() bool {
 // the rescue can take it if the computation runs long (watch). The caller holds role.
 func (w *workerRank) inline(c Chunk) {
 	w.gens++
-	w.inlineStart.Store(int64(monoNow())) // before the generation: see watch
+	start := monoNow()
+	w.inlineStart.Store(int64(start)) // before the generation: see watch
 	w.inlineGen.Store(w.gens)
 	if w.watching.CompareAndSwap(false, true) {
 		w.rescueT.Reset(rescueAfter)
 	}
 	w.role.Unlock()
-	err := w.finish(w.cctx, c, 0, w.t)
+	err := w.finish(w.cctx, c, 0, w.t, start)
 	w.inlineGen.Store(0)
 	w.role.Lock() // waits for a rescue to hand the role back
 	if err != nil && !w.ended {
@@ -377,14 +385,13 @@ func (w *workerRank) compute(ctx context.Context, thread int) {
 			_ = w.skip(ctx, c, w.out)
 			continue
 		}
-		_ = w.finish(ctx, c, thread, w.out)
+		_ = w.finish(ctx, c, thread, w.out, monoNow())
 	}
 }
 
-// finish computes c and sends its result or error through via, unless the worker stopped.
-// An error means the transport failed.
-func (w *workerRank) finish(ctx context.Context, c Chunk, thread int, via Transport) (err error) {
-	start := monoNow()
+// finish computes c, starting at start, and sends its result or error through via, unless
+// the worker stopped. An error means the transport failed.
+func (w *workerRank) finish(ctx context.Context, c Chunk, thread int, via Transport, start monoTime) (err error) {
 	out, cerr := call(ctx, w.fn, c)
 	work := monoNow().Sub(start)
 	if old := w.cost.Load(); old < 0 {
