@@ -83,19 +83,31 @@ type harness struct {
 	setup    []byte
 	gotSetup [][]byte
 	results  atomic.Int64 // results the manager has received
+	asks     atomic.Int64 // KindAsk messages the manager has received
+	asking   atomic.Int64 // answers (results, errors, skips) that asked for a chunk (Msg.Ask)
 }
 
-// countingRecv counts the results the manager receives. The manager handles each message
-// before it calls Recv again, so a count of n means n-1 results are handled already.
+// countingRecv counts, in h, the results and the asks the manager receives. The manager
+// handles each message before it calls Recv again, so a count of n results means n-1 are
+// handled already.
 type countingRecv struct {
 	Transport
-	results *atomic.Int64
+	h *harness
 }
 
 func (c *countingRecv) Recv(ctx context.Context) (Msg, error) {
 	m, err := c.Transport.Recv(ctx)
-	if err == nil && m.Kind == KindResult {
-		c.results.Add(1)
+	if err != nil {
+		return m, err
+	}
+	if m.Kind == KindResult {
+		c.h.results.Add(1)
+	}
+	if m.Kind == KindAsk {
+		c.h.asks.Add(1)
+	}
+	if m.Ask {
+		c.h.asking.Add(1)
 	}
 	return m, err
 }
@@ -156,7 +168,7 @@ func (h *harness) run(t *testing.T, cfg Config) (Stats, error, []error) {
 			_, werrs[r] = Run(ctx, h.net.Rank(r), h.job(r), cfg)
 		}(r)
 	}
-	st, err := Run(ctx, &countingRecv{Transport: h.net.Rank(0), results: &h.results}, h.job(0), cfg)
+	st, err := Run(ctx, &countingRecv{Transport: h.net.Rank(0), h: h}, h.job(0), cfg)
 	wg.Wait()
 	require.NoError(t, ctx.Err(), "run hung past the test deadline")
 	return st, err, werrs
@@ -226,6 +238,34 @@ func testEveryChunkOnce(t *testing.T, mode Mode, workers, window int) {
 		require.Equal(t, uint64(chunks), st.Chunks)
 		require.LessOrEqual(t, st.MaxReorder, st.ReorderBound)
 	})
+}
+
+// TestPullAsksInTheAnswer: in pull mode a worker asks for its first threads x window
+// chunks with KindAsk messages, and for every later one in the answer that frees the slot
+// (Msg.Ask): two messages per chunk, as in push mode, where no message asks.
+func TestPullAsksInTheAnswer(t *testing.T) {
+	const workers, window, threads, chunks = 3, 2, 2, 300
+	for _, mode := range []Mode{Push, Pull} {
+		t.Run(mode.String(), func(t *testing.T) {
+			h := newHarness(workers, chunks)
+			cfg := cfgWith(window, threads)
+			cfg.Mode = mode
+			_, err, werrs := h.run(t, cfg)
+			require.NoError(t, err)
+			for r := 1; r <= workers; r++ {
+				require.NoError(t, werrs[r])
+			}
+			requireInOrder(t, h.sink, chunks)
+			require.EqualValues(t, chunks, h.results.Load())
+			if mode == Push {
+				require.Zero(t, h.asks.Load())
+				require.Zero(t, h.asking.Load())
+				return
+			}
+			require.EqualValues(t, workers*threads*window, h.asks.Load())
+			require.EqualValues(t, chunks, h.asking.Load())
+		})
+	}
 }
 
 // TestBackupsFinishDespiteAStuckWorker: rank 1 never finishes its chunks after chunk 50
@@ -445,6 +485,7 @@ func TestBadMessagesNameTheSender(t *testing.T) {
 		{"unknown kind", Msg{From: 1, Kind: KindSetup, Seq: 0}, "rank 1 on inproc: unexpected setup message"},
 		{"never issued", Msg{From: 2, Kind: KindResult, Seq: 1 << 40}, "rank 2 on inproc: result for chunk 1099511627776, which was never issued"},
 		{"unknown rank", Msg{From: 9, Kind: KindResult}, "message from unknown rank 9"},
+		{"ask in push mode", Msg{From: 1, Kind: KindResult, Ask: true}, "rank 1 on inproc: asked for a chunk on a result message (chunk 0) in push mode"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -707,7 +748,7 @@ func TestLiveSourceNeedsInterrupts(t *testing.T) {
 	for r := 1; r <= 2; r++ {
 		go func(r int) { _, err := Run(ctx, h.net.Rank(r), job, cfgWith(1, 1)); errs <- err }(r)
 	}
-	_, err := Run(ctx, &countingRecv{Transport: h.net.Rank(0), results: &h.results}, job, cfgWith(1, 1))
+	_, err := Run(ctx, &countingRecv{Transport: h.net.Rank(0), h: h}, job, cfgWith(1, 1))
 	require.ErrorContains(t, err, "live source needs a transport whose receive can be interrupted")
 	for range 2 {
 		require.NoError(t, <-errs) // told to abort, as when Open fails

@@ -436,11 +436,7 @@ func (m *manager) handle(msg Msg) error {
 		return err
 	}
 	if msg.Kind == KindAsk && m.cfg.Mode == Pull {
-		if m.slots.len() >= m.credits {
-			return fmt.Errorf("%s: asked for more chunks than its %d threads x %d window", m.who(msg.From), m.threads[msg.From], m.cfg.Window)
-		}
-		m.slots.push(msg.From)
-		return nil
+		return m.ask(msg.From)
 	}
 	if msg.Kind != KindResult && msg.Kind != KindError && (msg.Kind != KindSkip || m.draining == 0) {
 		return fmt.Errorf("%s: unexpected %s message (chunk %d, %d bytes)", m.who(msg.From), msg.Kind, msg.Seq, len(msg.Data))
@@ -453,15 +449,16 @@ func (m *manager) handle(msg Msg) error {
 		if r, late := m.late[msg.Seq]; late && r == msg.From {
 			// The losing copy of a backed-up chunk: drop it, free its credit.
 			delete(m.late, msg.Seq)
-			m.credit(msg.From)
-			return nil
+			return m.credit(msg)
 		}
 		if !ok {
 			return fmt.Errorf("%s: %s for chunk %d, which is already done (duplicate)", m.who(msg.From), msg.Kind, msg.Seq)
 		}
 		return fmt.Errorf("%s: %s for chunk %d, which is held by %s", m.who(msg.From), msg.Kind, msg.Seq, m.who(f.rank))
 	}
-	m.credit(msg.From)
+	if err := m.credit(msg); err != nil {
+		return err
+	}
 	if msg.Kind == KindSkip {
 		return m.skipped(msg.From, msg.Seq, f)
 	}
@@ -635,11 +632,27 @@ func (m *manager) leftOut(seq uint64) error {
 	return nil
 }
 
-// credit gives back the credit a worker's answer frees; in pull mode the worker asks again.
-func (m *manager) credit(r int) {
+// credit gives back the credit a worker's answer frees: in push mode at once, in pull mode
+// if the answer asks for the next chunk (Msg.Ask).
+func (m *manager) credit(answer Msg) error {
 	if m.cfg.Mode != Pull {
-		m.slots.push(r)
+		m.slots.push(answer.From)
+		return nil
 	}
+	if answer.Ask {
+		return m.ask(answer.From)
+	}
+	return nil
+}
+
+// ask gives worker r the credit it asks for in pull mode, or fails if it asks for more
+// than its threads x window.
+func (m *manager) ask(r int) error {
+	if m.slots.len() >= m.credits {
+		return fmt.Errorf("%s: asked for more chunks than its %d threads x %d window", m.who(r), m.threads[r], m.cfg.Window)
+	}
+	m.slots.push(r)
+	return nil
 }
 
 // put hands one result to the Sink; ErrDrain stops issuing, ErrDone ends the job.
@@ -674,6 +687,9 @@ func (m *manager) put(seq uint64, out []byte) error {
 func (m *manager) checkFrom(msg Msg) error {
 	if msg.From < 1 || msg.From >= m.t.Size() {
 		return fmt.Errorf("message from unknown rank %d (kind %s)", msg.From, msg.Kind)
+	}
+	if msg.Ask && (m.cfg.Mode != Pull || !msg.Kind.answer()) {
+		return fmt.Errorf("%s: asked for a chunk on a %s message (chunk %d) in %s mode", m.who(msg.From), msg.Kind, msg.Seq, m.cfg.Mode)
 	}
 	return nil
 }

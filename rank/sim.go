@@ -245,6 +245,7 @@ type simEvent struct {
 	kind    Kind
 	attempt uint8
 	thread  uint16
+	ask     bool // answers in pull mode: Msg.Ask
 }
 
 var (
@@ -454,7 +455,7 @@ func (n *SimNet) Recv(ctx context.Context) (Msg, error) {
 		n.inbox, n.ihead = n.inbox[:k], 0
 	}
 	n.msgsIn++
-	m := Msg{From: int(e.rank), Kind: e.kind, Seq: e.seq, Attempt: int(e.attempt), Work: time.Duration(e.work), Thread: int(e.thread)}
+	m := Msg{From: int(e.rank), Kind: e.kind, Seq: e.seq, Attempt: int(e.attempt), Work: time.Duration(e.work), Thread: int(e.thread), Ask: e.ask}
 	switch e.kind {
 	case KindResult:
 		m.Data = n.result(int(e.bytes) * n.resB)
@@ -497,10 +498,7 @@ func (n *SimNet) process(e simEvent) {
 		if w.stopped {
 			return
 		}
-		n.workerSend(e.t, simEvent{rank: e.rank, kind: KindResult, seq: e.seq, work: e.work, bytes: e.bytes, thread: e.thread})
-		if n.pull {
-			n.workerSend(e.t, simEvent{rank: e.rank, kind: KindAsk})
-		}
+		n.workerSend(e.t, simEvent{rank: e.rank, kind: KindResult, seq: e.seq, work: e.work, bytes: e.bytes, thread: e.thread, ask: n.pull})
 		n.startNext(e.rank, e.t)
 	case evWorker:
 		if w.stopped {
@@ -528,10 +526,7 @@ func (n *SimNet) process(e simEvent) {
 			// Hand back the queued tasks, oldest first.
 			q := n.queue[int(e.rank)*n.qcap:][:n.qcap]
 			for ; w.n > 0; w.n-- {
-				n.workerSend(e.t, simEvent{rank: e.rank, kind: KindSkip, seq: q[w.head].seq})
-				if n.pull {
-					n.workerSend(e.t, simEvent{rank: e.rank, kind: KindAsk})
-				}
+				n.workerSend(e.t, simEvent{rank: e.rank, kind: KindSkip, seq: q[w.head].seq, ask: n.pull})
 				w.head = (w.head + 1) % int32(n.qcap)
 			}
 		case KindStop:

@@ -22,7 +22,7 @@ const (
 	KindSetup                  // manager -> worker: setup announced; Data is its length (8 bytes)
 	KindAbort                  // manager -> worker: the job failed before work; Data is why
 	KindReady                  // worker -> manager: worker is up (Data: threads, host)
-	KindAsk                    // worker -> manager: pull mode, one free slot
+	KindAsk                    // worker -> manager: pull mode, one free slot (before the first answer)
 	KindDrain                  // manager -> worker: start no more chunks; hand back those not started
 	KindSkip                   // worker -> manager: chunk Seq was handed back unstarted (a drain)
 	kindMax
@@ -37,6 +37,9 @@ func (k Kind) String() string {
 	return "kind(" + strconv.Itoa(int(k)) + ")"
 }
 
+// answer reports whether k is a worker's answer to a chunk it held.
+func (k Kind) answer() bool { return k == KindResult || k == KindError || k == KindSkip }
+
 // Valid reports whether k is a known message kind.
 func (k Kind) Valid() bool { return k >= KindTask && k < kindMax }
 
@@ -49,14 +52,21 @@ type Msg struct {
 	Work    time.Duration // results: the time the worker spent computing the chunk
 	Thread  int           // results: which of the worker's threads computed it
 	Data    []byte
+	// Ask, on an answer (result, error, skip) in pull mode: the slot it frees asks for the
+	// next chunk, in the same message (a separate KindAsk would cost the manager a third
+	// message per chunk).
+	Ask bool
 
 	frame []byte // the pooled buffer Data aliases, if any: putFrame it once Data is done with
 }
 
 // HeaderLen is the size of the frame header that precedes Data on the wire:
-// kind (1 byte), attempt (1 byte), thread (2 bytes), seq (8 bytes), work in microseconds
+// kind (1 byte; its top bit is Ask), attempt (1 byte), thread (2 bytes), seq (8 bytes), work in microseconds
 // (4 bytes, saturating), little-endian.
 const HeaderLen = 16
+
+// askBit is the bit of a frame's kind byte that carries Msg.Ask.
+const askBit = 0x80
 
 // MaxAttempt is the most retries a chunk can have (the attempt travels in one byte).
 const MaxAttempt = 255
@@ -64,6 +74,9 @@ const MaxAttempt = 255
 // PutHeader writes m's header into b[:HeaderLen].
 func PutHeader(b []byte, m Msg) {
 	b[0] = byte(m.Kind)
+	if m.Ask {
+		b[0] |= askBit
+	}
 	b[1] = byte(m.Attempt)
 	binary.LittleEndian.PutUint16(b[2:4], uint16(m.Thread))
 	binary.LittleEndian.PutUint64(b[4:12], m.Seq)
@@ -78,14 +91,14 @@ func ParseFrame(from int, frame []byte) (Msg, error) {
 		return Msg{}, fmt.Errorf("rank %d sent a %d-byte message, shorter than the %d-byte header", from, len(frame), HeaderLen)
 	}
 	m := Msg{
-		From: from, Kind: Kind(frame[0]), Attempt: int(frame[1]),
+		From: from, Kind: Kind(frame[0] &^ askBit), Ask: frame[0]&askBit != 0, Attempt: int(frame[1]),
 		Thread: int(binary.LittleEndian.Uint16(frame[2:4])),
 		Seq:    binary.LittleEndian.Uint64(frame[4:12]),
 		Work:   time.Duration(binary.LittleEndian.Uint32(frame[12:HeaderLen])) * time.Microsecond,
 		Data:   frame[HeaderLen:],
 	}
 	if !m.Kind.Valid() {
-		return Msg{}, fmt.Errorf("rank %d sent a message of unknown kind %d", from, frame[0])
+		return Msg{}, fmt.Errorf("rank %d sent a message of unknown kind %d", from, frame[0]&^askBit)
 	}
 	return m, nil
 }

@@ -407,9 +407,9 @@ func (w *workerRank) finish(ctx context.Context, c Chunk, thread int, via Transp
 }
 
 // answer sends the manager m, the answer to a chunk the worker held (its result, its
-// error, or a skip), through via, and in pull mode asks for the next; unless the worker
-// stopped. An error means the transport failed.
-func (w *workerRank) answer(ctx context.Context, m Msg, via Transport) (err error) {
+// error, or a skip), through via, and in pull mode asks for the next in the same message;
+// unless the worker stopped. An error means the transport failed.
+func (w *workerRank) answer(ctx context.Context, m Msg, via Transport) error {
 	w.heldMu.Lock()
 	delete(w.held, m.Seq)
 	w.heldMu.Unlock()
@@ -418,10 +418,8 @@ func (w *workerRank) answer(ctx context.Context, m Msg, via Transport) (err erro
 	if w.stopped {
 		return nil
 	}
-	if err = via.Send(ctx, 0, m); err == nil && w.cfg.Mode == Pull {
-		err = via.Send(ctx, 0, Msg{Kind: KindAsk})
-	}
-	return err
+	m.Ask = w.cfg.Mode == Pull
+	return via.Send(ctx, 0, m)
 }
 
 // call runs fn on c, turning a panic into an error that says where it happened.

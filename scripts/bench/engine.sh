@@ -117,7 +117,6 @@ mwrun() {
 	local cps cpu per=2 label="$chunk" key=$np/$chunk/$window/$mode${1:+/$1}
 	cps=$(stat "$st" chunks_per_second)
 	cpu=$(stat "$st" manager_cpu_seconds)
-	[[ $mode == pull ]] && per=3
 	[[ $# -gt 0 ]] && label="$chunk ($*)"
 	mwrate[$key]=$(awk -v n="$n" -v s="$wall" 'BEGIN { printf "%.0f", n / s }')
 	printf '%-20s %3d %6d %5s %11d %12.0f %12.0f %12.0f %8.0f%%\n' "$label" "$np" "$window" "$mode" "$n" \
