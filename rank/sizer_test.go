@@ -42,3 +42,24 @@ func TestSizerWarmsUp(t *testing.T) {
 	// The manager a quarter busy: 4 x 100,000 slots x 5 us / 100 ms = 20 items a chunk.
 	require.Equal(t, 20, z.next(remaining))
 }
+
+// TestSizerFirstChunks: before any result, a chunk is guided self-scheduling's share of
+// what remains (a quarter of a slot's share), at most firstChunk items, and one item when
+// the total is unknown.
+func TestSizerFirstChunks(t *testing.T) {
+	for _, tc := range []struct {
+		slots     int
+		remaining int64
+		want      int
+	}{
+		{1000, 32_000, 8},
+		{1000, 16_000, 4},
+		{1000, 2_000, 1},
+		{2, 1_000_000, firstChunk},
+		{2, -1, 1},
+		{2, 0, 1},
+	} {
+		z := sizer{slots: tc.slots}
+		require.Equal(t, tc.want, z.next(tc.remaining), "%d slots, %d remaining", tc.slots, tc.remaining)
+	}
+}
