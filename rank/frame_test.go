@@ -55,3 +55,23 @@ func FuzzParseFrame(f *testing.F) {
 		}
 	})
 }
+
+// TestFramePoolsAllocateNothing: a frame taken from its pool and put back costs no
+// allocation in steady state (a slice header boxed for sync.Pool cost one at every put),
+// and comes back with its contents' capacity intact.
+func TestFramePoolsAllocateNothing(t *testing.T) {
+	if raceBuild() {
+		t.Skip("the race detector makes sync.Pool drop items at random")
+	}
+	for _, n := range []int{HeaderLen, 300, 5000} {
+		putFrame(getFrame(n))
+		allocs := testing.AllocsPerRun(1000, func() {
+			f := getFrame(n)
+			if len(f) != n || cap(f) != 1<<frameClass(n) {
+				t.Fatalf("frame of %d bytes: len %d, cap %d", n, len(f), cap(f))
+			}
+			putFrame(f)
+		})
+		require.Zero(t, allocs, "frame of %d bytes", n)
+	}
+}

@@ -11,6 +11,7 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+	"unsafe"
 
 	"github.com/mw-hpc/mw/mpi"
 )
@@ -97,7 +98,9 @@ type outFrame struct {
 // framePools recycle send frames once MPI is done with them, one pool per power-of-two
 // capacity from 256 B to 64 MiB, so that steady-state sends allocate nothing: large frames
 // too (an interp chunk is a few hundred KiB), which would otherwise keep the garbage
-// collector and the page-fault handler busy.
+// collector and the page-fault handler busy. A pool holds a frame as the pointer to its
+// first byte (its class gives its capacity): a pointer goes into an interface without
+// the allocation that boxing a slice header would cost at every put.
 var framePools [maxFrameClass + 1]sync.Pool
 
 const (
@@ -123,8 +126,8 @@ func getFrame(n int) []byte {
 	if c > maxFrameClass {
 		return make([]byte, n)
 	}
-	if bp, ok := framePools[c].Get().(*[]byte); ok {
-		return (*bp)[:n]
+	if p, ok := framePools[c].Get().(*byte); ok {
+		return unsafe.Slice(p, 1<<c)[:n]
 	}
 	return make([]byte, n, 1<<c)
 }
@@ -139,7 +142,7 @@ func frame(m Msg) []byte {
 
 func putFrame(b []byte) {
 	if c := frameClass(cap(b)); c <= maxFrameClass && cap(b) == 1<<c {
-		framePools[c].Put(&b)
+		framePools[c].Put(unsafe.SliceData(b))
 	}
 }
 
