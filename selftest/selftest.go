@@ -11,8 +11,12 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime"
 	"strconv"
+	"sync/atomic"
 	"time"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/mw-hpc/mw/cli"
 	"github.com/mw-hpc/mw/rank"
@@ -190,19 +194,35 @@ func appendHex16(b []byte, v uint64) []byte {
 	return b
 }
 
-// burn spins the CPU for about d.
+// burn spins until the calling thread has used d of CPU time: an item then costs d of
+// CPU, as a real computation does, and takes longer than d when it shares its core (a
+// deadline on the wall clock made items cheaper with more threads than cores).
 func burn(d time.Duration) {
-	end := time.Now().Add(d)
+	runtime.LockOSThread() // the thread's CPU clock is this goroutine's
+	defer runtime.UnlockOSThread()
+	start := threadCPU()
 	x := uint64(1)
-	for time.Now().Before(end) {
-		for k := 0; k < 256; k++ {
+	for threadCPU()-start < d {
+		for k := 0; k < 1024; k++ { // about a microsecond between clock reads
 			x = x*6364136223846793005 + 1442695040888963407
 		}
 	}
-	sinkU64 = x
+	sinkU64.Store(x) // keeps the loop; burns run concurrently
 }
 
-var sinkU64 uint64
+// threadCPU is the CPU time the calling thread has used; the time since the program
+// started where the system has no thread CPU clock.
+func threadCPU() time.Duration {
+	var ts unix.Timespec
+	if unix.ClockGettime(unix.CLOCK_THREAD_CPUTIME_ID, &ts) != nil {
+		return time.Since(started)
+	}
+	return time.Duration(ts.Nano())
+}
+
+var started = time.Now()
+
+var sinkU64 atomic.Uint64
 
 // sink writes each chunk's lines; with --find it ends the job after the line of item K.
 type sink struct {

@@ -7,10 +7,8 @@
 # the items / cores) over the run's wall time, at -np 1, 2 and 3, with the automatic thread
 # count (the rank's share of the node's CPUs) and with explicit counts.
 #
-# A. Regular items: `mw selftest --burn 1ms`, 2000 items, --chunk 1 and auto. selftest's burn
-#    spins until a wall-clock deadline, so with more threads than free cores an item costs
-#    less than 1 ms of CPU and the efficiency can pass 100%: only rows with threads <= cores
-#    mean what they say.
+# A. Regular items: `mw selftest --burn 1ms`, 2000 items, --chunk 1 and auto. Each item
+#    spins until its thread has used 1 ms of CPU time, whatever shares the core.
 # B. Irregular items with a long tail: 300 tasks whose CPU cost follows a Pareto law (shape 2,
 #    scale 7.5 ms, cut at 150 ms; fixed seed), each a process running a calibrated
 #    spin loop (spin.c below), dealt by `mw exec` (-j = threads per worker rank); GNU
