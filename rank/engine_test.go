@@ -479,13 +479,17 @@ func TestDuplicateResultIsRefused(t *testing.T) {
 func TestBadMessagesNameTheSender(t *testing.T) {
 	cases := []struct {
 		name string
+		mode Mode
 		msg  Msg
 		want string
 	}{
-		{"unknown kind", Msg{From: 1, Kind: KindSetup, Seq: 0}, "rank 1 on inproc: unexpected setup message"},
-		{"never issued", Msg{From: 2, Kind: KindResult, Seq: 1 << 40}, "rank 2 on inproc: result for chunk 1099511627776, which was never issued"},
-		{"unknown rank", Msg{From: 9, Kind: KindResult}, "message from unknown rank 9"},
-		{"ask in push mode", Msg{From: 1, Kind: KindResult, Ask: true}, "rank 1 on inproc: asked for a chunk on a result message (chunk 0) in push mode"},
+		{"unknown kind", Push, Msg{From: 1, Kind: KindSetup, Seq: 0}, "rank 1 on inproc: unexpected setup message"},
+		{"never issued", Push, Msg{From: 2, Kind: KindResult, Seq: 1 << 40}, "rank 2 on inproc: result for chunk 1099511627776, which was never issued"},
+		{"unknown rank", Push, Msg{From: 9, Kind: KindResult}, "message from unknown rank 9"},
+		{"ask in push mode", Push, Msg{From: 1, Kind: KindResult, Ask: true}, "rank 1 on inproc: asked for a chunk on a result message (chunk 0) in push mode"},
+		{"ask on a ready", Pull, Msg{From: 1, Kind: KindReady, Ask: true}, "rank 1 on inproc: asked for a chunk on a ready message (chunk 0) in pull mode"},
+		{"answer without ask in pull mode", Pull, Msg{From: 2, Kind: KindResult, Seq: 3}, "rank 2 on inproc: result for chunk 3 without the ask for the next that pull mode wants"},
+		{"ask beyond the window", Pull, Msg{From: 1, Kind: KindAsk}, "rank 1 on inproc: asked for more chunks than its 1 threads x 1 window"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -495,12 +499,31 @@ func TestBadMessagesNameTheSender(t *testing.T) {
 				once.Do(func() { h.net.Inject(0, tc.msg) })
 				return digest(c.Data), nil
 			}
-			_, err, werrs := h.run(t, cfgWith(1, 1))
+			cfg := cfgWith(1, 1)
+			cfg.Mode = tc.mode
+			_, err, werrs := h.run(t, cfg)
 			require.ErrorContains(t, err, tc.want)
 			for r := 1; r <= 2; r++ {
 				require.NoError(t, werrs[r])
 			}
 		})
+	}
+}
+
+// TestWorkerRefusesAnAsk: only workers ask for chunks; a worker that gets a message with
+// the ask bit set gives up, and the manager reports why and ends the job: every rank
+// returns (a worker that only quit left the manager waiting for its chunks).
+func TestWorkerRefusesAnAsk(t *testing.T) {
+	h := newHarness(2, 100)
+	var once sync.Once
+	h.work = func(_ context.Context, _ int, c Chunk) ([]byte, error) {
+		once.Do(func() { h.net.Inject(1, Msg{From: 0, Kind: KindTask, Seq: 1 << 30, Ask: true}) })
+		return digest(c.Data), nil
+	}
+	_, err, werrs := h.run(t, cfgWith(1, 1))
+	require.EqualError(t, err, "rank 1 on inproc: the manager's task message (chunk 1073741824) asks for a chunk: only workers ask")
+	for r := 1; r <= 2; r++ {
+		require.NoError(t, werrs[r], "rank %d", r)
 	}
 }
 

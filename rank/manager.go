@@ -41,6 +41,7 @@ type manager struct {
 	slots   ring     // one entry per free credit: the rank to send to
 	credits int      // total credits, the in-flight bound
 	asks    []int    // pull mode: asks received before every worker was ready
+	asked   []int    // pull mode, per rank: its KindAsk messages, threads x window at most
 
 	inflight map[uint64]*flight
 	pooled   map[uint64][]byte // results whose buffer goes back to the transport's pool once written
@@ -79,7 +80,7 @@ func runManager(ctx context.Context, t Transport, job Job, cfg Config) (Stats, e
 		slept0, rung0 = s.sleeps()
 	}
 	n := t.Size()
-	m.threads, m.hosts = make([]int, n), make([]string, n)
+	m.threads, m.hosts, m.asked = make([]int, n), make([]string, n), make([]int, n)
 	m.hosts[0] = t.Host()
 	m.st.PerWorker = make([]uint64, n)
 
@@ -147,6 +148,11 @@ func (m *manager) setup(ctx context.Context) error {
 		}
 		live.SetNotify(it.Interrupt)
 	}
+	if len(plan.Setup) > maxSetup {
+		err := fmt.Errorf("setup of %d bytes: more than the %d a worker accepts", len(plan.Setup), maxSetup)
+		m.broadcastKind(ctx, KindAbort, []byte(err.Error()))
+		return err
+	}
 	m.plan = plan
 	m.arrival, _ = plan.Sink.(ArrivalSink)
 	var n [8]byte
@@ -169,13 +175,13 @@ func (m *manager) setup(ctx context.Context) error {
 		}
 		switch {
 		case msg.Kind == KindAsk && m.cfg.Mode == Pull:
+			if err := m.countAsk(msg.From); err != nil {
+				return err
+			}
 			m.asks = append(m.asks, msg.From) // credited once every worker is ready
 			continue
-		case msg.Kind == KindError:
-			// A worker that failed to start sends its host, a NUL, and why.
-			host, why, _ := strings.Cut(string(msg.Data), "\x00")
-			m.hosts[msg.From] = host
-			return fmt.Errorf("%s: start: %s", m.who(msg.From), why)
+		case msg.Kind == KindFail:
+			return m.gaveUp(msg, "start: ")
 		case msg.Kind != KindReady || len(msg.Data) < 4 || m.threads[msg.From] != 0:
 			return fmt.Errorf("%s: unexpected %s message while starting (%d bytes)", m.who(msg.From), msg.Kind, len(msg.Data))
 		}
@@ -435,8 +441,15 @@ func (m *manager) handle(msg Msg) error {
 	if err := m.checkFrom(msg); err != nil {
 		return err
 	}
+	if msg.Kind == KindFail {
+		return m.gaveUp(msg, "")
+	}
 	if msg.Kind == KindAsk && m.cfg.Mode == Pull {
-		return m.ask(msg.From)
+		if err := m.countAsk(msg.From); err != nil {
+			return err
+		}
+		m.slots.push(msg.From)
+		return nil
 	}
 	if msg.Kind != KindResult && msg.Kind != KindError && (msg.Kind != KindSkip || m.draining == 0) {
 		return fmt.Errorf("%s: unexpected %s message (chunk %d, %d bytes)", m.who(msg.From), msg.Kind, msg.Seq, len(msg.Data))
@@ -449,16 +462,15 @@ func (m *manager) handle(msg Msg) error {
 		if r, late := m.late[msg.Seq]; late && r == msg.From {
 			// The losing copy of a backed-up chunk: drop it, free its credit.
 			delete(m.late, msg.Seq)
-			return m.credit(msg)
+			m.credit(msg.From)
+			return nil
 		}
 		if !ok {
 			return fmt.Errorf("%s: %s for chunk %d, which is already done (duplicate)", m.who(msg.From), msg.Kind, msg.Seq)
 		}
 		return fmt.Errorf("%s: %s for chunk %d, which is held by %s", m.who(msg.From), msg.Kind, msg.Seq, m.who(f.rank))
 	}
-	if err := m.credit(msg); err != nil {
-		return err
-	}
+	m.credit(msg.From)
 	if msg.Kind == KindSkip {
 		return m.skipped(msg.From, msg.Seq, f)
 	}
@@ -632,26 +644,30 @@ func (m *manager) leftOut(seq uint64) error {
 	return nil
 }
 
-// credit gives back the credit a worker's answer frees: in push mode at once, in pull mode
-// if the answer asks for the next chunk (Msg.Ask).
-func (m *manager) credit(answer Msg) error {
-	if m.cfg.Mode != Pull {
-		m.slots.push(answer.From)
-		return nil
+// credit gives back the credit a worker's answer frees (in pull mode the answer asks for
+// the next chunk: checkFrom made sure of it).
+func (m *manager) credit(r int) { m.slots.push(r) }
+
+// gaveUp is the error of worker msg.From, which gave up (KindFail: its host, a NUL, and
+// why), prefixed with what it was doing.
+func (m *manager) gaveUp(msg Msg, doing string) error {
+	host, why, _ := strings.Cut(string(msg.Data), "\x00")
+	if m.hosts[msg.From] == "" {
+		m.hosts[msg.From] = host
 	}
-	if answer.Ask {
-		return m.ask(answer.From)
-	}
-	return nil
+	return fmt.Errorf("%s: %s%s", m.who(msg.From), doing, why)
 }
 
-// ask gives worker r the credit it asks for in pull mode, or fails if it asks for more
-// than its threads x window.
-func (m *manager) ask(r int) error {
-	if m.slots.len() >= m.credits {
+// countAsk counts a KindAsk from worker r in pull mode. A worker asks so for its first
+// threads x window chunks, after its ready message, and for every later chunk in the
+// answer that frees the slot (Msg.Ask): an ask beyond those is an error.
+func (m *manager) countAsk(r int) error {
+	if m.threads[r] == 0 {
+		return fmt.Errorf("%s: asked for a chunk before it announced itself ready", m.who(r))
+	}
+	if m.asked[r]++; m.asked[r] > m.threads[r]*m.cfg.Window {
 		return fmt.Errorf("%s: asked for more chunks than its %d threads x %d window", m.who(r), m.threads[r], m.cfg.Window)
 	}
-	m.slots.push(r)
 	return nil
 }
 
@@ -688,8 +704,11 @@ func (m *manager) checkFrom(msg Msg) error {
 	if msg.From < 1 || msg.From >= m.t.Size() {
 		return fmt.Errorf("message from unknown rank %d (kind %s)", msg.From, msg.Kind)
 	}
-	if msg.Ask && (m.cfg.Mode != Pull || !msg.Kind.answer()) {
+	switch {
+	case msg.Ask && (m.cfg.Mode != Pull || !msg.Kind.answer()):
 		return fmt.Errorf("%s: asked for a chunk on a %s message (chunk %d) in %s mode", m.who(msg.From), msg.Kind, msg.Seq, m.cfg.Mode)
+	case !msg.Ask && m.cfg.Mode == Pull && msg.Kind.answer():
+		return fmt.Errorf("%s: %s for chunk %d without the ask for the next that pull mode wants", m.who(msg.From), msg.Kind, msg.Seq)
 	}
 	return nil
 }

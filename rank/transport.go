@@ -22,13 +22,14 @@ const (
 	KindSetup                  // manager -> worker: setup announced; Data is its length (8 bytes)
 	KindAbort                  // manager -> worker: the job failed before work; Data is why
 	KindReady                  // worker -> manager: worker is up (Data: threads, host)
-	KindAsk                    // worker -> manager: pull mode, one free slot (before the first answer)
+	KindAsk                    // worker -> manager: pull mode, one of its first threads x window free slots
 	KindDrain                  // manager -> worker: start no more chunks; hand back those not started
 	KindSkip                   // worker -> manager: chunk Seq was handed back unstarted (a drain)
+	KindFail                   // worker -> manager: the worker gives up; Data is its host, a NUL, and why
 	kindMax
 )
 
-var kindNames = [...]string{"?", "task", "result", "error", "stop", "setup", "abort", "ready", "ask", "drain", "skip"}
+var kindNames = [...]string{"?", "task", "result", "error", "stop", "setup", "abort", "ready", "ask", "drain", "skip", "fail"}
 
 func (k Kind) String() string {
 	if int(k) < len(kindNames) {

@@ -86,7 +86,7 @@ func runWorker(ctx context.Context, t Transport, job Job, cfg Config) error {
 		return nil
 	}
 	if err != nil {
-		return err
+		return giveUp(ctx, t, err)
 	}
 	threads := cfg.Threads
 	if threads == 0 {
@@ -107,12 +107,7 @@ func runWorker(ctx context.Context, t Transport, job Job, cfg Config) error {
 	}
 	w.fn, err = job.NewWorker(setup)
 	if err != nil {
-		// Tell the manager, which reports it and stops us.
-		why := []byte(t.Host() + "\x00" + err.Error())
-		if e := t.Send(ctx, 0, Msg{Kind: KindError, Data: why}); e != nil {
-			return fmt.Errorf("start: %v (and telling the manager failed: %v)", err, e)
-		}
-		return w.awaitStop(ctx)
+		return giveUp(ctx, t, err)
 	}
 	ready := make([]byte, 4, 4+len(t.Host()))
 	binary.LittleEndian.PutUint32(ready, uint32(threads))
@@ -131,9 +126,30 @@ func runWorker(ctx context.Context, t Transport, job Job, cfg Config) error {
 		if oerr := o.RunOwned(func(ot Transport) { w.t = ot; err = w.serve(ctx) }); oerr != nil {
 			return oerr
 		}
+	} else {
+		err = w.serve(ctx)
+	}
+	if err != nil {
+		return giveUp(ctx, t, err)
+	}
+	return nil
+}
+
+// giveUp tells the manager why this worker gives up (KindFail: a bad message, a setup or
+// a Worker it could not make), so that the manager reports it and ends the job, and waits
+// for the manager's stop: a worker that only quit would leave the manager waiting for its
+// chunks, and itself in MPI_Finalize, which waits for every rank. It returns err as it is
+// when the manager cannot be told (the transport failed, which ends the job at Close) or
+// when the worker's context is done (a signal, which the manager hears too).
+func giveUp(ctx context.Context, t Transport, err error) error {
+	if ctx.Err() != nil {
 		return err
 	}
-	return w.serve(ctx)
+	why := []byte(t.Host() + "\x00" + err.Error())
+	if t.Send(ctx, 0, Msg{Kind: KindFail, Data: why}) != nil || awaitStop(ctx, t) != nil {
+		return err
+	}
+	return nil
 }
 
 // rescueAfter is how long an inline computation may hold the serving loop before the
@@ -176,6 +192,10 @@ func (w *workerRank) end(err error) { w.ended, w.endErr = true, err }
 func (w *workerRank) handle(ctx context.Context, m Msg, inline bool) {
 	if m.From != 0 {
 		w.end(fmt.Errorf("unexpected %s message from rank %d (only the manager sends to workers)", m.Kind, m.From))
+		return
+	}
+	if m.Ask {
+		w.end(fmt.Errorf("the manager's %s message (chunk %d) asks for a chunk: only workers ask", m.Kind, m.Seq))
 		return
 	}
 	switch m.Kind {
@@ -341,7 +361,7 @@ func awaitSetup(ctx context.Context, t Transport) ([]byte, error) {
 		return nil, fmt.Errorf("wait for setup: unexpected %s message from rank %d", m.Kind, m.From)
 	case m.Kind == KindAbort || m.Kind == KindStop:
 		return nil, errAborted
-	case m.Kind != KindSetup || len(m.Data) != 8:
+	case m.Kind != KindSetup || len(m.Data) != 8 || m.Ask:
 		return nil, fmt.Errorf("wait for setup: unexpected %s message from the manager (%d bytes)", m.Kind, len(m.Data))
 	}
 	n := binary.LittleEndian.Uint64(m.Data)
@@ -358,15 +378,19 @@ func awaitSetup(ctx context.Context, t Transport) ([]byte, error) {
 	return setup, nil
 }
 
-// awaitStop waits for the manager's stop after a failed start, dropping anything else.
-func (w *workerRank) awaitStop(ctx context.Context) error {
+// awaitStop waits for the manager's stop (or abort) after the worker gave up, dropping
+// anything else, and acknowledges a stop.
+func awaitStop(ctx context.Context, t Transport) error {
 	for {
-		m, err := w.t.Recv(ctx)
+		m, err := t.Recv(ctx)
 		if err != nil {
 			return fmt.Errorf("wait for stop: %w", err)
 		}
-		if m.From == 0 && m.Kind == KindStop {
-			return w.t.Send(ctx, 0, Msg{Kind: KindStop})
+		switch {
+		case m.From == 0 && m.Kind == KindStop:
+			return t.Send(ctx, 0, Msg{Kind: KindStop})
+		case m.From == 0 && m.Kind == KindAbort:
+			return nil
 		}
 	}
 }

@@ -9,7 +9,7 @@
 # 2. mw selftest with empty items (--cost 0) at --chunk 1, 16, 256, auto; --window 1, 2, 16;
 #    --mode push and pull (--threads 1: one computing thread per worker rank, as in C). Rates
 #    come from the --stats JSON: items/s = items / wall_seconds, chunks/s = chunks_per_second,
-#    messages/s = chunks/s x 2 in push (task, result) and x 3 in pull (ask, task, result).
+#    messages/s = chunks/s x 2 (task, result; in pull mode the result asks for the next).
 #    "mgr cpu" is the manager process's CPU time over the run's wall time.
 # 3. mpi4py.futures (Debian's python3-mpi4py): MPIPoolExecutor.map of an identity function at
 #    chunksize 1, 16, 256; Dask (python3-distributed): LocalCluster of 2 single-threaded worker
@@ -114,13 +114,13 @@ mwrun() {
 		fi
 		break
 	done
-	local cps cpu per=2 label="$chunk" key=$np/$chunk/$window/$mode${1:+/$1}
+	local cps cpu label="$chunk" key=$np/$chunk/$window/$mode${1:+/$1}
 	cps=$(stat "$st" chunks_per_second)
 	cpu=$(stat "$st" manager_cpu_seconds)
 	[[ $# -gt 0 ]] && label="$chunk ($*)"
 	mwrate[$key]=$(awk -v n="$n" -v s="$wall" 'BEGIN { printf "%.0f", n / s }')
 	printf '%-20s %3d %6d %5s %11d %12.0f %12.0f %12.0f %8.0f%%\n' "$label" "$np" "$window" "$mode" "$n" \
-		"${mwrate[$key]}" "$cps" "$(awk -v c="$cps" -v p="$per" 'BEGIN { print c * p }')" \
+		"${mwrate[$key]}" "$cps" "$(awk -v c="$cps" 'BEGIN { print c * 2 }')" \
 		"$(awk -v c="$cpu" -v s="$wall" 'BEGIN { print 100 * c / s }')"
 }
 printf '\n%-20s %3s %6s %5s %11s %12s %12s %12s %9s\n' "mw selftest, chunk" np window mode items items/s chunks/s msgs/s "mgr cpu"
