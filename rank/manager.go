@@ -44,9 +44,9 @@ type manager struct {
 	asked   []int    // pull mode, per rank: its KindAsk messages, threads x window at most
 
 	inflight map[uint64]*flight
-	pooled   map[uint64][]byte // results whose buffer goes back to the transport's pool once written
-	late     map[uint64]int    // chunks done while a second holder still computes them
-	holes    map[uint64]bool   // chunks the output leaves out: failed (--keep-going), or handed back by a drain
+	frames   [][]byte        // per reorder slot (seq mod its bound): the pooled buffer of the result held there, put back once written
+	late     map[uint64]int  // chunks done while a second holder still computes them
+	holes    map[uint64]bool // chunks the output leaves out: failed (--keep-going), or handed back by a drain
 	failed   []FailedChunk
 	retryq   []uint64
 	ro       *partition.Reorder
@@ -73,7 +73,7 @@ type manager struct {
 }
 
 func runManager(ctx context.Context, t Transport, job Job, cfg Config) (Stats, error) {
-	m := &manager{t: t, job: job, cfg: cfg, start: time.Now(), inflight: map[uint64]*flight{}, pooled: map[uint64][]byte{}, late: map[uint64]int{}, holes: map[uint64]bool{}}
+	m := &manager{t: t, job: job, cfg: cfg, start: time.Now(), inflight: map[uint64]*flight{}, late: map[uint64]int{}, holes: map[uint64]bool{}}
 	var slept0, rung0 uint64 // a transport may serve many runs (pool)
 	cpu0 := processCPU()
 	if s, ok := t.(sleeper); ok {
@@ -236,6 +236,10 @@ func (m *manager) initCredits() {
 	// that one slow chunk does not idle every worker at once (irregular items), and a hard
 	// bound on memory, linear in workers x window.
 	m.ro = partition.NewReorder(m.plan.First, reorderSlack*m.credits)
+	m.frames = make([][]byte, m.ro.Bound())
+	if r, ok := m.t.(frameRecycler); ok {
+		r.recycleFrames()
+	}
 	m.nextSeq, m.backupFrom = m.plan.First, m.plan.First
 }
 
@@ -522,7 +526,8 @@ func (m *manager) handle(msg Msg) error {
 	m.st.PerWorker[msg.From]++
 	m.doneItems.Add(uint64(f.items))
 	if msg.frame != nil {
-		m.pooled[msg.Seq] = msg.frame
+		// Distinct slots: the chunks issued and not yet written are fewer than the bound.
+		m.frames[msg.Seq%uint64(len(m.frames))] = msg.frame
 	}
 	done := m.arrived(msg.Seq, msg.Data)
 	if done != nil && !errors.Is(done, ErrDone) {
@@ -681,10 +686,10 @@ func (m *manager) put(seq uint64, out []byte) error {
 		begin = time.Now()
 	}
 	err := m.plan.Sink.Put(seq, out)
-	if f, ok := m.pooled[seq]; ok {
+	if i := seq % uint64(len(m.frames)); m.frames[i] != nil {
 		// The Sink is done with out: its receive buffer goes back to the pool.
-		delete(m.pooled, seq)
-		putFrame(f)
+		putFrame(m.frames[i])
+		m.frames[i] = nil
 	}
 	if m.tr != nil {
 		m.tr.span(0, 1, "write chunk "+strconv.FormatUint(seq, 10), "write", begin, time.Since(begin), seq, 0)

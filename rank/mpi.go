@@ -104,7 +104,7 @@ type outFrame struct {
 var framePools [maxFrameClass + 1]sync.Pool
 
 const (
-	minFrameClass = 8  // 256 B
+	minFrameClass = 6  // 64 B
 	maxFrameClass = 26 // 64 MiB
 )
 
@@ -112,9 +112,10 @@ const (
 func frameClass(n int) int { return max(bits.Len(uint(n-1)), minFrameClass) }
 
 // Receiving: a message that fits the spare buffer arrives with the probe, in one call. A
-// small one (up to copyFrame bytes) is copied out and the spare kept; a larger one keeps
-// the spare as its buffer (Msg.frame, which the manager recycles once the Sink has the
-// result) and a new spare comes from the pools. A message larger than the spare gets a
+// small one (up to copyFrame bytes) is copied out and the spare kept: into a pooled frame
+// (Msg.frame) for a receiver that puts frames back (frameRecycler: the manager, once the
+// Sink has the result), else into a new slice. A larger one keeps the spare as its buffer
+// (Msg.frame) and a new spare comes from the pools. A message larger than the spare gets a
 // buffer of its own (a second call), and the next spare is that large.
 const (
 	copyFrame  = 4 << 10
@@ -287,6 +288,7 @@ type wire struct {
 	sleeps, rung    atomic.Uint64  // sleeps that waited, and those a peer's ring ended (Stats)
 	tested          []int          // complete's peers to ring, reused
 	spareReqs       []*mpi.Request // done, for start to use again (their Pinners too)
+	recycled        bool           // the receiver puts Msg.frame back: small messages come in pooled frames too
 }
 
 func newWire(comm *mpi.Communicator, t *mpiTransport) *wire {
@@ -376,6 +378,10 @@ func (w *wire) receive() (Msg, bool, error) {
 	case len(data) > cap(w.spare): // in a buffer of its own
 		putFrame(w.spare)
 		w.spare = getFrame(len(data))
+	case len(data) <= copyFrame && w.recycled:
+		f := getFrame(len(data))
+		copy(f, data)
+		data, pooled = f, f
 	case len(data) <= copyFrame:
 		data = append([]byte(nil), data...)
 	default:
@@ -758,6 +764,9 @@ func (o ownedTransport) Recv(ctx context.Context) (Msg, error) {
 		}
 	}
 }
+
+// recycleFrames implements frameRecycler.
+func (o ownedTransport) recycleFrames() { o.t.w.recycled = true }
 
 // sleeps implements sleeper.
 func (o ownedTransport) sleeps() (slept, rung uint64) { return o.t.w.sleeps.Load(), o.t.w.rung.Load() }

@@ -96,6 +96,14 @@ type sleeper interface {
 	sleeps() (slept, rung uint64)
 }
 
+// frameRecycler is a Transport that can deliver small messages in pooled buffers
+// (Msg.frame) rather than in new ones, for a receiver that puts them back once done with
+// their Data, as the manager does with results (a buffer it drops is only garbage):
+// recycleFrames asks for that. Called once, by the goroutine that receives.
+type frameRecycler interface {
+	recycleFrames()
+}
+
 // owner is a Transport with a goroutine that owns it (MPI): RunOwned runs a function on that
 // goroutine and gives it a Transport that skips the hand-offs to it.
 type owner interface {
