@@ -490,6 +490,8 @@ func TestBadMessagesNameTheSender(t *testing.T) {
 		{"ask on a ready", Pull, Msg{From: 1, Kind: KindReady, Ask: true}, "rank 1 on inproc: asked for a chunk on a ready message (chunk 0) in pull mode"},
 		{"answer without ask in pull mode", Pull, Msg{From: 2, Kind: KindResult, Seq: 3}, "rank 2 on inproc: result for chunk 3 without the ask for the next that pull mode wants"},
 		{"ask beyond the window", Pull, Msg{From: 1, Kind: KindAsk}, "rank 1 on inproc: asked for more chunks than its 1 threads x 1 window"},
+		{"fail without its host", Push, Msg{From: 2, Kind: KindFail, Data: []byte("why")}, "rank 2 on inproc: malformed fail message (3 bytes)"},
+		{"fail", Push, Msg{From: 2, Kind: KindFail, Data: []byte("node9\x00out of memory")}, "rank 2 on inproc: out of memory"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

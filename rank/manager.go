@@ -148,8 +148,8 @@ func (m *manager) setup(ctx context.Context) error {
 		}
 		live.SetNotify(it.Interrupt)
 	}
-	if len(plan.Setup) > maxSetup {
-		err := fmt.Errorf("setup of %d bytes: more than the %d a worker accepts", len(plan.Setup), maxSetup)
+	if uint64(len(plan.Setup)) > maxSetup {
+		err := fmt.Errorf("setup of %d bytes: more than the %d a worker accepts", len(plan.Setup), uint64(maxSetup))
 		m.broadcastKind(ctx, KindAbort, []byte(err.Error()))
 		return err
 	}
@@ -656,7 +656,10 @@ func (m *manager) credit(r int) { m.slots.push(r) }
 // gaveUp is the error of worker msg.From, which gave up (KindFail: its host, a NUL, and
 // why), prefixed with what it was doing.
 func (m *manager) gaveUp(msg Msg, doing string) error {
-	host, why, _ := strings.Cut(string(msg.Data), "\x00")
+	host, why, ok := strings.Cut(string(msg.Data), "\x00")
+	if !ok {
+		return fmt.Errorf("%s: malformed fail message (%d bytes)", m.who(msg.From), len(msg.Data))
+	}
 	if m.hosts[msg.From] == "" {
 		m.hosts[msg.From] = host
 	}

@@ -96,7 +96,7 @@ type outFrame struct {
 }
 
 // framePools recycle send frames once MPI is done with them, one pool per power-of-two
-// capacity from 256 B to 64 MiB, so that steady-state sends allocate nothing: large frames
+// capacity from 64 B to 64 MiB, so that steady-state sends allocate nothing: large frames
 // too (an interp chunk is a few hundred KiB), which would otherwise keep the garbage
 // collector and the page-fault handler busy. A pool holds a frame as the pointer to its
 // first byte (its class gives its capacity): a pointer goes into an interface without

@@ -16,7 +16,9 @@ var stopTimeout = 30 * time.Second
 // Run runs job on this rank: the manager on rank 0, a worker on every other rank, or both
 // in one process when the transport has a single rank. On the manager it returns the run's
 // Stats and the job's error (nil on success); on a worker it returns nil once the manager
-// stops it, or the error that made it give up.
+// stops it (also after the worker gave up and told the manager why, which the manager
+// reports), or an error: the transport failed, the context was cancelled, or the
+// manager could not be told.
 func Run(ctx context.Context, t Transport, job Job, cfg Config) (Stats, error) {
 	if err := cfg.validate(); err != nil {
 		return Stats{}, err

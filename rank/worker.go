@@ -130,6 +130,11 @@ func runWorker(ctx context.Context, t Transport, job Job, cfg Config) error {
 		err = w.serve(ctx)
 	}
 	if err != nil {
+		// Computations still running send nothing from now on: their results would
+		// follow the acknowledgement of the manager's stop.
+		w.mu.Lock()
+		w.stopped = true
+		w.mu.Unlock()
 		return giveUp(ctx, t, err)
 	}
 	return nil
