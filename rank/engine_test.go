@@ -529,6 +529,79 @@ func TestWorkerRefusesAnAsk(t *testing.T) {
 	}
 }
 
+// afterStop is a worker's transport that counts the messages the worker sends after its
+// acknowledgement of the manager's stop, and calls inject once the worker has received
+// chunk 1.
+type afterStop struct {
+	Transport
+	inject   func()
+	acked    atomic.Bool
+	afterAck atomic.Int64
+}
+
+func (a *afterStop) Recv(ctx context.Context) (Msg, error) {
+	m, err := a.Transport.Recv(ctx)
+	if err == nil && m.Kind == KindTask && m.Seq == 1 {
+		a.inject()
+	}
+	return m, err
+}
+
+func (a *afterStop) Send(ctx context.Context, to int, m Msg) error {
+	if a.acked.Load() {
+		a.afterAck.Add(1)
+	}
+	if m.Kind == KindStop {
+		a.acked.Store(true)
+	}
+	return a.Transport.Send(ctx, to, m)
+}
+
+// TestGiveUpSendsNothingAfterTheStop: a worker that gives up while a computation runs (one
+// that ignores its context, as pure Go does) sends nothing once it has acknowledged the
+// manager's stop; the computation's result used to follow the acknowledgement.
+func TestGiveUpSendsNothingAfterTheStop(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), testDeadline)
+	defer cancel()
+	net := NewInprocNet(2, 1<<14)
+	release, second := make(chan struct{}), make(chan struct{})
+	job := Job{
+		Name: "test",
+		Open: func(context.Context) (*Plan, error) {
+			return &Plan{Source: &countSource{n: 10}, Sink: &listSink{}, Total: -1}, nil
+		},
+		NewWorker: func([]byte) (Worker, error) {
+			return func(_ context.Context, c Chunk) ([]byte, error) {
+				switch c.Seq {
+				case 0:
+					<-release
+				case 1:
+					close(second) // the computing goroutine is done with chunk 0, its answer included
+				}
+				return digest(c.Data), nil
+			}, nil
+		},
+	}
+	var once sync.Once
+	w := &afterStop{Transport: net.Rank(1), inject: func() {
+		once.Do(func() { net.Inject(1, Msg{From: 0, Kind: KindSetup}) }) // a bad message: the worker gives up
+	}}
+	cfg := cfgWith(2, 1)
+	werr := make(chan error, 1)
+	go func() { _, err := Run(ctx, w, job, cfg); werr <- err }()
+	_, err := Run(ctx, net.Rank(0), job, cfg)
+	require.EqualError(t, err, "rank 1 on inproc: unexpected setup message from the manager (chunk 0)")
+	require.NoError(t, <-werr)
+	require.True(t, w.acked.Load(), "the worker acknowledged the stop")
+	close(release)
+	select {
+	case <-second:
+	case <-ctx.Done():
+		t.Fatal("chunk 1 was never computed")
+	}
+	require.Zero(t, w.afterAck.Load(), "messages sent after the acknowledgement of the stop")
+}
+
 func TestKilledRankEndsEveryRank(t *testing.T) {
 	h := newHarness(3, 1000)
 	h.work = func(_ context.Context, _ int, c Chunk) ([]byte, error) {
