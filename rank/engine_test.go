@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/mw-hpc/mw/internal/cpuclock"
 )
 
 // testDeadline bounds every engine run in these tests; a run past it is a hang.
@@ -988,8 +990,8 @@ func TestWorkerIsPatientWhileItsThreadsWork(t *testing.T) {
 // The run report's CPU is what the process used during the run, not since it started (a
 // pool serves many runs), and a single rank's report says that it is the whole process's.
 func TestManagerCPUCountsTheRunOnly(t *testing.T) {
-	before := processCPU()
-	for processCPU()-before < 300*time.Millisecond {
+	before := cpuclock.Process()
+	for cpuclock.Process()-before < 300*time.Millisecond {
 		_ = digest([]byte("burn CPU before the run"))
 	}
 	h := newHarness(0, 20)

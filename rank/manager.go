@@ -9,9 +9,9 @@ import (
 	"strconv"
 	"strings"
 	"sync/atomic"
-	"syscall"
 	"time"
 
+	"github.com/mw-hpc/mw/internal/cpuclock"
 	"github.com/mw-hpc/mw/partition"
 )
 
@@ -75,7 +75,7 @@ type manager struct {
 func runManager(ctx context.Context, t Transport, job Job, cfg Config) (Stats, error) {
 	m := &manager{t: t, job: job, cfg: cfg, start: time.Now(), inflight: map[uint64]*flight{}, late: map[uint64]int{}, holes: map[uint64]bool{}}
 	var slept0, rung0 uint64 // a transport may serve many runs (pool)
-	cpu0 := processCPU()
+	cpu0 := cpuclock.Process()
 	if s, ok := t.(sleeper); ok {
 		slept0, rung0 = s.sleeps()
 	}
@@ -115,7 +115,7 @@ func runManager(ctx context.Context, t Transport, job Job, cfg Config) (Stats, e
 		err = &StopUnanswered{Err: err, Ranks: silent}
 	}
 	m.st.Wall = time.Since(m.start)
-	m.st.ManagerCPU = processCPU() - cpu0
+	m.st.ManagerCPU = cpuclock.Process() - cpu0
 	if s, ok := t.(sleeper); ok {
 		slept, rung := s.sleeps()
 		m.st.Wakeups, m.st.RungWakeups = slept-slept0, rung-rung0
@@ -813,15 +813,6 @@ func (e *StopUnanswered) Detail() string {
 }
 
 func (e *StopUnanswered) Unwrap() error { return e.Err }
-
-// processCPU is this process's CPU time so far (user + system), from getrusage.
-func processCPU() time.Duration {
-	var ru syscall.Rusage
-	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
 
 // FailedChunk is a chunk left out of the output by --keep-going.
 type FailedChunk struct {

@@ -9,9 +9,9 @@ import (
 	"math"
 	"runtime"
 	"sync"
-	"syscall"
 	"time"
-	"unsafe"
+
+	"github.com/mw-hpc/mw/internal/cpuclock"
 )
 
 // This file simulates the engine at a scale this machine cannot hold: the real manager
@@ -279,14 +279,6 @@ func NewSimNet(sc SimConfig, cfg Config) *SimNet {
 	return n
 }
 
-// threadCPU is the calling thread's CPU time in nanoseconds.
-func threadCPU() int64 {
-	var ts syscall.Timespec
-	const clockThreadCPUTimeID = 3
-	syscall.RawSyscall(syscall.SYS_CLOCK_GETTIME, clockThreadCPUTimeID, uintptr(unsafe.Pointer(&ts)), 0)
-	return ts.Nano()
-}
-
 // start calibrates the CPU clock and starts charging the calling goroutine.
 func (n *SimNet) start() {
 	n.mu.Lock()
@@ -294,10 +286,10 @@ func (n *SimNet) start() {
 	if n.fixed == 0 {
 		n.calib = math.MaxInt64
 		for i := 0; i < 1000; i++ {
-			a := threadCPU()
-			n.calib = min(n.calib, threadCPU()-a)
+			a := int64(cpuclock.Thread())
+			n.calib = min(n.calib, int64(cpuclock.Thread())-a)
 		}
-		n.lastCPU, n.inside = threadCPU(), time.Now()
+		n.lastCPU, n.inside = int64(cpuclock.Thread()), time.Now()
 	}
 	n.exit()
 }
@@ -308,7 +300,7 @@ func (n *SimNet) start() {
 func (n *SimNet) enter() {
 	d := n.fixed
 	if d == 0 {
-		cpu := threadCPU()
+		cpu := int64(cpuclock.Thread())
 		n.inside = time.Now()
 		d = max(cpu-n.lastCPU-n.simTime-n.calib, 0)
 		if n.speed != 1 {

@@ -7,15 +7,9 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
-	"golang.org/x/sys/unix"
-)
 
-// processCPU is the CPU time (user and system) the process has used.
-func processCPU(t *testing.T) time.Duration {
-	var ru unix.Rusage
-	require.NoError(t, unix.Getrusage(unix.RUSAGE_SELF, &ru))
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
+	"github.com/mw-hpc/mw/internal/cpuclock"
+)
 
 // TestBurnCostsCPUTime: --burn D costs D of CPU time per item, whatever else shares the
 // core. Four burns of 20 ms on one P use at least 80 ms of CPU between them; burns that
@@ -23,12 +17,12 @@ func processCPU(t *testing.T) time.Duration {
 func TestBurnCostsCPUTime(t *testing.T) {
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
 	const d, n = 20 * time.Millisecond, 4
-	before := processCPU(t)
+	before := cpuclock.Process()
 	var wg sync.WaitGroup
 	for range n {
 		wg.Add(1)
 		go func() { defer wg.Done(); burn(d) }()
 	}
 	wg.Wait()
-	require.GreaterOrEqual(t, processCPU(t)-before, n*d)
+	require.GreaterOrEqual(t, cpuclock.Process()-before, n*d)
 }

@@ -16,9 +16,8 @@ import (
 	"sync/atomic"
 	"time"
 
-	"golang.org/x/sys/unix"
-
 	"github.com/mw-hpc/mw/cli"
+	"github.com/mw-hpc/mw/internal/cpuclock"
 	"github.com/mw-hpc/mw/rank"
 )
 
@@ -200,27 +199,15 @@ func appendHex16(b []byte, v uint64) []byte {
 func burn(d time.Duration) {
 	runtime.LockOSThread() // the thread's CPU clock is this goroutine's
 	defer runtime.UnlockOSThread()
-	start := threadCPU()
+	start := cpuclock.Thread()
 	x := uint64(1)
-	for threadCPU()-start < d {
+	for cpuclock.Thread()-start < d {
 		for k := 0; k < 1024; k++ { // about a microsecond between clock reads
 			x = x*6364136223846793005 + 1442695040888963407
 		}
 	}
 	sinkU64.Store(x) // keeps the loop; burns run concurrently
 }
-
-// threadCPU is the CPU time the calling thread has used; the time since the program
-// started where the system has no thread CPU clock.
-func threadCPU() time.Duration {
-	var ts unix.Timespec
-	if unix.ClockGettime(unix.CLOCK_THREAD_CPUTIME_ID, &ts) != nil {
-		return time.Since(started)
-	}
-	return time.Duration(ts.Nano())
-}
-
-var started = time.Now()
 
 var sinkU64 atomic.Uint64
 
