@@ -130,11 +130,7 @@ func runWorker(ctx context.Context, t Transport, job Job, cfg Config) error {
 		err = w.serve(ctx)
 	}
 	if err != nil {
-		// Computations still running send nothing from now on: their results would
-		// follow the acknowledgement of the manager's stop.
-		w.mu.Lock()
-		w.stopped = true
-		w.mu.Unlock()
+		w.stop() // their results would follow the acknowledgement of the manager's stop
 		return giveUp(ctx, t, err)
 	}
 	return nil
@@ -206,10 +202,7 @@ func (w *workerRank) handle(ctx context.Context, m Msg, inline bool) {
 	switch m.Kind {
 	case KindStop:
 		w.cancelWork()
-		w.mu.Lock()
-		w.stopped = true
-		w.mu.Unlock()
-		// Every result sent before this point precedes the acknowledgement.
+		w.stop() // every result sent before this point precedes the acknowledgement
 		if err := w.t.Send(context.WithoutCancel(ctx), 0, Msg{Kind: KindStop}); err != nil {
 			w.end(fmt.Errorf("acknowledge stop: %w", err))
 			return
@@ -255,6 +248,14 @@ func (w *workerRank) handle(ctx context.Context, m Msg, inline bool) {
 	default:
 		w.end(fmt.Errorf("unexpected %s message from the manager (chunk %d)", m.Kind, m.Seq))
 	}
+}
+
+// stop makes computations still running send nothing (answer): it waits for a send under
+// way to end.
+func (w *workerRank) stop() {
+	w.mu.Lock()
+	w.stopped = true
+	w.mu.Unlock()
 }
 
 // patient implements pollHints: while every computing goroutine has a chunk in hand, the
