@@ -73,6 +73,8 @@ func (z *sizer) manager(d time.Duration) {
 
 // next is the size of the next chunk given the items remaining (-1 unknown).
 func (z *sizer) next(remaining int64) int {
+	// Guided self-scheduling's share of what remains: a quarter of a slot's share.
+	share := math.Ceil(float64(remaining) / float64(4*z.slots))
 	if z.observed == 0 {
 		// Nothing measured yet: guided self-scheduling's share of what remains, at most
 		// firstChunk items. First chunks of one item, as before, came back first from the
@@ -84,7 +86,7 @@ func (z *sizer) next(remaining int64) int {
 		if remaining <= 0 {
 			return 1
 		}
-		return int(max(1, min(firstChunk, (remaining+int64(4*z.slots)-1)/int64(4*z.slots))))
+		return int(math.Max(1, math.Min(firstChunk, share)))
 	}
 	perItem := math.Max(z.perItem, 1)
 	floor := 0.0
@@ -97,7 +99,7 @@ func (z *sizer) next(remaining int64) int {
 	if remaining > 0 {
 		// The floor never leaves workers without a chunk: at most a slot's share of what remains.
 		floor = math.Min(floor, math.Ceil(float64(remaining)/float64(z.slots)))
-		n = math.Max(floor, math.Min(n, math.Ceil(float64(remaining)/float64(4*z.slots))))
+		n = math.Max(floor, math.Min(n, share))
 		n = math.Min(n, float64(remaining))
 	}
 	return int(math.Max(1, math.Min(n, maxChunk)))
