@@ -36,6 +36,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/mw-hpc/mw/internal/mpimain"
 	"github.com/mw-hpc/mw/mpi"
 )
 
@@ -58,29 +59,7 @@ var levels = map[string]mpi.ThreadLevel{
 }
 
 func main() {
-	err := run(context.Background(), os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
-	code := 0
-	switch {
-	case err == nil:
-	case errors.Is(err, errUsage):
-		code = 2
-	default:
-		code = 1
-	}
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "mw-pingpong[%d]: %v\n", mpi.WorldRank(), err)
-	}
-	if mpi.IsOn() {
-		if code != 0 && mpi.WorldSize() > 1 {
-			// A peer may be blocked waiting for this rank: take the whole job down.
-			mpi.World().Abort(code)
-		}
-		if err := mpi.Stop(); err != nil && code == 0 {
-			fmt.Fprintf(os.Stderr, "mw-pingpong: %v\n", err)
-			code = 1
-		}
-	}
-	os.Exit(code)
+	os.Exit(mpimain.End("mw-pingpong", run(context.Background(), os.Args[1:], os.Stdin, os.Stdout, os.Stderr), errUsage, os.Stderr))
 }
 
 func run(_ context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) error {

@@ -5,7 +5,11 @@
 #   scripts/bench/engine.sh [-q]      (-q: quick, shorter measurements; no ping-pong)
 #
 # 1. The C floor: scripts/bench/cmanager.c (mpicc -O2), rank 0 dealing 8-byte tasks to 2
-#    workers with W = 1, 2, 16 in flight per worker, 8-byte replies.
+#    workers with W = 1, 2, 16 in flight per worker, 8-byte replies. Next to it, its Go twin
+#    cmd/mw-cmanager in C's calls (-pattern blocking: MPI_Send, MPI_Recv; what the binding
+#    costs) and in the engine's (-pattern poll: MPI_Isend and MPI_Test, MPI_Improbe and
+#    MPI_Mrecv, never blocking in MPI; the least a one-goroutine engine pays, before any
+#    work of its own).
 # 2. mw selftest with empty items (--cost 0) at --chunk 1, 16, 256, auto; --window 1, 2, 16;
 #    --mode push and pull (--threads 1: one computing thread per worker rank, as in C). Rates
 #    come from the --stats JSON: items/s = items / wall_seconds, chunks/s = chunks_per_second,
@@ -50,6 +54,7 @@ work=$(mktemp -d "${TMPDIR:-/tmp}/mw-engine.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 go build -o "$work/mw" .
 mpicc -O2 -o "$work/cmanager" scripts/bench/cmanager.c
+go build -o "$work/mw-cmanager" ./cmd/mw-cmanager
 load() { cut -d' ' -f1-3 /proc/loadavg; }
 echo "# $(uname -n), $(nproc) cores, load average $(load) at start"
 
@@ -64,13 +69,15 @@ short() { awk -v s="$1" -v t="$target" 'BEGIN { exit !(s < t / 2) }'; }
 # scale N: N for a fixed-size measurement, a third of it with -q.
 scale() { if ((quick)); then echo $(($1 / 3)); else echo "$1"; fi; }
 
-# --- 1. The C floor.
-declare -A cfloor
-# crun NP W: the C loop sized to ~$target s; prints a row, records tasks/s.
-crun() {
-	local np=$1 w=$2 n=100000 line secs rate
+# --- 1. The C floor, and the Go binding in C's calls and in the engine's.
+declare -A cfloor gofloor pollfloor
+# loop NP W PROGRAM...: a manager loop sized to ~$target s; prints its rate, records it in
+# $rate.
+loop() {
+	local np=$1 w=$2 n=100000 line secs
+	shift 2
 	for try in 1 2; do
-		line=$(mpirun -np "$np" "$work/cmanager" "$n" "$w")
+		line=$(mpirun -np "$np" "$@" "$n" "$w")
 		secs=$(awk '{ print $8 }' <<<"$line")
 		if ((try == 1)) && short "$secs"; then
 			n=$(fit "$n" "$secs")
@@ -79,10 +86,20 @@ crun() {
 		break
 	done
 	rate=$(awk '{ print $10 }' <<<"$line")
-	cfloor[$np/$w]=$rate
-	printf '%-28s %4d %8d %12.0f %12.0f\n' "" "$np" "$w" "$rate" "$(awk -v r="$rate" 'BEGIN { print 2 * r }')"
 }
-printf '\n%-28s %4s %8s %12s %12s\n' "C manager loop (cmanager.c)" np window tasks/s msgs/s
+# crun NP W: the three loops at NP ranks, window W: one row.
+crun() {
+	local np=$1 w=$2 rate
+	loop "$np" "$w" "$work/cmanager"
+	cfloor[$np/$w]=$rate
+	loop "$np" "$w" "$work/mw-cmanager" -pattern blocking
+	gofloor[$np/$w]=$rate
+	loop "$np" "$w" "$work/mw-cmanager" -pattern poll
+	pollfloor[$np/$w]=$rate
+	printf '%-28s %4d %8d %12.0f %12.0f %12.0f %12.0f\n' "" "$np" "$w" "${cfloor[$np/$w]}" "$((2 * ${cfloor[$np/$w]}))" \
+		"${gofloor[$np/$w]}" "${pollfloor[$np/$w]}"
+}
+printf '\n%-28s %4s %8s %12s %12s %12s %12s\n' "manager loop (cmanager.c)" np window "C tasks/s" "C msgs/s" "Go blocking" "Go poll"
 for w in 1 2 16; do
 	crun 3 "$w"
 done
@@ -201,6 +218,16 @@ for w in 1 2 16; do
 done
 printf '%-44s %12.0f %12.0f %8s   %s\n' "-np 2: chunk 1, window 2, push / C" "${mwrate[2/1/2/push]}" "${cfloor[2/2]}" \
 	"$(ratio "${mwrate[2/1/2/push]}" "${cfloor[2/2]}")" ">= 0.5"
+# The same goal for the Go loops: what is in reach of any engine on this binding.
+for key in 3/1 3/2 3/16 2/2; do
+	np=${key%/*} w=${key#*/}
+	for kind in blocking poll; do
+		if [[ $kind == blocking ]]; then r=${gofloor[$key]}; else r=${pollfloor[$key]}; fi
+		printf '%-44s %12.0f %12.0f %8s   %s\n' "-np $np: Go $kind loop, window $w / C" "$r" "${cfloor[$key]}" "$(ratio "$r" "${cfloor[$key]}")" "(mw's goal: 0.5)"
+	done
+	r=${mwrate[$np/1/$w/push]}
+	printf '%-44s %12.0f %12.0f %8s\n' "-np $np: chunk 1, window $w, push / Go poll loop" "$r" "${pollfloor[$key]}" "$(ratio "$r" "${pollfloor[$key]}")"
+done
 for c in 1 16 256; do
 	printf '%-44s %12.0f %12.0f %8s   %s\n' "chunk $c, window 2, push / mpi4py.futures $c" "${mwrate[3/$c/2/push]}" "${pyrate[$c]}" \
 		"$(ratio "${mwrate[3/$c/2/push]}" "${pyrate[$c]}")" ">= 20"
