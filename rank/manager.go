@@ -43,7 +43,7 @@ type manager struct {
 	asks    []int    // pull mode: asks received before every worker was ready
 	asked   []int    // pull mode, per rank: its KindAsk messages, threads x window at most
 
-	inflight map[uint64]*flight
+	inflight flights // the chunks issued and not done
 	frames   [][]byte        // per reorder slot (seq mod its bound): the pooled buffer of the result held there, put back once written
 	late     map[uint64]int  // chunks done while a second holder still computes them
 	holes    map[uint64]bool // chunks the output leaves out: failed (--keep-going), or handed back by a drain
@@ -73,7 +73,7 @@ type manager struct {
 }
 
 func runManager(ctx context.Context, t Transport, job Job, cfg Config) (Stats, error) {
-	m := &manager{t: t, job: job, cfg: cfg, start: time.Now(), inflight: map[uint64]*flight{}, late: map[uint64]int{}, holes: map[uint64]bool{}}
+	m := &manager{t: t, job: job, cfg: cfg, start: time.Now(), late: map[uint64]int{}, holes: map[uint64]bool{}}
 	var slept0, rung0 uint64 // a transport may serve many runs (pool)
 	cpu0 := cpuclock.Process()
 	if s, ok := t.(sleeper); ok {
@@ -237,6 +237,11 @@ func (m *manager) initCredits() {
 	// bound on memory, linear in workers x window.
 	m.ro = partition.NewReorder(m.plan.First, reorderSlack*m.credits)
 	m.frames = make([][]byte, m.ro.Bound())
+	if m.cfg.Unordered {
+		m.inflight = newFlights(0)
+	} else {
+		m.inflight = newFlights(m.ro.Bound())
+	}
 	if r, ok := m.t.(frameRecycler); ok {
 		r.recycleFrames()
 	}
@@ -249,7 +254,7 @@ func (m *manager) loop(ctx context.Context) error {
 		if err := m.issue(ctx); err != nil {
 			return err
 		}
-		if m.srcDone && len(m.inflight) == 0 {
+		if m.srcDone && m.inflight.len() == 0 {
 			return nil // late copies of backed-up chunks are dropped by stopAll
 		}
 		if m.sized != nil {
@@ -279,7 +284,7 @@ func (m *manager) loop(ctx context.Context) error {
 				return err
 			}
 		}
-		m.inFlight.Store(int64(len(m.inflight)))
+		m.inFlight.Store(int64(m.inflight.len()))
 	}
 }
 
@@ -322,7 +327,7 @@ func (m *manager) issue(ctx context.Context) error {
 	// goes back to that one. When only the failing worker has a free credit, the retry waits
 	// and fresh chunks use the credit.
 	for len(m.retryq) > 0 && m.slots.len() > 0 {
-		f := m.inflight[m.retryq[0]]
+		f, _ := m.inflight.get(m.retryq[0])
 		to, ok := m.slots.takeNot(f.failed)
 		if !ok && m.t.Size() > 2 {
 			break
@@ -368,7 +373,9 @@ func (m *manager) issue(ctx context.Context) error {
 		m.st.BytesIn += uint64(len(c.Data))
 		f := m.newFlight()
 		f.c, f.items = c, max(c.Items, 1)
-		m.inflight[c.Seq] = f
+		if err := m.inflight.add(f); err != nil {
+			return err
+		}
 		if err := m.send(ctx, m.slots.take(), f); err != nil {
 			return err
 		}
@@ -400,7 +407,7 @@ func (m *manager) issueBackups(ctx context.Context) error {
 		// not a straggler) and never becomes eligible again. Amortized O(1) per backup.
 		var oldest *flight
 		for ; m.backupFrom < m.nextSeq; m.backupFrom++ {
-			f, ok := m.inflight[m.backupFrom]
+			f, ok := m.inflight.get(m.backupFrom)
 			if ok && f.rank > 0 && f.backup == 0 && f.failed == 0 {
 				oldest = f
 				break
@@ -461,7 +468,7 @@ func (m *manager) handle(msg Msg) error {
 	if msg.Seq >= m.nextSeq {
 		return fmt.Errorf("%s: %s for chunk %d, which was never issued", m.who(msg.From), msg.Kind, msg.Seq)
 	}
-	f, ok := m.inflight[msg.Seq]
+	f, ok := m.inflight.get(msg.Seq)
 	if !ok || (f.rank != msg.From && f.backup != msg.From) {
 		if r, late := m.late[msg.Seq]; late && r == msg.From {
 			// The losing copy of a backed-up chunk: drop it, free its credit.
@@ -506,7 +513,7 @@ func (m *manager) handle(msg Msg) error {
 			}
 			// --keep-going: record the poison chunk, leave it out of the output, go on.
 			m.failed = append(m.failed, FailedChunk{Seq: msg.Seq, Who: m.who(msg.From), Cause: cause})
-			delete(m.inflight, msg.Seq)
+			m.inflight.remove(msg.Seq)
 			return m.deliver(msg.From, msg.Seq, nil, true)
 		}
 		f.c.Attempt++
@@ -515,7 +522,7 @@ func (m *manager) handle(msg Msg) error {
 		m.st.Retries++
 		return nil
 	}
-	delete(m.inflight, msg.Seq)
+	m.inflight.remove(msg.Seq)
 	m.free = append(m.free, f)
 	if other > 0 {
 		m.late[msg.Seq] = other
@@ -576,7 +583,7 @@ func (m *manager) drainWorkers(ctx context.Context) error {
 		return fmt.Errorf("drain: %w", err)
 	}
 	for _, seq := range m.retryq {
-		if f, ok := m.inflight[seq]; ok && f.rank == -1 {
+		if f, ok := m.inflight.get(seq); ok && f.rank == -1 {
 			if err := m.skipped(-1, seq, f); err != nil {
 				return err
 			}
@@ -600,7 +607,7 @@ func (m *manager) skipped(from int, seq uint64, f *flight) error {
 		f.rank, f.backup = other, 0 // the other copy runs on
 		return nil
 	}
-	delete(m.inflight, seq)
+	m.inflight.remove(seq)
 	m.free = append(m.free, f)
 	m.st.Skipped++
 	return m.deliver(from, seq, nil, true)
