@@ -275,7 +275,9 @@ func (b bells) ring(to int) {
 type wire struct {
 	comm            *mpi.Communicator
 	pending         []pendingSend
-	lastBusy        monoTime
+	lastBusy        monoTime // the first idle poll after the last traffic (see idleAt)
+	lastRead        monoTime // the clock at the last idle poll, or wake
+	traffic         bool     // traffic since the last idle poll
 	near            int    // messages that came within spinFor of the traffic before, of nearAll (moving average)
 	spare           []byte // receives the next message (see copyFrame)
 	bound           bool   // Open MPI bound this rank to one core
@@ -293,7 +295,7 @@ type wire struct {
 
 func newWire(comm *mpi.Communicator, t *mpiTransport) *wire {
 	now := monoNow()
-	return &wire{comm: comm, lastBusy: now, near: nearAll, bound: runtime.NumCPU() == 1, ppid: os.Getppid(),
+	return &wire{comm: comm, lastBusy: now, lastRead: now, near: nearAll, bound: runtime.NumCPU() == 1, ppid: os.Getppid(),
 		nextParentCheck: now, sleepCap: &t.sleepCap, hints: &t.hints, bells: t.bells}
 }
 
@@ -410,19 +412,28 @@ func (w *wire) checkParent(now monoTime) error {
 	return nil
 }
 
-// busy records traffic: a message received (got) or a send started.
-func (w *wire) busy(got bool) { w.busyAt(monoNow(), got) }
-
-// busyAt is busy at now.
-func (w *wire) busyAt(now monoTime, got bool) {
+// busy records traffic: a message received (got) or a send started. It reads no clock:
+// the rank reads it only when idle (idleAt), so a busy rank pays no clock read per message.
+// A message counts as near (came within spinFor of the traffic before it) when no idle
+// poll came between them, or when the idle polls between them spanned spinFor at most.
+func (w *wire) busy(got bool) {
 	if got {
 		near := 0
-		if now.Sub(w.lastBusy) <= spinFor {
+		if w.traffic || w.lastRead.Sub(w.lastBusy) <= spinFor {
 			near = nearAll
 		}
 		w.near = (7*w.near + near) / 8
 	}
-	w.lastBusy = now
+	w.traffic = true
+}
+
+// idleAt records an idle poll (nothing received, nothing sent) at now: the first one after
+// traffic stands for the traffic's time, for pause and for the next message's nearness.
+func (w *wire) idleAt(now monoTime) {
+	if w.traffic {
+		w.lastBusy, w.traffic = now, false
+	}
+	w.lastRead = now
 }
 
 // spins reports whether waiting for the next message should spin: the recent messages
@@ -494,6 +505,7 @@ func (w *wire) pause(now monoTime, quitting bool) time.Duration {
 // sleep sleeps d on k unless ready (then, with a peer that rings, a message arrived).
 func (w *wire) sleep(k *waker, d time.Duration, ready func() bool) {
 	waited, byPeer := k.sleep(d, ready)
+	w.lastRead = monoNow() // a message found next came after the sleep
 	if waited {
 		w.sleeps.Add(1)
 	}
@@ -642,6 +654,7 @@ func (t *mpiTransport) poll(comm *mpi.Communicator) error {
 			w.busy(false)
 			continue
 		}
+		w.idleAt(now)
 		if d := w.pause(now, quitting); d > 0 {
 			w.sleep(t.k, d, t.readyToWake)
 		}
@@ -803,6 +816,7 @@ func (o ownedTransport) pollOnce() (m Msg, ok bool, sleep time.Duration, err err
 		w.busy(false)
 		return Msg{}, false, 0, nil
 	}
+	w.idleAt(now)
 	return Msg{}, false, w.pause(now, false), nil
 }
 

@@ -105,12 +105,14 @@ func TestWorkerComputing(t *testing.T) {
 }
 
 // TestSpinsWhereItPays: a rank spins while most messages come within spinFor of the traffic
-// before them, and stops once most come later.
+// before them, and stops once most come later. The rank reads the clock only when idle:
+// msg(after) is an idle poll just after the traffic before, one after, and the message.
 func TestSpinsWhereItPays(t *testing.T) {
 	w := newWire(nil, &mpiTransport{})
 	require.True(t, w.spins(), "spins at the start")
 	now := w.lastBusy
-	msg := func(after time.Duration) { now = now.Add(after); w.busyAt(now, true) }
+	idle := func(after time.Duration) { now = now.Add(after); w.idleAt(now) }
+	msg := func(after time.Duration) { idle(time.Microsecond); idle(after); w.busy(true) }
 	for range 8 {
 		msg(10 * spinFor)
 	}
@@ -132,8 +134,29 @@ func TestSpinsWhereItPays(t *testing.T) {
 	}
 	require.False(t, w.spins())
 	for range 8 {
-		w.busyAt(now.Add(10*spinFor), false)
-		msg(10*spinFor + spinFor/2)
+		idle(10 * spinFor)
+		w.busy(false)
+		msg(spinFor / 2)
 	}
 	require.True(t, w.spins())
+
+	// Messages with no idle poll between them came at once, however long the rank took
+	// to handle them; a sleep counts as idle time, however short the polls before it.
+	for range 8 {
+		msg(10 * spinFor)
+	}
+	require.False(t, w.spins())
+	for range 8 {
+		now = now.Add(10 * spinFor) // busy: no idle poll
+		w.busy(true)
+	}
+	require.True(t, w.spins())
+	k, err := newWaker()
+	require.NoError(t, err)
+	for range 8 {
+		w.idleAt(monoNow()) // the sleep reads the real clock
+		w.sleep(k, 2*spinFor, func() bool { return false })
+		w.busy(true)
+	}
+	require.False(t, w.spins(), "messages found after sleeps of 2 x spinFor")
 }
