@@ -43,7 +43,7 @@ type manager struct {
 	asks    []int    // pull mode: asks received before every worker was ready
 	asked   []int    // pull mode, per rank: its KindAsk messages, threads x window at most
 
-	inflight flights // the chunks issued and not done
+	inflight flights         // the chunks issued and not done
 	frames   [][]byte        // per reorder slot (seq mod its bound): the pooled buffer of the result held there, put back once written
 	late     map[uint64]int  // chunks done while a second holder still computes them
 	holes    map[uint64]bool // chunks the output leaves out: failed (--keep-going), or handed back by a drain

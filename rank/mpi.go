@@ -278,9 +278,9 @@ type wire struct {
 	lastBusy        monoTime // the first idle poll after the last traffic (see idleAt)
 	lastRead        monoTime // the clock at the last idle poll, or wake
 	traffic         bool     // traffic since the last idle poll
-	near            int    // messages that came within spinFor of the traffic before, of nearAll (moving average)
-	spare           []byte // receives the next message (see copyFrame)
-	bound           bool   // Open MPI bound this rank to one core
+	near            int      // messages that came within spinFor of the traffic before, of nearAll (moving average)
+	spare           []byte   // receives the next message (see copyFrame)
+	bound           bool     // Open MPI bound this rank to one core
 	ppid            int
 	nextParentCheck monoTime
 	sleepCap        *atomic.Int64              // mpiTransport's
