@@ -270,15 +270,18 @@ func (b bells) ring(to int) {
 // goroutine that owns MPI touches it (the poll loop, or the loop inside RunOwned, which runs
 // on that same goroutine), and so does a worker's rescue goroutine, through the owned view:
 // its MPI calls under ownedMu, its Recv (the polling rhythm, the sleeps) only while it
-// holds the worker's serving role, so never beside the owner's. (Its thread keeps Linux's
-// default timer slack, 50 us: its timed sleeps are that much less precise.)
+// holds the worker's serving role, so never beside the owner's. The owner's own Send (a
+// result computed inline) may run beside the rescue's Recv: under ownedMu, and it touches
+// only the sends and traffic (busy(false)), never the clock fields that Recv's sleeps use
+// outside the mutex. (The rescue's thread keeps Linux's default timer slack, 50 us: its
+// timed sleeps are that much less precise.)
 type wire struct {
 	comm            *mpi.Communicator
 	pending         []pendingSend
-	lastBusy        monoTime // the first idle poll after the last traffic (see idleAt)
+	lastBusy        monoTime // the first idle poll after the last traffic (idleAt); while traffic is true, after the traffic before
 	lastRead        monoTime // the clock at the last idle poll, or wake
 	traffic         bool     // traffic since the last idle poll
-	near            int      // messages that came within spinFor of the traffic before, of nearAll (moving average)
+	near            int      // messages that came within spinFor of the traffic before (see busy), of nearAll (moving average)
 	spare           []byte   // receives the next message (see copyFrame)
 	bound           bool     // Open MPI bound this rank to one core
 	ppid            int
@@ -412,10 +415,11 @@ func (w *wire) checkParent(now monoTime) error {
 	return nil
 }
 
-// busy records traffic: a message received (got) or a send started. It reads no clock:
-// the rank reads it only when idle (idleAt), so a busy rank pays no clock read per message.
-// A message counts as near (came within spinFor of the traffic before it) when no idle
-// poll came between them, or when the idle polls between them spanned spinFor at most.
+// busy records traffic: a message received (got) or a send started. It reads no clock: the
+// rank reads it once per round of its loop that receives nothing (idleAt), and after a
+// sleep, not per message. A message counts as near (came within spinFor of the traffic
+// before it) when no idle poll came between them, or when the idle polls between them,
+// from the first, spanned spinFor at most.
 func (w *wire) busy(got bool) {
 	if got {
 		near := 0
@@ -458,7 +462,8 @@ func (w *wire) yields() bool {
 
 // pause is called after a round in which nothing happened, at now. While spinning it
 // returns 0 (yielding the core first if that lets a computation run: yields); after that it returns
-// how long to sleep: an eighth of the idle time, between minSleep and maxSleep. Where
+// how long to sleep: an eighth of the idle time (since the first idle poll after the last
+// traffic: lastBusy), between minSleep and maxSleep. Where
 // spinning does not pay (spins) it does not spin and sleeps at least sparseSleep: spinning
 // after every message, and waking every few microseconds, would cost about as much CPU as
 // the work itself (mw exec). The first sleep is short all the same (minSleep), so that a
