@@ -113,7 +113,14 @@ func autoChunk(o options) int {
 // source cuts [0, items) into chunks of per items; a chunk is (first, count) in 16 bytes.
 type source struct {
 	items, per, next, seq uint64
+	slab                  []byte // what is left of the slab the next descriptors come from
 }
+
+// slabChunks is how many chunk descriptors (16 bytes each) one allocation holds, so that
+// the source allocates once per slabChunks chunks, not per chunk. A slab stays alive while
+// one of its chunks does (the engine keeps a chunk's Data until its result is in); in order
+// those lie within the reorder bound, which spans bound/slabChunks + 1 slabs at most.
+const slabChunks = 1024
 
 func (s *source) Next() (rank.Chunk, error) { return s.nextN(s.per) }
 
@@ -128,7 +135,11 @@ func (s *source) nextN(per uint64) (rank.Chunk, error) {
 		return rank.Chunk{}, io.EOF
 	}
 	n := min(per, s.items-s.next)
-	d := make([]byte, 16)
+	if len(s.slab) < 16 {
+		s.slab = make([]byte, 16*slabChunks)
+	}
+	d := s.slab[:16:16] // full: an append by the engine would not overwrite the next one
+	s.slab = s.slab[16:]
 	binary.LittleEndian.PutUint64(d, s.next)
 	binary.LittleEndian.PutUint64(d[8:], n)
 	c := rank.Chunk{Seq: s.seq, Data: d, Items: int(n)}
