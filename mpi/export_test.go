@@ -7,3 +7,6 @@ func SetBcastChunk(n int) (restore func()) {
 	bcastChunk = max(n, 1)
 	return func() { bcastChunk = old }
 }
+
+// SendCopy is sendCopy, for the tests.
+const SendCopy = sendCopy

@@ -68,6 +68,8 @@ package mpi
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
 #include <mpi.h>
 
 // Handles cross to Go as uintptr_t: cgo checks every pointer argument to an incomplete type
@@ -228,8 +230,13 @@ static mw_res mw_iprobe(int source, int tag, uintptr_t comm) {
 }
 
 // mw_isend starts a send and, with test, tests it at once (MPI_Test) in the same call:
-// r.extra says whether it is done already (r.req is then MPI_REQUEST_NULL).
-static mw_res mw_isend(char *buf, int n, int dest, int tag, uintptr_t comm, int test) {
+// r.extra says whether it is done already (r.req is then MPI_REQUEST_NULL). With copy (C
+// memory of at least n bytes) it sends a copy of buf made there, and keeps no pointer to buf.
+static mw_res mw_isend(char *buf, int n, int dest, int tag, uintptr_t comm, int test, uintptr_t copy) {
+	if (copy) {
+		memcpy((char *)copy, buf, n);
+		buf = (char *)copy;
+	}
 	MPI_Request req;
 	int rc = MPI_Isend(mw_buf(buf, n), n, MPI_BYTE, dest, tag, MW_COMM(comm), &req);
 	if (rc != MPI_SUCCESS) return mw_fail(MW_ISEND, rc);
@@ -632,15 +639,24 @@ func (c *Communicator) Iprobe(source, tag int) (bool, Status, error) {
 }
 
 // Request is a pending non-blocking operation. The caller must complete it with Wait, or Test
-// until it reports done, before dropping it.
+// until it reports done, before dropping it. A Request must not be copied.
 type Request struct {
-	req  C.uintptr_t // MPI_Request
-	pin  runtime.Pinner
-	done bool
+	req     C.uintptr_t // MPI_Request
+	pin     runtime.Pinner
+	pinned  bool    // pin holds the buffer
+	copyBuf *C.char // C memory of sendCopy bytes that small sends go from, or nil
+	done    bool
 }
 
-// Isend starts sending buf to rank dest with tag (MPI_Isend). MPI keeps buf's address, so
-// Isend pins buf until Wait or Test reports completion; the caller must not modify buf until
+// sendCopy is the largest send that Isend and IsendTest copy into C memory of the Request's
+// own (allocated at its first small send, freed once the Request is unreachable) instead of
+// pinning the caller's buffer: a copy that small costs less than runtime.Pinner's Pin and
+// Unpin, which take a lock each.
+const sendCopy = 256
+
+// Isend starts sending buf to rank dest with tag (MPI_Isend). A buf of up to sendCopy bytes
+// is copied, and free again when Isend returns; MPI keeps a longer buf's address, so Isend
+// pins it until Wait or Test reports completion, and the caller must not modify it until
 // then.
 func (c *Communicator) Isend(buf []byte, dest, tag int) (*Request, error) {
 	r := &Request{}
@@ -652,15 +668,16 @@ func (c *Communicator) Isend(buf []byte, dest, tag int) (*Request, error) {
 
 // IsendTest is Isend, then Test at once, in one call, with a Request the caller owns: r must
 // be new (the zero Request) or done. It reports done when MPI is finished with buf already
-// (a small message usually is); otherwise buf stays pinned, and the caller completes r with
-// Wait or Test as after Isend, and may then use it again. A reused Request keeps its Pinner,
-// so a steady stream of sends allocates nothing.
+// (a small message usually is); otherwise buf stays pinned (unless copied, as in Isend), and
+// the caller completes r with Wait or Test as after Isend, and may then use it again. A
+// reused Request keeps its Pinner and its copy memory, so a steady stream of sends allocates
+// nothing.
 func (c *Communicator) IsendTest(r *Request, buf []byte, dest, tag int) (done bool, err error) {
 	return c.isend(r, buf, dest, tag, true)
 }
 
-// isend starts sending buf with r (which must be new or done), pinning buf, and with test
-// tests the send at once: Isend and IsendTest.
+// isend starts sending buf with r (which must be new or done), from a copy (up to sendCopy
+// bytes) or pinning buf, and with test tests the send at once: Isend and IsendTest.
 func (c *Communicator) isend(r *Request, buf []byte, dest, tag int, test bool) (done bool, err error) {
 	if c.comm == 0 {
 		return false, notRunning(C.MW_ISEND)
@@ -672,15 +689,27 @@ func (c *Communicator) isend(r *Request, buf []byte, dest, tag int, test bool) (
 		return false, errors.New("mpi: MPI_Isend: Request still in use")
 	}
 	tick()
-	*r = Request{pin: r.pin}
-	if len(buf) > 0 {
+	*r = Request{pin: r.pin, copyBuf: r.copyBuf}
+	var from C.uintptr_t // the copy to send from
+	switch n := len(buf); {
+	case n > sendCopy:
 		r.pin.Pin(&buf[0])
+		r.pinned = true
+	case n > 0:
+		if r.copyBuf == nil {
+			r.copyBuf = (*C.char)(C.malloc(sendCopy))
+			if r.copyBuf == nil {
+				return false, errors.New("mpi: MPI_Isend: out of C memory")
+			}
+			runtime.AddCleanup(r, func(p *C.char) { C.free(unsafe.Pointer(p)) }, r.copyBuf)
+		}
+		from = C.uintptr_t(uintptr(unsafe.Pointer(r.copyBuf)))
 	}
 	ctest := C.int(0)
 	if test {
 		ctest = 1
 	}
-	res := C.mw_isend(ptr(buf), C.int(len(buf)), cint(dest), cint(tag), c.comm, ctest)
+	res := C.mw_isend(ptr(buf), C.int(len(buf)), cint(dest), cint(tag), c.comm, ctest, from)
 	if res.rc != 0 {
 		// Failed at MPI_Isend, nothing started; or at MPI_Test, after which MPI no longer
 		// uses the buffer (as Test's failure).
@@ -745,7 +774,10 @@ func (r *Request) Test() (done bool, err error) {
 
 func (r *Request) finish() {
 	r.done = true
-	r.pin.Unpin()
+	if r.pinned {
+		r.pin.Unpin()
+		r.pinned = false
+	}
 }
 
 // Go 1.26's sysmon takes the P away from a goroutine that is in a cgo call once that goroutine

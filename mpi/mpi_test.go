@@ -382,6 +382,67 @@ func TestMPIIsendTest(t *testing.T) {
 	}
 }
 
+// TestMPISmallSendsAreCopied: a send of up to SendCopy bytes leaves the caller's buffer
+// free when IsendTest returns, done or not. Rank 0 sends 2,000 such messages from one
+// buffer, rewriting it after each, while rank 1 does not receive yet (it sleeps first, so
+// that its queue fills and Open MPI holds later sends back: those would go out from the
+// rewritten buffer, were it not a copy); rank 1 then finds each message as sent.
+func TestMPISmallSendsAreCopied(t *testing.T) {
+	mpitest.Inner(t)
+	w := mpi.World()
+	const tag, n = 360, 2000
+	msg := func(i int, b []byte) []byte {
+		for k := range b {
+			b[k] = byte(i + k)
+		}
+		return b
+	}
+	switch w.Rank() {
+	case 0:
+		reqs := make([]mpi.Request, n)
+		buf := make([]byte, mpi.SendCopy)
+		held := 0
+		for i := range reqs {
+			done, err := w.IsendTest(&reqs[i], msg(i, buf), 1, tag)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !done {
+				held++
+			}
+			clear(buf)
+		}
+		t.Logf("%d of %d sends not done at once", held, n)
+		if err := w.Barrier(); err != nil {
+			t.Fatal(err)
+		}
+		for i := range reqs {
+			if _, err := reqs[i].Wait(); err != nil {
+				t.Fatal(err)
+			}
+		}
+	case 1:
+		time.Sleep(200 * time.Millisecond) // not a timing condition: see above
+		if err := w.Barrier(); err != nil {
+			t.Fatal(err)
+		}
+		want := make([]byte, mpi.SendCopy)
+		for i := range n {
+			got, _, err := w.Recv(0, tag)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(got, msg(i, want)) {
+				t.Fatalf("message %d: got %v..., want %v...", i, got[:4], want[:4])
+			}
+		}
+	default:
+		if err := w.Barrier(); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
 func TestMPITryRecv(t *testing.T) {
 	mpitest.Inner(t)
 	w := mpi.World()
