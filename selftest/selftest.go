@@ -158,7 +158,10 @@ func (o options) work(ctx context.Context, c rank.Chunk) ([]byte, error) {
 	if n > 1<<24 {
 		return nil, fmt.Errorf("chunk of %d items is absurd", n)
 	}
-	out := make([]byte, 0, n*24)
+	// Each line is the item's number, a space, 16 hex digits and a newline: room for the
+	// widest number makes the whole chunk one allocation, with no growing.
+	var widest [20]byte
+	out := make([]byte, 0, n*uint64(len(strconv.AppendUint(widest[:0], first+n-1, 10))+18))
 	for i := first; i < first+n; i++ {
 		if int64(i) == o.failAt {
 			return nil, fmt.Errorf("item %d: injected failure (--fail-at)", i)
@@ -196,12 +199,23 @@ func Checksum(i uint64) uint64 {
 	return z ^ (z >> 31)
 }
 
+// appendHex16 appends v as 16 lowercase hex digits. Each half's 8 nibbles are spread into
+// the 8 bytes of a word (nibble i in byte i) and turned into ASCII together: '0' plus the
+// nibble, plus 'a'-'0'-10 where the nibble is 10 or more (then nibble+6 carries into bit 4).
 func appendHex16(b []byte, v uint64) []byte {
-	const digits = "0123456789abcdef"
-	for s := 60; s >= 0; s -= 4 {
-		b = append(b, digits[(v>>uint(s))&15])
-	}
-	return b
+	b = binary.BigEndian.AppendUint64(b, hex8(uint32(v>>32)))
+	return binary.BigEndian.AppendUint64(b, hex8(uint32(v)))
+}
+
+// hex8 is the 8 hex digits of v as ASCII, the last digit in the lowest byte.
+func hex8(v uint32) uint64 {
+	const ones = 0x0101010101010101
+	x := uint64(v)
+	x = (x | x<<16) & 0x0000ffff0000ffff
+	x = (x | x<<8) & 0x00ff00ff00ff00ff
+	x = (x | x<<4) & 0x0f0f0f0f0f0f0f0f
+	letters := (x + 6*ones) >> 4 & ones
+	return x + '0'*ones + letters*('a'-'0'-10)
 }
 
 // burn spins until the calling thread has used d of CPU time: an item then costs d of
