@@ -9,17 +9,19 @@
 // # Threading contract
 //
 // MPI knows threads, not goroutines. The caller must make every MPI call (every function and
-// method of this package except IsOn, WorldRank, WorldSize, Nop, ThreadLevel.String and Error)
-// from one goroutine locked to its OS thread with runtime.LockOSThread, the one that called
-// Start. Start(ThreadSingle) or Start(ThreadFunneled) is then enough. (Open MPI 4.1 turns on
-// its internal locks at any level above ThreadSingle, at some 40 ns per small message on a
-// 2-core test machine. MPI_THREAD_SINGLE formally means a one-thread process, which a Go
-// program never is, but in practice Open MPI needs only that one thread make the calls.)
-// Calls from other threads are allowed only as far as the granted level permits: with
-// ThreadSerialized any thread may call, never two at once; with ThreadMultiple, concurrently.
+// method of this package except IsOn, WorldRank, WorldSize, Nop, Version, SetParamDefault,
+// ThreadLevel.String and Error) from one goroutine locked to its OS thread with
+// runtime.LockOSThread, the one that called Start. Start(ThreadSingle) or
+// Start(ThreadFunneled) is then enough. (Open MPI 4.1 turns on its internal locks at any
+// level above ThreadSingle, at some 40 ns per small message on a 2-core test machine.
+// MPI_THREAD_SINGLE formally means a one-thread process, which a Go program never is, but in
+// practice Open MPI needs only that one thread make the calls.) Calls from other threads are
+// allowed only as far as the granted level permits: with ThreadSerialized any thread may
+// call, never two at once; with ThreadMultiple, concurrently.
 // Nothing in this package locks: the contract is the caller's.
 //
-// IsOn, WorldRank, WorldSize and Nop are safe to call from any goroutine at any time.
+// IsOn, WorldRank, WorldSize, Nop and Version are safe to call from any goroutine at any
+// time; SetParamDefault belongs before Start.
 //
 // # Buffers
 //
@@ -294,6 +296,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"os"
 	"runtime"
 	"strconv"
 	"sync/atomic"
@@ -435,6 +438,32 @@ var (
 )
 
 func init() { worldSize.Store(1) }
+
+// SetParamDefault sets Open MPI's MCA parameter name (such as "btl_vader_eager_limit") to
+// value for this process, unless the environment sets it already (mpirun --mca name v and
+// OMPI_MCA_name=v both do), and reports whether it did. It works through the environment,
+// which Open MPI reads in MPI_Init: call it before Start (after, it returns an error), and
+// not beside other goroutines' use of the environment. The environment outranks Open MPI's
+// parameter files, so a value set only in such a file gives way to this default.
+func SetParamDefault(name, value string) (set bool, err error) {
+	if state.Load() != stateIdle {
+		return false, fmt.Errorf("mpi: set default of %s: MPI is already started", name)
+	}
+	key := "OMPI_MCA_" + name
+	if _, ok := os.LookupEnv(key); ok {
+		return false, nil
+	}
+	if err := os.Setenv(key, value); err != nil {
+		return false, fmt.Errorf("mpi: set default of %s: %w", name, err)
+	}
+	return true, nil
+}
+
+// Version is the version of the Open MPI that this package was compiled against
+// (OMPI_MAJOR_VERSION and the rest, from mpi.h): some parameters' names depend on it.
+func Version() (major, minor, release int) {
+	return int(C.OMPI_MAJOR_VERSION), int(C.OMPI_MINOR_VERSION), int(C.OMPI_RELEASE_VERSION)
+}
 
 // Start initializes MPI with MPI_Init_thread asking for the required thread level, sets
 // MPI_ERRORS_RETURN on MPI_COMM_WORLD, and returns the level MPI granted. The calling

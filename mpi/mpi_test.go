@@ -3,6 +3,7 @@ package mpi_test
 import (
 	"bytes"
 	"errors"
+	"flag"
 	"fmt"
 	"os"
 	"strconv"
@@ -14,7 +15,99 @@ import (
 	"github.com/mw-hpc/mw/mpi"
 )
 
-func TestMain(m *testing.M) { os.Exit(mpitest.Main(m)) }
+// eagerDefault makes TestMain raise the shared-memory eager limit with SetParamDefault before
+// MPI starts (TestSetParamDefaultTakesEffect passes it to its ranks).
+var eagerDefault = flag.Bool("eager-default", false, "set btl_vader_eager_limit to 32768 with mpi.SetParamDefault before MPI starts")
+
+func TestMain(m *testing.M) {
+	flag.Parse()
+	if *eagerDefault {
+		if _, err := mpi.SetParamDefault(eagerParam(), "32768"); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+	}
+	os.Exit(mpitest.Main(m))
+}
+
+// eagerParam is the shared-memory transport's eager limit: the vader BTL's, sm's from Open
+// MPI 5 on.
+func eagerParam() string {
+	if major, _, _ := mpi.Version(); major >= 5 {
+		return "btl_sm_eager_limit"
+	}
+	return "btl_vader_eager_limit"
+}
+
+// TestSetParamDefaultTakesEffect: with Open MPI's default eager limit (4 KiB) a 16 KiB send
+// cannot complete before the receiver matches it (rendezvous); with SetParamDefault's 32 KiB
+// before Start, it completes at once (eager), the receiver still in a barrier.
+func TestSetParamDefaultTakesEffect(t *testing.T) {
+	if _, ok := os.LookupEnv("OMPI_MCA_" + eagerParam()); ok {
+		t.Skipf("the environment sets OMPI_MCA_%s", eagerParam())
+	}
+	t.Run("default", func(t *testing.T) { mpitest.Run(t, 2, "TestRanksEagerSend") })
+	t.Run("set", func(t *testing.T) { mpitest.Run(t, 2, "TestRanksEagerSend", "-eager-default") })
+}
+
+// TestRanksEagerSend is TestSetParamDefaultTakesEffect's inner test: rank 1 sends 16 KiB and
+// tests it 10,000 times before rank 0, waiting in a barrier, receives it.
+func TestRanksEagerSend(t *testing.T) {
+	mpitest.Inner(t)
+	if _, err := mpi.SetParamDefault("mw_test_param", "1"); err == nil {
+		t.Error("SetParamDefault after Start: no error")
+	}
+	w := mpi.World()
+	msg := fill(16<<10, 3)
+	if w.Rank() == 1 {
+		req, err := w.Isend(msg, 0, 7)
+		if err != nil {
+			t.Fatal(err)
+		}
+		done := false
+		for i := 0; i < 10000 && !done; i++ {
+			if done, err = req.Test(); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if done != *eagerDefault {
+			t.Errorf("16 KiB send done before the receiver matched it: %v; want %v (eager limit set: %v)", done, *eagerDefault, *eagerDefault)
+		}
+		if err := w.Barrier(); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := req.Wait(); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	if err := w.Barrier(); err != nil {
+		t.Fatal(err)
+	}
+	if w.Rank() == 0 {
+		got, _, err := w.RecvFixed(make([]byte, len(msg)), 1, 7)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(got, msg) {
+			t.Error("rank 0 received other bytes than rank 1 sent")
+		}
+	}
+}
+
+// TestSetParamDefault: the environment's value wins; otherwise the default is set.
+// (TestRanksEagerSend checks that it is refused after Start.)
+func TestSetParamDefault(t *testing.T) {
+	const key = "OMPI_MCA_mw_test_param"
+	t.Setenv(key, "user")
+	if set, err := mpi.SetParamDefault("mw_test_param", "mw"); set || err != nil || os.Getenv(key) != "user" {
+		t.Errorf("with %s=user: set %v, err %v, now %q", key, set, err, os.Getenv(key))
+	}
+	os.Unsetenv(key) // t.Setenv restores it at the end
+	if set, err := mpi.SetParamDefault("mw_test_param", "mw"); !set || err != nil || os.Getenv(key) != "mw" {
+		t.Errorf("unset: set %v, err %v, now %q", set, err, os.Getenv(key))
+	}
+}
 
 // TestUnderMpirun runs the inner tests (TestMPI*) under mpirun with 2, 3 and 4 ranks.
 func TestUnderMpirun(t *testing.T) {
