@@ -447,7 +447,7 @@ func init() { worldSize.Store(1) }
 // parameter files, so a value set only in such a file gives way to this default.
 func SetParamDefault(name, value string) (set bool, err error) {
 	if state.Load() != stateIdle {
-		return false, fmt.Errorf("mpi: set default of %s: MPI is already started", name)
+		return false, fmt.Errorf("mpi: set default of %s: MPI was started", name)
 	}
 	key := "OMPI_MCA_" + name
 	if _, ok := os.LookupEnv(key); ok {
@@ -463,6 +463,16 @@ func SetParamDefault(name, value string) (set bool, err error) {
 // (OMPI_MAJOR_VERSION and the rest, from mpi.h): some parameters' names depend on it.
 func Version() (major, minor, release int) {
 	return int(C.OMPI_MAJOR_VERSION), int(C.OMPI_MINOR_VERSION), int(C.OMPI_RELEASE_VERSION)
+}
+
+// SharedMemoryBTL is the name of Open MPI's shared-memory transport, the prefix of its
+// parameters (btl_<name>_eager_limit and the rest): "vader" before Open MPI 5, "sm" from 5 on
+// (where "vader" remains as a deprecated alias).
+func SharedMemoryBTL() string {
+	if major, _, _ := Version(); major >= 5 {
+		return "sm"
+	}
+	return "vader"
 }
 
 // Start initializes MPI with MPI_Init_thread asking for the required thread level, sets
@@ -505,7 +515,8 @@ func Start(required ThreadLevel) (granted ThreadLevel, err error) {
 }
 
 // Stop shuts MPI down with MPI_Finalize. Every Request must be complete. After Stop, every
-// call but IsOn, WorldRank and WorldSize fails with ErrNotRunning.
+// call but IsOn, WorldRank, WorldSize, Nop and Version fails: with ErrNotRunning, and
+// SetParamDefault because MPI was started.
 func Stop() error {
 	if state.Load() != stateRunning {
 		return notRunning(C.MW_FINALIZE)

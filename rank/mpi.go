@@ -159,7 +159,10 @@ var (
 // owner computes a chunk that runs long (RunOwned's view serializes them with a mutex). So
 // it asks for MPI_THREAD_SERIALIZED (any thread, one at a time), and fails if MPI grants
 // less; Open MPI takes no locks at that level (only at MPI_THREAD_MULTIPLE). Outside mpirun
-// it starts a singleton world of one rank.
+// it starts a singleton world of one rank. Before MPI starts, it sets
+// OMPI_MCA_btl_vader_eager_limit (btl_sm_ from Open MPI 5 on) in this process's environment
+// unless the environment sets it (see eagerLimit): processes that this one starts later
+// (mw exec's tasks) inherit it.
 func StartMPI() (Transport, error) {
 	t := &mpiTransport{
 		sendq:  make(chan outFrame, 1024),
@@ -206,24 +209,20 @@ func StartMPI() (Transport, error) {
 // process_vm_readv. A worker's result of 4 to 32 KiB (selftest's 256 items make 6.4 KiB)
 // then waits on the manager's attention, and the manager pays a system call and a page
 // walk for each. Sent eagerly, it costs two plain copies and no wait: `mpirun -np 3 mw
-// selftest --chunk 256 --window 2 --threads 1` ran 30-58% more chunks a second, with a
-// third less of the manager's CPU, and chunk 1024 (26 KiB results) 8-40% more.
+// selftest --chunk 256 --window 2 --threads 1` ran 8-50% more chunks a second (median 27%,
+// six alternating pairs of runs), with 8-39% less of the manager's CPU.
 const eagerLimit = "32768"
 
 // setEagerLimit sets eagerLimit as this process's default (mpi.SetParamDefault), unless the
 // environment sets the eager limit itself (mpirun --mca btl_vader_eager_limit N, or
-// OMPI_MCA_btl_vader_eager_limit=N; btl_sm_ for Open MPI 5).
+// OMPI_MCA_btl_vader_eager_limit=N; btl_sm_ for Open MPI 5), under either name.
 func setEagerLimit() error {
 	for _, btl := range []string{"vader", "sm"} {
 		if _, ok := os.LookupEnv("OMPI_MCA_btl_" + btl + "_eager_limit"); ok {
 			return nil
 		}
 	}
-	btl := "vader"
-	if major, _, _ := mpi.Version(); major >= 5 {
-		btl = "sm"
-	}
-	_, err := mpi.SetParamDefault("btl_"+btl+"_eager_limit", eagerLimit)
+	_, err := mpi.SetParamDefault("btl_"+mpi.SharedMemoryBTL()+"_eager_limit", eagerLimit)
 	return err
 }
 

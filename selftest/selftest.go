@@ -158,6 +158,9 @@ func (o options) work(ctx context.Context, c rank.Chunk) ([]byte, error) {
 	if n > 1<<24 {
 		return nil, fmt.Errorf("chunk of %d items is absurd", n)
 	}
+	if first+n < first {
+		return nil, fmt.Errorf("chunk of %d items from item %d runs past the last item number", n, first)
+	}
 	// Each line is the item's number, a space, 16 hex digits and a newline: room for the
 	// widest number makes the whole chunk one allocation, with no growing.
 	var widest [20]byte

@@ -34,8 +34,11 @@ func BenchmarkWork256(b *testing.B) {
 // item numbers of any width (a line of 25 bytes once outgrew a guess of 24 and copied).
 func TestWorkAllocatesOnce(t *testing.T) {
 	o := options{failAt: -1, panicAt: -1}
-	for _, first := range []uint64{0, 999_990, 3_000_000, 1<<64 - 300} {
-		c := chunkOf(first, 256)
+	for _, tt := range []struct {
+		first     uint64
+		sameWidth bool // every item number in the chunk has the same number of digits
+	}{{0, false}, {999_990, false}, {3_000_000, true}, {1<<64 - 300, true}} {
+		c := chunkOf(tt.first, 256)
 		var out []byte
 		allocs := testing.AllocsPerRun(20, func() {
 			var err error
@@ -43,9 +46,12 @@ func TestWorkAllocatesOnce(t *testing.T) {
 				t.Fatal(err)
 			}
 		})
-		if allocs != 1 || len(out) > cap(out) || cap(out)-len(out) > 256*20 {
-			t.Errorf("items %d..: %v allocations, %d bytes in %d", first, allocs, len(out), cap(out))
+		if allocs != 1 || tt.sameWidth && cap(out) != len(out) {
+			t.Errorf("items %d..: %v allocations, %d bytes in %d", tt.first, allocs, len(out), cap(out))
 		}
+	}
+	if _, err := o.work(context.Background(), chunkOf(1<<64-100, 256)); err == nil {
+		t.Error("a chunk past the last item number: no error")
 	}
 }
 
