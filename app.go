@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
 	"sort"
 	"strings"
 	"sync"
@@ -64,9 +65,19 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	}
 	if err != nil && me != 0 && !isUsage(err) {
 		// A worker's own fatal error (the manager's are reported by the manager).
-		fmt.Fprintf(stderr, "mw[%d]: %s: %v\n", me, name, err)
+		fmt.Fprintf(stderr, "mw[%d@%s]: %s: %v\n", me, hostOf(tr), name, err)
 	}
 	return cli.ExitCode(err)
+}
+
+// hostOf names this rank's host: as its transport does, or as the system does when MPI
+// never started.
+func hostOf(tr rank.Transport) string {
+	if tr != nil {
+		return tr.Host()
+	}
+	host, _ := os.Hostname()
+	return host
 }
 
 func isUsage(err error) bool {

@@ -298,10 +298,24 @@ func TestJournalResumeAfterKill(t *testing.T) {
 	}
 }
 
+// TestKeepGoingLeavesOutPoisonChunks: the chunk that fails every try is left out of the
+// output, named on stderr (exit 1), and counted in the run report, which a run that
+// completed so still writes.
 func TestKeepGoingLeavesOutPoisonChunks(t *testing.T) {
-	out := filepath.Join(t.TempDir(), "out.txt")
-	r := mwtest.MPIRun(t, 3, nil, "selftest", "--items", "100", "--chunk", "10", "--fail-at", "42", "--retries", "1", "--keep-going", "-o", out, "--quiet")
+	dir := t.TempDir()
+	out, stats := filepath.Join(dir, "out.txt"), filepath.Join(dir, "stats.json")
+	r := mwtest.MPIRun(t, 3, nil, "selftest", "--items", "100", "--chunk", "10", "--fail-at", "42", "--retries", "1", "--keep-going", "-o", out, "--stats", stats, "--quiet")
 	require.Equal(t, 1, r.Code, "%s", r.Stderr)
+	js, err := os.ReadFile(stats)
+	require.NoError(t, err, "no run report for a run that completed with a chunk left out")
+	var report struct {
+		Chunks, Retries uint64
+		LeftOut         uint64 `json:"left_out"`
+	}
+	require.NoError(t, json.Unmarshal(js, &report))
+	require.Equal(t, uint64(9), report.Chunks)
+	require.Equal(t, uint64(1), report.Retries)
+	require.Equal(t, uint64(1), report.LeftOut)
 	lines := mwLines(r.Stderr)
 	require.Len(t, lines, 1)
 	require.Regexp(t, `^mw: selftest: 1 chunks failed and were left out of the output: chunk 4 \(rank \d on \S+: failed 2 times, last: item 42: injected failure \(--fail-at\)\)$`, lines[0])

@@ -41,7 +41,7 @@ func AddEngineFlags(fs *flag.FlagSet) *EngineFlags {
 	def := rank.DefaultConfig()
 	fs.IntVar(&ef.Window, "window", def.Window, "chunks in flight per worker thread")
 	fs.StringVar(&ef.Mode, "mode", "push", "push: the manager keeps every worker's window full; pull: workers ask for chunks")
-	fs.BoolVar(&ef.Backups, "backups", def.Backups, "re-issue straggling chunks to idle workers at the end (first result wins); --backups=false turns it off")
+	fs.BoolVar(&ef.Backups, "backups", def.Backups, "give idle workers copies of straggling chunks when no new chunk can be issued (first result wins); --backups=false turns it off")
 	fs.IntVar(&ef.Threads, "threads", 0, "threads computing chunks on each worker rank (0: the rank's share of the node's CPUs)")
 	fs.IntVar(&ef.Retries, "retries", 0, "re-issue a chunk whose worker fails up to `N` times, on other workers")
 	fs.StringVar(&ef.Stats, "stats", "", "write the run report as JSON to `FILE` (- for stdout)")
@@ -233,18 +233,20 @@ func RunJob(ctx context.Context, env *Env, job rank.Job, ef *EngineFlags) (rank.
 		return st, ef.withPriorGaps(nil)
 	}
 	err = ef.finish(ef.withPriorGaps(err))
-	if err != nil {
+	// A run that completed is reported, also when --keep-going left chunks out (exit 1).
+	var partial *rank.PartialError
+	if err != nil && !errors.As(err, &partial) {
 		return st, err
 	}
 	if !ef.Quiet {
 		fmt.Fprintln(env.Stderr, st.Summary(job.Name))
 	}
 	if ef.Stats != "" {
-		if err := WriteStats(ef.Stats, env.Stdout, st); err != nil {
-			return st, err
+		if serr := WriteStats(ef.Stats, env.Stdout, st); serr != nil {
+			return st, serr
 		}
 	}
-	return st, nil
+	return st, err
 }
 
 // withPriorGaps gives a resumed run's result the chunks that the runs it continues left

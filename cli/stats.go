@@ -19,6 +19,8 @@ type statsJSON struct {
 	ChunksPerSec float64  `json:"chunks_per_second"`
 	Retries      uint64   `json:"retries"`
 	Backups      uint64   `json:"backups"`
+	LeftOut      uint64   `json:"left_out"`
+	Skipped      uint64   `json:"skipped"`
 	PerWorker    []uint64 `json:"chunks_per_worker"`
 	MaxReorder   int      `json:"max_reorder"`
 	ReorderBound int      `json:"reorder_bound"`
@@ -34,7 +36,8 @@ type statsJSON struct {
 func WriteStats(path string, stdout io.Writer, st rank.Stats) error {
 	js := statsJSON{
 		WallSeconds: st.Wall.Seconds(), Workers: st.Workers, Threads: st.Threads, Chunks: st.Chunks,
-		BytesIn: st.BytesIn, BytesOut: st.BytesOut, Retries: st.Retries, Backups: st.Backups, PerWorker: st.PerWorker,
+		BytesIn: st.BytesIn, BytesOut: st.BytesOut, Retries: st.Retries, Backups: st.Backups,
+		LeftOut: st.LeftOut, Skipped: st.Skipped, PerWorker: st.PerWorker,
 		MaxReorder: st.MaxReorder, ReorderBound: st.ReorderBound, Hosts: st.Hosts,
 		ManagerCPU: st.ManagerCPU.Seconds(), Alone: st.Alone, Wakeups: st.Wakeups, RungWakeups: st.RungWakeups,
 	}

@@ -1,6 +1,7 @@
 // Package pool is mw as a library: a Go program with its own computation gets the whole
 // manager-workers engine — push or pull, credit windows, ordered results, retries,
-// stragglers' backups, journal, progress, trace — across the ranks of an MPI job.
+// stragglers' backups, progress, trace — across the ranks of an MPI job (the journal and
+// --resume are mw's command line's, package cli).
 //
 // Every rank runs the same program (mpirun -np N ./prog). Rank 0 is the manager; the other
 // ranks compute. Map is the short way: it applies a function to every element of a slice

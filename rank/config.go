@@ -7,13 +7,14 @@ import (
 )
 
 // ErrDone may be returned by Sink.Put to end the job early and successfully: the manager
-// issues no more chunks, tells every worker to abandon what it holds, and Run returns nil.
+// issues no more chunks, tells every worker to abandon what it holds, and Run returns nil
+// (a *PartialError when KeepGoing left chunks out before).
 var ErrDone = errors.New("job done")
 
 // ErrDrain may be returned by Sink.Put (or ArrivalSink.Arrived) to start no more chunks:
 // the chunks being computed complete and reach the Sink, while those queued at a worker
 // and not started, or waiting for a retry, are left out (a GapSink is told, in order);
-// Run then returns nil.
+// Run then returns nil (or a *PartialError, as for ErrDone).
 var ErrDrain = errors.New("job draining")
 
 // Config tunes one run. The zero value is not valid; start from DefaultConfig.
@@ -33,9 +34,10 @@ type Config struct {
 	// Mode is Push (the manager keeps each worker's window full) or Pull (each worker asks
 	// for a chunk whenever it has a free slot).
 	Mode Mode
-	// Backups re-issues the oldest chunks in flight to idle workers once no new chunk
-	// remains, and keeps the first result (straggler mitigation). Workloads with side
-	// effects (exec) turn it off.
+	// Backups gives idle workers copies of the oldest chunks in flight when no new chunk
+	// can be issued (none remains, or the reorder buffer is full behind a slow chunk), and
+	// keeps the first result (straggler mitigation). It needs two workers or more.
+	// Workloads with side effects (exec) turn it off.
 	Backups bool
 	// Unordered hands results to the Sink as they arrive instead of in Seq order.
 	Unordered bool
@@ -101,6 +103,7 @@ type Stats struct {
 	Retries      uint64        // chunks re-issued after an error
 	Backups      uint64        // backup copies of straggling chunks issued
 	Skipped      uint64        // chunks a drain left out: not started, or waiting for a retry
+	LeftOut      uint64        // chunks that failed every try and were left out (KeepGoing)
 	MaxReorder   int           // most results ever held in the reorder buffer
 	ReorderBound int           // the reorder buffer's bound
 	Hosts        []string      // host of each rank (index = rank), when known

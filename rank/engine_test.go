@@ -733,6 +733,8 @@ func TestKeepGoingLeavesOutPoisonChunk(t *testing.T) {
 		require.ErrorAs(t, err, &pe)
 		require.Len(t, pe.Failed, 3)
 		require.Equal(t, uint64(3), st.Retries)
+		require.Equal(t, uint64(3), st.LeftOut)
+		require.Contains(t, st.Summary("test"), "; 3 retries; 3 left out (failed every try)")
 		require.Len(t, h.sink.seqs, 27)
 		for _, s := range h.sink.seqs {
 			require.NotContains(t, []uint64{4, 9, 29}, s)

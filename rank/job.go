@@ -90,8 +90,8 @@ type ArrivalSink interface {
 // GapSink is a Sink told of the chunks the output leaves out: those that failed every try
 // (Config.KeepGoing) and those a drain (ErrDrain) kept from starting. LeftOut is called
 // for such a chunk, from the manager's goroutine, where Put would have been (in Seq
-// order, unless Config.Unordered). Any error it returns (ErrDone and ErrDrain included)
-// fails the job.
+// order, unless Config.Unordered). ErrDone ends the job as it does from Put; any other
+// error it returns, ErrDrain included, fails the job.
 type GapSink interface {
 	Sink
 	LeftOut(seq uint64) error

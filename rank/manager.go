@@ -121,6 +121,7 @@ func runManager(ctx context.Context, t Transport, job Job, cfg Config) (Stats, e
 		m.st.Wakeups, m.st.RungWakeups = slept-slept0, rung-rung0
 	}
 	m.st.Hosts = m.hosts
+	m.st.LeftOut = uint64(len(m.failed))
 	if m.ro != nil {
 		m.st.MaxReorder, m.st.ReorderBound = m.ro.Max(), m.ro.Bound()
 	}

@@ -6,6 +6,7 @@ import (
 	"os"
 	"runtime"
 	"strconv"
+	"sync"
 	"time"
 )
 
@@ -226,16 +227,15 @@ func RunInProcess(ctx context.Context, workers int, job Job, cfg Config) (Stats,
 		return Stats{}, fmt.Errorf("workers %d: must be at least 1", workers)
 	}
 	net := NewInprocNet(workers+1, 1024)
-	errs := make(chan error, workers)
+	errs := make([]error, workers+1) // by rank
+	var wg sync.WaitGroup
 	for r := 1; r <= workers; r++ {
-		go func(r int) {
-			_, err := Run(ctx, net.Rank(r), job, cfg)
-			errs <- err
-		}(r)
+		wg.Go(func() { _, errs[r] = Run(ctx, net.Rank(r), job, cfg) })
 	}
 	st, err := Run(ctx, net.Rank(0), job, cfg)
-	for r := 1; r <= workers; r++ {
-		if werr := <-errs; err == nil && werr != nil {
+	wg.Wait()
+	for r, werr := range errs {
+		if err == nil && werr != nil {
 			err = fmt.Errorf("rank %d: %w", r, werr)
 		}
 	}

@@ -47,6 +47,9 @@ func (s Stats) Summary(name string) string {
 	if s.Retries > 0 {
 		fmt.Fprintf(&b, "; %d retries", s.Retries)
 	}
+	if s.LeftOut > 0 {
+		fmt.Fprintf(&b, "; %d left out (failed every try)", s.LeftOut)
+	}
 	if s.Skipped > 0 {
 		fmt.Fprintf(&b, "; %d left out unstarted (drain)", s.Skipped)
 	}

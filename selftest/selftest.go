@@ -101,15 +101,6 @@ example: mpirun -np 3 mw selftest --items 100000 --chunk 256
 	return err
 }
 
-// autoChunk picks items per chunk when --chunk is auto: costly items go one by one, free
-// items in large chunks so that messages stay a small part of the work.
-func autoChunk(o options) int {
-	if o.cost > 0 || o.burn > 0 {
-		return 1
-	}
-	return 1024
-}
-
 // source cuts [0, items) into chunks of per items; a chunk is (first, count) in 16 bytes.
 type source struct {
 	items, per, next, seq uint64
