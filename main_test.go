@@ -112,6 +112,9 @@ func TestUsageErrorsExit2(t *testing.T) {
 		want string
 	}{
 		{[]string{"selftest", "--window", "0"}, "mw: selftest: --window 0: must be at least 1"},
+		{[]string{"selftest", "--threads", "100000"}, "mw: selftest: --threads 100000: must be 0 (automatic) to 65536"},
+		{[]string{"selftest", "--threads", "2", "--window", "1000000000"}, "mw: selftest: --window 1000000000: 2 threads x 1000000000 chunks in flight are more than the 1048576"},
+		{[]string{"selftest", "-o", "x.txt", "--journal", "x.txt"}, "mw: selftest: --journal x.txt: is the file -o names too"},
 		{[]string{"selftest", "--bogus"}, "mw: selftest: unknown flag --bogus"},
 		{[]string{"selftest", "--chunk", "0"}, `mw: selftest: --chunk 0: must be a whole number of items, at least 1, or auto`},
 		{[]string{"nosuch"}, `mw: unknown workload "nosuch"`},
@@ -298,6 +301,40 @@ func TestJournalResumeAfterKill(t *testing.T) {
 	}
 }
 
+// TestReportFilesCheckedFirst: a --trace or --stats file that cannot be made fails the job
+// before any work, on every rank (a manager that returned alone left its workers waiting
+// for it: a hang), with a line naming the flag, and no output; the trace may go to stdout.
+func TestReportFilesCheckedFirst(t *testing.T) {
+	dir := t.TempDir()
+	out := filepath.Join(dir, "out.txt")
+	for _, flag := range []string{"--trace", "--stats"} {
+		for _, np := range []int{1, 3} {
+			t.Run(fmt.Sprintf("%s/np=%d", flag, np), func(t *testing.T) {
+				bad := filepath.Join(dir, "no-such-dir", "report.json")
+				r := mwtest.MPIRun(t, np, nil, "selftest", "--items", "1000", "-o", out, flag, bad, "--quiet")
+				require.Equal(t, 1, r.Code, "%s", r.Stderr)
+				require.Equal(t, []string{"mw: selftest: " + flag + " " + bad + ": create output: open " + filepath.Dir(bad) + "/.report.json.tmp-"}, trimAfter(mwLines(r.Stderr), "tmp-"))
+				require.NoFileExists(t, out)
+			})
+		}
+	}
+	r := mwtest.MPIRun(t, 3, nil, "selftest", "--items", "10", "-o", out, "--trace", "-", "--quiet")
+	require.Equal(t, 0, r.Code, "%s", r.Stderr)
+	var events []map[string]any
+	require.NoError(t, json.Unmarshal(r.Stdout, &events), "the trace on stdout")
+	require.NotEmpty(t, events)
+}
+
+// trimAfter cuts each line after the first sep (a temporary file's random name).
+func trimAfter(lines []string, sep string) []string {
+	for i, l := range lines {
+		if j := strings.Index(l, sep); j >= 0 {
+			lines[i] = l[:j+len(sep)]
+		}
+	}
+	return lines
+}
+
 // TestKeepGoingLeavesOutPoisonChunks: the chunk that fails every try is left out of the
 // output, named on stderr (exit 1), and counted in the run report, which a run that
 // completed so still writes.
@@ -404,7 +441,9 @@ func TestTraceHasEveryChunkOncePerAttempt(t *testing.T) {
 
 // TestJournalCompleteOutputWithoutDone: a kill after the output got its name but before the
 // journal said done leaves a journal without done and no partial file; --resume recognises
-// the complete output (its length is the journal's) and leaves it alone.
+// the complete output (the journal said it was renaming it, at its length) and leaves it
+// alone. Without that record, an output of the right length (a partial file renamed by
+// hand after a kill) is not taken for complete.
 func TestJournalCompleteOutputWithoutDone(t *testing.T) {
 	dir := t.TempDir()
 	out, jr := filepath.Join(dir, "out.txt"), filepath.Join(dir, "run.journal")
@@ -430,8 +469,16 @@ func TestJournalCompleteOutputWithoutDone(t *testing.T) {
 	// An output of another length is not taken for complete.
 	require.NoError(t, os.WriteFile(out, want[:len(want)-1], 0o644))
 	r = mwtest.Run(t, nil, append(args, "--resume")...)
-	require.NotEqual(t, 0, r.Code)
-	require.Contains(t, string(r.Stderr), "open output")
+	require.Equal(t, 1, r.Code)
+	require.Contains(t, string(r.Stderr), ".out.txt.partial, where the journaled run left its output")
+
+	// Nor is an output of the right length without the rename record.
+	require.NoError(t, os.WriteFile(out, want, 0o644))
+	require.True(t, strings.HasPrefix(lines[len(lines)-2], "r "), "journal's rename record: %q", lines[len(lines)-2])
+	require.NoError(t, os.WriteFile(jr, []byte(strings.Join(lines[:len(lines)-2], "")), 0o644))
+	r = mwtest.Run(t, nil, append(args, "--resume")...)
+	require.Equal(t, 1, r.Code)
+	require.Contains(t, string(r.Stderr), ".out.txt.partial, where the journaled run left its output")
 }
 
 // TestJournalKeepGoingResume: a --keep-going run leaves a failed chunk out and its journal

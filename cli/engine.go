@@ -53,13 +53,17 @@ func AddEngineFlags(fs *flag.FlagSet) *EngineFlags {
 	return ef
 }
 
-// Validate checks the engine flags' values.
-func (ef *EngineFlags) Validate() error {
+// Validate checks the engine flags' values, and that no two of files (the workload's own
+// inputs and outputs), --journal, --stats and --trace name the same file.
+func (ef *EngineFlags) Validate(files ...File) error {
 	if ef.Window < 1 {
 		return Usagef("--window %d: must be at least 1", ef.Window)
 	}
-	if ef.Threads < 0 {
-		return Usagef("--threads %d: must be 0 (automatic) or more", ef.Threads)
+	if ef.Threads < 0 || ef.Threads > rank.MaxThreads {
+		return Usagef("--threads %d: must be 0 (automatic) to %d", ef.Threads, rank.MaxThreads)
+	}
+	if ef.Window > rank.MaxInFlight/max(ef.Threads, 1) {
+		return Usagef("--window %d: %d threads x %d chunks in flight are more than the %d a worker rank may hold", ef.Window, max(ef.Threads, 1), ef.Window, rank.MaxInFlight)
 	}
 	if ef.Retries < 0 || ef.Retries > rank.MaxAttempt {
 		return Usagef("--retries %d: must be between 0 and %d", ef.Retries, rank.MaxAttempt)
@@ -73,7 +77,7 @@ func (ef *EngineFlags) Validate() error {
 	if ef.Journal != "" && ef.Unordered {
 		return Usagef("--journal needs ordered output: it records how far the ordered output got")
 	}
-	return nil
+	return checkDistinct(append(files, Out("--journal", ef.Journal), Out("--stats", ef.Stats), Out("--trace", ef.Trace)))
 }
 
 // ChunkSize is a --chunk value: a number of items, or auto.
@@ -127,11 +131,13 @@ func (ef *EngineFlags) CreateOutput(path string, stdout io.Writer) (*Output, err
 	case path == "" || path == "-":
 		return nil, Usagef("--journal needs an output file (-o FILE): stdout cannot be resumed")
 	default:
-		var off, final int64
+		var off, final int64 = 0, -1
 		resume := ef.jrn != nil && ef.jrn.prior != nil
 		if resume {
 			_, off = ef.jrn.prior.next()
-			final = ef.jrn.prior.final()
+			if ef.jrn.prior.renaming {
+				final = ef.jrn.prior.final()
+			}
 		}
 		out, err = openPartial(path, resume, off, final)
 	}
@@ -205,15 +211,19 @@ func RunJob(ctx context.Context, env *Env, job rank.Job, ef *EngineFlags) (rank.
 	if ef.Journal != "" {
 		job.Open = ef.journaled(job.Name, job.Open)
 	}
-	var trace *Output
+	var trace, stats *Output
 	if t.Rank() == 0 {
 		if !ef.Quiet {
 			cfg.Progress, cfg.OnProgress = progressFor(env.Stderr, job.Name)
 		}
-		if ef.Trace != "" {
-			if trace, err = CreateOutput(ef.Trace, nil); err != nil {
-				return rank.Stats{}, fmt.Errorf("trace: %w", err)
-			}
+		// The report's files are made before any work, so that a bad path fails the job at
+		// once. It fails through the manager's Open, which also ends the workers: returning
+		// here would leave them waiting for the manager's first message.
+		var ferr error
+		if trace, stats, ferr = ef.createReports(env.Stdout); ferr != nil {
+			job.Open = func(context.Context) (*rank.Plan, error) { return nil, ferr }
+		}
+		if trace != nil {
 			cfg.Trace = trace
 		}
 	}
@@ -236,17 +246,39 @@ func RunJob(ctx context.Context, env *Env, job rank.Job, ef *EngineFlags) (rank.
 	// A run that completed is reported, also when --keep-going left chunks out (exit 1).
 	var partial *rank.PartialError
 	if err != nil && !errors.As(err, &partial) {
+		if stats != nil {
+			stats.Abort()
+		}
 		return st, err
 	}
 	if !ef.Quiet {
 		fmt.Fprintln(env.Stderr, st.Summary(job.Name))
 	}
-	if ef.Stats != "" {
-		if serr := WriteStats(ef.Stats, env.Stdout, st); serr != nil {
-			return st, serr
+	if stats != nil {
+		if serr := writeStats(stats, st); serr != nil {
+			return st, fmt.Errorf("--stats %s: %w", ef.Stats, serr)
 		}
 	}
 	return st, err
+}
+
+// createReports makes the --trace and --stats files (nil when not asked for). On an error
+// it makes neither: the one made is aborted.
+func (ef *EngineFlags) createReports(stdout io.Writer) (trace, stats *Output, err error) {
+	if ef.Trace != "" {
+		if trace, err = CreateOutput(ef.Trace, stdout); err != nil {
+			return nil, nil, fmt.Errorf("--trace %s: %w", ef.Trace, err)
+		}
+	}
+	if ef.Stats != "" {
+		if stats, err = CreateOutput(ef.Stats, stdout); err != nil {
+			if trace != nil {
+				trace.Abort()
+			}
+			return nil, nil, fmt.Errorf("--stats %s: %w", ef.Stats, err)
+		}
+	}
+	return trace, stats, nil
 }
 
 // withPriorGaps gives a resumed run's result the chunks that the runs it continues left
@@ -278,12 +310,20 @@ func (ef *EngineFlags) finish(err error) error {
 	if ef.out != nil {
 		var next uint64
 		var off int64
-		if err == nil && ef.jrn != nil {
+		if ef.jrn != nil && (err == nil || errors.As(err, &partial)) {
 			next, _ = ef.jrn.prior.nextOrZero()
 			if s, ok := ef.lastWritten(); ok {
 				next = s + 1
 			}
-			off, err = ef.out.Offset()
+			var oerr error
+			if off, oerr = ef.out.Offset(); oerr == nil {
+				// Before the rename: a resume that finds no partial file then knows the
+				// output it finds was complete (openPartial).
+				oerr = ef.jrn.write("r %d\n", off)
+			}
+			if oerr != nil {
+				err = oerr
+			}
 		}
 		if err == nil || errors.As(err, &partial) {
 			if cerr := ef.out.Commit(); cerr != nil {

@@ -113,7 +113,8 @@ func PartialPath(path string) string {
 
 // openPartial opens the journaled output of path: a new, empty partial file, or (resume)
 // the existing one truncated to offset. Abort keeps it, so a later --resume continues it.
-// final is the complete output's length the journal recorded.
+// final is the complete output's length the journal recorded as about to be renamed into
+// place ("r"), or -1 when it recorded none.
 func openPartial(path string, resume bool, offset, final int64) (*Output, error) {
 	pp := PartialPath(path)
 	flags := os.O_RDWR | os.O_CREATE | os.O_TRUNC
@@ -123,10 +124,12 @@ func openPartial(path string, resume bool, offset, final int64) (*Output, error)
 	f, err := os.OpenFile(pp, flags, 0o644)
 	if err != nil && resume && errors.Is(err, fs.ErrNotExist) {
 		// No partial file: the last run completed its output (and was killed before its
-		// journal said done) if the output has the length the journal recorded.
-		if st, serr := os.Stat(path); serr == nil && st.Mode().IsRegular() && st.Size() == final {
+		// journal said done) if the journal said it was renaming it, and the output has the
+		// length the journal recorded.
+		if st, serr := os.Stat(path); serr == nil && final >= 0 && st.Mode().IsRegular() && st.Size() == final {
 			return nil, errComplete
 		}
+		return nil, fmt.Errorf("resume output: %s, where the journaled run left its output (%d bytes), is missing; without --resume the job starts afresh", pp, offset)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("open output: %w", err)

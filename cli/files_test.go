@@ -119,3 +119,21 @@ func TestDropLeavesAPipeAlone(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, "buffered", string(got), "stdout redirected to a file keeps what was put")
 }
+
+// TestOpenPartialWithoutPartialFile: with no partial file, a resume takes the output it
+// finds for complete only when the journal said it was renaming it, at that length. An
+// output of the right length without that record (a partial file renamed by hand after a
+// kill) is no proof: the resume fails, naming the partial file it lacks.
+func TestOpenPartialWithoutPartialFile(t *testing.T) {
+	dir := t.TempDir()
+	out := filepath.Join(dir, "out.txt")
+	require.NoError(t, os.WriteFile(out, []byte("0123456789"), 0o644))
+	_, err := openPartial(out, true, 5, 10)
+	require.ErrorIs(t, err, errComplete)
+	for _, final := range []int64{-1, 9} {
+		_, err = openPartial(out, true, 5, final)
+		require.Error(t, err)
+		require.NotErrorIs(t, err, errComplete)
+		require.ErrorContains(t, err, ".out.txt.partial")
+	}
+}

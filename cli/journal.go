@@ -36,6 +36,9 @@ import (
 //	                                chunk, rank.EndSink) is written; the output is offset
 //	                                bytes long (until a later chunk record: a resume that
 //	                                computed chunks a --keep-going run left out)
+//	r <offset>                      the output is complete, offset bytes long, synced and
+//	                                about to be renamed into place (until a later chunk
+//	                                or end record)
 //	done <chunks> <offset>          the job completed
 //
 // A last line without its newline (a kill in the middle of a write) is ignored.
@@ -59,6 +62,7 @@ type journalState struct {
 	records       []journalRecord
 	ended         bool  // an "e" record: the output's end is written
 	endOffset     int64 // the output's length after its end
+	renaming      bool  // an "r" record, the last but for done: the output was complete
 	done          bool
 	doneOffset    int64
 }
@@ -143,14 +147,20 @@ func parseJournal(r io.Reader) (*journalState, error) {
 			st.records = append(st.records, journalRecord{seq, off, uint32(crc), items, f[0] == "x"})
 			// A chunk after an end: the run that wrote the end had left chunks out
 			// (--keep-going), and a resume computed them; its end comes again.
-			st.ended = false
+			st.ended, st.renaming = false, false
 		case len(f) == 2 && f[0] == "e":
 			// A resumed run that had nothing left to compute writes its end again.
 			off, err := strconv.ParseInt(f[1], 10, 64)
 			if _, prev := st.next(); err != nil || off < prev {
 				return nil, bad("malformed end record")
 			}
-			st.ended, st.endOffset = true, off
+			st.ended, st.endOffset, st.renaming = true, off, false
+		case len(f) == 2 && f[0] == "r":
+			off, err := strconv.ParseInt(f[1], 10, 64)
+			if err != nil || off != st.final() {
+				return nil, bad("rename record does not match the chunks before it")
+			}
+			st.renaming = true
 		case len(f) == 3 && f[0] == "done":
 			chunks, err1 := strconv.ParseUint(f[1], 10, 64)
 			off, err2 := strconv.ParseInt(f[2], 10, 64)

@@ -50,6 +50,26 @@ func TestParseJournal(t *testing.T) {
 		require.Equal(t, tc.next, off, "%s: a resume truncates to the last chunk", tc.why)
 	}
 
+	// The rename record: the output was complete at that length, until a later chunk or
+	// end (a resume that computed what --keep-going left out).
+	for tail, renaming := range map[string]bool{
+		"":                          false,
+		"r 25\n":                    true,
+		"e 29\nr 29\n":              true,
+		"r 25\ndone 2 25\n":         true,
+		"r 25\nc 2 40 00000002\n":   false,
+		"e 29\nr 29\nc 2 40 0000\n": false,
+		"e 29\nr 29\ne 29\n":        false,
+	} {
+		st, err := parseJournal(strings.NewReader(good + tail))
+		require.NoError(t, err, tail)
+		require.Equal(t, renaming, st.renaming, tail)
+	}
+	for _, bad := range []string{"r 24\n", "e 29\nr 25\n", "r\n", "r x\n"} {
+		_, err := parseJournal(strings.NewReader(good + bad))
+		require.Error(t, err, bad)
+	}
+
 	// A chunk --keep-going left out: no bytes, and remembered as such.
 	st, err = parseJournal(strings.NewReader(good + "x 2 25 00000002\nc 3 30 00000003\n"))
 	require.NoError(t, err)

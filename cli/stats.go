@@ -34,6 +34,15 @@ type statsJSON struct {
 // WriteStats writes the run report as JSON to path ("-" for stdout) as CreateOutput does:
 // a file atomically, a device or a pipe (/dev/stderr, a FIFO) in place.
 func WriteStats(path string, stdout io.Writer, st rank.Stats) error {
+	o, err := CreateOutput(path, stdout)
+	if err != nil {
+		return fmt.Errorf("write stats: %w", err)
+	}
+	return writeStats(o, st)
+}
+
+// writeStats writes the run report as JSON to o and commits it (aborts it on an error).
+func writeStats(o *Output, st rank.Stats) error {
 	js := statsJSON{
 		WallSeconds: st.Wall.Seconds(), Workers: st.Workers, Threads: st.Threads, Chunks: st.Chunks,
 		BytesIn: st.BytesIn, BytesOut: st.BytesOut, Retries: st.Retries, Backups: st.Backups,
@@ -46,18 +55,15 @@ func WriteStats(path string, stdout io.Writer, st rank.Stats) error {
 	}
 	b, err := json.MarshalIndent(js, "", "  ")
 	if err != nil {
-		return fmt.Errorf("write stats: %w", err)
-	}
-	o, err := CreateOutput(path, stdout)
-	if err != nil {
+		o.Abort()
 		return fmt.Errorf("write stats: %w", err)
 	}
 	if _, err := o.Write(append(b, '\n')); err != nil {
 		o.Abort()
-		return fmt.Errorf("write stats %s: %w", path, err)
+		return fmt.Errorf("write stats: %w", err)
 	}
 	if err := o.Commit(); err != nil {
-		return fmt.Errorf("write stats %s: %w", path, err)
+		return fmt.Errorf("write stats: %w", err)
 	}
 	return nil
 }

@@ -11,7 +11,6 @@ import (
 	"io"
 	"math"
 	"os"
-	"path/filepath"
 	"sync/atomic"
 	"time"
 
@@ -126,7 +125,7 @@ func parseOptions(env *cli.Env, args []string) (options, *cli.EngineFlags, error
 	if err := o.validate(); err != nil {
 		return o, nil, err
 	}
-	if err := ef.Validate(); err != nil {
+	if err := ef.Validate(cli.In("-i", o.in), cli.Out("-o", o.out)); err != nil {
 		return o, nil, err
 	}
 	return o, ef, nil
@@ -153,16 +152,7 @@ func (o *options) validate() error {
 	if err := CheckGeometry(o.width, o.height, o.factor); err != nil {
 		return cli.Usagef("--width %d --height %d --factor %d: %v", o.width, o.height, o.factor, err)
 	}
-	if o.in != "-" && o.out != "-" && sameFile(o.in, o.out) {
-		return cli.Usagef("-o %s: is also the input; write the output elsewhere", o.out)
-	}
 	return nil
-}
-
-func sameFile(p, q string) bool {
-	ap, err1 := filepath.Abs(p)
-	aq, err2 := filepath.Abs(q)
-	return err1 == nil && err2 == nil && ap == aq
 }
 
 func runInterp(ctx context.Context, env *cli.Env, args []string) error {

@@ -275,7 +275,10 @@ func TestRunBadInput(t *testing.T) {
 		{"bad fps", pgm, []string{"--fps", "-1"}, true, "--fps -1"},
 		{"chunk too large", pgm, []string{"--chunk", "1000000"}, true, "--chunk 1000000: 1000000 frames of 56x16 are more than 256 MiB per chunk"},
 		{"stray argument", pgm, []string{"in.pgm"}, true, `unexpected argument "in.pgm"`},
-		{"output is input", pgm, []string{"-o", "DIR/in.pgm"}, true, "is also the input"},
+		{"output is input", pgm, []string{"-o", "DIR/in.pgm"}, true, "-o DIR/in.pgm: is the file -i names too"},
+		{"journal is input", pgm, []string{"-o", "DIR/out.pgm", "--journal", "DIR/in.pgm"}, true, "--journal DIR/in.pgm: is the file -i names too"},
+		{"stats is output", pgm, []string{"-o", "DIR/out.pgm", "--stats", "DIR/out.pgm"}, true, "--stats DIR/out.pgm: is the file -o names too"},
+		{"trace is journal", pgm, []string{"-o", "DIR/out.pgm", "--journal", "DIR/j", "--trace", "DIR/./j"}, true, "--trace DIR/./j: is the file --journal names too"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := t.TempDir()
@@ -364,10 +367,35 @@ func TestGenFrames(t *testing.T) {
 	if r.err != nil || r.stdout != string(frames) {
 		t.Errorf("raw: %v", r.err)
 	}
-	for _, args := range [][]string{{}, {"--count", "0"}, {"--count", "1", "--format", "x"}, {"--count", "1", "--width", "0"}} {
+	for _, args := range [][]string{{}, {"--count", "0"}, {"--count", "1", "--format", "x"}, {"--count", "1", "--width", "0"}, {"--count", "1", "--width", "1"}} {
 		var ue *cli.UsageError
 		if r := runInproc(t, GenFrames, 1, nil, args...); !errors.As(r.err, &ue) {
 			t.Errorf("gen frames %v: %v, want a usage error", args, r.err)
 		}
+	}
+}
+
+// TestGenFramesStopsOnSignal: a generation of a trillion frames ends when its context is
+// cancelled (a signal), with the cause and no output file, temporary or final.
+func TestGenFramesStopsOnSignal(t *testing.T) {
+	dir := t.TempDir()
+	ctx, cancel := context.WithCancelCause(context.Background())
+	stop := errors.New("interrupt signal received")
+	env := &cli.Env{Stdout: io.Discard, Stderr: io.Discard}
+	done := make(chan error, 1)
+	go func() {
+		done <- GenFrames.Run(ctx, env, []string{"--count", "1000000000000", "-o", filepath.Join(dir, "f.pgm")})
+	}()
+	cancel(stop)
+	select {
+	case err := <-done:
+		if !errors.Is(err, stop) {
+			t.Fatalf("gen frames ended with %v, want the signal", err)
+		}
+	case <-time.After(time.Minute):
+		t.Fatal("gen frames still running a minute after its context was cancelled")
+	}
+	if left, _ := os.ReadDir(dir); len(left) != 0 {
+		t.Errorf("files left behind: %v", left)
 	}
 }

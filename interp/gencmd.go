@@ -25,7 +25,7 @@ example:
   mw gen frames --count 100 --format raw | mw interp --format raw -o big.raw
 `
 
-func runGenFrames(_ context.Context, env *cli.Env, args []string) error {
+func runGenFrames(ctx context.Context, env *cli.Env, args []string) error {
 	fs := cli.NewFlagSet(env, "gen frames", genFramesUsage)
 	var (
 		count, w, h int
@@ -46,8 +46,8 @@ func runGenFrames(_ context.Context, env *cli.Env, args []string) error {
 		return cli.Usagef("--count %d: must be at least 1 (the number of frames to write)", count)
 	case format != FormatPGM && format != FormatRaw:
 		return cli.Usagef("--format %q: must be pgm or raw", format)
-	case w < 1 || h < 1 || w > maxPixels/h:
-		return cli.Usagef("--width %d --height %d: must be at least 1 and at most %d pixels", w, h, maxPixels)
+	case w < 2 || h < 1 || w > maxPixels/h:
+		return cli.Usagef("--width %d --height %d: must be at least 2 x 1 (interp's cubic needs two columns) and at most %d pixels", w, h, maxPixels)
 	}
 	stdout := env.Stdout
 	if f, err := openSpecial(out); err != nil {
@@ -64,6 +64,10 @@ func runGenFrames(_ context.Context, env *cli.Env, args []string) error {
 	fw := NewFrameWriter(o, format, w, h)
 	frame := make([]byte, w*h)
 	for i := 0; i < count; i++ {
+		if i%64 == 0 && ctx.Err() != nil {
+			o.Abort() // a signal: no output left looking complete
+			return context.Cause(ctx)
+		}
 		if err := fw.WriteFrames(g.Frame(frame, i)); err != nil {
 			o.Abort()
 			return fmt.Errorf("write output: %w", err)

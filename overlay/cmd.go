@@ -67,7 +67,7 @@ func runOverlay(ctx context.Context, env *cli.Env, args []string) error {
 	if err := o.validate(); err != nil {
 		return err
 	}
-	if err := ef.Validate(); err != nil {
+	if err := ef.Validate(cli.In("-a", o.a), cli.In("-b", o.b), cli.Out("-o", o.out)); err != nil {
 		return err
 	}
 	run := &overlayRun{opt: o, env: env, ef: ef}
@@ -89,20 +89,7 @@ func (o *options) validate() error {
 			return cli.Usagef("%s %v", p.flag, err)
 		}
 	}
-	if o.out != "-" {
-		for _, in := range []string{o.a, o.b} {
-			if sameFile(o.out, in) {
-				return cli.Usagef("-o %s: is also an input map; write the overlay elsewhere", o.out)
-			}
-		}
-	}
 	return nil
-}
-
-func sameFile(p, q string) bool {
-	ap, err1 := filepath.Abs(p)
-	aq, err2 := filepath.Abs(q)
-	return err1 == nil && err2 == nil && ap == aq
 }
 
 // overlayRun is one run's state on the manager (and on a rank computing alone).

@@ -148,7 +148,7 @@ func TestCommandUsage(t *testing.T) {
 		{"bad ext", []string{"-a", "a.shp", "-b", "b.csv"}, "-a a.shp: unknown format"},
 		{"bad out ext", []string{"-a", "a.csv", "-b", "b.csv", "-o", "o.txt"}, "-o o.txt"},
 		{"stdin map", []string{"-a", "-", "-b", "b.csv"}, "-a -"},
-		{"out is input", []string{"-a", "a.csv", "-b", "b.csv", "-o", "./a.csv"}, "also an input"},
+		{"out is input", []string{"-a", "a.csv", "-b", "b.csv", "-o", "./a.csv"}, "is the file -a names too"},
 		{"bad chunk", []string{"-a", "a.csv", "-b", "b.csv", "--chunk", "0"}, "--chunk 0: must be"},
 		{"bad window", []string{"-a", "a.csv", "-b", "b.csv", "--window", "0"}, "--window 0"},
 		{"unknown flag", []string{"-x"}, "unknown flag -x"},

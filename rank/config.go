@@ -17,6 +17,13 @@ var ErrDone = errors.New("job done")
 // Run then returns nil (or a *PartialError, as for ErrDone).
 var ErrDrain = errors.New("job draining")
 
+// Bounds on Config: the threads a worker rank may run, and the chunks in flight at one
+// worker rank (Threads x Window), which its queue and the manager's books hold.
+const (
+	MaxThreads  = 1 << 16
+	MaxInFlight = 1 << 20
+)
+
 // Config tunes one run. The zero value is not valid; start from DefaultConfig.
 type Config struct {
 	// Window is the number of chunks in flight per worker thread (credit window).

@@ -1320,3 +1320,26 @@ func TestDrainSendsNoBackups(t *testing.T) {
 	require.NoError(t, err)
 	require.Zero(t, late.Load(), "chunks sent to workers after the drain (backups: %d)", st.Backups)
 }
+
+// TestConfigBounds: a Config whose threads or chunks in flight per worker rank are past the
+// bounds is refused before any work (a window of 1e9 made every worker allocate its queue).
+func TestConfigBounds(t *testing.T) {
+	for _, tc := range []struct {
+		threads, window int
+		want            string
+	}{
+		{MaxThreads + 1, 1, "threads 65537: must be 0 (automatic) to 65536"},
+		{2, MaxInFlight/2 + 1, "window 524289: 2 threads x 524289 chunks in flight are more than the 1048576"},
+		{0, MaxInFlight + 1, "window 1048577: 1 threads x"},
+		{-1, 1, "threads -1"},
+		{0, 0, "window 0"},
+	} {
+		cfg := DefaultConfig()
+		cfg.Threads, cfg.Window = tc.threads, tc.window
+		_, err := RunInProcess(context.Background(), 1, Job{Name: "bounds"}, cfg)
+		require.ErrorContains(t, err, tc.want)
+	}
+	cfg := DefaultConfig()
+	cfg.Threads, cfg.Window = 2, MaxInFlight/2
+	require.NoError(t, cfg.validate())
+}

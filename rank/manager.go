@@ -187,7 +187,7 @@ func (m *manager) setup(ctx context.Context) error {
 			return fmt.Errorf("%s: unexpected %s message while starting (%d bytes)", m.who(msg.From), msg.Kind, len(msg.Data))
 		}
 		th := int(binary.LittleEndian.Uint32(msg.Data))
-		if th < 1 || th > 1<<16 {
+		if th < 1 || th > MaxThreads {
 			return fmt.Errorf("%s: announced %d threads", m.who(msg.From), th)
 		}
 		m.threads[msg.From], m.hosts[msg.From] = th, string(msg.Data[4:])

@@ -117,8 +117,11 @@ func (c Config) validate() error {
 	if c.Window < 1 {
 		return fmt.Errorf("window %d: must be at least 1", c.Window)
 	}
-	if c.Threads < 0 {
-		return fmt.Errorf("threads %d: must be 0 (automatic) or more", c.Threads)
+	if c.Threads < 0 || c.Threads > MaxThreads {
+		return fmt.Errorf("threads %d: must be 0 (automatic) to %d", c.Threads, MaxThreads)
+	}
+	if c.Window > MaxInFlight/max(c.Threads, 1) {
+		return fmt.Errorf("window %d: %d threads x %d chunks in flight are more than the %d a worker rank may hold", c.Window, max(c.Threads, 1), c.Window, MaxInFlight)
 	}
 	if c.WakeWithin < 0 {
 		return fmt.Errorf("wake within %v: must not be negative", c.WakeWithin)

@@ -91,6 +91,10 @@ func runWorker(ctx context.Context, t Transport, job Job, cfg Config) error {
 	threads := cfg.Threads
 	if threads == 0 {
 		threads = autoThreads(t.Rank())
+		if cfg.Window > MaxInFlight/threads {
+			err := fmt.Errorf("window %d: %d threads (the rank's share of its node's CPUs) x %d chunks in flight are more than the %d a worker rank may hold", cfg.Window, threads, cfg.Window, MaxInFlight)
+			return giveUp(ctx, t, err)
+		}
 	}
 	w := &workerRank{t: t, out: t, cfg: cfg, threads: threads, inlineMax: inlineMaxOne,
 		queue: make(chan Chunk, threads*cfg.Window), held: map[uint64]bool{}}

@@ -69,7 +69,7 @@ example: mpirun -np 3 mw selftest --items 100000 --chunk 256
 	if fs.NArg() > 0 {
 		return cli.Usagef("unexpected argument %q", fs.Arg(0))
 	}
-	if err := ef.Validate(); err != nil {
+	if err := ef.Validate(cli.Out("-o", o.output)); err != nil {
 		return err
 	}
 	if o.cost < 0 || o.burn < 0 {

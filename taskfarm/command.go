@@ -183,12 +183,20 @@ func (o *options) check(ef *cli.EngineFlags, set map[string]bool, bufText string
 	}
 	ef.Backups = false
 	ef.Unordered = o.unordered
-	if err := ef.Validate(); err != nil {
+	files := []cli.File{cli.In("--tasks", o.tasks)}
+	for _, in := range o.inputs {
+		files = append(files, cli.In("-a", in))
+	}
+	files = append(files, cli.Out("--joblog", joblogPath(o.joblog)))
+	if err := ef.Validate(files...); err != nil {
 		return err
 	}
 	if set["j"] || set["jobs"] {
-		if o.jobs < 1 {
-			return cli.Usagef("-j %d: must be at least 1", o.jobs)
+		if o.jobs < 1 || o.jobs > rank.MaxThreads {
+			return cli.Usagef("-j %d: must be 1 to %d", o.jobs, rank.MaxThreads)
+		}
+		if ef.Window > rank.MaxInFlight/o.jobs {
+			return cli.Usagef("-j %d: %d tasks x --window %d in flight are more than the %d a worker rank may hold", o.jobs, o.jobs, ef.Window, rank.MaxInFlight)
 		}
 		if set["threads"] && ef.Threads != o.jobs {
 			return cli.Usagef("-j %d and --threads %d disagree: give one of them", o.jobs, ef.Threads)
@@ -405,12 +413,12 @@ func (m *manager) open(ctx context.Context) (*rank.Plan, error) {
 		return nil, fmt.Errorf("--halt %s: a percentage needs the number of tasks, unknown for a stream: give the tasks as a regular file", o.haltText)
 	}
 	var skip *seqSet
-	endsNL := true
+	end := joblogEnd{cutAt: -1}
 	if o.resume || o.resumeFailed {
 		f, err := os.Open(joblogPath(o.joblog))
 		switch {
 		case err == nil:
-			skip, endsNL, err = readJoblog(f, o.resumeFailed)
+			skip, end, err = readJoblog(f, o.resumeFailed)
 			f.Close()
 			if err != nil {
 				return nil, fmt.Errorf("--joblog %s: %w", joblogPath(o.joblog), err)
@@ -420,7 +428,7 @@ func (m *manager) open(ctx context.Context) (*rank.Plan, error) {
 		}
 	}
 	if o.joblog != "" {
-		if m.joblog, err = openJoblog(o.joblog, o.resume || o.resumeFailed, endsNL); err != nil {
+		if m.joblog, err = openJoblog(o.joblog, o.resume || o.resumeFailed, end); err != nil {
 			return nil, err
 		}
 	}

@@ -246,7 +246,9 @@ func TestParseArgs(t *testing.T) {
 		{[]string{"--timeout", "1d", "true"}, "", func(o *options, _ *cli.EngineFlags) bool { return o.timeout.Hours() == 24 }},
 		{[]string{"--tasks", "f", "--halt", "soon,fail=10%"}, "", func(o *options, _ *cli.EngineFlags) bool { return o.halt.pct == 0.1 }},
 		{[]string{"--joblog", "+log", "--resume", "true"}, "", nil},
-		{[]string{"-j", "0", "echo"}, "-j 0: must be at least 1", nil},
+		{[]string{"-j", "0", "echo"}, "-j 0: must be 1 to 65536", nil},
+		{[]string{"-j", "100000", "echo"}, "-j 100000: must be 1 to 65536", nil},
+		{[]string{"-j", "4", "--window", "300000", "echo"}, "-j 4: 4 tasks x --window 300000 in flight are more than the 1048576", nil},
 		{[]string{"-j", "2", "--threads", "3", "echo"}, "disagree", nil},
 		{[]string{"--window", "0", "echo"}, "--window 0", nil},
 		{[]string{"--retries", "-1", "echo"}, "--retries -1", nil},
@@ -269,6 +271,10 @@ func TestParseArgs(t *testing.T) {
 			return o.resume && !ef.Resume && !ef.Backups && ef.Unordered
 		}},
 		{[]string{"--no-such-flag", "echo"}, "no-such-flag", nil},
+		{[]string{"-a", "in.txt", "--joblog", "in.txt", "echo"}, "--joblog in.txt: is the file -a names too", nil},
+		{[]string{"--tasks", "t.txt", "--joblog", "+./t.txt"}, "--joblog ./t.txt: is the file --tasks names too", nil},
+		{[]string{"-a", "in.txt", "-a", "in.txt", "--joblog", "log", "echo"}, "", nil},
+		{[]string{"-a", "in.txt", "--stats", "log", "--joblog", "log", "echo"}, "--stats log: is the file --joblog names too", nil},
 	}
 	for _, tt := range tests {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {

@@ -88,50 +88,64 @@ func parseJoblogLine(line []byte) (joblogEntry, error) {
 	return joblogEntry{seq: seq, exit: exit, signal: sig}, nil
 }
 
+// joblogEnd is how a joblog ends, which appending to it must mend when a kill cut its last
+// line: a cut line that still reads as a task needs its newline; one that does not is cut
+// off, so that the log reads again after the lines appended.
+type joblogEnd struct {
+	needsNL bool  // the last line has no newline, and reads as a task
+	cutAt   int64 // the length to truncate the log to (its cut last line's start), or -1
+}
+
 // readJoblog reads a joblog for --resume (every task in it is done) or --resume-failed
 // (only tasks that succeeded are done), as GNU parallel does: it looks only at Seq,
 // Exitval and Signal. The first line is the header. A last line without a newline that
 // does not parse is ignored: it was cut by a kill while being written, so that task runs
-// again. It also reports whether the log ends with a newline (appending must start on a
-// fresh line).
-func readJoblog(r io.Reader, failedToo bool) (done *seqSet, endsNL bool, err error) {
+// again. It also reports how the log ends (see joblogEnd).
+func readJoblog(r io.Reader, failedToo bool) (done *seqSet, end joblogEnd, err error) {
 	done = &seqSet{}
+	end.cutAt = -1
 	br := bufio.NewReaderSize(r, 64<<10)
-	endsNL = true
+	var off int64 // where line starts
 	for n := 1; ; n++ {
 		line, rerr := br.ReadBytes('\n')
 		if len(line) == 0 && rerr == io.EOF {
-			return done, endsNL, nil
+			return done, end, nil
 		}
 		if rerr != nil && rerr != io.EOF {
-			return nil, false, rerr
+			return nil, end, rerr
 		}
 		complete := rerr == nil
-		endsNL = complete
+		start := off
+		off += int64(len(line))
 		line = bytes.TrimSuffix(line, []byte{'\n'})
 		if n == 1 && bytes.HasPrefix(line, []byte("Seq\t")) {
+			if !complete {
+				end.cutAt = 0 // a cut header: written again whole
+			}
 			continue
 		}
 		e, perr := parseJoblogLine(line)
 		if perr != nil {
 			if !complete {
-				return done, endsNL, nil
+				end.cutAt = start
+				return done, end, nil
 			}
-			return nil, false, fmt.Errorf("line %d: %v", n, perr)
+			return nil, end, fmt.Errorf("line %d: %v", n, perr)
 		}
 		if !failedToo || e.ok() {
 			done.add(e.seq)
 		}
 		if !complete {
-			return done, endsNL, nil
+			end.needsNL = true
+			return done, end, nil
 		}
 	}
 }
 
 // openJoblog opens the joblog for writing. With resume (or a path starting with +) it
-// appends, writing the header if the file is new or empty and a newline if the last line
-// was cut; otherwise it truncates the file and writes the header.
-func openJoblog(path string, appendTo, endsNL bool) (*os.File, error) {
+// appends, writing the header if the file is new or empty, after mending its end (see
+// joblogEnd); otherwise it truncates the file and writes the header.
+func openJoblog(path string, appendTo bool, end joblogEnd) (*os.File, error) {
 	if p, ok := strings.CutPrefix(path, "+"); ok {
 		path, appendTo = p, true
 	}
@@ -143,6 +157,12 @@ func openJoblog(path string, appendTo, endsNL bool) (*os.File, error) {
 	if err != nil {
 		return nil, fmt.Errorf("--joblog: %w", err)
 	}
+	if appendTo && end.cutAt >= 0 {
+		if err := f.Truncate(end.cutAt); err != nil {
+			f.Close()
+			return nil, fmt.Errorf("--joblog: cut its last line, which a kill cut short: %w", err)
+		}
+	}
 	fi, err := f.Stat()
 	if err != nil {
 		f.Close()
@@ -152,7 +172,7 @@ func openJoblog(path string, appendTo, endsNL bool) (*os.File, error) {
 	switch {
 	case fi.Size() == 0:
 		head = joblogHeader
-	case !endsNL:
+	case appendTo && end.needsNL:
 		head = "\n"
 	}
 	if head != "" {

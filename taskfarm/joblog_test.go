@@ -2,6 +2,7 @@ package taskfarm
 
 import (
 	"bytes"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -44,29 +45,32 @@ func TestReadJoblog(t *testing.T) {
 		"4\t:\t1.000\t     0.003\t0\t0\t0\t9\tkill -9 $$\n" +
 		"5\t:\t1.000\t     0.003\t0\t0\t-1\t15\tsleep 9\twith\ttabs\n" +
 		"3\t:\t1.000\t     0.003\t0\t0\t0\t0\texit 1 then not\n" // a resumed retry that succeeded
+	line1 := joblogHeader + "1\th\t1.0\t0\t0\t0\t0\t0\tx\n"
+	clean := joblogEnd{cutAt: -1}
 	tests := []struct {
 		name      string
 		log       string
 		failed    bool
 		done      []uint64
 		notDone   []uint64
-		endsNL    bool
+		end       joblogEnd
 		wantError string
 	}{
-		{"resume", log, false, []uint64{1, 3, 4, 5}, []uint64{2, 6}, true, ""},
-		{"resume-failed", log, true, []uint64{1, 3}, []uint64{2, 4, 5, 6}, true, ""},
-		{"no header", "7\th\t1.0\t0\t0\t0\t0\t0\tx\n", false, []uint64{7}, []uint64{1}, true, ""},
-		{"empty", "", false, nil, []uint64{1}, true, ""},
-		{"cut last line is ignored", joblogHeader + "1\th\t1.0\t0\t0\t0\t0\t0\tx\n2\th\t1.0", false, []uint64{1}, []uint64{2}, false, ""},
-		{"complete last line without newline counts", joblogHeader + "1\th\t1.0\t0\t0\t0\t0\t0\tx", false, []uint64{1}, nil, false, ""},
-		{"garbage", joblogHeader + "hello world\n", false, nil, nil, true, "line 2"},
-		{"bad exit", joblogHeader + "1\th\t1.0\t0\t0\t0\tx\t0\tc\n", false, nil, nil, true, "Exitval"},
-		{"seq 0", joblogHeader + "0\th\t1.0\t0\t0\t0\t0\t0\tc\n", false, nil, nil, true, "Seq"},
-		{"huge seq", "99999999999\th\t1.0\t0\t0\t0\t0\t0\tc\n", false, []uint64{99999999999}, []uint64{1}, true, ""},
+		{"resume", log, false, []uint64{1, 3, 4, 5}, []uint64{2, 6}, clean, ""},
+		{"resume-failed", log, true, []uint64{1, 3}, []uint64{2, 4, 5, 6}, clean, ""},
+		{"no header", "7\th\t1.0\t0\t0\t0\t0\t0\tx\n", false, []uint64{7}, []uint64{1}, clean, ""},
+		{"empty", "", false, nil, []uint64{1}, clean, ""},
+		{"cut last line is ignored and cut off", line1 + "2\th\t1.0", false, []uint64{1}, []uint64{2}, joblogEnd{cutAt: int64(len(line1))}, ""},
+		{"complete last line without newline counts", joblogHeader + "1\th\t1.0\t0\t0\t0\t0\t0\tx", false, []uint64{1}, nil, joblogEnd{needsNL: true, cutAt: -1}, ""},
+		{"cut header", "Seq\tHo", false, nil, []uint64{1}, joblogEnd{cutAt: 0}, ""},
+		{"garbage", joblogHeader + "hello world\n", false, nil, nil, clean, "line 2"},
+		{"bad exit", joblogHeader + "1\th\t1.0\t0\t0\t0\tx\t0\tc\n", false, nil, nil, clean, "Exitval"},
+		{"seq 0", joblogHeader + "0\th\t1.0\t0\t0\t0\t0\t0\tc\n", false, nil, nil, clean, "Seq"},
+		{"huge seq", "99999999999\th\t1.0\t0\t0\t0\t0\t0\tc\n", false, []uint64{99999999999}, []uint64{1}, clean, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			done, endsNL, err := readJoblog(strings.NewReader(tt.log), tt.failed)
+			done, end, err := readJoblog(strings.NewReader(tt.log), tt.failed)
 			if tt.wantError != "" {
 				if err == nil || !strings.Contains(err.Error(), tt.wantError) {
 					t.Fatalf("error %v, want one saying %q", err, tt.wantError)
@@ -86,8 +90,8 @@ func TestReadJoblog(t *testing.T) {
 					t.Errorf("task %d done", s)
 				}
 			}
-			if endsNL != tt.endsNL {
-				t.Errorf("endsNL %v, want %v", endsNL, tt.endsNL)
+			if end != tt.end {
+				t.Errorf("end %+v, want %+v", end, tt.end)
 			}
 		})
 	}
@@ -110,8 +114,8 @@ func FuzzJoblog(f *testing.F) {
 		}
 		r := record{seq: seq, exit: exit, host: "h", cmd: cmd}
 		line := appendJoblog([]byte(joblogHeader), &r)
-		done, endsNL, err := readJoblog(bytes.NewReader(line), true)
-		if err != nil || !endsNL {
+		done, end, err := readJoblog(bytes.NewReader(line), true)
+		if err != nil || end != (joblogEnd{cutAt: -1}) {
 			t.Fatalf("own line %q: %v", line, err)
 		}
 		if done.has(seq) != (exit == 0) {
@@ -124,9 +128,14 @@ func FuzzJoblog(f *testing.F) {
 	})
 }
 
+// TestOpenJoblog: appending mends a log whose last line a kill cut (a newline after a line
+// that reads as a task, the line cut off when it does not), so that the log reads again
+// after every resume, however often the job was killed; +FILE appends; without resume the
+// log starts over.
 func TestOpenJoblog(t *testing.T) {
 	dir := t.TempDir()
 	p := filepath.Join(dir, "log")
+	task := func(seq int) string { return fmt.Sprintf("%d\th\t1.0\t0\t0\t0\t0\t0\tx", seq) }
 	write := func(f *os.File, s string) {
 		t.Helper()
 		if _, err := f.WriteString(s); err != nil {
@@ -134,26 +143,42 @@ func TestOpenJoblog(t *testing.T) {
 		}
 		f.Close()
 	}
-	f, err := openJoblog(p, false, true)
+	resume := func(path string) {
+		t.Helper()
+		r, err := os.Open(strings.TrimPrefix(path, "+"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, end, err := readJoblog(r, false)
+		r.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		f, err := openJoblog(path, true, end)
+		if err != nil {
+			t.Fatal(err)
+		}
+		write(f, task(9)+"\n")
+	}
+	clean := joblogEnd{cutAt: -1}
+	f, err := openJoblog(p, false, clean)
 	if err != nil {
 		t.Fatal(err)
 	}
-	write(f, "1\tline\n2\tcut")
-	f, err = openJoblog(p, true, false) // appending after a cut line starts a fresh one
-	if err != nil {
-		t.Fatal(err)
-	}
-	write(f, "3\tnext\n")
-	f, err = openJoblog("+"+p, false, true) // GNU parallel's +FILE appends
-	if err != nil {
-		t.Fatal(err)
-	}
-	write(f, "4\tmore\n")
-	got, _ := os.ReadFile(p)
-	if want := joblogHeader + "1\tline\n2\tcut\n3\tnext\n4\tmore\n"; string(got) != want {
+	write(f, task(1)+"\n"+task(2)[:5]) // task 2's line cut unreadable
+	resume(p)
+	write(must(os.OpenFile(p, os.O_WRONLY|os.O_APPEND, 0))(t), task(3)) // cut after its last field
+	resume(p)
+	write(must(os.OpenFile(p, os.O_WRONLY|os.O_APPEND, 0))(t), task(4)[:3])
+	resume("+" + p) // GNU parallel's +FILE appends too
+	want := joblogHeader + task(1) + "\n" + task(9) + "\n" + task(3) + "\n" + task(9) + "\n" + task(9) + "\n"
+	if got, _ := os.ReadFile(p); string(got) != want {
 		t.Errorf("joblog\n%q\nwant\n%q", got, want)
 	}
-	f, err = openJoblog(p, false, true) // without resume it starts over
+	if _, end, err := readJoblog(strings.NewReader(want), false); err != nil || end != clean {
+		t.Errorf("the mended log reads %+v, %v", end, err)
+	}
+	f, err = openJoblog(p, false, clean) // without resume it starts over
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -161,8 +186,19 @@ func TestOpenJoblog(t *testing.T) {
 	if got, _ := os.ReadFile(p); string(got) != joblogHeader {
 		t.Errorf("truncated joblog %q", got)
 	}
-	if _, err := openJoblog(filepath.Join(dir, "no", "such", "dir"), false, true); err == nil {
+	if _, err := openJoblog(filepath.Join(dir, "no", "such", "dir"), false, clean); err == nil {
 		t.Error("joblog in a missing directory: no error")
+	}
+}
+
+// must returns a function that fails the test on err, or returns v.
+func must[T any](v T, err error) func(t *testing.T) T {
+	return func(t *testing.T) T {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v
 	}
 }
 

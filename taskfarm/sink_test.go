@@ -37,7 +37,7 @@ func TestSinkOutputAndJoblog(t *testing.T) {
 	// then its stderr, then the next task's.
 	var both, msgs bytes.Buffer
 	dir := t.TempDir()
-	jl, err := openJoblog(filepath.Join(dir, "log"), false, true)
+	jl, err := openJoblog(filepath.Join(dir, "log"), false, joblogEnd{cutAt: -1})
 	if err != nil {
 		t.Fatal(err)
 	}
