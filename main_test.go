@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -563,6 +564,66 @@ func TestSignalIsNamed(t *testing.T) {
 	require.Contains(t, se.String(), "mw: selftest: stopped: terminated signal received\n")
 	_, err = os.Stat(out)
 	require.True(t, os.IsNotExist(err), "an interrupted run left %s", out)
+}
+
+// TestSecondSignalEndsAWaitingRead: mw reading a stdin that never comes (a FIFO, a
+// terminal) cannot see the first signal, which only cancels its context; a second one ends
+// it at once, by the signal (not exit 1: the run never got to clean up).
+func TestSecondSignalEndsAWaitingRead(t *testing.T) {
+	if runtime.GOARCH != "amd64" {
+		t.Skip("readingStdin knows amd64's system call numbers only")
+	}
+	pr, pw, err := os.Pipe()
+	require.NoError(t, err)
+	defer pw.Close() // never written: the read waits
+	cmd := exec.Command(mwtest.Binary(t), "interp", "--quiet", "-o", os.DevNull)
+	cmd.Env = mwtest.MPIEnv()
+	cmd.Stdin = pr
+	require.NoError(t, cmd.Start())
+	pr.Close()
+	defer cmd.Process.Kill()
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	// Once a thread of mw waits in read(0, ...), the run is under way (and the signal
+	// handler long installed).
+	deadline := time.After(mwtest.Deadline)
+	for !readingStdin(cmd.Process.Pid) {
+		select {
+		case err := <-exited:
+			t.Fatalf("mw ended before reading stdin: %v", err)
+		case <-deadline:
+			t.Fatal("mw never waited in a read of stdin")
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+	for sent := 0; ; sent++ {
+		require.NoError(t, cmd.Process.Signal(syscall.SIGINT))
+		select {
+		case err := <-exited:
+			var ee *exec.ExitError
+			require.ErrorAs(t, err, &ee)
+			ws := ee.Sys().(syscall.WaitStatus)
+			require.True(t, ws.Signaled() && ws.Signal() == syscall.SIGINT, "mw ended with %v, want the signal", err)
+			require.GreaterOrEqual(t, sent, 1, "the first signal ended mw")
+			return
+		case <-deadline:
+			t.Fatalf("mw still waits after %d signals", sent+1)
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
+
+// readingStdin reports whether a thread of process pid is in the read system call on fd 0
+// (/proc/PID/task/TID/syscall: the call's number, 0 for read on amd64, then its arguments).
+func readingStdin(pid int) bool {
+	tasks, _ := os.ReadDir(fmt.Sprintf("/proc/%d/task", pid))
+	for _, tk := range tasks {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%s/syscall", pid, tk.Name()))
+		if err == nil && strings.HasPrefix(string(b), "0 0x0 ") {
+			return true
+		}
+	}
+	return false
 }
 
 // TestBellsLetRanksSleepUntilRung: ranks on one host ring each other after each send, so an
