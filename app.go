@@ -119,8 +119,12 @@ func pick(args []string) (name string, rest []string, cmd cli.Command, err error
 	case "gen":
 		if len(rest) == 0 || rest[0] == "-h" || rest[0] == "--help" {
 			return name, rest, cli.Command{Run: func(_ context.Context, env *cli.Env, _ []string) error {
-				fmt.Fprintf(env.Stdout, "usage: mw gen <what> [flags]: make a synthetic input\n\n")
-				listCommands(env.Stdout, gens)
+				w := env.Stdout // asked for (-h); a usage error goes to stderr
+				if len(rest) == 0 {
+					w = env.Stderr
+				}
+				fmt.Fprintf(w, "usage: mw gen <what> [flags]: make a synthetic input\n\n")
+				listCommands(w, gens)
 				if len(rest) == 0 {
 					return cli.Usagef("say what to generate: %s", strings.Join(names(gens), " or "))
 				}

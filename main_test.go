@@ -119,6 +119,7 @@ func TestUsageErrorsExit2(t *testing.T) {
 		{[]string{"selftest", "--bogus"}, "mw: selftest: unknown flag --bogus"},
 		{[]string{"selftest", "--chunk", "0"}, `mw: selftest: --chunk 0: must be a whole number of items, at least 1, or auto`},
 		{[]string{"nosuch"}, `mw: unknown workload "nosuch"`},
+		{[]string{"gen"}, "mw: gen: say what to generate: "},
 		{[]string{}, "mw: no workload given"},
 	}
 	for _, tc := range cases {
@@ -356,7 +357,7 @@ func TestKeepGoingLeavesOutPoisonChunks(t *testing.T) {
 	require.Equal(t, uint64(1), report.LeftOut)
 	lines := mwLines(r.Stderr)
 	require.Len(t, lines, 1)
-	require.Regexp(t, `^mw: selftest: 1 chunks failed and were left out of the output: chunk 4 \(rank \d on \S+: failed 2 times, last: item 42: injected failure \(--fail-at\)\)$`, lines[0])
+	require.Regexp(t, `^mw: selftest: 1 chunk failed and was left out of the output: chunk 4 \(rank \d on \S+: failed 2 times, last: item 42: injected failure \(--fail-at\)\)$`, lines[0])
 	got, err := os.ReadFile(out)
 	require.NoError(t, err)
 	want := oracle(100)

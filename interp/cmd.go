@@ -70,13 +70,14 @@ func AutoChunk(frameBytes int, realTime bool) int {
 	return min(max((256<<10)/max(frameBytes, 1), 1), 64)
 }
 
-// parseFlags parses args (cli.Parse: -h prints the usage) and refuses positional arguments.
-func parseFlags(fs *flag.FlagSet, args []string) error {
+// parseFlags parses args (cli.Parse: -h prints the usage) and refuses positional
+// arguments, saying hint.
+func parseFlags(fs *flag.FlagSet, args []string, hint string) error {
 	if err := cli.Parse(fs, args); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
-		return cli.Usagef("unexpected argument %q: the input is given with -i FILE", fs.Arg(0))
+		return cli.Usagef("unexpected argument %q%s", fs.Arg(0), hint)
 	}
 	return nil
 }
@@ -99,7 +100,7 @@ func parseOptions(env *cli.Env, args []string) (options, *cli.EngineFlags, error
 	fs.Var(&o.chunk, "chunk", "frames per chunk (`N`), or auto (about 256 KiB; 1 with --fps)")
 	fs.Float64Var(&o.fps, "fps", 0, "real time: read frames at `RATE` per second and report their latency (0: as fast as possible)")
 	fs.StringVar(&o.png, "png", "", "also write the first input frame and its output as `PREFIX`-in.png and PREFIX-out.png")
-	if err := parseFlags(fs, args); err != nil {
+	if err := parseFlags(fs, args, ": the input is given with -i FILE"); err != nil {
 		return o, nil, err
 	}
 	engineSet := false

@@ -38,7 +38,7 @@ func runGenFrames(ctx context.Context, env *cli.Env, args []string) error {
 	fs.IntVar(&w, "width", 56, "frame width `W` (columns, one per sensor)")
 	fs.IntVar(&h, "height", 256, "frame height `H` (rows, depth)")
 	fs.StringVar(&format, "format", FormatPGM, "pgm (P5 stream) or raw")
-	if err := parseFlags(fs, args); err != nil {
+	if err := parseFlags(fs, args, ": the number of frames is given with --count N"); err != nil {
 		return err
 	}
 	switch {

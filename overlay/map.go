@@ -55,7 +55,7 @@ func (f Format) String() string {
 }
 
 // FormatOf returns the format named by path's extension: .csv, or .geojson/.json. "-" (or "")
-// is CSV (stdout).
+// is CSV (stdout), and so is a device or a FIFO whose name has neither (/dev/null).
 func FormatOf(path string) (Format, error) {
 	if path == "" || path == "-" {
 		return CSV, nil
@@ -65,6 +65,9 @@ func FormatOf(path string) (Format, error) {
 		return CSV, nil
 	case ".geojson", ".json":
 		return GeoJSON, nil
+	}
+	if st, err := os.Stat(path); err == nil && !st.Mode().IsRegular() && !st.IsDir() {
+		return CSV, nil // a device or a FIFO (-o /dev/null) named without a format: as stdout
 	}
 	return 0, fmt.Errorf("%s: unknown format: the name must end in .csv or .geojson", path)
 }

@@ -289,7 +289,7 @@ func TestParseCoord(t *testing.T) {
 }
 
 func TestFormatOf(t *testing.T) {
-	for p, want := range map[string]Format{"a.csv": CSV, "A.CSV": CSV, "b.geojson": GeoJSON, "c.json": GeoJSON, "-": CSV} {
+	for p, want := range map[string]Format{"a.csv": CSV, "A.CSV": CSV, "b.geojson": GeoJSON, "c.json": GeoJSON, "-": CSV, os.DevNull: CSV} {
 		if f, err := FormatOf(p); err != nil || f != want {
 			t.Errorf("FormatOf(%q) = %v, %v", p, f, err)
 		}

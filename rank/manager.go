@@ -835,7 +835,11 @@ type PartialError struct{ Failed []FailedChunk }
 
 func (e *PartialError) Error() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "%d chunks failed and were left out of the output:", len(e.Failed))
+	were := "were"
+	if len(e.Failed) == 1 {
+		were = "was"
+	}
+	fmt.Fprintf(&b, "%s failed and %s left out of the output:", plural(len(e.Failed), "chunk"), were)
 	for i, f := range e.Failed {
 		if i == 5 {
 			fmt.Fprintf(&b, " and %d more", len(e.Failed)-i)
