@@ -15,6 +15,7 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/mw-hpc/mw/internal/quote"
 	"github.com/mw-hpc/mw/rank"
 )
 
@@ -107,7 +108,7 @@ func parseJournal(r io.Reader) (*journalState, error) {
 	st := &journalState{}
 	for n, line := range strings.Split(strings.TrimSuffix(string(data), "\n"), "\n") {
 		f := strings.Fields(line)
-		bad := func(why string) error { return fmt.Errorf("line %d: %s: %q", n+1, why, line) }
+		bad := func(why string) error { return fmt.Errorf("line %d: %s: %s", n+1, why, quote.Clip(line)) }
 		if n == 0 {
 			if len(f) != 4 || f[0] != journalMagic || f[1] != "1" {
 				return nil, bad("not an mw journal (version 1) header")

@@ -6,6 +6,8 @@ import (
 	"io"
 	"strconv"
 	"strings"
+
+	"github.com/mw-hpc/mw/internal/quote"
 )
 
 // csvReader splits CSV text into records with encoding/csv's rules (RFC 4180: quoted fields
@@ -210,7 +212,7 @@ func ParseCSV(name string, data []byte) (*Map, error) {
 	}
 	if !ok {
 		return nil, &InputError{Where: fmt.Sprintf("%s:%d", name, line),
-			Msg: fmt.Sprintf("header %q: want id,xmin,ymin,xmax,ymax first, then any attribute columns", strings.Join(hdr, ","))}
+			Msg: fmt.Sprintf("header %s: want id,xmin,ymin,xmax,ymax first, then any attribute columns", quote.Clip(strings.Join(hdr, ",")))}
 	}
 	for _, c := range hdr[len(csvHeader):] {
 		m.Cols = append(m.Cols, strings.TrimSpace(c))
@@ -236,7 +238,7 @@ func ParseCSV(name string, data []byte) (*Map, error) {
 			where := fmt.Sprintf("%s:%d", name, line)
 			id := ""
 			if len(rec) > 1 {
-				id = fmt.Sprintf(" (id %q)", rec[0])
+				id = fmt.Sprintf(" (id %s)", quote.Clip(rec[0]))
 			}
 			return nil, &InputError{Where: where + ": rectangle" + id,
 				Msg: fmt.Sprintf("malformed line: %d fields, the header has %d", len(rec), nf)}
@@ -248,13 +250,13 @@ func ParseCSV(name string, data []byte) (*Map, error) {
 		for k := range 4 {
 			v, ok := parseCoord(rec[1+k])
 			if !ok {
-				return nil, &InputError{Where: fmt.Sprintf("%s:%d: rectangle (id %q)", name, line, rec[0]),
-					Msg: fmt.Sprintf("%s %q is not an integer", csvHeader[1+k], rec[1+k])}
+				return nil, &InputError{Where: fmt.Sprintf("%s:%d: rectangle (id %s)", name, line, quote.Clip(rec[0])),
+					Msg: fmt.Sprintf("%s %s is not an integer", csvHeader[1+k], quote.Clip(rec[1+k]))}
 			}
 			c[k] = v
 		}
 		if msg := checkRect(c[0], c[1], c[2], c[3]); msg != "" {
-			return nil, &InputError{Where: fmt.Sprintf("%s:%d: rectangle (id %q)", name, line, rec[0]), Msg: msg}
+			return nil, &InputError{Where: fmt.Sprintf("%s:%d: rectangle (id %s)", name, line, quote.Clip(rec[0])), Msg: msg}
 		}
 		m.Rects = append(m.Rects, Rect{int32(c[0]), int32(c[1]), int32(c[2]), int32(c[3])})
 		m.IDs = append(m.IDs, rec[0])

@@ -7,6 +7,8 @@ import (
 	"math"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/mw-hpc/mw/internal/quote"
 )
 
 type gjCollection struct {
@@ -85,7 +87,7 @@ func ParseGeoJSON(name string, data []byte) (*Map, error) {
 		if id == "" {
 			return nil, &InputError{Where: where, Msg: "empty id"}
 		}
-		where = fmt.Sprintf("%s (id %q)", where, id)
+		where = fmt.Sprintf("%s (id %s)", where, quote.Clip(id))
 		delete(p, "id")
 		for _, k := range order {
 			if _, seen := col[k]; !seen && k != "id" {

@@ -6,6 +6,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/mw-hpc/mw/internal/quote"
 )
 
 // MaxCoord is the largest coordinate a map may use; it keeps every area within an int64.
@@ -106,7 +108,7 @@ func (m *Map) Val(i, j int) string { return m.Vals[i*len(m.Cols)+j] }
 func (m *Map) where(i int) string {
 	id := ""
 	if i < len(m.IDs) {
-		id = fmt.Sprintf(" (id %q)", m.IDs[i])
+		id = fmt.Sprintf(" (id %s)", quote.Clip(m.IDs[i]))
 	}
 	if m.Format == GeoJSON {
 		return fmt.Sprintf("%s: feature %d%s", m.File, m.pos[i], id)

@@ -330,3 +330,22 @@ func TestValidateLarge(t *testing.T) {
 		}
 	}
 }
+
+// TestParseErrorsClipUserData: a binary file given as a map makes a one-line error of
+// reasonable length, the file's bytes quoted and cut, not dumped.
+func TestParseErrorsClipUserData(t *testing.T) {
+	junk := strings.Repeat("\x00\x01binary", 2000)
+	for _, data := range []string{
+		junk + "\n", // the header
+		"id,xmin,ymin,xmax,ymax\n" + junk + ",x,0,1,1\n",  // an id
+		"id,xmin,ymin,xmax,ymax\nr1," + junk + ",0,1,1\n", // a coordinate
+	} {
+		_, err := ParseCSV("junk.csv", []byte(data))
+		if err == nil {
+			t.Fatal("junk parsed")
+		}
+		if msg := err.Error(); len(msg) > 300 || strings.Contains(msg, "\n") || !strings.Contains(msg, `"...`) {
+			t.Errorf("error of %d bytes: %.400s", len(msg), msg)
+		}
+	}
+}

@@ -5,6 +5,8 @@ import (
 	"hash/maphash"
 	"math/bits"
 	"slices"
+
+	"github.com/mw-hpc/mw/internal/quote"
 )
 
 // Validate checks what the parsers cannot check one rectangle at a time: that ids are unique
@@ -23,9 +25,9 @@ func (m *Map) Validate() error {
 // ref names rectangle i briefly, for the second rectangle of a message.
 func (m *Map) ref(i int) string {
 	if m.Format == GeoJSON {
-		return fmt.Sprintf("id %q (feature %d) %v", m.IDs[i], m.pos[i], m.Rects[i])
+		return fmt.Sprintf("id %s (feature %d) %v", quote.Clip(m.IDs[i]), m.pos[i], m.Rects[i])
 	}
-	return fmt.Sprintf("id %q (line %d) %v", m.IDs[i], m.pos[i], m.Rects[i])
+	return fmt.Sprintf("id %s (line %d) %v", quote.Clip(m.IDs[i]), m.pos[i], m.Rects[i])
 }
 
 // checkIDs reports the first rectangle whose id an earlier one already has.

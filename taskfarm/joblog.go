@@ -10,6 +10,8 @@ import (
 	"os"
 	"strconv"
 	"strings"
+
+	"github.com/mw-hpc/mw/internal/quote"
 )
 
 // joblogHeader is the first line of a joblog, GNU parallel's columns.
@@ -78,12 +80,12 @@ func parseJoblogLine(line []byte) (joblogEntry, error) {
 	}
 	seq, err := strconv.ParseUint(string(f[0]), 10, 64)
 	if err != nil || seq == 0 {
-		return joblogEntry{}, fmt.Errorf("Seq %q is not a task number", f[0])
+		return joblogEntry{}, fmt.Errorf("Seq %s is not a task number", quote.Clip(string(f[0])))
 	}
 	exit, err1 := strconv.ParseInt(string(f[6]), 10, 64)
 	sig, err2 := strconv.ParseInt(string(f[7]), 10, 64)
 	if err1 != nil || err2 != nil {
-		return joblogEntry{}, fmt.Errorf("Exitval %q or Signal %q is not a number", f[6], f[7])
+		return joblogEntry{}, fmt.Errorf("Exitval %s or Signal %s is not a number", quote.Clip(string(f[6])), quote.Clip(string(f[7])))
 	}
 	return joblogEntry{seq: seq, exit: exit, signal: sig}, nil
 }
