@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"path/filepath"
 	"strconv"
 	"time"
 
@@ -130,7 +131,12 @@ func (ef *EngineFlags) CreateOutput(path string, stdout io.Writer) (*Output, err
 		out, err = CreateOutput(path, stdout)
 	case path == "" || path == "-":
 		return nil, Usagef("--journal needs an output file (-o FILE): stdout cannot be resumed")
+	case !regularOrNew(path):
+		return nil, Usagef("--journal needs an output file (-o FILE): %s is not a regular file, it cannot be resumed", path)
 	default:
+		if real, err := filepath.EvalSymlinks(path); err == nil {
+			path = real // as CreateOutput: a symbolic link's file gets the output
+		}
 		var off, final int64 = 0, -1
 		resume := ef.jrn != nil && ef.jrn.prior != nil
 		if resume {
@@ -232,12 +238,17 @@ func RunJob(ctx context.Context, env *Env, job rank.Job, ef *EngineFlags) (rank.
 		return st, err
 	}
 	if trace != nil {
-		// A failed run's timeline is the one most worth reading: keep it either way.
-		if terr := trace.Commit(); terr != nil && err == nil {
+		if errors.Is(err, context.Canceled) && trace.pipe {
+			trace.Drop() // a signal, and its reader may be gone: see Drop
+		} else if terr := trace.Commit(); terr != nil && err == nil {
+			// A failed run's timeline is the one most worth reading: kept either way.
 			err = fmt.Errorf("trace: %w", terr)
 		}
 	}
 	if errors.Is(err, errComplete) {
+		if stats != nil {
+			stats.Abort() // no run to report
+		}
 		ef.jrn.f.Close() // and its lock
 		fmt.Fprintf(env.Stderr, "mw: %s: the job of the journal %s is complete: nothing to do\n", job.Name, ef.Journal)
 		return st, ef.withPriorGaps(nil)

@@ -79,15 +79,24 @@ func CreateOutput(path string, stdout io.Writer) (*Output, error) {
 		f, _ := stdout.(*os.File)
 		return &Output{Writer: w, counter: c, pipe: isPipe(f)}, nil
 	}
-	if st, err := os.Stat(path); err == nil && !st.Mode().IsRegular() {
-		// A device, a pipe or a socket (/dev/null, a FIFO): write to it directly; renaming a
-		// file onto it would replace it.
-		f, err := os.OpenFile(path, os.O_WRONLY, 0)
+	st, err := os.Stat(path)
+	if open := namesOpenFile(path); open || err == nil && !st.Mode().IsRegular() {
+		// A device, a pipe or a socket (/dev/null, a FIFO), or a file this process has
+		// open (/dev/stderr, whatever it is): write to it directly, appending to an open
+		// file (the shell's 2>>log); renaming a file onto it would replace it.
+		flags := os.O_WRONLY
+		if open {
+			flags |= os.O_APPEND
+		}
+		f, err := os.OpenFile(path, flags, 0)
 		if err != nil {
 			return nil, fmt.Errorf("open output: %w", err)
 		}
 		w, c := newOutput(f, 0)
 		return &Output{Writer: w, f: f, counter: c, direct: true, pipe: isPipe(f)}, nil
+	}
+	if real, err := filepath.EvalSymlinks(path); err == nil {
+		path = real // a symbolic link's file gets the output; the link stays
 	}
 	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
 	if err != nil {
@@ -95,6 +104,36 @@ func CreateOutput(path string, stdout io.Writer) (*Output, error) {
 	}
 	w, c := newOutput(f, 0)
 	return &Output{Writer: w, path: path, f: f, counter: c}, nil
+}
+
+// regularOrNew reports whether path names a regular file, or none yet, and not one of this
+// process's open files: an output that may be written under a temporary name and renamed.
+func regularOrNew(path string) bool {
+	if namesOpenFile(path) {
+		return false
+	}
+	st, err := os.Stat(path)
+	return err != nil || st.Mode().IsRegular()
+}
+
+// namesOpenFile reports whether path names one of this process's open files: /dev/stdout,
+// /dev/stderr, /dev/fd/N, /proc/self/fd/N, or a link to one of those.
+func namesOpenFile(path string) bool {
+	for range 2 { // the path, then where its link points
+		clean := filepath.Clean(path)
+		if d := filepath.Dir(clean); d == "/dev/fd" || d == "/proc/self/fd" {
+			return true
+		}
+		switch clean {
+		case "/dev/stdin", "/dev/stdout", "/dev/stderr":
+			return true
+		}
+		var err error
+		if path, err = os.Readlink(clean); err != nil {
+			return false
+		}
+	}
+	return false
 }
 
 // isPipe reports whether f is a pipe or a socket (false for nil).

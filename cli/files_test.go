@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -135,5 +136,54 @@ func TestOpenPartialWithoutPartialFile(t *testing.T) {
 		require.Error(t, err)
 		require.NotErrorIs(t, err, errComplete)
 		require.ErrorContains(t, err, ".out.txt.partial")
+	}
+}
+
+// TestOutputToAnOpenFileAppends: an output named by one of this process's open files
+// (/dev/stderr when the shell sent it to a log, here /proc/self/fd/N) is appended to in
+// place; written under a temporary name and renamed, it would replace the link (as root,
+// /dev/stderr itself) or fail.
+func TestOutputToAnOpenFileAppends(t *testing.T) {
+	log := filepath.Join(t.TempDir(), "log")
+	f, err := os.OpenFile(log, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
+	require.NoError(t, err)
+	defer f.Close()
+	_, err = f.WriteString("before\n")
+	require.NoError(t, err)
+	o, err := CreateOutput(fmt.Sprintf("/proc/self/fd/%d", f.Fd()), nil)
+	require.NoError(t, err)
+	_, err = o.WriteString("report\n")
+	require.NoError(t, err)
+	require.NoError(t, o.Commit())
+	got, err := os.ReadFile(log)
+	require.NoError(t, err)
+	require.Equal(t, "before\nreport\n", string(got))
+}
+
+// TestOutputThroughASymlink: an output named by a symbolic link replaces the file the link
+// names, and the link stays; a journaled output refuses a file that cannot be renamed onto.
+func TestOutputThroughASymlink(t *testing.T) {
+	dir := t.TempDir()
+	target, link := filepath.Join(dir, "target.txt"), filepath.Join(dir, "link.txt")
+	require.NoError(t, os.WriteFile(target, []byte("old"), 0o644))
+	require.NoError(t, os.Symlink(target, link))
+	o, err := CreateOutput(link, nil)
+	require.NoError(t, err)
+	_, err = o.WriteString("new")
+	require.NoError(t, err)
+	require.NoError(t, o.Commit())
+	st, err := os.Lstat(link)
+	require.NoError(t, err)
+	require.True(t, st.Mode()&os.ModeSymlink != 0, "the link was replaced")
+	got, err := os.ReadFile(target)
+	require.NoError(t, err)
+	require.Equal(t, "new", string(got))
+
+	ef := &EngineFlags{Journal: filepath.Join(dir, "j")}
+	for _, p := range []string{os.DevNull, "/dev/stdout"} {
+		_, err = ef.CreateOutput(p, nil)
+		var ue *UsageError
+		require.ErrorAs(t, err, &ue, p)
+		require.ErrorContains(t, err, "is not a regular file")
 	}
 }

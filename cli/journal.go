@@ -37,9 +37,9 @@ import (
 //	                                chunk, rank.EndSink) is written; the output is offset
 //	                                bytes long (until a later chunk record: a resume that
 //	                                computed chunks a --keep-going run left out)
-//	r <offset>                      the output is complete, offset bytes long, synced and
-//	                                about to be renamed into place (until a later chunk
-//	                                or end record)
+//	r <offset>                      the output is complete, offset bytes long, and about
+//	                                to be synced and renamed into place (until a later
+//	                                chunk or end record)
 //	done <chunks> <offset>          the job completed
 //
 // A last line without its newline (a kill in the middle of a write) is ignored.

@@ -8,7 +8,7 @@ import (
 // File is a file a flag names, for Validate's check that no output is another flag's file.
 type File struct {
 	Flag string // "-o", "--journal"
-	Path string // "-" or "" for stdin, stdout or none
+	Path string // "-" for stdin or stdout, "" for none
 	Read bool   // an input, only read: two inputs may be the same file
 }
 
@@ -18,45 +18,74 @@ func Out(flag, path string) File { return File{Flag: flag, Path: path} }
 
 // checkDistinct refuses, as a usage error, an output that is another flag's file too: an
 // output written over an input, or over another output (the stats over the journal), would
-// lose it. Stdin and stdout ("-"), unset flags ("") and files that are not regular files
-// (/dev/null, a FIFO, a terminal) are left out: writing twice to those loses nothing of
-// theirs.
+// lose it; two outputs on stdout ("-") would mix. Unset flags ("") and files that are not
+// regular files (/dev/null, a FIFO, a terminal) are left out: writing twice to those loses
+// nothing of theirs. A file is the same however it is reached (a relative path, a hard or
+// symbolic link, a directory's link for a file not yet made).
 func checkDistinct(files []File) error {
-	type seen struct {
-		File
-		st  os.FileInfo // nil when the file does not exist yet
-		abs string
-	}
-	var prev []seen
+	var prev []fileID
 	for _, f := range files {
-		if f.Path == "" || f.Path == "-" {
+		if f.Path == "" {
 			continue
 		}
-		s := seen{File: f}
-		if st, err := os.Stat(f.Path); err == nil {
-			if !st.Mode().IsRegular() {
-				continue
-			}
-			s.st = st
+		id, ok := identify(f)
+		if !ok {
+			continue
 		}
-		abs, err := filepath.Abs(f.Path)
-		if err != nil {
-			continue // no working directory: the open will say so
-		}
-		s.abs = abs
 		for _, p := range prev {
-			if p.Read && s.Read {
+			if (p.Read && id.Read) || !p.same(id) {
 				continue
 			}
-			same := p.abs == s.abs
-			if p.st != nil && s.st != nil {
-				same = os.SameFile(p.st, s.st) // also through links and other spellings
+			if f.Path == "-" {
+				return Usagef("%s -: stdout is taken by %s already; give one of them a file", f.Flag, p.Flag)
 			}
-			if same {
-				return Usagef("%s %s: is the file %s names too; give each its own file", f.Flag, f.Path, p.Flag)
-			}
+			return Usagef("%s %s: is the file %s names too; give each its own file", f.Flag, f.Path, p.Flag)
 		}
-		prev = append(prev, s)
+		prev = append(prev, id)
 	}
 	return nil
+}
+
+// fileID is what makes two flags' files the same: the file itself when it exists, else its
+// directory and name.
+type fileID struct {
+	File
+	stdio bool        // "-": stdin for an input, stdout for an output
+	st    os.FileInfo // the file, or (new) its directory
+	base  string      // a new file's name in that directory
+	abs   string      // its absolute path, when its directory cannot be read either
+}
+
+// identify finds f's fileID; ok is false for a file left out of the check.
+func identify(f File) (id fileID, ok bool) {
+	id.File = f
+	if f.Path == "-" {
+		id.stdio = true
+		return id, true
+	}
+	if st, err := os.Stat(f.Path); err == nil {
+		id.st = st
+		return id, st.Mode().IsRegular()
+	}
+	if st, err := os.Stat(filepath.Dir(f.Path)); err == nil {
+		id.st, id.base = st, filepath.Base(f.Path)
+		return id, true
+	}
+	abs, err := filepath.Abs(f.Path)
+	if err != nil {
+		return id, false // no working directory: the open will say so
+	}
+	id.abs = abs
+	return id, true
+}
+
+// same reports whether two fileIDs name the same file.
+func (a fileID) same(b fileID) bool {
+	switch {
+	case a.stdio || b.stdio:
+		return a.stdio && b.stdio && a.Read == b.Read
+	case a.abs != "" || b.abs != "":
+		return a.abs == b.abs && a.abs != ""
+	}
+	return a.base == b.base && os.SameFile(a.st, b.st)
 }

@@ -9,14 +9,17 @@ import (
 )
 
 // TestCheckDistinct: an output that is another flag's file too is refused however it is
-// spelled (a relative path, a hard link, a symbolic link, a file not yet made); inputs may
-// share a file, and stdin, stdout and special files may be named twice.
+// spelled (a relative path, a hard link, a symbolic link, a file not yet made, reached
+// through a directory's link); so are two outputs on stdout. Inputs may share a file,
+// stdin is not stdout, and special files may be named twice.
 func TestCheckDistinct(t *testing.T) {
 	dir := t.TempDir()
 	in := filepath.Join(dir, "in")
 	require.NoError(t, os.WriteFile(in, []byte("data"), 0o644))
 	require.NoError(t, os.Link(in, filepath.Join(dir, "hard")))
 	require.NoError(t, os.Symlink(in, filepath.Join(dir, "soft")))
+	require.NoError(t, os.Mkdir(filepath.Join(dir, "d"), 0o755))
+	require.NoError(t, os.Symlink(filepath.Join(dir, "d"), filepath.Join(dir, "ld")))
 	t.Chdir(dir)
 	for _, tc := range []struct {
 		name  string
@@ -28,8 +31,12 @@ func TestCheckDistinct(t *testing.T) {
 		{"hard link", []File{In("-i", "in"), Out("--journal", "hard")}, "--journal hard: is the file -i names too"},
 		{"symbolic link", []File{Out("--stats", "soft"), In("-a", "in")}, "-a in: is the file --stats names too"},
 		{"two new outputs", []File{Out("-o", "new"), Out("--trace", "./new")}, "--trace ./new: is the file -o names too"},
-		{"inputs may share", []File{In("-a", "in"), In("-a", "hard"), In("-b", "in")}, ""},
-		{"stdin and stdout", []File{In("-i", "-"), Out("-o", "-"), Out("--stats", "-"), Out("--trace", "")}, ""},
+		{"new file through a directory's link", []File{Out("-o", "d/new"), Out("--stats", "ld/new")}, "--stats ld/new: is the file -o names too"},
+		{"new files side by side", []File{Out("-o", "d/new"), Out("--stats", "ld/other"), Out("--trace", "new")}, ""},
+		{"missing directory", []File{Out("-o", "no/such"), Out("--stats", "./no/such"), In("-i", "in")}, "--stats ./no/such: is the file -o names too"},
+		{"inputs may share", []File{In("-a", "in"), In("-a", "hard"), In("-b", "in"), In("-a", "-"), In("--tasks", "-")}, ""},
+		{"stdin and stdout", []File{In("-i", "-"), Out("-o", "-"), Out("--stats", ""), Out("--trace", "")}, ""},
+		{"two outputs on stdout", []File{In("-i", "-"), Out("-o", "-"), Out("--trace", "-")}, "--trace -: stdout is taken by -o already"},
 		{"special files", []File{Out("-o", os.DevNull), Out("--stats", os.DevNull)}, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

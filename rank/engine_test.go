@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -1342,4 +1343,10 @@ func TestConfigBounds(t *testing.T) {
 	cfg := DefaultConfig()
 	cfg.Threads, cfg.Window = 2, MaxInFlight/2
 	require.NoError(t, cfg.validate())
+	// Threads chosen by the rank (0): one rank alone checks them as a worker rank does.
+	if n := runtime.NumCPU(); n >= 2 {
+		cfg.Threads, cfg.Window = 0, MaxInFlight/n+1
+		_, err := Run(context.Background(), Solo(), Job{Name: "bounds"}, cfg)
+		require.ErrorContains(t, err, fmt.Sprintf("%d threads (the rank's share of its node's CPUs) x %d chunks in flight", n, cfg.Window))
+	}
 }

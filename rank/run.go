@@ -120,8 +120,8 @@ func (c Config) validate() error {
 	if c.Threads < 0 || c.Threads > MaxThreads {
 		return fmt.Errorf("threads %d: must be 0 (automatic) to %d", c.Threads, MaxThreads)
 	}
-	if c.Window > MaxInFlight/max(c.Threads, 1) {
-		return fmt.Errorf("window %d: %d threads x %d chunks in flight are more than the %d a worker rank may hold", c.Window, max(c.Threads, 1), c.Window, MaxInFlight)
+	if err := checkInFlight(max(c.Threads, 1), c.Window, ""); err != nil {
+		return err
 	}
 	if c.WakeWithin < 0 {
 		return fmt.Errorf("wake within %v: must not be negative", c.WakeWithin)
@@ -132,6 +132,18 @@ func (c Config) validate() error {
 	return nil
 }
 
+// checkInFlight refuses more chunks in flight at one worker rank than MaxInFlight: threads
+// (how they were chosen: "" when given) x window.
+func checkInFlight(threads, window int, chosen string) error {
+	if window > MaxInFlight/threads {
+		return fmt.Errorf("window %d: %d threads%s x %d chunks in flight are more than the %d a worker rank may hold", window, threads, chosen, window, MaxInFlight)
+	}
+	return nil
+}
+
+// autoThreadsNote says how checkInFlight's threads were chosen when Config.Threads is 0.
+const autoThreadsNote = " (the rank's share of its node's CPUs)"
+
 // runAlone is the -np 1 case: the manager and one worker run in this process over an
 // in-process network that shares buffers instead of copying them, so the same code computes
 // the same bytes as a multi-rank run.
@@ -141,6 +153,9 @@ func runAlone(ctx context.Context, t Transport, job Job, cfg Config) (Stats, err
 	net.hosts[0], net.hosts[1] = t.Host(), t.Host()
 	if cfg.Threads == 0 {
 		cfg.Threads = runtime.NumCPU()
+		if err := checkInFlight(cfg.Threads, cfg.Window, autoThreadsNote); err != nil {
+			return Stats{}, err
+		}
 	}
 	var gone error
 	if s, ok := t.(solo); ok && s.launcher > 1 {

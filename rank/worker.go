@@ -91,8 +91,7 @@ func runWorker(ctx context.Context, t Transport, job Job, cfg Config) error {
 	threads := cfg.Threads
 	if threads == 0 {
 		threads = autoThreads(t.Rank())
-		if cfg.Window > MaxInFlight/threads {
-			err := fmt.Errorf("window %d: %d threads (the rank's share of its node's CPUs) x %d chunks in flight are more than the %d a worker rank may hold", cfg.Window, threads, cfg.Window, MaxInFlight)
+		if err := checkInFlight(threads, cfg.Window, autoThreadsNote); err != nil {
 			return giveUp(ctx, t, err)
 		}
 	}

@@ -183,7 +183,7 @@ func (o *options) check(ef *cli.EngineFlags, set map[string]bool, bufText string
 	}
 	ef.Backups = false
 	ef.Unordered = o.unordered
-	files := []cli.File{cli.In("--tasks", o.tasks)}
+	files := []cli.File{cli.Out("the tasks' output", "-"), cli.In("--tasks", o.tasks)}
 	for _, in := range o.inputs {
 		files = append(files, cli.In("-a", in))
 	}
@@ -414,21 +414,29 @@ func (m *manager) open(ctx context.Context) (*rank.Plan, error) {
 	}
 	var skip *seqSet
 	end := joblogEnd{cutAt: -1}
-	if o.resume || o.resumeFailed {
+	resume := o.resume || o.resumeFailed
+	if resume || strings.HasPrefix(o.joblog, "+") {
+		// Read for the tasks to skip, and to mend the end before appending (+FILE too).
 		f, err := os.Open(joblogPath(o.joblog))
 		switch {
 		case err == nil:
-			skip, end, err = readJoblog(f, o.resumeFailed)
+			var done *seqSet
+			done, end, err = readJoblog(f, o.resumeFailed)
 			f.Close()
-			if err != nil {
+			switch {
+			case err != nil && resume:
 				return nil, fmt.Errorf("--joblog %s: %w", joblogPath(o.joblog), err)
+			case err != nil:
+				end = joblogEnd{cutAt: -1} // +FILE of another kind: appended to as it is
+			case resume:
+				skip = done
 			}
 		case !errors.Is(err, os.ErrNotExist):
 			return nil, fmt.Errorf("--joblog: %w", err)
 		}
 	}
 	if o.joblog != "" {
-		if m.joblog, err = openJoblog(o.joblog, o.resume || o.resumeFailed, end); err != nil {
+		if m.joblog, err = openJoblog(o.joblog, resume, end); err != nil {
 			return nil, err
 		}
 	}

@@ -275,6 +275,7 @@ func TestParseArgs(t *testing.T) {
 		{[]string{"--tasks", "t.txt", "--joblog", "+./t.txt"}, "--joblog ./t.txt: is the file --tasks names too", nil},
 		{[]string{"-a", "in.txt", "-a", "in.txt", "--joblog", "log", "echo"}, "", nil},
 		{[]string{"-a", "in.txt", "--stats", "log", "--joblog", "log", "echo"}, "--stats log: is the file --joblog names too", nil},
+		{[]string{"--stats", "-", "echo"}, "--stats -: stdout is taken by the tasks' output already", nil},
 	}
 	for _, tt := range tests {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
