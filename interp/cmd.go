@@ -126,7 +126,11 @@ func parseOptions(env *cli.Env, args []string) (options, *cli.EngineFlags, error
 	if err := o.validate(); err != nil {
 		return o, nil, err
 	}
-	if err := ef.Validate(cli.In("-i", o.in), cli.Out("-o", o.out)); err != nil {
+	files := []cli.File{cli.In("-i", o.in), cli.Out("-o", o.out)}
+	if o.png != "" {
+		files = append(files, cli.Out("--png", o.png+"-in.png"), cli.Out("--png", o.png+"-out.png"))
+	}
+	if err := ef.Validate(files...); err != nil {
 		return o, nil, err
 	}
 	return o, ef, nil

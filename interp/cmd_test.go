@@ -278,6 +278,7 @@ func TestRunBadInput(t *testing.T) {
 		{"output is input", pgm, []string{"-o", "DIR/in.pgm"}, true, "-o DIR/in.pgm: is the file -i names too"},
 		{"journal is input", pgm, []string{"-o", "DIR/out.pgm", "--journal", "DIR/in.pgm"}, true, "--journal DIR/in.pgm: is the file -i names too"},
 		{"stats is output", pgm, []string{"-o", "DIR/out.pgm", "--stats", "DIR/out.pgm"}, true, "--stats DIR/out.pgm: is the file -o names too"},
+		{"png is output", pgm, []string{"-o", "DIR/look-out.png", "--png", "DIR/look"}, true, "--png DIR/look-out.png: is the file -o names too"},
 		{"trace is journal", pgm, []string{"-o", "DIR/out.pgm", "--journal", "DIR/j", "--trace", "DIR/./j"}, true, "--trace DIR/./j: is the file --journal names too"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

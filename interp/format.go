@@ -158,6 +158,13 @@ func (pr *PGMReader) header() error {
 		}
 		return pr.errorf("not a PGM image: %q after the previous frame, not \"P5\"", magic[:n])
 	}
+	// Whitespace (or a comment, which counts as its newline) ends the magic: "P556 ..." is
+	// no PGM, and reading it as one would take 56 for the width.
+	if c, err := pr.getc(); err != nil {
+		return pr.errorf("truncated header")
+	} else if !isSpace(c) {
+		return pr.errorf("header: magic P5 followed by %q, not whitespace", c)
+	}
 	w, err := pr.number("width")
 	if err != nil {
 		return err

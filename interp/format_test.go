@@ -64,6 +64,9 @@ func TestPGMReader(t *testing.T) {
 		{"negative", "P5 -3 2 255\n", 0, 0, 0, `width: '-' is not a digit`},
 		{"huge", "P5 99999999999 2 255\n", 0, 0, 0, "width: too large"},
 		{"no space before raster", "P5 3 2 255x" + px, 0, 0, 0, "maxval: 'x' is not a digit"},
+		{"no space after magic", "P53 2 255\n" + px, 0, 0, 0, "frame 1: header: magic P5 followed by '3', not whitespace"},
+		{"comment after magic", "P5#c\n3 2 255\n" + px, 0, 0, 1, ""},
+		{"magic alone", "P5", 0, 0, 0, "frame 1: truncated header"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			frames, err := readAll(NewPGMReader(strings.NewReader(tc.in), "x.pgm", tc.w, tc.h))
