@@ -15,10 +15,13 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"os/signal"
 	"runtime/debug"
 	"syscall"
+
+	"github.com/mw-hpc/mw/cli"
 )
 
 // gcPercent is mw's garbage-collector target unless GOGC is set: chunks and results of a
@@ -31,14 +34,21 @@ func main() {
 	if os.Getenv("GOGC") == "" {
 		debug.SetGCPercent(gcPercent)
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop := context.WithCancelCause(context.Background())
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
 	go func() {
-		// The first signal stops the run, which cleans up; a second one ends mw at once, as
-		// Go's default does: a read waiting for input (a terminal, a FIFO) never sees the first.
-		<-ctx.Done()
-		stop()
+		// The first signal stops the run, which cleans up. A second one ends mw at once: a
+		// read waiting for input (a terminal, a FIFO) never sees the first. Its outputs'
+		// temporary files go, and it dies by the signal, as by default.
+		sig := <-sigs
+		stop(fmt.Errorf("%v signal received", sig))
+		sig = <-sigs
+		cli.RemoveTemporaryFiles()
+		signal.Reset(sig)
+		syscall.Kill(os.Getpid(), sig.(syscall.Signal))
 	}()
 	code := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
-	stop()
+	stop(nil)
 	os.Exit(code)
 }

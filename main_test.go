@@ -483,6 +483,26 @@ func TestJournalCompleteOutputWithoutDone(t *testing.T) {
 	require.Contains(t, string(r.Stderr), ".out.txt.partial, where the journaled run left its output")
 }
 
+// TestRefusedOutputKeepsTheJournal: a fresh run whose output is refused (not a file that
+// can be renamed onto, a descriptor of its own under mpirun) leaves an existing journal as
+// it was, so that the run it records can still be resumed.
+func TestRefusedOutputKeepsTheJournal(t *testing.T) {
+	jr := filepath.Join(t.TempDir(), "run.journal")
+	old := "mw-journal 1 selftest abc\nc 0 10 0000beef\n"
+	require.NoError(t, os.WriteFile(jr, []byte(old), 0o644))
+	for _, np := range []int{1, 3} {
+		r := mwtest.MPIRun(t, np, nil, "selftest", "--items", "10", "-o", os.DevNull, "--journal", jr, "--quiet")
+		require.Equal(t, 2, r.Code, "%s", r.Stderr)
+		require.Contains(t, string(r.Stderr), "is not a regular file")
+		got, err := os.ReadFile(jr)
+		require.NoError(t, err)
+		require.Equal(t, old, string(got), "the journal changed")
+	}
+	r := mwtest.MPIRun(t, 2, nil, "selftest", "--items", "10", "-o", "/proc/self/fd/3", "--quiet")
+	require.Equal(t, 1, r.Code, "%s", r.Stderr)
+	require.Contains(t, string(r.Stderr), "descriptor 3 of a rank is not the shell's")
+}
+
 // TestJournalKeepGoingResume: a --keep-going run leaves a failed chunk out and its journal
 // says so ("x"); killed after that chunk, it resumes past the hole to the same bytes as
 // the uninterrupted run (the oracle without the failed chunk's items), and every later
@@ -569,7 +589,8 @@ func TestSignalIsNamed(t *testing.T) {
 
 // TestSecondSignalEndsAWaitingRead: mw reading a stdin that never comes (a FIFO, a
 // terminal) cannot see the first signal, which only cancels its context; a second one ends
-// it at once, by the signal (not exit 1: the run never got to clean up).
+// it at once, by the signal (not exit 1: the run never got to clean up), and removes its
+// outputs' temporary files (the --stats file is made before any work).
 func TestSecondSignalEndsAWaitingRead(t *testing.T) {
 	if runtime.GOARCH != "amd64" {
 		t.Skip("readingStdin knows amd64's system call numbers only")
@@ -577,7 +598,8 @@ func TestSecondSignalEndsAWaitingRead(t *testing.T) {
 	pr, pw, err := os.Pipe()
 	require.NoError(t, err)
 	defer pw.Close() // never written: the read waits
-	cmd := exec.Command(mwtest.Binary(t), "interp", "--quiet", "-o", os.DevNull)
+	dir := t.TempDir()
+	cmd := exec.Command(mwtest.Binary(t), "interp", "--quiet", "-o", os.DevNull, "--stats", filepath.Join(dir, "stats.json"))
 	cmd.Env = mwtest.MPIEnv()
 	cmd.Stdin = pr
 	require.NoError(t, cmd.Start())
@@ -606,6 +628,9 @@ func TestSecondSignalEndsAWaitingRead(t *testing.T) {
 			ws := ee.Sys().(syscall.WaitStatus)
 			require.True(t, ws.Signaled() && ws.Signal() == syscall.SIGINT, "mw ended with %v, want the signal", err)
 			require.GreaterOrEqual(t, sent, 1, "the first signal ended mw")
+			left, err := os.ReadDir(dir)
+			require.NoError(t, err)
+			require.Empty(t, left, "files left behind")
 			return
 		case <-deadline:
 			t.Fatalf("mw still waits after %d signals", sent+1)

@@ -6,7 +6,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"path/filepath"
 	"strconv"
 	"time"
 
@@ -134,9 +133,7 @@ func (ef *EngineFlags) CreateOutput(path string, stdout io.Writer) (*Output, err
 	case !regularOrNew(path):
 		return nil, Usagef("--journal needs an output file (-o FILE): %s is not a regular file, it cannot be resumed", path)
 	default:
-		if real, err := filepath.EvalSymlinks(path); err == nil {
-			path = real // as CreateOutput: a symbolic link's file gets the output
-		}
+		path = followLinks(path) // as CreateOutput: a symbolic link's file gets the output
 		var off, final int64 = 0, -1
 		resume := ef.jrn != nil && ef.jrn.prior != nil
 		if resume {
@@ -155,7 +152,9 @@ func (ef *EngineFlags) CreateOutput(path string, stdout io.Writer) (*Output, err
 var errComplete = errors.New("already complete")
 
 // journaled wraps a job's Open with the journal: it opens (or resumes) the journal before
-// the workload opens its input and output, then wraps the plan's source and sink.
+// the workload opens its input and output, then wraps the plan's source and sink. A fresh
+// journal is started (emptied) only once they are open: a refused output leaves an
+// existing journal as it was.
 func (ef *EngineFlags) journaled(name string, open func(context.Context) (*rank.Plan, error)) func(context.Context) (*rank.Plan, error) {
 	return func(ctx context.Context) (*rank.Plan, error) {
 		j, err := openJournal(ef.Journal, name, journalKey(name, ef.fs), ef.Resume)
@@ -167,6 +166,9 @@ func (ef *EngineFlags) journaled(name string, open func(context.Context) (*rank.
 			return nil, errComplete
 		}
 		plan, err := open(ctx)
+		if err == nil && j.prior == nil {
+			err = j.start()
+		}
 		if err != nil {
 			return nil, err
 		}

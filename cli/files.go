@@ -8,7 +8,11 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strconv"
+	"sync"
 	"syscall"
+
+	"github.com/mw-hpc/mw/rank"
 )
 
 // umask is the process's file mode creation mask, read once at start-up (reading it means
@@ -79,6 +83,9 @@ func CreateOutput(path string, stdout io.Writer) (*Output, error) {
 		f, _ := stdout.(*os.File)
 		return &Output{Writer: w, counter: c, pipe: isPipe(f)}, nil
 	}
+	if err := checkOpenFile(path); err != nil {
+		return nil, fmt.Errorf("open output: %w", err)
+	}
 	st, err := os.Stat(path)
 	if open := namesOpenFile(path); open || err == nil && !st.Mode().IsRegular() {
 		// A device, a pipe or a socket (/dev/null, a FIFO), or a file this process has
@@ -95,15 +102,76 @@ func CreateOutput(path string, stdout io.Writer) (*Output, error) {
 		w, c := newOutput(f, 0)
 		return &Output{Writer: w, f: f, counter: c, direct: true, pipe: isPipe(f)}, nil
 	}
-	if real, err := filepath.EvalSymlinks(path); err == nil {
-		path = real // a symbolic link's file gets the output; the link stays
-	}
+	path = followLinks(path) // a symbolic link's file gets the output; the link stays
 	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
 	if err != nil {
 		return nil, fmt.Errorf("create output: %w", err)
 	}
+	temps.add(f.Name())
 	w, c := newOutput(f, 0)
 	return &Output{Writer: w, path: path, f: f, counter: c}, nil
+}
+
+// followLinks returns the file path names once every symbolic link on the way is followed,
+// the last one too when the file it names does not exist yet. A link that cannot be read
+// leaves path as it is.
+func followLinks(path string) string {
+	for range 40 { // as the kernel's bound on links in a path
+		dir, base := filepath.Split(path)
+		if dir == "" {
+			dir = "."
+		}
+		real, err := filepath.EvalSymlinks(dir) // ".." after a link, as the kernel reads it
+		if err != nil {
+			return path
+		}
+		path = filepath.Join(real, base)
+		target, err := os.Readlink(path)
+		if err != nil {
+			return path // not a link: the file, or none yet
+		}
+		if !filepath.IsAbs(target) {
+			target = filepath.Join(real, target)
+		}
+		path = target
+	}
+	return path
+}
+
+// temps are the temporary files of outputs not yet committed or aborted, which
+// RemoveTemporaryFiles removes when the process must end at once.
+var temps = tempFiles{names: map[string]bool{}}
+
+type tempFiles struct {
+	mu    sync.Mutex
+	names map[string]bool
+}
+
+func (t *tempFiles) add(name string) {
+	t.mu.Lock()
+	t.names[name] = true
+	t.mu.Unlock()
+}
+
+// remove removes name from the set, and the file too when unlink.
+func (t *tempFiles) remove(name string, unlink bool) {
+	t.mu.Lock()
+	delete(t.names, name)
+	t.mu.Unlock()
+	if unlink {
+		os.Remove(name)
+	}
+}
+
+// RemoveTemporaryFiles removes the temporary files of every output not yet committed or
+// aborted: for main, when a second signal ends the process before the run could clean up.
+// Safe for concurrent use.
+func RemoveTemporaryFiles() {
+	temps.mu.Lock()
+	defer temps.mu.Unlock()
+	for name := range temps.names {
+		os.Remove(name)
+	}
 }
 
 // regularOrNew reports whether path names a regular file, or none yet, and not one of this
@@ -119,21 +187,43 @@ func regularOrNew(path string) bool {
 // namesOpenFile reports whether path names one of this process's open files: /dev/stdout,
 // /dev/stderr, /dev/fd/N, /proc/self/fd/N, or a link to one of those.
 func namesOpenFile(path string) bool {
+	_, ok := openFileFD(path)
+	return ok
+}
+
+// openFileFD returns the descriptor path names when namesOpenFile says it names one.
+func openFileFD(path string) (fd int, ok bool) {
 	for range 2 { // the path, then where its link points
 		clean := filepath.Clean(path)
 		if d := filepath.Dir(clean); d == "/dev/fd" || d == "/proc/self/fd" {
-			return true
+			n, err := strconv.Atoi(filepath.Base(clean))
+			return n, err == nil
 		}
 		switch clean {
-		case "/dev/stdin", "/dev/stdout", "/dev/stderr":
-			return true
+		case "/dev/stdin":
+			return 0, true
+		case "/dev/stdout":
+			return 1, true
+		case "/dev/stderr":
+			return 2, true
 		}
 		var err error
 		if path, err = os.Readlink(clean); err != nil {
-			return false
+			return 0, false
 		}
 	}
-	return false
+	return 0, false
+}
+
+// checkOpenFile refuses a descriptor past stderr under a launcher: a rank's descriptors
+// there are its own (MPI's, Go's), not the ones the shell opened for mpirun.
+func checkOpenFile(path string) error {
+	if fd, ok := openFileFD(path); ok && fd > 2 {
+		if _, launched := rank.Launcher(); launched {
+			return fmt.Errorf("%s: descriptor %d of a rank is not the shell's (mpirun and srun do not pass it on): give a file", path, fd)
+		}
+	}
+	return nil
 }
 
 // isPipe reports whether f is a pipe or a socket (false for nil).
@@ -229,13 +319,14 @@ func (o *Output) Commit() error {
 		return fmt.Errorf("write output %s: %w", o.path, err)
 	}
 	if err := o.f.Close(); err != nil {
-		os.Remove(o.f.Name())
+		temps.remove(o.f.Name(), true)
 		return fmt.Errorf("write output %s: %w", o.path, err)
 	}
 	if err := os.Rename(o.f.Name(), o.path); err != nil {
-		os.Remove(o.f.Name())
+		temps.remove(o.f.Name(), true)
 		return fmt.Errorf("write output: %w", err)
 	}
+	temps.remove(o.f.Name(), false)
 	return nil
 }
 
@@ -278,6 +369,6 @@ func (o *Output) Drop() {
 func (o *Output) abortFile() {
 	if o.f != nil {
 		o.f.Close()
-		os.Remove(o.f.Name())
+		temps.remove(o.f.Name(), true)
 	}
 }

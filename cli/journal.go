@@ -203,15 +203,17 @@ func journalKey(name string, fs *flag.FlagSet) string {
 
 // journal is the open journal of a run on the manager.
 type journal struct {
-	path  string
-	f     *os.File
-	prior *journalState  // what --resume found; nil for a fresh run
-	sink  *journaledSink // this run's journaling sink
+	path   string
+	f      *os.File
+	prior  *journalState  // what --resume found; nil for a fresh run
+	header string         // a fresh run's header, which start writes
+	sink   *journaledSink // this run's journaling sink
 }
 
-// openJournal starts the journal: with resume and an existing, non-empty file, it reads it
-// and checks that it belongs to this command; otherwise it writes a fresh header. It holds
-// an exclusive lock on the file for the run, so two runs never share a journal.
+// openJournal opens the journal: with resume and an existing, non-empty file, it reads it
+// and checks that it belongs to this command; otherwise the run is fresh, and start empties
+// the file and writes the header once the workload's files are open. It holds an exclusive
+// lock on the file for the run, so two runs never share a journal.
 func openJournal(path, name, key string, resume bool) (*journal, error) {
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
 	if err != nil {
@@ -248,14 +250,24 @@ func openJournal(path, name, key string, resume bool) (*journal, error) {
 		}
 		_, err = f.Seek(0, io.SeekEnd)
 	} else {
-		if err = f.Truncate(0); err == nil {
-			_, err = fmt.Fprintf(f, "%s 1 %s %s\n", journalMagic, name, key)
-		}
+		j.header = fmt.Sprintf("%s 1 %s %s\n", journalMagic, name, key)
 	}
 	if err != nil {
 		return fail(err)
 	}
 	return j, nil
+}
+
+// start empties a fresh journal (one with no prior run to resume) and writes its header.
+func (j *journal) start() error {
+	err := j.f.Truncate(0)
+	if err == nil {
+		_, err = j.f.WriteString(j.header)
+	}
+	if err != nil {
+		return fmt.Errorf("journal %s: %w", j.path, err)
+	}
+	return nil
 }
 
 func (j *journal) write(format string, args ...any) error {

@@ -36,8 +36,11 @@ func checkDistinct(files []File) error {
 			if (p.Read && id.Read) || !p.same(id) {
 				continue
 			}
-			if f.Path == "-" {
+			switch {
+			case f.Path == "-" && p.Path == "-":
 				return Usagef("%s -: stdout is taken by %s already; give one of them a file", f.Flag, p.Flag)
+			case f.Path == "-" || p.Path == "-":
+				return Usagef("%s %s and %s %s: one is the file the other's stream was redirected to; give each its own file", p.Flag, p.Path, f.Flag, f.Path)
 			}
 			return Usagef("%s %s: is the file %s names too; give each its own file", f.Flag, f.Path, p.Flag)
 		}
@@ -56,19 +59,30 @@ type fileID struct {
 	abs   string      // its absolute path, when its directory cannot be read either
 }
 
+// stdin and stdout are the streams "-" names, for identify (tests replace them).
+var stdin, stdout = os.Stdin, os.Stdout
+
 // identify finds f's fileID; ok is false for a file left out of the check.
 func identify(f File) (id fileID, ok bool) {
 	id.File = f
 	if f.Path == "-" {
 		id.stdio = true
+		stream := stdout
+		if f.Read {
+			stream = stdin
+		}
+		if st, err := stream.Stat(); err == nil && st.Mode().IsRegular() {
+			id.st = st // a file the shell redirected: < in, > out
+		}
 		return id, true
 	}
 	if st, err := os.Stat(f.Path); err == nil {
 		id.st = st
 		return id, st.Mode().IsRegular()
 	}
-	if st, err := os.Stat(filepath.Dir(f.Path)); err == nil {
-		id.st, id.base = st, filepath.Base(f.Path)
+	real := followLinks(f.Path) // a link to a file not yet made names that file
+	if st, err := os.Stat(filepath.Dir(real)); err == nil {
+		id.st, id.base = st, filepath.Base(real)
 		return id, true
 	}
 	abs, err := filepath.Abs(f.Path)
@@ -82,8 +96,10 @@ func identify(f File) (id fileID, ok bool) {
 // same reports whether two fileIDs name the same file.
 func (a fileID) same(b fileID) bool {
 	switch {
-	case a.stdio || b.stdio:
-		return a.stdio && b.stdio && a.Read == b.Read
+	case a.stdio && b.stdio:
+		return a.Read == b.Read
+	case a.stdio || b.stdio: // a redirected stream and a flag's file
+		return a.st != nil && b.st != nil && a.base == "" && b.base == "" && os.SameFile(a.st, b.st)
 	case a.abs != "" || b.abs != "":
 		return a.abs == b.abs && a.abs != ""
 	}

@@ -20,6 +20,14 @@ func TestCheckDistinct(t *testing.T) {
 	require.NoError(t, os.Symlink(in, filepath.Join(dir, "soft")))
 	require.NoError(t, os.Mkdir(filepath.Join(dir, "d"), 0o755))
 	require.NoError(t, os.Symlink(filepath.Join(dir, "d"), filepath.Join(dir, "ld")))
+	require.NoError(t, os.Symlink("d/new", filepath.Join(dir, "dangling"))) // to a file not yet made
+	require.NoError(t, os.Symlink("..", filepath.Join(dir, "d", "up")))     // d/up/.. is dir's parent
+	require.NoError(t, os.Mkdir(filepath.Join(dir, "d", "sub"), 0o755))     // ld/sub/.. is d
+	redirected, err := os.Open(in)                                          // mw ... < in
+	require.NoError(t, err)
+	defer redirected.Close()
+	stdin = redirected
+	defer func() { stdin = os.Stdin }()
 	t.Chdir(dir)
 	for _, tc := range []struct {
 		name  string
@@ -34,6 +42,10 @@ func TestCheckDistinct(t *testing.T) {
 		{"new file through a directory's link", []File{Out("-o", "d/new"), Out("--stats", "ld/new")}, "--stats ld/new: is the file -o names too"},
 		{"new files side by side", []File{Out("-o", "d/new"), Out("--stats", "ld/other"), Out("--trace", "new")}, ""},
 		{"missing directory", []File{Out("-o", "no/such"), Out("--stats", "./no/such"), In("-i", "in")}, "--stats ./no/such: is the file -o names too"},
+		{"link to a file not yet made", []File{Out("-o", "d/new"), Out("--stats", "dangling")}, "--stats dangling: is the file -o names too"},
+		{"dot-dot after a link", []File{Out("-o", "d/x"), Out("--stats", "ld/sub/../x")}, "--stats ld/sub/../x: is the file -o names too"},
+		{"dot-dot after a link, not the same", []File{Out("-o", "x"), Out("--stats", "d/up/../x")}, ""},
+		{"output over redirected stdin", []File{In("-i", "-"), Out("--journal", "hard")}, "-i - and --journal hard: one is the file the other's stream was redirected to"},
 		{"inputs may share", []File{In("-a", "in"), In("-a", "hard"), In("-b", "in"), In("-a", "-"), In("--tasks", "-")}, ""},
 		{"stdin and stdout", []File{In("-i", "-"), Out("-o", "-"), Out("--stats", ""), Out("--trace", "")}, ""},
 		{"two outputs on stdout", []File{In("-i", "-"), Out("-o", "-"), Out("--trace", "-")}, "--trace -: stdout is taken by -o already"},
