@@ -86,13 +86,12 @@ func CreateOutput(path string, stdout io.Writer) (*Output, error) {
 	if err := checkOpenFile(path); err != nil {
 		return nil, fmt.Errorf("open output: %w", err)
 	}
-	st, err := os.Stat(path)
-	if open := namesOpenFile(path); open || err == nil && !st.Mode().IsRegular() {
+	if !regularOrNew(path) {
 		// A device, a pipe or a socket (/dev/null, a FIFO), or a file this process has
 		// open (/dev/stderr, whatever it is): write to it directly, appending to an open
 		// file (the shell's 2>>log); renaming a file onto it would replace it.
 		flags := os.O_WRONLY
-		if open {
+		if _, open := openFileFD(path); open {
 			flags |= os.O_APPEND
 		}
 		f, err := os.OpenFile(path, flags, 0)
@@ -177,21 +176,15 @@ func RemoveTemporaryFiles() {
 // regularOrNew reports whether path names a regular file, or none yet, and not one of this
 // process's open files: an output that may be written under a temporary name and renamed.
 func regularOrNew(path string) bool {
-	if namesOpenFile(path) {
+	if _, open := openFileFD(path); open {
 		return false
 	}
 	st, err := os.Stat(path)
 	return err != nil || st.Mode().IsRegular()
 }
 
-// namesOpenFile reports whether path names one of this process's open files: /dev/stdout,
-// /dev/stderr, /dev/fd/N, /proc/self/fd/N, or a link to one of those.
-func namesOpenFile(path string) bool {
-	_, ok := openFileFD(path)
-	return ok
-}
-
-// openFileFD returns the descriptor path names when namesOpenFile says it names one.
+// openFileFD reports whether path names one of this process's open files (/dev/stdout,
+// /dev/stderr, /dev/fd/N, /proc/self/fd/N, or a link to one of those), and which.
 func openFileFD(path string) (fd int, ok bool) {
 	for range 2 { // the path, then where its link points
 		clean := filepath.Clean(path)
