@@ -10,3 +10,6 @@ func SetBcastChunk(n int) (restore func()) {
 
 // SendCopy is sendCopy, for the tests.
 const SendCopy = sendCopy
+
+// ErrorMsg is errorMsg, for the tests.
+var ErrorMsg = errorMsg

@@ -1,27 +1,35 @@
-// Package mpi is a small cgo binding to Open MPI, the only cgo in mw. Its names follow
-// github.com/sbromberger/gompi (Start, Stop, IsOn, WorldRank, WorldSize, a Communicator with
-// Rank, Size, Barrier, Abort), but it is not a drop-in replacement: every call here returns an
-// error. It moves bytes only: messages are []byte, counts are in bytes, and every MPI return
-// code becomes a Go error naming the call, such as "mpi: MPI_Send: MPI_ERR_RANK: invalid rank"
-// (Start sets MPI_ERRORS_RETURN on MPI_COMM_WORLD and MPI_COMM_SELF so MPI never aborts the
-// process on its own). Nothing here logs or panics, and only Abort ends the process.
+// Package mpi is a small cgo binding to MPI, the only cgo in mw. It builds against Open MPI
+// (the default) or MPICH's family (MPICH, Intel MPI, Cray MPICH, MVAPICH), chosen by build
+// tag: none for Open MPI's pkg-config file ompi-c, mpich for mpich, and mpicc for an MPI
+// that cgo's C compiler finds itself (CC=mpicc, or CGO_CFLAGS and CGO_LDFLAGS). Only
+// impl.go knows which it is (Implementation, Version, LibraryVersion, SetParamDefault); the
+// rest is standard MPI-3.
+//
+// Its names follow github.com/sbromberger/gompi (Start, Stop, IsOn, WorldRank, WorldSize, a
+// Communicator with Rank, Size, Barrier, Abort), but it is not a drop-in replacement: every
+// call here returns an error. It moves bytes only: messages are []byte, counts are in bytes,
+// and every MPI return code becomes a Go error of one line naming the call and the error
+// class, such as "mpi: MPI_Send: MPI_ERR_RANK: invalid rank" (Start sets MPI_ERRORS_RETURN
+// on MPI_COMM_WORLD and MPI_COMM_SELF so MPI never aborts the process on its own). Nothing
+// here logs or panics, and only Abort ends the process.
 //
 // # Threading contract
 //
 // MPI knows threads, not goroutines. The caller must make every MPI call (every function and
-// method of this package except IsOn, WorldRank, WorldSize, Nop, Version, SetParamDefault,
-// ThreadLevel.String and Error) from one goroutine locked to its OS thread with
-// runtime.LockOSThread, the one that called Start. Start(ThreadSingle) or
-// Start(ThreadFunneled) is then enough. (Open MPI 4.1 turns on its internal locks at any
-// level above ThreadSingle, at some 40 ns per small message on a 2-core test machine.
-// MPI_THREAD_SINGLE formally means a one-thread process, which a Go program never is, but in
-// practice Open MPI needs only that one thread make the calls.) Calls from other threads are
-// allowed only as far as the granted level permits: with ThreadSerialized any thread may
-// call, never two at once; with ThreadMultiple, concurrently.
-// Nothing in this package locks: the contract is the caller's.
+// method of this package except those named below as safe anywhere) from one goroutine
+// locked to its OS thread with runtime.LockOSThread, the one that called Start.
+// Start(ThreadFunneled) is then enough under any MPI, and so is Start(ThreadSingle) in
+// practice (it formally means a one-thread process, which a Go program never is, but Open
+// MPI and MPICH need only that one thread make the calls). Open MPI 4.1 turns on its
+// internal locks at any level above ThreadSingle, at some 40 ns per small message on a
+// 2-core test machine; MPICH only at ThreadMultiple. Calls from other threads are allowed
+// only as far as the granted level permits: with ThreadSerialized any thread may call, never
+// two at once; with ThreadMultiple, concurrently. Nothing in this package locks: the
+// contract is the caller's.
 //
-// IsOn, WorldRank, WorldSize, Nop and Version are safe to call from any goroutine at any
-// time; SetParamDefault belongs before Start.
+// IsOn, WorldRank, WorldSize, Nop, Implementation, Version, LibraryVersion, SharedMemoryBTL,
+// ThreadLevel.String and Error are safe to call from any goroutine at any time;
+// SetParamDefault belongs before Start, on one goroutine.
 //
 // # Buffers
 //
@@ -43,7 +51,6 @@
 package mpi
 
 /*
-#cgo pkg-config: ompi-c
 #cgo noescape mw_send
 #cgo nocallback mw_send
 #cgo noescape mw_recv
@@ -286,8 +293,26 @@ static int mw_finalize(void) { return MPI_Finalize(); }
 
 static int mw_processor(char *buf, int *n) { return MPI_Get_processor_name(buf, n); }
 
-static void mw_error_string(int code, char *buf, int *n) {
+// mw_error_string describes an error code: its class and the library's text for it.
+static int mw_error_string(int code, char *buf, int *n) {
+	int cls = -1;
 	if (MPI_Error_string(code, buf, n) != MPI_SUCCESS) *n = 0;
+	if (MPI_Error_class(code, &cls) != MPI_SUCCESS) cls = -1;
+	return cls;
+}
+
+// mw_class_name names the standard error classes an mw call can return; NULL for others.
+static const char *mw_class_name(int cls) {
+	switch (cls) {
+#define MW_CLASS(c) case c: return #c;
+	MW_CLASS(MPI_ERR_BUFFER) MW_CLASS(MPI_ERR_COUNT) MW_CLASS(MPI_ERR_TYPE) MW_CLASS(MPI_ERR_TAG)
+	MW_CLASS(MPI_ERR_COMM) MW_CLASS(MPI_ERR_RANK) MW_CLASS(MPI_ERR_REQUEST) MW_CLASS(MPI_ERR_ROOT)
+	MW_CLASS(MPI_ERR_GROUP) MW_CLASS(MPI_ERR_OP) MW_CLASS(MPI_ERR_ARG) MW_CLASS(MPI_ERR_UNKNOWN)
+	MW_CLASS(MPI_ERR_TRUNCATE) MW_CLASS(MPI_ERR_OTHER) MW_CLASS(MPI_ERR_INTERN)
+	MW_CLASS(MPI_ERR_PENDING) MW_CLASS(MPI_ERR_IN_STATUS) MW_CLASS(MPI_ERR_NO_MEM)
+#undef MW_CLASS
+	}
+	return NULL;
 }
 */
 import "C"
@@ -296,9 +321,9 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"os"
 	"runtime"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"time"
 	"unsafe"
@@ -344,11 +369,15 @@ type Status struct {
 }
 
 // Error is an MPI call's failure: Start sets MPI_ERRORS_RETURN, so every MPI error code comes
-// back as an *Error. Its text is "mpi: <Call>: <MPI_Error_string of Code>".
+// back as an *Error. Its text is "mpi: <Call>: <Msg>", one line under every MPI.
 type Error struct {
-	Call string // the MPI function, such as "MPI_Send"
-	Code int    // the MPI error code it returned
-	Msg  string // MPI_Error_string(Code), such as "MPI_ERR_RANK: invalid rank"
+	Call  string // the MPI function, such as "MPI_Send"
+	Code  int    // the MPI error code it returned
+	Class int    // its error class (MPI_Error_class), such as MPI_ERR_RANK's value; -1 if unknown
+	// Msg is the class's name and the library's text for Code (MPI_Error_string), such as
+	// "MPI_ERR_RANK: invalid rank" (Open MPI) or "MPI_ERR_RANK: Invalid rank has value 99
+	// but must be nonnegative and less than 2" (MPICH, the last line of its error stack).
+	Msg string
 }
 
 // Error returns "mpi: <Call>: <Msg>".
@@ -385,12 +414,35 @@ var callNames = [...]string{
 func mpiError(call C.int, rc C.int) error {
 	var buf [C.MPI_MAX_ERROR_STRING + 1]C.char
 	var n C.int
-	C.mw_error_string(rc, &buf[0], &n)
-	msg := C.GoStringN(&buf[0], n)
-	if msg == "" {
-		msg = "MPI error code " + strconv.Itoa(int(rc))
+	class := C.mw_error_string(rc, &buf[0], &n)
+	var name string
+	if p := C.mw_class_name(class); p != nil {
+		name = C.GoString(p)
 	}
-	return &Error{Call: callNames[call], Code: int(rc), Msg: msg}
+	return &Error{Call: callNames[call], Code: int(rc), Class: int(class), Msg: errorMsg(name, C.GoStringN(&buf[0], n), int(rc))}
+}
+
+// errorMsg makes one line of an error's class name (or "") and the library's text for it:
+// Open MPI's "MPI_ERR_RANK: invalid rank" as it is, and of MPICH's error stack ("Invalid
+// rank, error stack:\nMPI_Send(...) failed\nfunc(78).: Invalid rank has value 99 ...") the
+// text of its last line, after the class name.
+func errorMsg(class, text string, code int) string {
+	text = strings.TrimSpace(text)
+	if i := strings.LastIndexByte(text, '\n'); i >= 0 {
+		text = text[i+1:]
+		if _, after, ok := strings.Cut(text, ": "); ok {
+			text = after
+		}
+	}
+	switch {
+	case text == "" && class == "":
+		return "MPI error code " + strconv.Itoa(code)
+	case text == "":
+		return class
+	case class == "" || strings.HasPrefix(text, class):
+		return text
+	}
+	return class + ": " + text
 }
 
 func notRunning(call C.int) error {
@@ -438,42 +490,6 @@ var (
 )
 
 func init() { worldSize.Store(1) }
-
-// SetParamDefault sets Open MPI's MCA parameter name (such as "btl_vader_eager_limit") to
-// value for this process, unless the environment sets it already (mpirun --mca name v and
-// OMPI_MCA_name=v both do), and reports whether it did. It works through the environment,
-// which Open MPI reads in MPI_Init: call it before Start (after, it returns an error), and
-// not beside other goroutines' use of the environment. The environment outranks Open MPI's
-// parameter files, so a value set only in such a file gives way to this default.
-func SetParamDefault(name, value string) (set bool, err error) {
-	if state.Load() != stateIdle {
-		return false, fmt.Errorf("mpi: set default of %s: MPI was started", name)
-	}
-	key := "OMPI_MCA_" + name
-	if _, ok := os.LookupEnv(key); ok {
-		return false, nil
-	}
-	if err := os.Setenv(key, value); err != nil {
-		return false, fmt.Errorf("mpi: set default of %s: %w", name, err)
-	}
-	return true, nil
-}
-
-// Version is the version of the Open MPI that this package was compiled against
-// (OMPI_MAJOR_VERSION and the rest, from mpi.h): some parameters' names depend on it.
-func Version() (major, minor, release int) {
-	return int(C.OMPI_MAJOR_VERSION), int(C.OMPI_MINOR_VERSION), int(C.OMPI_RELEASE_VERSION)
-}
-
-// SharedMemoryBTL is the name of Open MPI's shared-memory transport, the prefix of its
-// parameters (btl_<name>_eager_limit and the rest): "vader" before Open MPI 5, "sm" from 5 on
-// (where "vader" remains as a deprecated alias).
-func SharedMemoryBTL() string {
-	if major, _, _ := Version(); major >= 5 {
-		return "sm"
-	}
-	return "vader"
-}
 
 // Start initializes MPI with MPI_Init_thread asking for the required thread level, sets
 // MPI_ERRORS_RETURN on MPI_COMM_WORLD, and returns the level MPI granted. The calling

@@ -6,12 +6,13 @@ import (
 	"flag"
 	"fmt"
 	"os"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/mw-hpc/mw/internal/mpitest"
+	"github.com/mw-hpc/mw/internal/mpitest/mpirun"
+	"github.com/mw-hpc/mw/launch"
 	"github.com/mw-hpc/mw/mpi"
 )
 
@@ -38,6 +39,9 @@ func eagerParam() string { return "btl_" + mpi.SharedMemoryBTL() + "_eager_limit
 // before Start, it completes (eager) while the receiver is still in a barrier, as soon as
 // the receiver's progress hands the fragment back.
 func TestSetParamDefaultTakesEffect(t *testing.T) {
+	if mpi.Implementation() != mpi.OpenMPI {
+		t.Skipf("MCA parameters are Open MPI's; built against %v (TestSetParamDefault checks it sets nothing)", mpi.Implementation())
+	}
 	if _, ok := os.LookupEnv("OMPI_MCA_" + eagerParam()); ok {
 		t.Skipf("the environment sets OMPI_MCA_%s", eagerParam())
 	}
@@ -94,8 +98,9 @@ func TestRanksEagerSend(t *testing.T) {
 	}
 }
 
-// TestSetParamDefault: the environment's value wins; otherwise the default is set.
-// (TestRanksEagerSend checks that it is refused after Start.)
+// TestSetParamDefault: the environment's value wins; otherwise the default is set. Built
+// against another MPI than Open MPI, nothing is set. (TestRanksEagerSend checks that it is
+// refused after Start.)
 func TestSetParamDefault(t *testing.T) {
 	const key = "OMPI_MCA_mw_test_param"
 	t.Setenv(key, "user")
@@ -103,8 +108,62 @@ func TestSetParamDefault(t *testing.T) {
 		t.Errorf("with %s=user: set %v, err %v, now %q", key, set, err, os.Getenv(key))
 	}
 	os.Unsetenv(key) // t.Setenv restores it at the end
-	if set, err := mpi.SetParamDefault("mw_test_param", "mw"); !set || err != nil || os.Getenv(key) != "mw" {
+	set, err := mpi.SetParamDefault("mw_test_param", "mw")
+	if mpi.Implementation() != mpi.OpenMPI {
+		if _, ok := os.LookupEnv(key); set || err != nil || ok {
+			t.Errorf("built against %v: set %v, err %v, %s set: %v", mpi.Implementation(), set, err, key, ok)
+		}
+		return
+	}
+	if !set || err != nil || os.Getenv(key) != "mw" {
 		t.Errorf("unset: set %v, err %v, now %q", set, err, os.Getenv(key))
+	}
+}
+
+// TestImplementation: the build tag chose the MPI the test launcher belongs to, and the
+// library describes itself before MPI starts (and in every rank: TestMPILibraryVersion).
+func TestImplementation(t *testing.T) {
+	impl, l := mpi.Implementation(), mpirun.Current()
+	if impl.String() != l.MPI {
+		t.Errorf("built against %v; this build's tags (%q) select %s", impl, l.Tags, l.MPI)
+	}
+	checkLibraryVersion(t)
+	major, minor, release := mpi.Version()
+	t.Logf("%v %d.%d.%d; library: %.60q", impl, major, minor, release, mpi.LibraryVersion())
+	if major < 3 {
+		t.Errorf("Version() = %d.%d.%d: MPI-3 calls need Open MPI 1.7+ or MPICH 3+", major, minor, release)
+	}
+	wantBTL := map[mpi.Impl]string{mpi.OpenMPI: "vader", mpi.MPICH: ""}[impl]
+	if major >= 5 && impl == mpi.OpenMPI {
+		wantBTL = "sm"
+	}
+	if got := mpi.SharedMemoryBTL(); got != wantBTL {
+		t.Errorf("SharedMemoryBTL() = %q, want %q", got, wantBTL)
+	}
+}
+
+// checkLibraryVersion: LibraryVersion names the implementation it was built against.
+func checkLibraryVersion(t *testing.T) {
+	v := mpi.LibraryVersion()
+	if want := map[mpi.Impl]string{mpi.OpenMPI: "Open MPI", mpi.MPICH: "MPICH"}[mpi.Implementation()]; !strings.Contains(v, want) {
+		t.Errorf("LibraryVersion() = %.80q, want it to name %q", v, want)
+	}
+}
+
+// TestErrorMsg: an error is one line, the class's name first, under either MPI's texts.
+func TestErrorMsg(t *testing.T) {
+	for _, tt := range []struct{ class, text, want string }{
+		{"MPI_ERR_RANK", "MPI_ERR_RANK: invalid rank", "MPI_ERR_RANK: invalid rank"},
+		{"MPI_ERR_RANK", "Invalid rank, error stack:\ninternal_Send(120): MPI_Send(buf=0x55, count=1, MPI_BYTE, 99, 0, MPI_COMM_WORLD) failed\ninternal_Send(78).: Invalid rank has value 99 but must be nonnegative and less than 1",
+			"MPI_ERR_RANK: Invalid rank has value 99 but must be nonnegative and less than 1"},
+		{"MPI_ERR_OTHER", "Other MPI error", "MPI_ERR_OTHER: Other MPI error"},
+		{"", "something odd", "something odd"},
+		{"MPI_ERR_TAG", "", "MPI_ERR_TAG"},
+		{"", "", "MPI error code 77"},
+	} {
+		if got := mpi.ErrorMsg(tt.class, tt.text, 77); got != tt.want {
+			t.Errorf("ErrorMsg(%q, %q) = %q, want %q", tt.class, tt.text, got, tt.want)
+		}
 	}
 }
 
@@ -238,12 +297,11 @@ func TestMPIStart(t *testing.T) {
 	if !mpi.IsOn() {
 		t.Error("IsOn() = false")
 	}
-	size, _ := strconv.Atoi(os.Getenv("OMPI_COMM_WORLD_SIZE"))
-	rank, _ := strconv.Atoi(os.Getenv("OMPI_COMM_WORLD_RANK"))
+	l := launch.FromEnv()
 	w := mpi.World()
-	if mpi.WorldRank() != rank || w.Rank() != rank || mpi.WorldSize() != size || w.Size() != size {
-		t.Errorf("WorldRank %d, World().Rank %d, WorldSize %d, World().Size %d; mpirun says rank %d of %d",
-			mpi.WorldRank(), w.Rank(), mpi.WorldSize(), w.Size(), rank, size)
+	if mpi.WorldRank() != l.Rank || w.Rank() != l.Rank || mpi.WorldSize() != l.Size || w.Size() != l.Size {
+		t.Errorf("WorldRank %d, World().Rank %d, WorldSize %d, World().Size %d; the launcher (%v) says rank %d of %d",
+			mpi.WorldRank(), w.Rank(), mpi.WorldSize(), w.Size(), l.By, l.Rank, l.Size)
 	}
 	if _, err := mpi.Start(mpi.ThreadSingle); err == nil || !strings.Contains(err.Error(), "already started") {
 		t.Errorf("second Start: err = %v, want already started", err)
@@ -251,6 +309,7 @@ func TestMPIStart(t *testing.T) {
 	if p, err := mpi.Processor(); err != nil || p == "" {
 		t.Errorf("Processor() = %q, %v", p, err)
 	}
+	checkLibraryVersion(t)
 }
 
 func TestMPISendRecv(t *testing.T) {
@@ -656,8 +715,9 @@ func TestMPIErrors(t *testing.T) {
 			if !errors.As(err, &me) || me.Call != c.call {
 				t.Fatalf("err = %v, want an *mpi.Error from %s", err, c.call)
 			}
-			if want := "mpi: " + c.call + ": " + c.class; !strings.HasPrefix(err.Error(), want) {
-				t.Errorf("err = %q, want it to start %q", err, want)
+			t.Log(err)
+			if want := "mpi: " + c.call + ": " + c.class; !strings.HasPrefix(err.Error(), want) || strings.Contains(err.Error(), "\n") {
+				t.Errorf("err = %q, want one line starting %q", err, want)
 			}
 		})
 	}

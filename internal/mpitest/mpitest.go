@@ -1,4 +1,6 @@
-// Package mpitest runs a package's MPI tests under a real mpirun.
+// Package mpitest runs a package's MPI tests under a real launcher: Open MPI's mpirun, or
+// under the build tag mpich (which builds package mpi against MPICH) MPICH's mpiexec.mpich
+// (see package mpirun).
 //
 // A package with MPI tests has three parts:
 //
@@ -18,7 +20,7 @@
 //		}
 //	}
 //
-// Run launches this same test binary under `mpirun -np N` with MW_MPITEST=1 and a pattern that
+// Run launches this same test binary under `mpirun -np N` (or mpiexec.mpich -n N) with MW_MPITEST=1 and a pattern that
 // selects the inner tests; every rank runs every selected test, in the same order.
 //
 // # Threads
@@ -58,6 +60,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mw-hpc/mw/internal/mpitest/mpirun"
+	"github.com/mw-hpc/mw/launch"
 	"github.com/mw-hpc/mw/mpi"
 )
 
@@ -72,8 +76,8 @@ const (
 // (a Go duration) says otherwise or the test's own deadline comes sooner.
 const DefaultTimeout = 60 * time.Second
 
-// Under reports whether this process was started by mpirun (OMPI_COMM_WORLD_SIZE set).
-func Under() bool { return os.Getenv("OMPI_COMM_WORLD_SIZE") != "" }
+// Under reports whether a launcher started this process (see package launch).
+func Under() bool { return launch.FromEnv().Launched() }
 
 // inner reports whether this process is a rank started by Run.
 func inner() bool { return os.Getenv(envInner) == "1" }
@@ -164,13 +168,15 @@ func timeout(t testing.TB) time.Duration {
 	return d
 }
 
-// Run launches `mpirun -np np --oversubscribe <this test binary> -test.run '^<pattern>$'
-// -test.v` (with --tag-output, so each line names its rank, and -test.parallel=1) with the environment mpirun needs as root, MW_MPITEST=1 and extraArgs after the
-// test flags. It kills mpirun and its ranks if they are still running after the deadline
-// (DefaultTimeout, MW_MPITEST_TIMEOUT, or sooner if the test's deadline is sooner), and fails
-// t with the combined output of all ranks if mpirun exits non-zero, if a rank ran no test, or
-// if fewer than np ranks reported PASS. It returns the combined output. Run skips t in a
-// process that Run itself started.
+// Run launches this test binary under the launcher of the MPI this build uses
+// (mpirun.Current: `mpirun -np np --oversubscribe --bind-to none --tag-output`, or
+// `mpiexec.mpich -n np -prepend-rank`), running `-test.run '^<pattern>$' -test.v
+// -test.parallel=1` and extraArgs after the test flags, with the environment the launcher
+// needs as root and MW_MPITEST=1. It kills the launcher and its ranks if they are still
+// running after the deadline (DefaultTimeout, MW_MPITEST_TIMEOUT, or sooner if the test's
+// deadline is sooner), and fails t with the combined output of all ranks if the launcher
+// exits non-zero, if a rank ran no test, or if fewer than np ranks reported PASS. It returns
+// the combined output. Run skips t in a process that Run itself started.
 func Run(t testing.TB, np int, pattern string, extraArgs ...string) string {
 	t.Helper()
 	if inner() {
@@ -180,31 +186,29 @@ func Run(t testing.TB, np int, pattern string, extraArgs ...string) string {
 	if err != nil {
 		t.Fatalf("mpitest: %v", err)
 	}
-	mpirun, err := exec.LookPath("mpirun")
+	l := mpirun.Current()
+	launcher, err := exec.LookPath(l.Command)
 	if err != nil {
-		t.Fatalf("mpitest: %v (MPI tests need Open MPI's mpirun)", err)
+		t.Fatalf("mpitest: %v (MPI tests of this build need %s's %s)", err, l.MPI, l.Command)
 	}
 	d := timeout(t)
-	args := []string{
-		"-np", strconv.Itoa(np), "--oversubscribe", "--bind-to", "none", "--tag-output",
-		"-x", envInner,
-		exe, "-test.run", "^" + pattern + "$", "-test.v", "-test.parallel=1",
+	args := append(l.Args(np, mpirun.Options{TagOutput: true, Export: []string{envInner}}),
+		exe, "-test.run", "^"+pattern+"$", "-test.v", "-test.parallel=1",
 		// The ranks' own timeout comes first, so a hang ends with goroutine dumps.
-		"-test.timeout=" + (d * 4 / 5).String(),
-	}
+		"-test.timeout="+(d*4/5).String(),
+	)
 	args = append(args, extraArgs...)
 
 	ctx, cancel := context.WithTimeout(context.Background(), d)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, mpirun, args...)
-	cmd.Env = append(os.Environ(),
-		"OMPI_ALLOW_RUN_AS_ROOT=1", "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1",
-		"OMPI_MCA_rmaps_base_oversubscribe=1", envInner+"=1")
+	cmd := exec.CommandContext(ctx, launcher, args...)
+	cmd.Env = l.Env(append(os.Environ(), envInner+"=1"))
 	// mpirun puts each rank in a process group of its own, but they all stay in the session
-	// of mpirun: make it a new one, to find them all at the deadline.
+	// of mpirun (and hydra's in that of mpiexec): make it a new one, to find them all at the
+	// deadline.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
-	// At the deadline, kill the ranks first: mpirun, their parent, reaps them and exits; then
-	// mpirun itself if it lingers.
+	// At the deadline, kill the ranks first: the launcher, their parent, reaps them and
+	// exits; then the launcher itself if it lingers.
 	cmd.Cancel = func() error { killSession(cmd.Process.Pid, cmd.Process.Pid); return nil }
 	cmd.WaitDelay = 5 * time.Second
 	var out bytes.Buffer
@@ -216,7 +220,7 @@ func Run(t testing.TB, np int, pattern string, extraArgs ...string) string {
 	}
 	elapsed := time.Since(start).Round(time.Millisecond)
 	text := out.String()
-	cmdline := "mpirun " + strings.Join(args, " ")
+	cmdline := l.Command + " " + strings.Join(args, " ")
 	switch {
 	case ctx.Err() != nil:
 		t.Fatalf("mpitest: %s\nkilled: still running after %v\n%s", cmdline, d, text)
@@ -229,7 +233,7 @@ func Run(t testing.TB, np int, pattern string, extraArgs ...string) string {
 	case strings.Contains(text, "no tests to run"):
 		t.Fatalf("mpitest: %s: no test matches %q\n%s", cmdline, pattern, text)
 	}
-	if n := countLines(text, "PASS"); n < np {
+	if n := countLines(l, text, "PASS"); n < np {
 		t.Fatalf("mpitest: %s: %d of %d ranks reported PASS\n%s", cmdline, n, np, text)
 	}
 	if testing.Verbose() {
@@ -238,20 +242,14 @@ func Run(t testing.TB, np int, pattern string, extraArgs ...string) string {
 	return text
 }
 
-// countLines counts the lines of s equal to line, after the "[job,rank]<stdout>:" tag that
-// mpirun --tag-output puts before each line.
-func countLines(s, line string) int {
+// countLines counts the lines of s equal to line, after the rank's tag that the launcher
+// puts before each line.
+func countLines(l mpirun.Launcher, s, line string) int {
 	n := 0
 	sc := bufio.NewScanner(strings.NewReader(s))
 	sc.Buffer(nil, 1<<20)
 	for sc.Scan() {
-		l := sc.Text()
-		if strings.HasPrefix(l, "[") {
-			if i := strings.Index(l, ">:"); i >= 0 {
-				l = l[i+2:]
-			}
-		}
-		if l == line {
+		if l.Untag(sc.Text()) == line {
 			n++
 		}
 	}

@@ -4,26 +4,25 @@ import (
 	"fmt"
 	"os"
 	"runtime"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/mw-hpc/mw/launch"
 	"github.com/mw-hpc/mw/mpi"
 )
 
 func TestMain(m *testing.M) { os.Exit(Main(m)) }
 
-// TestMPIHello is an inner test: every rank checks that MPI agrees with mpirun.
+// TestMPIHello is an inner test: every rank checks that MPI agrees with its launcher.
 func TestMPIHello(t *testing.T) {
 	Inner(t)
 	if !Under() {
-		t.Fatal("Under() = false in a rank started by mpirun")
+		t.Fatal("Under() = false in a rank started by a launcher")
 	}
-	size, _ := strconv.Atoi(os.Getenv("OMPI_COMM_WORLD_SIZE"))
-	rank, _ := strconv.Atoi(os.Getenv("OMPI_COMM_WORLD_RANK"))
-	if mpi.WorldSize() != size || mpi.WorldRank() != rank {
-		t.Errorf("rank %d of %d, mpirun says %d of %d", mpi.WorldRank(), mpi.WorldSize(), rank, size)
+	l := launch.FromEnv()
+	if mpi.WorldSize() != l.Size || mpi.WorldRank() != l.Rank {
+		t.Errorf("rank %d of %d, the launcher (%v) says %d of %d", mpi.WorldRank(), mpi.WorldSize(), l.By, l.Rank, l.Size)
 	}
 	if Granted() < mpi.ThreadSerialized {
 		t.Errorf("granted %v", Granted())

@@ -1,0 +1,5 @@
+//go:build mpich
+
+package mpirun
+
+var current = mpich
