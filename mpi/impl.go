@@ -78,7 +78,8 @@ var libraryVersion = sync.OnceValue(func() string {
 	if C.mw_library_version(&buf[0], &n) != C.MPI_SUCCESS {
 		return ""
 	}
-	return strings.TrimSpace(C.GoStringN(&buf[0], n))
+	v, _, _ := strings.Cut(C.GoStringN(&buf[0], n), "\x00") // Open MPI counts the NUL
+	return strings.TrimSpace(v)
 })
 
 // LibraryVersion returns the MPI library's own description of itself

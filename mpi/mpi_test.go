@@ -142,10 +142,11 @@ func TestImplementation(t *testing.T) {
 	}
 }
 
-// checkLibraryVersion: LibraryVersion names the implementation it was built against.
+// checkLibraryVersion: LibraryVersion names the implementation it was built against, in
+// text (without the NUL Open MPI counts in its length).
 func checkLibraryVersion(t *testing.T) {
 	v := mpi.LibraryVersion()
-	if want := map[mpi.Impl]string{mpi.OpenMPI: "Open MPI", mpi.MPICH: "MPICH"}[mpi.Implementation()]; !strings.Contains(v, want) {
+	if want := map[mpi.Impl]string{mpi.OpenMPI: "Open MPI", mpi.MPICH: "MPICH"}[mpi.Implementation()]; !strings.Contains(v, want) || strings.ContainsRune(v, 0) {
 		t.Errorf("LibraryVersion() = %.80q, want it to name %q", v, want)
 	}
 }
