@@ -12,11 +12,9 @@ import (
 	"sync"
 
 	"github.com/mw-hpc/mw/cli"
+	"github.com/mw-hpc/mw/launch"
 	"github.com/mw-hpc/mw/rank"
 )
-
-// version is set at build time with -ldflags "-X main.version=...".
-var version = "dev"
 
 // commands maps a workload name to its command; gens maps `mw gen <what>` to its command.
 // Each workload registers itself from its own main_<name>.go file.
@@ -30,7 +28,7 @@ func registerGen(c cli.Command) { gens[c.Name] = c }
 
 // run is the whole program but for the exit: it returns the exit code.
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	me, _ := rank.Launcher()
+	me := launch.FromEnv().Rank
 	if me != 0 {
 		stdout = io.Discard // only rank 0 writes to stdout
 	}
@@ -113,7 +111,7 @@ func pick(args []string) (name string, rest []string, cmd cli.Command, err error
 		return name, rest, cli.Command{Run: helpCmd}, nil
 	case "version", "--version", "-version":
 		return name, rest, cli.Command{Run: func(_ context.Context, env *cli.Env, _ []string) error {
-			fmt.Fprintf(env.Stdout, "mw %s\n", version)
+			printVersion(env.Stdout)
 			return nil
 		}}, nil
 	case "gen":

@@ -152,7 +152,7 @@ func TestHelpAndVersion(t *testing.T) {
 	}
 	r = mwtest.Run(t, nil, "version")
 	require.Equal(t, 0, r.Code)
-	require.Regexp(t, `^mw \S+\n$`, string(r.Stdout))
+	require.Regexp(t, `^mw \S+\n(Open MPI|MPICH)`, string(r.Stdout)) // then the MPI library's version
 }
 
 // TestKilledWorkerEndsJob kills one worker rank with SIGKILL in the middle of a run (once

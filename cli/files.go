@@ -12,7 +12,7 @@ import (
 	"sync"
 	"syscall"
 
-	"github.com/mw-hpc/mw/rank"
+	"github.com/mw-hpc/mw/launch"
 )
 
 // umask is the process's file mode creation mask, read once at start-up (reading it means
@@ -212,7 +212,7 @@ func openFileFD(path string) (fd int, ok bool) {
 // there are its own (MPI's, Go's), not the ones the shell opened for mpirun.
 func checkOpenFile(path string) error {
 	if fd, ok := openFileFD(path); ok && fd > 2 {
-		if _, launched := rank.Launcher(); launched {
+		if launch.FromEnv().Launched() {
 			return fmt.Errorf("%s: descriptor %d of a rank is not the shell's (mpirun and srun do not pass it on): give a file", path, fd)
 		}
 	}

@@ -39,6 +39,7 @@ import (
 	"sync"
 	"syscall"
 
+	"github.com/mw-hpc/mw/launch"
 	"github.com/mw-hpc/mw/rank"
 )
 
@@ -104,15 +105,9 @@ func Run(ctx context.Context, job rank.Job, opts ...Option) (rank.Stats, error) 
 	return rank.Run(ctx, t, job, s.cfg)
 }
 
-// IsManager reports whether this process is rank 0 (true too when not under mpirun).
-func IsManager() bool {
-	for _, v := range []string{"OMPI_COMM_WORLD_RANK", "PMIX_RANK", "PMI_RANK"} {
-		if r := os.Getenv(v); r != "" {
-			return r == "0"
-		}
-	}
-	return true
-}
+// IsManager reports whether this process is rank 0 (true too when not under mpirun), as
+// its launcher says (see package launch).
+func IsManager() bool { return launch.FromEnv().Rank == 0 }
 
 // Map applies fn to every element of in, across the job, and returns the results in the
 // order of in. On the manager it returns the results; on a worker it returns nil, nil once

@@ -10,7 +10,6 @@ import (
 	"encoding/binary"
 	"fmt"
 	"io"
-	"os"
 	"runtime"
 	"strconv"
 	"sync/atomic"
@@ -18,6 +17,7 @@ import (
 
 	"github.com/mw-hpc/mw/cli"
 	"github.com/mw-hpc/mw/internal/cpuclock"
+	"github.com/mw-hpc/mw/launch"
 	"github.com/mw-hpc/mw/rank"
 )
 
@@ -91,7 +91,7 @@ example: mpirun -np 3 mw selftest --items 100000 --chunk 256
 			return plan, nil
 		},
 		NewWorker: func([]byte) (rank.Worker, error) {
-			if o.slow >= 0 && strconv.Itoa(o.slow) == os.Getenv("OMPI_COMM_WORLD_RANK") {
+			if l := launch.FromEnv(); o.slow >= 0 && l.Launched() && l.Rank == o.slow {
 				o.cost, o.burn = 50*o.cost, 50*o.burn
 			}
 			return o.work, nil
