@@ -7,7 +7,8 @@
 //   - Fixed cuts a stream of fixed-size items (raw frames) into chunks of N items.
 //   - Items groups variable-size items from any function into chunks of N items, framing
 //     each item with its length (Pack and Unpack read and write that framing).
-//   - Reorder is the bounded buffer that releases results strictly in Seq order.
+//   - Reorder releases results strictly in Seq order, holding those that wait in memory up
+//     to a byte bound and in a temporary file beyond it.
 package partition
 
 import (

@@ -122,28 +122,3 @@ func FuzzUnpack(f *testing.F) {
 		}
 	})
 }
-
-func TestReorderReleasesInOrder(t *testing.T) {
-	r := NewReorder(0, 4)
-	require.NoError(t, r.Put(2, []byte("c")))
-	require.NoError(t, r.Put(1, []byte("b")))
-	_, _, ok := r.Pop()
-	require.False(t, ok)
-	require.NoError(t, r.Put(0, []byte("a")))
-	for _, want := range []string{"a", "b", "c"} {
-		_, out, ok := r.Pop()
-		require.True(t, ok)
-		require.Equal(t, want, string(out))
-	}
-	require.Equal(t, uint64(3), r.Next())
-	require.Equal(t, 3, r.Max())
-	require.Equal(t, 0, r.Held())
-}
-
-func TestReorderRefusesDuplicatesAndOverflow(t *testing.T) {
-	r := NewReorder(10, 3)
-	require.ErrorContains(t, r.Put(9, nil), "already written")
-	require.ErrorContains(t, r.Put(13, nil), "beyond the bound")
-	require.NoError(t, r.Put(12, nil))
-	require.ErrorContains(t, r.Put(12, nil), "received twice")
-}
