@@ -22,6 +22,7 @@
 package launch
 
 import (
+	"fmt"
 	"os"
 	"strconv"
 	"strings"
@@ -67,6 +68,24 @@ type Info struct {
 
 // Launched reports whether a launcher started this process.
 func (i Info) Launched() bool { return i.By != None }
+
+// Check returns an error unless the world MPI_Init made (this process's rank and the
+// world's size, as MPI says them) is the one the launcher started. It is not where the
+// launcher speaks a process management interface the MPI library does not: MPICH under
+// srun --mpi=pmix or srun without --mpi starts every rank alone, in a world of one, each
+// running the whole job (Open MPI refuses to start there instead).
+func (i Info) Check(rank, size int) error {
+	if !i.Launched() || i.Rank == rank && (i.Size == 0 || i.Size == size) {
+		return nil
+	}
+	of := ""
+	if i.Size > 0 {
+		of = " of " + strconv.Itoa(i.Size)
+	}
+	return fmt.Errorf("MPI says this process is rank %d of %d, but %v started it as rank %d%s: "+
+		"the MPI library does not speak this launcher's process management interface "+
+		"(under srun: --mpi=pmix for Open MPI, --mpi=pmi2 for MPICH)", rank, size, i.By, i.Rank, of)
+}
 
 // FromEnv reads this process's environment (and, when Slurm's variables are there beside
 // another launcher's, the name of its parent process). Safe from any goroutine, as

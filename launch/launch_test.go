@@ -137,3 +137,29 @@ func TestLauncherString(t *testing.T) {
 		}
 	}
 }
+
+// TestCheck: MPI's world must be the launcher's. Measured here: MPICH under srun --mpi=pmix
+// made each of 3 ranks rank 0 of 1.
+func TestCheck(t *testing.T) {
+	for _, tt := range []struct {
+		name       string
+		i          Info
+		rank, size int
+		ok         bool
+	}{
+		{"not launched: a singleton", Info{}, 0, 1, true},
+		{"the same world", Info{PMI, 2, 3, 2, 3}, 2, 3, true},
+		{"PMIx says no size", Info{PMIx, 1, 0, 0, 0}, 1, 3, true},
+		{"MPICH under srun --mpi=pmix, rank 1", Info{PMIx, 1, 3, 1, 3}, 0, 1, false},
+		{"MPICH under srun --mpi=pmix, rank 0", Info{PMIx, 0, 3, 0, 3}, 0, 1, false},
+		{"MPICH under srun without --mpi", Info{Slurm, 2, 3, 2, 3}, 0, 1, false},
+	} {
+		err := tt.i.Check(tt.rank, tt.size)
+		if (err == nil) != tt.ok {
+			t.Errorf("%s: %v", tt.name, err)
+		}
+		if err != nil {
+			t.Log(err)
+		}
+	}
+}
