@@ -192,7 +192,7 @@ func Run(t testing.TB, np int, pattern string, extraArgs ...string) string {
 		t.Fatalf("mpitest: %v (MPI tests of this build need %s's %s)", err, l.MPI, l.Command)
 	}
 	d := timeout(t)
-	args := append(l.Args(np, mpirun.Options{TagOutput: true, Export: []string{envInner}}),
+	args := append(l.Args(np, mpirun.Options{TagOutput: true, Unbound: true, Export: []string{envInner}}),
 		exe, "-test.run", "^"+pattern+"$", "-test.v", "-test.parallel=1",
 		// The ranks' own timeout comes first, so a hang ends with goroutine dumps.
 		"-test.timeout="+(d*4/5).String(),

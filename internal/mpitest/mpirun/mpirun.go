@@ -28,11 +28,12 @@ func Current() Launcher { return current }
 // Options are what a test asks of a launch beyond its ranks.
 type Options struct {
 	TagOutput bool     // prefix each line a rank prints with its rank (see Untag)
+	Unbound   bool     // bind no rank to a core (Open MPI binds each of 2 ranks or fewer to one)
 	Export    []string // environment variables every rank must see, on every host
 }
 
 // Args returns the launcher's arguments (after Command, before the program) that start np
-// ranks, more than the cores if need be, bound to no core.
+// ranks, more than the cores if need be.
 func (l Launcher) Args(np int, o Options) []string {
 	n := strconv.Itoa(np)
 	if !l.openMPI {
@@ -44,7 +45,10 @@ func (l Launcher) Args(np int, o Options) []string {
 		}
 		return args
 	}
-	args := []string{"-np", n, "--oversubscribe", "--bind-to", "none"}
+	args := []string{"-np", n, "--oversubscribe"}
+	if o.Unbound {
+		args = append(args, "--bind-to", "none")
+	}
 	if o.TagOutput {
 		args = append(args, "--tag-output")
 	}

@@ -6,7 +6,7 @@ import (
 )
 
 func TestArgs(t *testing.T) {
-	o := Options{TagOutput: true, Export: []string{"A"}}
+	o := Options{TagOutput: true, Unbound: true, Export: []string{"A"}}
 	if got, want := openMPI.Args(3, o), []string{"-np", "3", "--oversubscribe", "--bind-to", "none", "--tag-output", "-x", "A"}; !slices.Equal(got, want) {
 		t.Errorf("Open MPI: %q, want %q", got, want)
 	}
@@ -15,6 +15,9 @@ func TestArgs(t *testing.T) {
 	}
 	if got := mpich.Args(1, Options{}); !slices.Equal(got, []string{"-n", "1"}) {
 		t.Errorf("MPICH untagged: %q", got)
+	}
+	if got := openMPI.Args(2, Options{}); !slices.Equal(got, []string{"-np", "2", "--oversubscribe"}) {
+		t.Errorf("Open MPI, bound: %q", got)
 	}
 }
 
