@@ -3,6 +3,14 @@
 # one run on the same cores (issue 9, item 1).
 #
 #   scripts/bench/engine.sh [-q]      (-q: quick, shorter measurements; no ping-pong)
+#   MPI=mpich scripts/bench/engine.sh             (sections 1, 2 and their ratios, under MPICH)
+#   MPI="openmpi mpich" scripts/bench/engine.sh   (both, in the same rounds)
+#
+# MPI names the MPIs to measure (default openmpi): mw, cmd/mw-cmanager and cmanager.c are
+# built against each (go build -tags mpich, mpicc.mpich) and run under its launcher (mpirun,
+# mpiexec.mpich). Sections 1 and 2 run for each, the chunk-1 rows and the loops of every MPI
+# taking turns in each round; section 3's peers run once, under Open MPI (Debian's mpi4py is
+# built against it), and only when it is measured.
 #
 # 1. The C floor: scripts/bench/cmanager.c (mpicc -O2), rank 0 dealing 8-byte tasks to 2
 #    workers with W = 1, 2, 16 in flight per worker, 8-byte replies. Next to it, its Go twin
@@ -25,7 +33,7 @@
 # Every MPI run has 3 ranks (a manager, 2 workers) on this machine's 2 cores: more ranks than
 # cores oversubscribe, and Open MPI then yields in its polling loop and binds no rank to a
 # core. One more pair of rows at -np 2 (1 worker), where Open MPI binds each rank to one core
-# (so Go sets GOMAXPROCS=1 in each). Each measurement runs a short probe, then again sized to
+# (so Go sets GOMAXPROCS=1 in each); MPICH's mpiexec binds no rank unless asked. Each measurement runs a short probe, then again sized to
 # take about 1.5 s (0.5 s with -q). What the C ratios compare (the C and Go loops, and mw's
 # chunk-1 rows) runs ROUNDS times (default 2, 1 with -q), the loops and mw in turn, and each
 # keeps its best rate: other work on the machine only ever slows a run, and taking turns
@@ -40,11 +48,17 @@ rounds=${ROUNDS:-2}
 ((quick)) && rounds=${ROUNDS:-1}
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1
 PY=/usr/bin/python3 # Debian's, where python3-mpi4py lives; the first python3 on PATH may be another
+. scripts/bench/lib.sh
+mpis=${MPI:-openmpi}
+peers=0 # section 3 runs under Open MPI only
+[[ " $mpis " == *" openmpi "* ]] && peers=1
 
 # deps: Debian packages this benchmark needs, installed only when missing.
 deps() {
-	local missing=()
-	for p in openmpi-bin libopenmpi-dev parallel python3-mpi4py python3-distributed; do
+	local missing=() pkgs=()
+	[[ " $mpis " == *" mpich "* ]] && pkgs+=(mpich libmpich-dev)
+	((peers)) && pkgs+=(openmpi-bin libopenmpi-dev parallel python3-mpi4py python3-distributed)
+	for p in "${pkgs[@]}"; do
 		dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
 	done
 	if ((${#missing[@]})); then
@@ -57,11 +71,18 @@ deps
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/mw-engine.XXXXXX")
 trap 'rm -rf "$work"' EXIT
-go build -o "$work/mw" .
-mpicc -O2 -o "$work/cmanager" scripts/bench/cmanager.c
-go build -o "$work/mw-cmanager" ./cmd/mw-cmanager
+# Each MPI's programs go to $work/<mpi>/, its launcher to run[<mpi>].
+declare -A run
+for m in $mpis; do
+	bench_mpi "$m"
+	mkdir -p "$work/$m"
+	go build -tags "$mpi_tags" -o "$work/$m/mw" .
+	"$mpi_cc" -O2 -o "$work/$m/cmanager" scripts/bench/cmanager.c
+	go build -tags "$mpi_tags" -o "$work/$m/mw-cmanager" ./cmd/mw-cmanager
+	run[$m]=$mpi_run
+done
 load() { cut -d' ' -f1-3 /proc/loadavg; }
-echo "# $(uname -n), $(nproc) cores, load average $(load) at start"
+echo "# $(uname -n), $(nproc) cores, load average $(load) at start; MPI: $mpis"
 
 # Each measurement first runs a probe of N items; unless the probe took long enough, it runs
 # again with the N that takes about $target seconds at the probe's rate.
@@ -78,12 +99,12 @@ scale() { if ((quick)); then echo $(($1 / 3)); else echo "$1"; fi; }
 declare -A cfloor gofloor pollfloor
 # better A B: the larger rate.
 better() { awk -v a="${1:-0}" -v b="$2" 'BEGIN { print (b > a ? b : a) }'; }
-# loop NP W PROGRAM...: a manager loop sized to ~$target s; records its rate in $rate.
+# loop MPI NP W PROGRAM...: a manager loop sized to ~$target s; records its rate in $rate.
 loop() {
-	local np=$1 w=$2 n=100000 line secs
-	shift 2
+	local m=$1 np=$2 w=$3 n=100000 line secs
+	shift 3
 	for try in 1 2; do
-		line=$(mpirun -np "$np" "$@" "$n" "$w")
+		line=$("${run[$m]}" -np "$np" "$@" "$n" "$w")
 		secs=$(awk '{ print $8 }' <<<"$line")
 		if ((try == 1)) && short "$secs"; then
 			n=$(fit "$n" "$secs")
@@ -93,20 +114,20 @@ loop() {
 	done
 	rate=$(awk '{ print $10 }' <<<"$line")
 }
-# cmeasure NP W: the three loops at NP ranks, window W; each keeps its best rate.
+# cmeasure MPI NP W: the three loops at NP ranks, window W; each keeps its best rate.
 cmeasure() {
-	local np=$1 w=$2 rate
-	loop "$np" "$w" "$work/cmanager"
-	cfloor[$np/$w]=$(better "${cfloor[$np/$w]:-}" "$rate")
-	loop "$np" "$w" "$work/mw-cmanager" -pattern blocking
-	gofloor[$np/$w]=$(better "${gofloor[$np/$w]:-}" "$rate")
-	loop "$np" "$w" "$work/mw-cmanager" -pattern poll
-	pollfloor[$np/$w]=$(better "${pollfloor[$np/$w]:-}" "$rate")
+	local m=$1 np=$2 w=$3 k=$1/$2/$3 rate
+	loop "$m" "$np" "$w" "$work/$m/cmanager"
+	cfloor[$k]=$(better "${cfloor[$k]:-}" "$rate")
+	loop "$m" "$np" "$w" "$work/$m/mw-cmanager" -pattern blocking
+	gofloor[$k]=$(better "${gofloor[$k]:-}" "$rate")
+	loop "$m" "$np" "$w" "$work/$m/mw-cmanager" -pattern poll
+	pollfloor[$k]=$(better "${pollfloor[$k]:-}" "$rate")
 }
-# cprint NP W: their row.
+# cprint MPI NP W: their row.
 cprint() {
-	local k=$1/$2
-	printf '%-28s %4d %8d %12.0f %12.0f %12.0f %12.0f\n' "" "$1" "$2" "${cfloor[$k]}" "$(awk -v r="${cfloor[$k]}" 'BEGIN { print 2 * r }')" \
+	local k=$1/$2/$3
+	printf '%-28s %4d %8d %12.0f %12.0f %12.0f %12.0f\n' "" "$2" "$3" "${cfloor[$k]}" "$(awk -v r="${cfloor[$k]}" 'BEGIN { print 2 * r }')" \
 		"${gofloor[$k]}" "${pollfloor[$k]}"
 }
 
@@ -114,11 +135,11 @@ cprint() {
 # stat FILE KEY: a number from the --stats JSON.
 stat() { awk -v k="\"$2\":" '$1 == k { gsub(",", "", $2); print $2 }' "$1"; }
 declare -A mwrate mwcps mwcpu mwn mwlabel
-# mwmeasure NP CHUNK WINDOW MODE [ENV...]: selftest sized to ~$target s; records items/s,
+# mwmeasure MPI NP CHUNK WINDOW MODE [ENV...]: selftest sized to ~$target s; records items/s,
 # chunks/s and the manager's share of a core under its key, if its rate beats the key's best.
 mwmeasure() {
-	local np=$1 chunk=$2 window=$3 mode=$4 n
-	shift 4
+	local m=$1 np=$2 chunk=$3 window=$4 mode=$5 n
+	shift 5
 	case $chunk in
 	1) n=20000 ;;
 	16) n=200000 ;;
@@ -128,7 +149,7 @@ mwmeasure() {
 	((np == 2)) && n=$((n / 10)) # see the note on -np 2 below
 	local st=$work/stats.json wall
 	for try in 1 2; do
-		env "$@" mpirun -np "$np" "$work/mw" selftest --items "$n" --chunk "$chunk" --window "$window" --mode "$mode" \
+		env "$@" "${run[$m]}" -np "$np" "$work/$m/mw" selftest --items "$n" --chunk "$chunk" --window "$window" --mode "$mode" \
 			--threads 1 --quiet --stats "$st" -o /dev/null
 		wall=$(stat "$st" wall_seconds)
 		if ((try == 1)) && short "$wall"; then
@@ -137,7 +158,7 @@ mwmeasure() {
 		fi
 		break
 	done
-	local key=$np/$chunk/$window/$mode${1:+/$1} rate
+	local key=$m/$np/$chunk/$window/$mode${1:+/$1} rate
 	rate=$(awk -v n="$n" -v s="$wall" 'BEGIN { printf "%.0f", n / s }')
 	if [[ -z ${mwrate[$key]:-} ]] || ((rate > ${mwrate[$key]})); then
 		mwrate[$key]=$rate
@@ -149,54 +170,62 @@ mwmeasure() {
 	fi
 	return 0
 }
-# mwprint NP CHUNK WINDOW MODE [ENV...]: the row of a key measured before.
+# mwprint MPI NP CHUNK WINDOW MODE [ENV...]: the row of a key measured before.
 mwprint() {
-	local key=$1/$2/$3/$4${5:+/$5}
-	printf '%-20s %3d %6d %5s %11d %12.0f %12.0f %12.0f %8.0f%%\n' "${mwlabel[$key]}" "$1" "$3" "$4" "${mwn[$key]}" \
+	local key=$1/$2/$3/$4/$5${6:+/$6}
+	printf '%-20s %3d %6d %5s %11d %12.0f %12.0f %12.0f %8.0f%%\n' "${mwlabel[$key]}" "$2" "$4" "$5" "${mwn[$key]}" \
 		"${mwrate[$key]}" "${mwcps[$key]}" "$(awk -v c="${mwcps[$key]}" 'BEGIN { print c * 2 }')" "${mwcpu[$key]}"
 }
 # mwrun: mwmeasure, then mwprint.
 mwrun() { mwmeasure "$@" && mwprint "$@"; }
 
-# The rounds: the loops and mw's chunk-1 rows in turn (-np 2: Open MPI binds each of 2 ranks
-# to one core, so Go runs them with GOMAXPROCS=1).
+# The rounds: the loops and mw's chunk-1 rows in turn, for each MPI (-np 2: Open MPI binds
+# each of 2 ranks to one core, so Go runs them with GOMAXPROCS=1).
 for ((r = 0; r < rounds; r++)); do
-	for w in 1 2 16; do
-		cmeasure 3 "$w"
-	done
-	cmeasure 2 2
-	for mode in push pull; do
+	for m in $mpis; do
 		for w in 1 2 16; do
-			mwmeasure 3 1 "$w" "$mode"
+			cmeasure "$m" 3 "$w"
 		done
+		cmeasure "$m" 2 2
+		for mode in push pull; do
+			for w in 1 2 16; do
+				mwmeasure "$m" 3 1 "$w" "$mode"
+			done
+		done
+		mwmeasure "$m" 2 1 2 push
 	done
-	mwmeasure 2 1 2 push
 done
-printf '\n%-28s %4s %8s %12s %12s %12s %12s\n' "manager loop (cmanager.c)" np window "C tasks/s" "C msgs/s" "Go blocking" "Go poll"
-for w in 1 2 16; do
-	cprint 3 "$w"
-done
-cprint 2 2
+for m in $mpis; do
+	printf '\n## %s\n' "$m"
+	printf '\n%-28s %4s %8s %12s %12s %12s %12s\n' "manager loop (cmanager.c)" np window "C tasks/s" "C msgs/s" "Go blocking" "Go poll"
+	for w in 1 2 16; do
+		cprint "$m" 3 "$w"
+	done
+	cprint "$m" 2 2
 
-printf '\n%-20s %3s %6s %5s %11s %12s %12s %12s %9s\n' "mw selftest, chunk" np window mode items items/s chunks/s msgs/s "mgr cpu"
-for mode in push pull; do
-	for chunk in 1 16 256 auto; do
-		for window in 1 2 16; do
-			if [[ $chunk == 1 ]]; then
-				mwprint 3 "$chunk" "$window" "$mode"
-			else
-				mwrun 3 "$chunk" "$window" "$mode"
-			fi
+	printf '\n%-20s %3s %6s %5s %11s %12s %12s %12s %9s\n' "mw selftest, chunk" np window mode items items/s chunks/s msgs/s "mgr cpu"
+	for mode in push pull; do
+		for chunk in 1 16 256 auto; do
+			for window in 1 2 16; do
+				if [[ $chunk == 1 ]]; then
+					mwprint "$m" 3 "$chunk" "$window" "$mode"
+				else
+					mwrun "$m" 3 "$chunk" "$window" "$mode"
+				fi
+			done
 		done
 	done
+	mwrun "$m" 3 1 2 push MW_POLL=busy
+	mwrun "$m" 3 1 2 push MW_POLL=timed # no bells: ranks wake on timers only
+	mwprint "$m" 2 1 2 push
 done
-mwrun 3 1 2 push MW_POLL=busy
-mwrun 3 1 2 push MW_POLL=timed # no bells: ranks wake on timers only
-mwprint 2 1 2 push
 echo "# best of $rounds rounds: the loops above and mw's chunk-1 rows; the other rows ran once"
 
-# --- 3. Peers.
-cat >"$work/futures.py" <<'EOF'
+# --- 3. Peers (under Open MPI only).
+declare -A pyrate
+drate=0 prate=0
+peers_run() {
+	cat >"$work/futures.py" <<'EOF'
 import sys, time
 from mpi4py.futures import MPIPoolExecutor
 
@@ -214,15 +243,14 @@ if __name__ == "__main__":
             assert out[-1] == n - 1
             print(chunk, n, dt, n / dt, flush=True)
 EOF
-declare -A pyrate
-printf '\n%-28s %8s %11s %12s\n' "mpi4py.futures" chunk tasks tasks/s
-args=("1:$(scale 6000)" "16:$(scale 90000)" "256:$(scale 1200000)")
-while read -r chunk n secs rate; do
-	pyrate[$chunk]=$rate
-	printf '%-28s %8d %11d %12.0f\n' "" "$chunk" "$n" "$rate"
-done < <(mpirun -np 3 "$PY" -m mpi4py.futures "$work/futures.py" "${args[@]}")
+	printf '\n%-28s %8s %11s %12s\n' "mpi4py.futures" chunk tasks tasks/s
+	local args=("1:$(scale 6000)" "16:$(scale 90000)" "256:$(scale 1200000)") chunk n secs rate
+	while read -r chunk n secs rate; do
+		pyrate[$chunk]=$rate
+		printf '%-28s %8d %11d %12.0f\n' "" "$chunk" "$n" "$rate"
+	done < <("${run[openmpi]}" -np 3 "$PY" -m mpi4py.futures "$work/futures.py" "${args[@]}")
 
-cat >"$work/dask_bench.py" <<'EOF'
+	cat >"$work/dask_bench.py" <<'EOF'
 import sys, time
 from dask.distributed import Client, LocalCluster
 
@@ -239,48 +267,58 @@ if __name__ == "__main__":
         assert out[-1] == n - 1
         print(n, dt, n / dt)
 EOF
-read -r dn _ drate < <("$PY" "$work/dask_bench.py" "$(scale 1500)" 2>/dev/null)
-printf '%-28s %8s %11d %12.0f\n' "Dask (LocalCluster, 2 procs)" - "$dn" "$drate"
+	local dn
+	read -r dn _ drate < <("$PY" "$work/dask_bench.py" "$(scale 1500)" 2>/dev/null)
+	printf '%-28s %8s %11d %12.0f\n' "Dask (LocalCluster, 2 procs)" - "$dn" "$drate"
 
-pn=$(scale 400)
-t0=$(date +%s.%N)
-seq "$pn" | parallel -j2 true
-t1=$(date +%s.%N)
-prate=$(awk -v n="$pn" -v a="$t0" -v b="$t1" 'BEGIN { printf "%.0f", n / (b - a) }')
-printf '%-28s %8s %11d %12.0f\n' "GNU parallel -j2 true" - "$pn" "$prate"
+	local pn t0 t1
+	pn=$(scale 400)
+	t0=$(date +%s.%N)
+	seq "$pn" | parallel -j2 true
+	t1=$(date +%s.%N)
+	prate=$(awk -v n="$pn" -v a="$t0" -v b="$t1" 'BEGIN { printf "%.0f", n / (b - a) }')
+	printf '%-28s %8s %11d %12.0f\n' "GNU parallel -j2 true" - "$pn" "$prate"
+}
+((peers)) && peers_run
 
-# --- 4. Ratios.
+# --- 4. Ratios, for each MPI; the peers' under Open MPI.
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else printf "-" }'; }
-printf '\n%-44s %12s %12s %8s   %s\n' "ratio" mw baseline "mw/base" goal
-for w in 1 2 16; do
-	for mode in push pull; do
-		printf '%-44s %12.0f %12.0f %8s   %s\n' "chunk 1, window $w, $mode / C at window $w" "${mwrate[3/1/$w/$mode]}" "${cfloor[3/$w]}" \
-			"$(ratio "${mwrate[3/1/$w/$mode]}" "${cfloor[3/$w]}")" ">= 0.5"
+for m in $mpis; do
+	printf '\n%-44s %12s %12s %8s   %s\n' "ratio ($m)" mw baseline "mw/base" goal
+	for w in 1 2 16; do
+		for mode in push pull; do
+			printf '%-44s %12.0f %12.0f %8s   %s\n' "chunk 1, window $w, $mode / C at window $w" "${mwrate[$m/3/1/$w/$mode]}" "${cfloor[$m/3/$w]}" \
+				"$(ratio "${mwrate[$m/3/1/$w/$mode]}" "${cfloor[$m/3/$w]}")" ">= 0.5"
+		done
 	done
-done
-printf '%-44s %12.0f %12.0f %8s   %s\n' "-np 2: chunk 1, window 2, push / C" "${mwrate[2/1/2/push]}" "${cfloor[2/2]}" \
-	"$(ratio "${mwrate[2/1/2/push]}" "${cfloor[2/2]}")" ">= 0.5"
-# The same goal for the Go loops: what is in reach of any engine on this binding.
-for key in 3/1 3/2 3/16 2/2; do
-	np=${key%/*} w=${key#*/}
-	for kind in blocking poll; do
-		if [[ $kind == blocking ]]; then r=${gofloor[$key]}; else r=${pollfloor[$key]}; fi
-		printf '%-44s %12.0f %12.0f %8s   %s\n' "-np $np: Go $kind loop, window $w / C" "$r" "${cfloor[$key]}" "$(ratio "$r" "${cfloor[$key]}")" "(mw's goal: 0.5)"
+	printf '%-44s %12.0f %12.0f %8s   %s\n' "-np 2: chunk 1, window 2, push / C" "${mwrate[$m/2/1/2/push]}" "${cfloor[$m/2/2]}" \
+		"$(ratio "${mwrate[$m/2/1/2/push]}" "${cfloor[$m/2/2]}")" ">= 0.5"
+	# The same goal for the Go loops: what is in reach of any engine on this binding.
+	for key in 3/1 3/2 3/16 2/2; do
+		np=${key%/*} w=${key#*/}
+		for kind in blocking poll; do
+			if [[ $kind == blocking ]]; then r=${gofloor[$m/$key]}; else r=${pollfloor[$m/$key]}; fi
+			printf '%-44s %12.0f %12.0f %8s   %s\n' "-np $np: Go $kind loop, window $w / C" "$r" "${cfloor[$m/$key]}" "$(ratio "$r" "${cfloor[$m/$key]}")" "(mw's goal: 0.5)"
+		done
+		r=${mwrate[$m/$np/1/$w/push]}
+		printf '%-44s %12.0f %12.0f %8s\n' "-np $np: chunk 1, window $w, push / Go poll loop" "$r" "${pollfloor[$m/$key]}" "$(ratio "$r" "${pollfloor[$m/$key]}")"
 	done
-	r=${mwrate[$np/1/$w/push]}
-	printf '%-44s %12.0f %12.0f %8s\n' "-np $np: chunk 1, window $w, push / Go poll loop" "$r" "${pollfloor[$key]}" "$(ratio "$r" "${pollfloor[$key]}")"
+	if [[ $m == openmpi ]] && ((peers)); then
+		for c in 1 16 256; do
+			printf '%-44s %12.0f %12.0f %8s   %s\n' "chunk $c, window 2, push / mpi4py.futures $c" "${mwrate[$m/3/$c/2/push]}" "${pyrate[$c]}" \
+				"$(ratio "${mwrate[$m/3/$c/2/push]}" "${pyrate[$c]}")" ">= 20"
+		done
+		printf '%-44s %12.0f %12.0f %8s   %s\n' "chunk 1, window 2, push / Dask" "${mwrate[$m/3/1/2/push]}" "$drate" "$(ratio "${mwrate[$m/3/1/2/push]}" "$drate")" ""
+		printf '%-44s %12.0f %12.0f %8s   %s\n' "chunk 1, window 2, push / GNU parallel" "${mwrate[$m/3/1/2/push]}" "$prate" "$(ratio "${mwrate[$m/3/1/2/push]}" "$prate")" ""
+	fi
+	printf '%-44s %12.0f %12s %8s   %s\n' "chunk auto, window 2, push: items/s" "${mwrate[$m/3/auto/2/push]}" - - ">= 10000000"
 done
-for c in 1 16 256; do
-	printf '%-44s %12.0f %12.0f %8s   %s\n' "chunk $c, window 2, push / mpi4py.futures $c" "${mwrate[3/$c/2/push]}" "${pyrate[$c]}" \
-		"$(ratio "${mwrate[3/$c/2/push]}" "${pyrate[$c]}")" ">= 20"
-done
-printf '%-44s %12.0f %12.0f %8s   %s\n' "chunk 1, window 2, push / Dask" "${mwrate[3/1/2/push]}" "$drate" "$(ratio "${mwrate[3/1/2/push]}" "$drate")" ""
-printf '%-44s %12.0f %12.0f %8s   %s\n' "chunk 1, window 2, push / GNU parallel" "${mwrate[3/1/2/push]}" "$prate" "$(ratio "${mwrate[3/1/2/push]}" "$prate")" ""
-printf '%-44s %12.0f %12s %8s   %s\n' "chunk auto, window 2, push: items/s" "${mwrate[3/auto/2/push]}" - - ">= 10000000"
 echo "# load average $(load) at end"
 
 # all.sh runs pingpong.sh on its own: MW_BENCH_ALL=1 leaves it out here.
 if ((!quick)) && [[ ${MW_BENCH_ALL:-} != 1 && -f scripts/bench/pingpong.sh ]]; then
-	echo
-	bash scripts/bench/pingpong.sh
+	for m in $mpis; do
+		echo
+		MPI=$m bash scripts/bench/pingpong.sh
+	done
 fi

@@ -14,3 +14,26 @@ bench_workdir() {
 	go build -o "$work/mw" .
 	mw=$work/mw
 }
+
+# bench_mpi NAME: what a benchmark needs of the MPI NAME (openmpi, the default, or mpich):
+# $mpi_tags for go build -tags, $mpi_cc its C compiler wrapper and $mpi_run its launcher,
+# each by the name that does not depend on the system's alternatives (Debian's mpicc and
+# mpirun are Open MPI's or MPICH's, as update-alternatives says).
+bench_mpi() {
+	case ${1:-openmpi} in
+	openmpi)
+		mpi_tags=
+		mpi_cc=$(command -v mpicc.openmpi || echo mpicc)
+		mpi_run=$(command -v mpirun.openmpi || echo mpirun)
+		;;
+	mpich)
+		mpi_tags=mpich
+		mpi_cc=$(command -v mpicc.mpich || echo mpicc)
+		mpi_run=$(command -v mpiexec.mpich || echo mpiexec)
+		;;
+	*)
+		echo "bench: MPI=$1: want openmpi or mpich" >&2
+		return 2
+		;;
+	esac
+}

@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # pingpong.sh: the mpi package's ping-pong against C's, on this machine.
 #
-# Usage: scripts/bench/pingpong.sh [scale [trials]]
+# Usage: [MPI=openmpi|mpich] scripts/bench/pingpong.sh [scale [trials]]
 #
-# Builds scripts/bench/pingpong.c (mpicc -O2) and cmd/mw-pingpong (go build) into a temporary
-# directory, runs each under `mpirun -np 2` with the same arguments, and prints one row per
+# Builds scripts/bench/pingpong.c (the MPI's mpicc -O2) and cmd/mw-pingpong (go build, against
+# the same MPI) into a temporary directory, runs each under `mpirun -np 2` (MPICH:
+# mpiexec.mpich) with the same arguments, and prints one row per
 # message size: half round-trip latency in us and bandwidth in MB/s for C (MPI_Send/MPI_Recv)
 # and the Go binding doing the same (Send/RecvFixed), with their ratio Go/C and the floor of
 # that ratio for any cgo binding (cgo/C: C plus one empty cgo call per message); then C and Go
@@ -19,13 +20,15 @@ root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 out=$(mktemp -d "${TMPDIR:-/tmp}/mw-pingpong.XXXXXX")
 trap 'rm -rf "$out"' EXIT
 
-mpicc -O2 -o "$out/pingpong" "$root/scripts/bench/pingpong.c"
-(cd "$root" && go build -o "$out/mw-pingpong" ./cmd/mw-pingpong)
+. "$root/scripts/bench/lib.sh"
+bench_mpi "${MPI:-}"
+"$mpi_cc" -O2 -o "$out/pingpong" "$root/scripts/bench/pingpong.c"
+(cd "$root" && go build -tags "$mpi_tags" -o "$out/mw-pingpong" ./cmd/mw-pingpong)
 
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 rounds=${ROUNDS:-3}
 # run: the rows of one run (size, us); mw-pingpong's cost of an empty cgo call goes to cgo.all.
-run() { mpirun -np 2 "$@" | awk -v cgo="$out/cgo.all" '$1 ~ /^[0-9]+$/ { print $1, $3 } /^# cgo call/ { print $4 >>cgo }'; }
+run() { "$mpi_run" -np 2 "$@" | awk -v cgo="$out/cgo.all" '$1 ~ /^[0-9]+$/ { print $1, $3 } /^# cgo call/ { print $4 >>cgo }'; }
 load0=$(cut -d' ' -f1-3 /proc/loadavg)
 for ((r = 0; r < rounds; r++)); do
 	run "$out/pingpong" "$@" >>"$out/c.all"
@@ -44,7 +47,7 @@ best "$out/go.all" >"$out/go.txt"
 best "$out/gomp.all" >"$out/gomp.txt"
 
 cgo=$(sort -g "$out/cgo.all" | head -1)
-echo "# $(uname -n), $(nproc) cores, load average before $load0, after $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "# $(uname -n), $(nproc) cores, ${MPI:-openmpi}, load average before $load0, after $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "# best of $rounds runs x ${2:-5} trials each; us = half round trip, MB/s = size / us"
 echo "# an empty cgo call costs $cgo ns here (mpi.Nop): a binding pays about one per message, the"
 echo "# return from the receive and the entry into the send that answers it. cgo/C = (C + that) / C"
