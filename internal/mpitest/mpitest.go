@@ -76,8 +76,13 @@ const (
 // (a Go duration) says otherwise or the test's own deadline comes sooner.
 const DefaultTimeout = 60 * time.Second
 
-// Under reports whether a launcher started this process (see package launch).
-func Under() bool { return launch.FromEnv().Launched() }
+// Under reports whether an MPI launcher started this process (see package launch): mpirun,
+// mpiexec, a PMI or PMIx launcher; not Slurm alone, whose variables a batch script (and a
+// go test run from it) sees too.
+func Under() bool {
+	l := launch.FromEnv()
+	return l.Launched() && l.By != launch.Slurm
+}
 
 // inner reports whether this process is a rank started by Run.
 func inner() bool { return os.Getenv(envInner) == "1" }

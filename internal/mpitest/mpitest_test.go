@@ -63,6 +63,21 @@ func TestUnder(t *testing.T) {
 	if Under() {
 		t.Error("Under() = true outside mpirun")
 	}
+	// As in a Slurm batch script.
+	for _, v := range []string{"OMPI_COMM_WORLD_RANK", "PMIX_RANK", "PMI_RANK"} {
+		t.Setenv(v, "")
+		os.Unsetenv(v)
+	}
+	t.Setenv("SLURM_PROCID", "0")
+	t.Setenv("SLURM_NTASKS", "3")
+	if Under() {
+		t.Error("Under() = true in a Slurm batch script")
+	}
+	t.Setenv("PMI_RANK", "0")
+	t.Setenv("PMI_SIZE", "1")
+	if !Under() {
+		t.Error("Under() = false with PMI_RANK=0 PMI_SIZE=1")
+	}
 }
 
 func TestRun(t *testing.T) {
