@@ -13,6 +13,7 @@ import (
 
 	"github.com/mw-hpc/mw/cli"
 	"github.com/mw-hpc/mw/launch"
+	"github.com/mw-hpc/mw/mpitransport"
 	"github.com/mw-hpc/mw/rank"
 )
 
@@ -39,7 +40,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	)
 	env := &cli.Env{Stdin: stdin, Stdout: stdout, Stderr: stderr, Rank: me}
 	env.Transport = func() (rank.Transport, error) {
-		once.Do(func() { tr, terr = rank.Start() })
+		once.Do(func() { tr, terr = mpitransport.Start() })
 		return tr, terr
 	}
 	defer func() {

@@ -23,7 +23,8 @@ type statsJSON struct {
 	Skipped      uint64   `json:"skipped"`
 	PerWorker    []uint64 `json:"chunks_per_worker"`
 	MaxReorder   int      `json:"max_reorder"`
-	ReorderBound int      `json:"reorder_bound"`
+	Spilled      uint64   `json:"spilled"`
+	SpilledBytes uint64   `json:"spilled_bytes"`
 	Hosts        []string `json:"hosts"`
 	ManagerCPU   float64  `json:"manager_cpu_seconds"`
 	Alone        bool     `json:"one_process"`
@@ -47,7 +48,7 @@ func writeStats(o *Output, st rank.Stats) error {
 		WallSeconds: st.Wall.Seconds(), Workers: st.Workers, Threads: st.Threads, Chunks: st.Chunks,
 		BytesIn: st.BytesIn, BytesOut: st.BytesOut, Retries: st.Retries, Backups: st.Backups,
 		LeftOut: st.LeftOut, Skipped: st.Skipped, PerWorker: st.PerWorker,
-		MaxReorder: st.MaxReorder, ReorderBound: st.ReorderBound, Hosts: st.Hosts,
+		MaxReorder: st.MaxReorder, Spilled: st.Spilled, SpilledBytes: st.SpilledBytes, Hosts: st.Hosts,
 		ManagerCPU: st.ManagerCPU.Seconds(), Alone: st.Alone, Wakeups: st.Wakeups, RungWakeups: st.RungWakeups,
 	}
 	if s := st.Wall.Seconds(); s > 0 {

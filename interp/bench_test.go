@@ -77,7 +77,7 @@ func BenchmarkCommand(b *testing.B) {
 	b.SetBytes(int64(len(pgm)))
 	b.ReportAllocs()
 	for b.Loop() {
-		net := rank.NewInprocNet(1, 1024)
+		net := rank.NewInprocNet(1)
 		tr := net.Rank(0)
 		env := &cli.Env{Stdin: bytes.NewReader(pgm), Stdout: io.Discard, Stderr: io.Discard,
 			Transport: func() (rank.Transport, error) { return tr, nil }}

@@ -31,7 +31,7 @@ func runInproc(t *testing.T, cmd cli.Command, ranks int, stdin []byte, args ...s
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	net := rank.NewInprocNet(ranks, 1024)
+	net := rank.NewInprocNet(ranks)
 	res := make([]runResult, ranks)
 	var wg sync.WaitGroup
 	for r := 0; r < ranks; r++ {

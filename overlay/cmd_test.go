@@ -24,7 +24,7 @@ func runInproc(t testing.TB, cmd cli.Command, np int, args ...string) (string, s
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	net := rank.NewInprocNet(np, 64)
+	net := rank.NewInprocNet(np)
 	var (
 		wg      sync.WaitGroup
 		errs    = make([]error, np)

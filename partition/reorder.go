@@ -3,6 +3,8 @@ package partition
 import (
 	"errors"
 	"fmt"
+
+	"github.com/mw-hpc/mw/internal/frame"
 )
 
 // DefaultReorderMem is the default bound on the bytes of results a Reorder holds in memory.
@@ -30,13 +32,14 @@ type ReorderConfig struct {
 // Reorder holds results that arrive out of order and releases them strictly in Seq order.
 //
 // It is bounded by memory, not by a count of entries: results waiting take at most MemBytes
-// of memory (counted as the len of each result; the caller's buffers may be larger), plus
-// the result whose turn it is, which never waits. A result that would take the bytes held
-// past MemBytes goes to a spill file instead and comes back in its turn, so a slow chunk at
-// the head costs only itself. The incoming result is the one spilled, never one already
-// held: a held result is the caller's buffer, which Put promised to keep; and either way
-// each arrival while memory is full costs one write and one read. Dir should be on a disk:
-// on a tmpfs, spilling saves no memory.
+// of memory (counted as the len of each result; the buffers, from package frame, may be
+// larger), plus the result whose turn it is, which never waits. A result that waits is
+// copied, so the caller's buffer is free again at once (the engine's receive buffers go back
+// to their pool after each frame); one that would take the bytes held past MemBytes goes to
+// a spill file instead and comes back in its turn, so a slow chunk at the head costs only
+// itself. The incoming result is the one spilled, never one already held: either way each
+// arrival while memory is full costs one write and one read. Dir should be on a disk: on a
+// tmpfs, spilling saves no memory.
 //
 // Spill files are created only when the first spill happens, as segments of 64 MiB
 // (spillSegBytes), each unlinked right after creation (a killed process leaves nothing; where
@@ -59,6 +62,7 @@ type Reorder struct {
 	memBytes int64  // bytes of the results held in memory
 	memMax   int64  // the bound on memBytes (but for the head result)
 	spill    spill
+	popped   []byte // the copy the last Pop returned, given back at the next
 	closed   bool
 	st       ReorderStats
 }
@@ -68,9 +72,9 @@ type Entry struct {
 	Seq  uint64
 	Data []byte // the result; nil for a gap
 	Gap  bool   // the chunk is left out of the output (PutGap)
-	// Spilled tells that Data is a buffer the Reorder owns, valid until the next Pop (the
-	// result went to the spill file and was read back); otherwise Data is the buffer the
-	// caller gave Put, now the caller's again.
+	// Data is the buffer the caller gave Put when Put kept it (the result's turn had
+	// come); otherwise a buffer the Reorder owns, valid until the next Pop. Spilled tells
+	// that the result went to the spill file and was read back.
 	Spilled bool
 }
 
@@ -112,18 +116,35 @@ func (r *Reorder) Held() int { return r.held }
 // Stats returns what the Reorder did so far.
 func (r *Reorder) Stats() ReorderStats { return r.st }
 
-// Put stores the result of chunk seq. kept reports whether r keeps out itself: the caller
-// must then not reuse out until Pop releases it. When kept is false, r copied out to the
-// spill file and the caller may reuse out at once. A seq already released or held is an
-// error (a duplicate), and so is a failed write to the spill file.
+// Put stores the result of chunk seq. kept reports whether r keeps out itself, which it does
+// only when seq is the next to release: the caller must then Pop it before reusing out.
+// Otherwise r copied out (to memory, or to the spill file) and the caller may reuse out at
+// once. A seq already released or held is an error (a duplicate), and so is a failed write
+// to the spill file.
 func (r *Reorder) Put(seq uint64, out []byte) (kept bool, err error) {
+	return r.put(seq, out, nil)
+}
+
+// PutFrame stores the result of chunk seq, buf[off:], where buf is a buffer from package
+// frame that r takes over instead of copying the result (a large result that came alone in
+// its frame): r gives buf back to package frame once the entry is released (at the next
+// Pop) or spilled. Its errors are Put's; buf is given back on an error too.
+func (r *Reorder) PutFrame(seq uint64, buf []byte, off int) error {
+	_, err := r.put(seq, buf[off:], buf)
+	return err
+}
+
+// put stores out, copying it unless it is the head's or buf holds it (out is buf's tail).
+func (r *Reorder) put(seq uint64, out, buf []byte) (kept bool, err error) {
 	s, err := r.claim(seq)
 	if err != nil {
+		frame.Put(buf)
 		return false, err
 	}
 	n := int64(len(out))
 	if seq != r.next && n > 0 && r.memBytes+n > r.memMax {
 		loc, err := r.spill.write(out)
+		frame.Put(buf)
 		if err != nil {
 			return false, fmt.Errorf("reorder: spill chunk %d: %w", seq, err)
 		}
@@ -134,11 +155,18 @@ func (r *Reorder) Put(seq uint64, out []byte) (kept bool, err error) {
 		r.arrived()
 		return false, nil
 	}
-	s.data, s.state = out, stateMem
+	switch kept = seq == r.next && buf == nil; {
+	case buf != nil:
+		s.data, s.loc, s.state = buf, uint64(len(buf)-len(out)), stateFrame // the frame, and where the result starts
+	case kept:
+		s.data, s.state = out, stateMem
+	default:
+		s.data, s.state = append(frame.Get(len(out))[:0], out...), stateCopy
+	}
 	r.memBytes += n
 	r.st.MaxMemBytes = max(r.st.MaxMemBytes, r.memBytes)
 	r.arrived()
-	return true, nil
+	return kept, nil
 }
 
 // PutGap records that chunk seq is left out of the output (it failed, or a drain skipped
@@ -163,13 +191,24 @@ func (r *Reorder) Pop() (e Entry, ok bool, err error) {
 	if cap(r.spill.buf) > spillBufKeep && r.spill.held == 0 {
 		r.spill.buf = nil // no spilled result waits: the last one read back is released
 	}
+	if r.popped != nil {
+		frame.Put(r.popped)
+		r.popped = nil
+	}
 	s := &r.ring[r.next&uint64(len(r.ring)-1)]
 	switch s.state {
 	case stateEmpty:
 		return Entry{}, false, nil
-	case stateMem:
+	case stateMem, stateCopy:
 		e = Entry{Seq: r.next, Data: s.data}
 		r.memBytes -= int64(len(s.data))
+		if s.state == stateCopy {
+			r.popped = s.data
+		}
+	case stateFrame:
+		e = Entry{Seq: r.next, Data: s.data[s.loc:]}
+		r.memBytes -= int64(len(e.Data))
+		r.popped = s.data
 	case stateGap:
 		e = Entry{Seq: r.next, Gap: true}
 	default:
@@ -248,8 +287,8 @@ func (r *Reorder) arrived() {
 	r.st.MaxHeld = max(r.st.MaxHeld, r.held)
 }
 
-// slot is one seq's place in the ring: empty, a result in memory (data), a gap, or a result
-// of n bytes spilled at loc. Its state is one number to keep the slot at 40 bytes.
+// slot is one seq's place in the ring: empty, a result in memory (data: the caller's or a
+// copy), a gap, or a result of n bytes spilled at loc. Its state is one number to keep the slot at 40 bytes.
 type slot struct {
 	data  []byte
 	loc   uint64 // spilled: where (spill.write)
@@ -258,8 +297,10 @@ type slot struct {
 
 const (
 	stateEmpty int64 = 0  // nothing arrived (the zero slot)
-	stateMem   int64 = -1 // data holds the result
+	stateMem   int64 = -1 // data holds the result, the caller's buffer
 	stateGap   int64 = -2 // the chunk is left out
+	stateCopy  int64 = -3 // data holds a copy of the result, from package frame
+	stateFrame int64 = -4 // data is a frame handed over (PutFrame); the result is data[loc:]
 )
 
 // spilledState is the state of a slot whose n-byte result (n > 0) is spilled.

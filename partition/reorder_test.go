@@ -12,6 +12,8 @@ import (
 	"unsafe"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/mw-hpc/mw/internal/frame"
 )
 
 // arrival is one Put (or PutGap, when gap) in a scenario.
@@ -35,25 +37,25 @@ func TestReorderReleasesInOrder(t *testing.T) {
 	for _, tc := range []releaseCase{
 		{name: "in order", mem: 100,
 			arrivals: []arrival{{seq: 0, data: "a"}, {seq: 1, data: "b"}, {seq: 2, data: "c"}},
-			wantKept: []bool{true, true, true}},
+			wantKept: []bool{true, false, false}},
 		{name: "reversed", first: 7, mem: 100,
 			arrivals: []arrival{{seq: 9, data: "c"}, {seq: 8, data: "b"}, {seq: 7, data: "a"}},
-			wantKept: []bool{true, true, true}},
+			wantKept: []bool{false, false, true}},
 		{name: "gaps", mem: 100,
 			arrivals: []arrival{{seq: 1, gap: true}, {seq: 2, data: "c"}, {seq: 0, gap: true}},
-			wantKept: []bool{true}},
+			wantKept: []bool{false}},
 		{name: "over the bound spills the incoming result", mem: 4,
 			arrivals: []arrival{{seq: 1, data: "bbb"}, {seq: 3, data: "dd"}, {seq: 2, data: "c"}, {seq: 0, data: "a"}},
-			wantKept: []bool{true, false, true, true}, wantSpilled: []uint64{3}},
+			wantKept: []bool{false, false, false, true}, wantSpilled: []uint64{3}},
 		{name: "the head is never spilled", mem: 1,
 			arrivals: []arrival{{seq: 2, data: "c"}, {seq: 0, data: "a big head"}, {seq: 1, data: "b"}},
-			wantKept: []bool{true, true, false}, wantSpilled: []uint64{1}},
+			wantKept: []bool{false, true, false}, wantSpilled: []uint64{1}},
 		{name: "empty results take no memory", mem: 1,
 			arrivals: []arrival{{seq: 3, data: "d"}, {seq: 2}, {seq: 1}, {seq: 0}},
-			wantKept: []bool{true, true, true, true}},
+			wantKept: []bool{false, false, false, true}},
 		{name: "wider than the ring", first: 100, mem: 1,
 			arrivals: []arrival{{seq: 300, data: "z"}, {seq: 101, data: "y"}, {seq: 100 + 3*initialRing, gap: true}, {seq: 100, data: "x"}},
-			wantKept: []bool{true, false, true}, wantSpilled: []uint64{101}},
+			wantKept: []bool{false, false, true}, wantSpilled: []uint64{101}},
 	} {
 		t.Run(tc.name, func(t *testing.T) { tc.run(t) })
 	}
@@ -336,11 +338,15 @@ func resultFor(seq uint64, size int) []byte {
 	return out
 }
 
-func mustPut(t *testing.T, r *Reorder, seq uint64, data string, wantKept bool) {
+// mustPut stores data as chunk seq's result and checks where it went: in memory (kept as
+// the caller's buffer when its turn has come, else copied) or, wantMem false, to the file.
+func mustPut(t *testing.T, r *Reorder, seq uint64, data string, wantMem bool) {
 	t.Helper()
+	head, spilled := seq == r.Next(), r.Stats().Spilled
 	kept, err := r.Put(seq, []byte(data))
 	require.NoError(t, err)
-	require.Equal(t, wantKept, kept, "kept chunk %d", seq)
+	require.Equal(t, head, kept, "kept chunk %d", seq)
+	require.Equal(t, wantMem, r.Stats().Spilled == spilled, "chunk %d in memory", seq)
 }
 
 func mustPop(t *testing.T, r *Reorder, seq uint64, data string, wantSpilled bool) {
@@ -435,8 +441,6 @@ func (c *checker) pop() {
 		require.False(c.t, e.Spilled)
 		require.Equal(c.t, unsafe.SliceData(buf), unsafe.SliceData(e.Data), "a kept buffer comes back as itself")
 		delete(c.kept, e.Seq)
-	} else {
-		require.Equal(c.t, len(want) > 0, e.Spilled)
 	}
 	delete(c.held, c.next)
 	c.out = append(c.out, c.next)
@@ -588,3 +592,27 @@ func benchReorder(b *testing.B, window int, mem int64) {
 func BenchmarkReorderInOrder(b *testing.B)  { benchReorder(b, 1, 0) }
 func BenchmarkReorderWindow64(b *testing.B) { benchReorder(b, 64, 0) }
 func BenchmarkReorderSpill(b *testing.B)    { benchReorder(b, 64, 64*16) }
+
+// TestReorderPutFrame: a result handed over in its frame comes back in its turn from the
+// frame itself, not a copy, with the result's bytes only.
+func TestReorderPutFrame(t *testing.T) {
+	r := NewReorder(ReorderConfig{MemBytes: 100, Dir: t.TempDir()})
+	defer r.Close()
+	buf := append(frame.Get(8)[:0], "hdr:late"...)
+	require.NoError(t, r.PutFrame(1, buf, 4))
+	require.EqualValues(t, 4, r.memBytes)
+	mustPut(t, r, 0, "first", true)
+	mustPop(t, r, 0, "first", false)
+	e, ok, err := r.Pop()
+	require.NoError(t, err)
+	require.True(t, ok)
+	require.Equal(t, "late", string(e.Data))
+	require.Equal(t, unsafe.SliceData(buf[4:]), unsafe.SliceData(e.Data), "the frame itself")
+	require.Zero(t, r.memBytes)
+
+	// Past the memory bound it spills like any result, and the frame is given back.
+	big := append(frame.Get(200)[:0], make([]byte, 200)...)
+	require.NoError(t, r.PutFrame(3, big, 50))
+	require.EqualValues(t, 1, r.Stats().Spilled)
+	require.Error(t, r.PutFrame(3, append(frame.Get(8)[:0], "dup"...), 0), "a duplicate")
+}

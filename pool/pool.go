@@ -40,6 +40,7 @@ import (
 	"syscall"
 
 	"github.com/mw-hpc/mw/launch"
+	"github.com/mw-hpc/mw/mpitransport"
 	"github.com/mw-hpc/mw/rank"
 )
 
@@ -83,7 +84,7 @@ var (
 
 // transport starts MPI once per process (none in a world of one: no launcher, or -np 1).
 func transport() (rank.Transport, error) {
-	mpiOnce.Do(func() { mpiT, mpiErr = rank.Start() })
+	mpiOnce.Do(func() { mpiT, mpiErr = mpitransport.Start() })
 	return mpiT, mpiErr
 }
 

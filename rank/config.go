@@ -48,6 +48,12 @@ type Config struct {
 	Backups bool
 	// Unordered hands results to the Sink as they arrive instead of in Seq order.
 	Unordered bool
+	// ReorderMem bounds the bytes of results the manager holds in memory while they wait
+	// for an earlier, slower chunk (ordered output): past it they wait in a temporary file
+	// in SpillDir ("" for the system's temporary directory), so a slow chunk costs only
+	// itself. 0 means partition.DefaultReorderMem.
+	ReorderMem int64
+	SpillDir   string
 	// WakeWithin, when > 0, bounds how long a rank that sleeps between polls of its
 	// transport (MPI) sleeps at a time: a latency bound for real-time work even where no
 	// sender can ring the rank awake (another host), paid for in wake-ups (1/WakeWithin a
@@ -111,8 +117,9 @@ type Stats struct {
 	Backups      uint64        // backup copies of straggling chunks issued
 	Skipped      uint64        // chunks a drain left out: not started, or waiting for a retry
 	LeftOut      uint64        // chunks that failed every try and were left out (KeepGoing)
-	MaxReorder   int           // most results ever held in the reorder buffer
-	ReorderBound int           // the reorder buffer's bound
+	MaxReorder   int           // most results ever held in the reorder buffer, in memory or spilled
+	Spilled      uint64        // results that waited in the reorder buffer's file, past its memory
+	SpilledBytes uint64        // their bytes
 	Hosts        []string      // host of each rank (index = rank), when known
 	ManagerCPU   time.Duration // CPU time (user + system) the manager's process used during the run
 	Alone        bool          // one process ran the manager and the workers (one rank): ManagerCPU is theirs

@@ -1,67 +1,70 @@
 package rank
 
-import "fmt"
-
-// flights holds the chunks in flight by number. In order (the reorder buffer bounds how far
-// issue runs ahead of the output), every chunk in flight lies in [written, written+bound),
-// where no two numbers share a residue mod bound: a slot per residue serves, with no hashing
-// or allocation per chunk. Unordered there is no such window, and a map serves. Used by the
-// manager's goroutine only.
-type flights struct {
-	slots []*flight          // in order: the flight of seq at seq mod len(slots)
-	bySeq map[uint64]*flight // unordered
-	n     int                // chunks in flight
+// flight is a chunk issued to a worker and not yet answered. The manager keeps its data
+// until the result is in, to issue it again after an error.
+type flight struct {
+	c      Chunk
+	items  int    // items in the chunk (1 when the source does not say)
+	ticket uint32 // its index in flights.byTicket, sent with the chunk and echoed in the answer
+	rank   int    // worker holding it; -1 while waiting in the retry queue
+	backup int    // worker holding a backup copy (straggler), 0 for none
+	failed int    // rank that failed it last, 0 for none
+	live   bool   // in flight (a free flight waits for reuse)
 }
 
-// newFlights returns a table for chunks within a window of bound numbers, or for any
-// numbers when bound is 0.
-func newFlights(bound int) flights {
-	if bound > 0 {
-		return flights{slots: make([]*flight, bound)}
-	}
-	return flights{bySeq: map[uint64]*flight{}}
+// flights holds the chunks in flight by ticket: a worker's answer names the ticket its task
+// carried, so the manager finds the chunk with an index, not a hash, however far apart the
+// chunks in flight are (a slow chunk at the head of the ordered output holds its place while
+// thousands after it are issued and written). Tickets are reused once free; a flight grows the
+// table only when every ticket is taken. Used by the manager's goroutine only.
+type flights struct {
+	byTicket []*flight
+	free     []uint32 // tickets free for reuse
+	n        int      // chunks in flight
+}
+
+// newFlights returns a table sized for about n chunks in flight.
+func newFlights(n int) flights {
+	return flights{byTicket: make([]*flight, 0, n), free: make([]uint32, 0, n)}
 }
 
 // len is the number of chunks in flight.
 func (t *flights) len() int { return t.n }
 
-// get returns the flight of chunk seq, if it is in flight.
-func (t *flights) get(seq uint64) (*flight, bool) {
-	if t.slots == nil {
-		f, ok := t.bySeq[seq]
-		return f, ok
+// add returns a new flight for chunk c, with a free ticket.
+func (t *flights) add(c Chunk) *flight {
+	var f *flight
+	if k := len(t.free); k > 0 {
+		f = t.byTicket[t.free[k-1]]
+		t.free = t.free[:k-1]
+		*f = flight{ticket: f.ticket}
+	} else {
+		f = &flight{ticket: uint32(len(t.byTicket))}
+		t.byTicket = append(t.byTicket, f)
 	}
-	f := t.slots[seq%uint64(len(t.slots))]
-	if f == nil || f.c.Seq != seq {
+	f.c, f.items, f.live = c, max(c.Items, 1), true
+	t.n++
+	return f
+}
+
+// get returns the flight of ticket if it holds chunk seq.
+func (t *flights) get(ticket uint32, seq uint64) (*flight, bool) {
+	if uint64(ticket) >= uint64(len(t.byTicket)) {
+		return nil, false
+	}
+	f := t.byTicket[ticket]
+	if !f.live || f.c.Seq != seq {
 		return nil, false
 	}
 	return f, true
 }
 
-// add records f, the flight of the chunk f.c.Seq, which is not in flight. In order, it
-// fails if another chunk in flight has the slot: that chunk lies a whole window behind,
-// which issue's bound rules out (an engine bug, not a worker's).
-func (t *flights) add(f *flight) error {
-	seq := f.c.Seq
-	if t.slots == nil {
-		t.bySeq[seq] = f
-	} else {
-		slot := &t.slots[seq%uint64(len(t.slots))]
-		if *slot != nil {
-			return fmt.Errorf("engine: chunk %d issued while chunk %d, %d before it, is in flight", seq, (*slot).c.Seq, len(t.slots))
-		}
-		*slot = f
+// remove frees flight f, if in flight; its chunk's data is let go.
+func (t *flights) remove(f *flight) {
+	if !f.live {
+		return
 	}
-	t.n++
-	return nil
-}
-
-// remove forgets chunk seq, which is in flight.
-func (t *flights) remove(seq uint64) {
-	if t.slots == nil {
-		delete(t.bySeq, seq)
-	} else {
-		t.slots[seq%uint64(len(t.slots))] = nil
-	}
+	f.live, f.c = false, Chunk{}
+	t.free = append(t.free, f.ticket)
 	t.n--
 }

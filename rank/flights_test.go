@@ -6,41 +6,32 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-func flightOf(seq uint64) *flight { return &flight{c: Chunk{Seq: seq}} }
-
-func TestFlightsInAWindow(t *testing.T) {
-	tab := newFlights(4)
-	for seq := uint64(10); seq < 14; seq++ {
-		require.NoError(t, tab.add(flightOf(seq)))
-	}
-	require.Equal(t, 4, tab.len())
-	for seq := uint64(10); seq < 14; seq++ {
-		f, ok := tab.get(seq)
-		require.True(t, ok, "chunk %d", seq)
-		require.Equal(t, seq, f.c.Seq)
-	}
-	for _, seq := range []uint64{6, 9, 14, 18} { // done long ago, or not issued: same slots
-		_, ok := tab.get(seq)
-		require.False(t, ok, "chunk %d", seq)
-	}
-	require.ErrorContains(t, tab.add(flightOf(14)), "chunk 14 issued while chunk 10, 4 before it, is in flight")
-	tab.remove(10)
-	require.NoError(t, tab.add(flightOf(14)))
-	_, ok := tab.get(10)
-	require.False(t, ok, "chunk 10 is done; its slot holds 14")
-	require.Equal(t, 4, tab.len())
-}
-
-func TestFlightsUnordered(t *testing.T) {
-	tab := newFlights(0)
-	for _, seq := range []uint64{3, 1 << 40, 7} {
-		require.NoError(t, tab.add(flightOf(seq)))
-	}
-	f, ok := tab.get(1 << 40)
-	require.True(t, ok)
-	require.Equal(t, uint64(1<<40), f.c.Seq)
-	tab.remove(3)
-	_, ok = tab.get(3)
-	require.False(t, ok)
+// TestFlightsByTicket: a flight is found by its ticket and chunk, not by either alone;
+// freed tickets are reused, and the table grows only when none is free.
+func TestFlightsByTicket(t *testing.T) {
+	tab := newFlights(2)
+	a, b := tab.add(Chunk{Seq: 10}), tab.add(Chunk{Seq: 11})
+	require.NotEqual(t, a.ticket, b.ticket)
 	require.Equal(t, 2, tab.len())
+	got, ok := tab.get(a.ticket, 10)
+	require.True(t, ok)
+	require.Same(t, a, got)
+	_, ok = tab.get(a.ticket, 11)
+	require.False(t, ok, "a ticket with another chunk's seq")
+	_, ok = tab.get(99, 10)
+	require.False(t, ok, "a ticket never given")
+
+	tab.remove(a)
+	tab.remove(a) // twice: no effect
+	require.Equal(t, 1, tab.len())
+	_, ok = tab.get(a.ticket, 10)
+	require.False(t, ok, "a chunk done")
+	c := tab.add(Chunk{Seq: 12})
+	require.Equal(t, a.ticket, c.ticket, "the free ticket is reused")
+	_, ok = tab.get(c.ticket, 10)
+	require.False(t, ok, "the old chunk under a reused ticket")
+	d := tab.add(Chunk{Seq: 13, Items: 5})
+	require.Equal(t, uint32(2), d.ticket)
+	require.Equal(t, 5, d.items)
+	require.Equal(t, 3, tab.len())
 }

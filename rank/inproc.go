@@ -1,25 +1,24 @@
 package rank
 
 import (
-	"context"
 	"fmt"
 	"sync"
 	"time"
+
+	"github.com/mw-hpc/mw/internal/frame"
 )
 
-// InprocNet is an in-process network of ranks joined by channels: the transport of unit
-// tests, of fault injection and of simulations with many workers. Messages are copied on
+// InprocNet is an in-process network of ranks: the transport of tests, of fault injection
+// and of a job run without mpirun (RunInProcess, and a world of one). Frames are copied on
 // Send, as a real network would, so no two ranks share a buffer.
 //
-// Faults are methods on the network, not on the Transport interface: Kill, SetDelay,
-// Duplicate and Inject. They are safe to call while the ranks run.
+// Faults are methods on the network, not on the Transport interface: Kill, SetDelay and
+// Duplicate. They are safe to call while the ranks run.
 type InprocNet struct {
-	boxes  []chan Msg
+	ranks  []*inproc
 	bcasts []chan []byte
-	intr   []chan struct{} // a pending Interrupt of each rank's Recv
 	hosts  []string
-
-	share bool // Send passes buffers without copying (the single-process run)
+	share  bool // Send passes frames without copying (the single-process run)
 
 	mu        sync.Mutex
 	dead      error         // set by Kill: every later call on every rank fails with it
@@ -28,32 +27,29 @@ type InprocNet struct {
 	duplicate []bool
 }
 
-// NewInprocNet returns a network of size ranks whose mailboxes hold up to depth messages
-// each (a full mailbox blocks the sender, as a slow receiver would).
-func NewInprocNet(size, depth int) *InprocNet {
-	if depth < 1 {
-		depth = 1
-	}
+// NewInprocNet returns a network of size ranks.
+func NewInprocNet(size int) *InprocNet {
 	n := &InprocNet{
-		boxes:     make([]chan Msg, size),
+		ranks:     make([]*inproc, size),
 		bcasts:    make([]chan []byte, size),
-		intr:      make([]chan struct{}, size),
 		hosts:     make([]string, size),
 		deadCh:    make(chan struct{}),
 		delay:     make([]time.Duration, size),
 		duplicate: make([]bool, size),
 	}
-	for i := range n.boxes {
-		n.boxes[i] = make(chan Msg, depth)
+	for i := range n.ranks {
+		n.ranks[i] = &inproc{net: n, rank: i, wake: make(chan struct{}, 1)}
 		n.bcasts[i] = make(chan []byte, 1)
-		n.intr[i] = make(chan struct{}, 1)
 		n.hosts[i] = "inproc"
 	}
 	return n
 }
 
+// Size is the number of ranks of the network.
+func (n *InprocNet) Size() int { return len(n.ranks) }
+
 // Rank returns rank r's endpoint of the network.
-func (n *InprocNet) Rank(r int) Transport { return &inproc{net: n, rank: r} }
+func (n *InprocNet) Rank(r int) Transport { return n.ranks[r] }
 
 // Kill simulates the death of rank r as mpirun sees it: the whole job ends, so every
 // pending and later call on every rank fails with an error naming r.
@@ -63,25 +59,25 @@ func (n *InprocNet) Kill(r int) {
 	if n.dead == nil {
 		n.dead = fmt.Errorf("rank %d died", r)
 		close(n.deadCh)
+		for _, p := range n.ranks {
+			p.Wake()
+		}
 	}
 }
 
-// SetDelay makes every message sent by rank r arrive d later (the sender does not wait).
+// SetDelay makes every frame sent by rank r arrive d later (the sender does not wait).
 func (n *InprocNet) SetDelay(r int, d time.Duration) {
 	n.mu.Lock()
 	n.delay[r] = d
 	n.mu.Unlock()
 }
 
-// Duplicate makes every message sent by rank r arrive twice.
+// Duplicate makes every frame sent by rank r arrive twice.
 func (n *InprocNet) Duplicate(r int, on bool) {
 	n.mu.Lock()
 	n.duplicate[r] = on
 	n.mu.Unlock()
 }
-
-// Inject delivers m to rank to as if rank m.From had sent it, bypassing every check.
-func (n *InprocNet) Inject(to int, m Msg) { n.boxes[to] <- m }
 
 func (n *InprocNet) fault(r int) (error, time.Duration, bool) {
 	n.mu.Lock()
@@ -89,18 +85,31 @@ func (n *InprocNet) fault(r int) (error, time.Duration, bool) {
 	return n.dead, n.delay[r], n.duplicate[r]
 }
 
+// inproc is one rank's endpoint: a mailbox that other ranks append to, and a wake channel.
 type inproc struct {
-	net    *InprocNet
-	rank   int
+	net  *InprocNet
+	rank int
+	wake chan struct{} // a frame arrived or Wake was called since the last Wait
+
 	mu     sync.Mutex
+	box    []inprocFrame // frames arrived, oldest first, from head
+	head   int
 	closed bool
+}
+
+type inprocFrame struct {
+	from  int
+	frame []byte
 }
 
 var _ Transport = (*inproc)(nil)
 
 func (t *inproc) Rank() int    { return t.rank }
-func (t *inproc) Size() int    { return len(t.net.boxes) }
+func (t *inproc) Size() int    { return len(t.net.ranks) }
 func (t *inproc) Host() string { return t.net.hosts[t.rank] }
+
+// Own runs loop on the calling goroutine: nothing in process needs a thread of its own.
+func (t *inproc) Own(loop func() error) error { return loop() }
 
 func (t *inproc) check() error {
 	t.mu.Lock()
@@ -115,7 +124,9 @@ func (t *inproc) check() error {
 	return nil
 }
 
-func (t *inproc) Send(ctx context.Context, to int, m Msg) error {
+// Send delivers a copy of frame to rank to's mailbox (the frame itself when the network
+// shares buffers) and gives frame back.
+func (t *inproc) Send(to int, f []byte) error {
 	if err := t.check(); err != nil {
 		return err
 	}
@@ -123,62 +134,83 @@ func (t *inproc) Send(ctx context.Context, to int, m Msg) error {
 		return fmt.Errorf("send to rank %d: no such rank (size %d)", to, t.Size())
 	}
 	_, delay, dup := t.net.fault(t.rank)
-	m.From = t.rank
-	if !t.net.share {
-		m.Data = append([]byte(nil), m.Data...)
-	}
 	copies := 1
 	if dup {
 		copies = 2
 	}
-	if delay > 0 {
-		// Deliver later without blocking the sender; order between delayed messages of
-		// one sender is kept only up to timer resolution, as on a real network with
-		// several paths.
-		time.AfterFunc(delay, func() { _ = t.deliver(ctx, to, m, copies) })
-		return nil
-	}
-	return t.deliver(ctx, to, m, copies)
-}
-
-func (t *inproc) deliver(ctx context.Context, to int, m Msg, copies int) error {
 	for i := 0; i < copies; i++ {
-		select {
-		case t.net.boxes[to] <- m:
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-t.net.deadCh:
-			return t.check()
+		c := f
+		if !t.net.share || i > 0 {
+			c = append(frame.Get(len(f))[:0], f...)
 		}
+		if delay > 0 {
+			// Delivered later without blocking the sender; order between delayed frames of
+			// one sender is kept only up to timer resolution, as on a real network with
+			// several paths.
+			time.AfterFunc(delay, func() { t.net.ranks[to].deliver(t.rank, c) })
+			continue
+		}
+		t.net.ranks[to].deliver(t.rank, c)
+	}
+	if !t.net.share {
+		frame.Put(f)
 	}
 	return nil
 }
 
-func (t *inproc) Recv(ctx context.Context) (Msg, error) {
-	if err := t.check(); err != nil {
-		return Msg{}, err
-	}
-	select {
-	case m := <-t.net.boxes[t.rank]:
-		return m, nil
-	case <-t.net.intr[t.rank]:
-		return Msg{}, errInterrupted
-	case <-ctx.Done():
-		return Msg{}, ctx.Err()
-	case <-t.net.deadCh:
-		return Msg{}, t.check()
-	}
+// deliver appends a frame from rank from to the mailbox and wakes the rank.
+func (t *inproc) deliver(from int, f []byte) {
+	t.mu.Lock()
+	t.box = append(t.box, inprocFrame{from: from, frame: f})
+	t.mu.Unlock()
+	t.Wake()
 }
 
-// Interrupt implements interrupter.
-func (t *inproc) Interrupt() {
+// inject delivers frame to this rank as if rank from had sent it, bypassing every check.
+func (t *inproc) inject(from int, f []byte) { t.deliver(from, f) }
+
+func (t *inproc) Recv() (int, []byte, bool, error) {
+	if err := t.check(); err != nil {
+		return 0, nil, false, err
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.head == len(t.box) {
+		return 0, nil, false, nil
+	}
+	m := t.box[t.head]
+	t.box[t.head] = inprocFrame{}
+	t.head++
+	if t.head == len(t.box) {
+		t.box, t.head = t.box[:0], 0
+	}
+	return m.from, m.frame, true, nil
+}
+
+// Wait blocks until a frame arrives or Wake is called (or h.Within passes).
+func (t *inproc) Wait(h WaitHint) error {
+	var timeout <-chan time.Time
+	if h.Within > 0 {
+		tm := time.NewTimer(h.Within)
+		defer tm.Stop()
+		timeout = tm.C
+	}
 	select {
-	case t.net.intr[t.rank] <- struct{}{}:
+	case <-t.wake:
+	case <-timeout:
+	case <-t.net.deadCh:
+	}
+	return nil
+}
+
+func (t *inproc) Wake() {
+	select {
+	case t.wake <- struct{}{}:
 	default: // one is pending already
 	}
 }
 
-func (t *inproc) Broadcast(ctx context.Context, root int, data []byte) error {
+func (t *inproc) Broadcast(root int, data []byte) error {
 	if err := t.check(); err != nil {
 		return err
 	}
@@ -189,8 +221,6 @@ func (t *inproc) Broadcast(ctx context.Context, root int, data []byte) error {
 			}
 			select {
 			case t.net.bcasts[r] <- append([]byte(nil), data...):
-			case <-ctx.Done():
-				return ctx.Err()
 			case <-t.net.deadCh:
 				return t.check()
 			}
@@ -204,8 +234,6 @@ func (t *inproc) Broadcast(ctx context.Context, root int, data []byte) error {
 		}
 		copy(data, b)
 		return nil
-	case <-ctx.Done():
-		return ctx.Err()
 	case <-t.net.deadCh:
 		return t.check()
 	}

@@ -5,9 +5,10 @@ import (
 	"fmt"
 	"os"
 	"runtime"
-	"strconv"
 	"sync"
 	"time"
+
+	"github.com/mw-hpc/mw/launch"
 )
 
 // stopTimeout bounds how long the manager waits for the workers to acknowledge a stop (a
@@ -18,8 +19,7 @@ var stopTimeout = 30 * time.Second
 // in one process when the transport has a single rank. On the manager it returns the run's
 // Stats and the job's error (nil on success); on a worker it returns nil once the manager
 // stops it (also after the worker gave up and told the manager why, which the manager
-// reports), or an error: the transport failed, the context was cancelled, or the
-// manager could not be told.
+// reports), or an error: the transport failed, or the context was cancelled.
 func Run(ctx context.Context, t Transport, job Job, cfg Config) (Stats, error) {
 	if err := cfg.validate(); err != nil {
 		return Stats{}, err
@@ -27,25 +27,10 @@ func Run(ctx context.Context, t Transport, job Job, cfg Config) (Stats, error) {
 	if job.Name == "" {
 		job.Name = "job"
 	}
-	if b, ok := t.(sleepBounder); ok {
-		b.boundSleep(cfg.WakeWithin) // 0 lifts a bound an earlier run on t set
-	}
 	switch {
 	case t.Size() == 1:
 		return runAlone(ctx, t, job, cfg)
 	case t.Rank() == 0:
-		// On MPI the manager's loop runs on the goroutine that owns MPI and polls it
-		// directly: the manager alone uses the transport on rank 0.
-		if o, ok := t.(owner); ok {
-			var (
-				st  Stats
-				err error
-			)
-			if oerr := o.RunOwned(func(ot Transport) { st, err = runManager(ctx, ot, job, cfg) }); oerr != nil {
-				return st, oerr
-			}
-			return st, err
-		}
 		return runManager(ctx, t, job, cfg)
 	default:
 		ctx, stop := outlive(ctx, workerGrace)
@@ -53,6 +38,10 @@ func Run(ctx context.Context, t Transport, job Job, cfg Config) (Stats, error) {
 		return Stats{}, runWorker(ctx, t, job, cfg)
 	}
 }
+
+// parentCheck is how often a single rank started by a launcher checks that it is still
+// there.
+const parentCheck = 250 * time.Millisecond
 
 // workerGrace is how long a worker rank outlives its cancelled context: a signal (Ctrl-C,
 // scancel's SIGTERM) reaches every rank of a job at once, and a worker that quit at once
@@ -66,51 +55,6 @@ func outlive(ctx context.Context, grace time.Duration) (context.Context, func())
 	later, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	stopWatch := context.AfterFunc(ctx, func() { time.AfterFunc(grace, cancel) })
 	return later, func() { stopWatch(); cancel() }
-}
-
-// sleepBounder is a Transport whose ranks sleep between polls (MPI): boundSleep bounds
-// those sleeps (Config.WakeWithin). Safe for concurrent use.
-type sleepBounder interface {
-	boundSleep(d time.Duration)
-}
-
-// patience is a Transport whose ranks poll for messages (MPI), told by a worker rank what
-// its other goroutines are doing (pollHints); nil takes that back. setPatience is safe for
-// concurrent use.
-type patience interface {
-	setPatience(h pollHints)
-}
-
-// pollHints is what a worker rank tells the transport that polls for it. Its methods are
-// called by the goroutine that receives, and are safe for concurrent use.
-type pollHints interface {
-	// patient reports that nothing waits for the next message (every computing goroutine
-	// has a chunk in hand): the polling sleeps (until rung, or on timers) rather than
-	// spinning for it.
-	patient() bool
-	// computing reports that a goroutine other than the polling one computes a chunk: a
-	// rank bound to one core yields it in each spinning poll, so that the computation runs.
-	computing() bool
-}
-
-// sleeper is a Transport whose rank sleeps between polls (MPI): sleeps counts the sleeps
-// so far, and those that a peer's ring ended. Called by the goroutine that receives.
-type sleeper interface {
-	sleeps() (slept, rung uint64)
-}
-
-// frameRecycler is a Transport that can deliver small messages in pooled buffers
-// (Msg.frame) rather than in new ones, for a receiver that puts them back once done with
-// their Data, as the manager does with results (a buffer it drops is only garbage):
-// recycleFrames asks for that. Called once, by the goroutine that receives.
-type frameRecycler interface {
-	recycleFrames()
-}
-
-// owner is a Transport with a goroutine that owns it (MPI): RunOwned runs a function on that
-// goroutine and gives it a Transport that skips the hand-offs to it.
-type owner interface {
-	RunOwned(f func(owned Transport)) error
 }
 
 func (c Config) validate() error {
@@ -148,7 +92,7 @@ const autoThreadsNote = " (the rank's share of its node's CPUs)"
 // in-process network that shares buffers instead of copying them, so the same code computes
 // the same bytes as a multi-rank run.
 func runAlone(ctx context.Context, t Transport, job Job, cfg Config) (Stats, error) {
-	net := NewInprocNet(2, 1024)
+	net := NewInprocNet(2)
 	net.share = true
 	net.hosts[0], net.hosts[1] = t.Host(), t.Host()
 	if cfg.Threads == 0 {
@@ -182,9 +126,9 @@ func runAlone(ctx context.Context, t Transport, job Job, cfg Config) (Stats, err
 	return st, err
 }
 
-// launcherGone is the error of a rank whose launcher (mpirun, orted, slurmstepd), the
-// process with pid, is gone: an MPI rank's (wire.checkParent) or a single rank's.
-func launcherGone(pid int) error {
+// LauncherGone is the error of a rank whose launcher (mpirun, orted, slurmstepd), the
+// process with pid, is gone: an MPI rank's (its transport checks) or a single rank's.
+func LauncherGone(pid int) error {
 	return fmt.Errorf("the launcher (pid %d) is gone; this rank stops", pid)
 }
 
@@ -193,7 +137,7 @@ func launcherGone(pid int) error {
 // orphan would run on unseen, and could write an output another run is resuming. stop
 // ends the watch.
 func watchLauncher(ctx context.Context, launcher int) (_ context.Context, stop func(), gone error) {
-	gone = launcherGone(launcher)
+	gone = LauncherGone(launcher)
 	ctx, cancel := context.WithCancelCause(ctx)
 	done := make(chan struct{})
 	go func() {
@@ -220,21 +164,15 @@ func watchLauncher(ctx context.Context, launcher int) (_ context.Context, stop f
 // on the node, as the launcher reports them (the manager's rank, mostly idle, not counted).
 func autoThreads(rank int) int {
 	n := runtime.NumCPU()
-	local := envInt("OMPI_COMM_WORLD_LOCAL_SIZE", envInt("SLURM_NTASKS_PER_NODE", 0))
+	l := launch.FromEnv()
+	local := l.LocalSize
 	if local <= 0 {
 		return n
 	}
-	if rank-envInt("OMPI_COMM_WORLD_LOCAL_RANK", rank) == 0 && local > 1 {
-		local-- // this node also holds the manager
+	if rank == l.LocalRank && local > 1 {
+		local-- // the node's first rank is rank 0: this node also holds the manager
 	}
 	return max(1, n/local)
-}
-
-func envInt(name string, def int) int {
-	if v, err := strconv.Atoi(os.Getenv(name)); err == nil {
-		return v
-	}
-	return def
 }
 
 // RunInProcess runs job on a manager and the given number of worker ranks, all goroutines
@@ -244,7 +182,7 @@ func RunInProcess(ctx context.Context, workers int, job Job, cfg Config) (Stats,
 	if workers < 1 {
 		return Stats{}, fmt.Errorf("workers %d: must be at least 1", workers)
 	}
-	net := NewInprocNet(workers+1, 1024)
+	net := NewInprocNet(workers + 1)
 	errs := make([]error, workers+1) // by rank
 	var wg sync.WaitGroup
 	for r := 1; r <= workers; r++ {

@@ -12,31 +12,30 @@ import (
 	"time"
 
 	"github.com/mw-hpc/mw/internal/cpuclock"
+	"github.com/mw-hpc/mw/internal/frame"
 )
 
 // This file simulates the engine at a scale this machine cannot hold: the real manager
-// (runManager, unchanged) runs against a SimNet of thousands of simulated workers, on a
-// virtual clock.
+// (its owner loop and step function, unchanged) runs against a SimNet of thousands of
+// simulated worker ranks, on a virtual clock. Each simulated worker runs the real worker
+// step function: the protocol is the same code as under MPI; only the network, the
+// computing threads and the clock are modelled.
 //
 // Why a virtual clock: 100,000 workers cannot be goroutines that really sleep (their
 // timers, stacks and the scheduler would be what is measured), and a wall clock would make
-// every result depend on the machine's load. So the workers are event-driven state
-// machines inside the SimNet that speak the worker protocol (setup -> ready [+ asks],
-// task -> result after the chunk's virtual compute time [+ ask], stop -> stop), and time is
-// a discrete-event clock: the manager's clock advances by the CPU time its own goroutine
-// really spends between transport calls (the thread's CPU clock, so other processes on the
-// machine do not count), or by a fixed cost per call for deterministic tests; every message
-// costs the modelled latency, bandwidth and per-message overhead; a Recv with nothing
-// arrived jumps the clock to the next arrival. The manager's code, its data structures and
-// its real per-message cost are therefore what the simulation measures; the network and the
-// workers are the model.
+// every result depend on the machine's load. So time is a discrete-event clock: the
+// manager's clock advances by the CPU time its own goroutine really spends between
+// transport calls (the thread's CPU clock, so other processes on the machine do not count),
+// or by a fixed cost per frame for deterministic tests; every frame costs the modelled
+// latency, bandwidth and per-message overhead; a chunk takes its items' modelled time on one
+// of its worker's threads; a Wait with nothing arrived jumps the clock to the next event.
 
 // NetModel is the simulated network: LogGP's latency L, overhead o and gap per byte 1/B.
-// A message of n bytes (header included) sent at time s by a rank whose link is idle
-// arrives at s + Overhead + n/Bandwidth + Latency and is ready for the receiver Overhead
-// later. The manager's link is shared: its sends leave one after the other, and messages to
-// it are serialized on its incoming link and by its receive overhead, in arrival order.
-// Between two ranks messages never overtake (MPI's ordering rule).
+// A message of n bytes sent at time s by a rank whose link is idle arrives at s + Overhead +
+// n/Bandwidth + Latency and is ready for the receiver Overhead later. The manager's link is
+// shared: its sends leave one after the other, and messages to it are serialized on its
+// incoming link and by its receive overhead, in arrival order. Between two ranks messages
+// never overtake (MPI's ordering rule).
 type NetModel struct {
 	Latency   time.Duration // one-way wire latency
 	Bandwidth float64       // bytes per second of one link
@@ -56,9 +55,9 @@ var NetCluster = NetModel{Latency: 2 * time.Microsecond, Bandwidth: 10e9, Overhe
 // SimConfig describes one simulated run.
 type SimConfig struct {
 	Workers int      // simulated worker ranks
-	Threads int      // computing threads per worker (default 1)
+	Threads int      // computing threads per worker rank (default 1)
 	Net     NetModel // the network (default NetLocal)
-	Engine  Config   // the manager's configuration (Window, Mode, Backups, ...); Threads is ignored
+	Engine  Config   // the configuration (Window, Mode, Backups, ...); Threads is ignored
 	Items   uint64   // items in the job
 	Chunk   int      // items per chunk; 0 for the engine's automatic sizing (--chunk auto)
 	Item    time.Duration
@@ -67,37 +66,38 @@ type SimConfig struct {
 	ItemTime func(i uint64) time.Duration
 	// ResultBytes is the size of an item's result (default 24, a selftest line).
 	ResultBytes int
-	// ManagerCost, when > 0, charges the manager this much virtual time per transport call
-	// instead of its measured CPU time: a deterministic run, for tests.
+	// ManagerCost, when > 0, charges the manager this much virtual time per frame it sends
+	// or receives instead of its measured CPU time: a deterministic run, for tests.
 	ManagerCost time.Duration
 	// ManagerSpeed divides the manager's measured CPU time (2 = a core twice as fast as
 	// this one); 0 means 1.
 	ManagerSpeed float64
-	// MemEvery, when > 0, samples the live heap (after a GC) every MemEvery messages the
+	// MemEvery, when > 0, samples the live heap (after a GC) every MemEvery frames the
 	// manager receives; SimResult.PeakHeap is the largest sample.
 	MemEvery int
 }
 
 // SimResult is what a simulated run predicts.
 type SimResult struct {
-	Stats       Stats         // the manager's own report (Wall is real time)
+	Stats       Stats         // the manager's own report (Wall is virtual time)
 	Makespan    time.Duration // virtual time from the manager's start to Run's return
 	Work        time.Duration // compute time of every item, summed (each item once)
 	Efficiency  float64       // Work / (Workers x Threads x Makespan)
 	ManagerBusy time.Duration // virtual time charged to the manager's goroutine
-	Messages    uint64        // messages the manager sent and received
+	Messages    uint64        // frames the manager sent and received
+	Records     uint64        // records in them: a chunk or an answer each, mostly
 	Real        time.Duration // real time the simulation took
 	PeakHeap    uint64        // largest live heap sampled (MemEvery), bytes
-	Chunks      uint64        // chunks issued (fresh, retried and backups)
+	Chunks      uint64        // chunks read from the source (retries and backups not counted)
 	MaxChunk    int           // most items in one chunk issued
 }
 
-// MsgRate is the manager's message rate over the run, messages per virtual second.
+// MsgRate is the manager's message rate over the run, frames per virtual second.
 func (r SimResult) MsgRate() float64 { return float64(r.Messages) / r.Makespan.Seconds() }
 
-// Capacity is the message rate the manager sustains when it never waits: messages per
-// second of its charged time.
-func (r SimResult) Capacity() float64 { return float64(r.Messages) / r.ManagerBusy.Seconds() }
+// Capacity is the record rate the manager sustains when it never waits: records (chunks
+// sent, answers received) per second of its charged time.
+func (r SimResult) Capacity() float64 { return float64(r.Records) / r.ManagerBusy.Seconds() }
 
 // ExpItemTime returns item times drawn from an exponential distribution of the given mean,
 // a pure function of the item number and seed.
@@ -139,49 +139,48 @@ func Simulate(ctx context.Context, sc SimConfig) (SimResult, error) {
 	if cfg.Window == 0 {
 		cfg.Window = DefaultConfig().Window
 	}
+	cfg.Threads = max(sc.Threads, 1)
 	cfg.Progress, cfg.OnProgress, cfg.Trace = 0, nil, nil
+	if err := cfg.validate(); err != nil {
+		return SimResult{}, fmt.Errorf("simulate: %w", err)
+	}
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
-	net := NewSimNet(sc, cfg)
-	job := net.job(sc)
+	net := newSimNet(sc, cfg)
 	begin := time.Now()
 	net.start()
-	st, err := Run(ctx, net, job, cfg)
+	st, err := runManager(ctx, net, net.job(sc), cfg)
 	net.mu.Lock()
+	defer net.mu.Unlock()
 	net.enter()
 	res := SimResult{
-		Stats: st, Makespan: time.Duration(net.now), Work: time.Duration(net.chunkWork(0, sc.Items)),
-		ManagerBusy: time.Duration(net.busy), Messages: net.msgsIn + net.msgsOut,
+		Stats: st, Makespan: time.Duration(net.now_), Work: time.Duration(net.chunkWork(0, sc.Items)),
+		ManagerBusy: time.Duration(net.busy), Messages: net.msgsIn + net.msgsOut, Records: net.records,
 		Real: time.Since(begin), PeakHeap: net.peakHeap, Chunks: net.tasks, MaxChunk: net.maxChunk,
 	}
 	if err == nil && net.err != nil {
 		err = net.err
 	}
-	net.mu.Unlock()
 	if res.Makespan > 0 {
-		res.Efficiency = float64(res.Work) / (float64(sc.Workers*net.threads) * float64(res.Makespan))
+		res.Efficiency = float64(res.Work) / (float64(sc.Workers*cfg.Threads) * float64(res.Makespan))
 	}
 	return res, err
 }
 
-// SimNet is rank 0's Transport onto a network of simulated workers (see the comment at the
-// top of this file). Concurrency: one goroutine, the manager's, is meant to call it, locked
-// to its OS thread when the manager's CPU time is measured (Simulate does both); calls are
-// serialized by a mutex, so a second goroutine (a progress reporter) is safe but its time
-// is not charged.
+// SimNet is rank 0's Transport onto a network of simulated worker ranks (see the comment at
+// the top of this file). Concurrency: the manager's owner loop calls it, locked to its OS
+// thread when its CPU time is measured (Simulate does both); calls are serialized by a
+// mutex, so another goroutine (a progress reporter) is safe but its time is not charged.
 type SimNet struct {
 	mu      sync.Mutex
 	model   NetModel
-	workers int
 	threads int
-	window  int
-	pull    bool
 	item    int64
 	itemFn  func(uint64) time.Duration
 	resB    int
 
 	// Virtual time, in nanoseconds.
-	now      int64 // the manager's clock
+	now_     int64 // the manager's clock
 	busy     int64 // charged to the manager
 	fixed    int64 // ManagerCost
 	speed    float64
@@ -195,17 +194,14 @@ type SimNet struct {
 
 	events evHeap
 	nextID uint64
-	inbox  []simEvent // messages arrived at the manager, in order; head at ihead
+	inbox  []simEvent // frames arrived at the manager, in order; head at ihead
 	ihead  int
 
-	ws    []simWorker
-	queue []simTask // each worker's task queue: qcap entries from w*qcap
-	qcap  int
-
-	zeros []byte // result data (read-only, shared)
-	ready []byte // every worker's ready message
+	ws    []simWorker // by rank; 0 unused
+	zeros []byte      // result data (read-only, shared)
 
 	msgsIn, msgsOut uint64
+	records         uint64
 	tasks           uint64
 	maxChunk        int
 	closed          bool
@@ -214,38 +210,36 @@ type SimNet struct {
 	peakHeap        uint64
 }
 
+// simWorker is one simulated worker rank: the real worker step function, and its threads
+// modelled as a queue of chunks and a count of threads computing.
 type simWorker struct {
-	head, n int32 // queued tasks
-	busy    int32 // threads computing
-	stopped bool
-	ready   bool
+	w     *worker
+	queue []simTask // chunks waiting for a thread, oldest first
+	busy  int       // threads computing
 }
 
+// simTask is a chunk a simulated worker holds: its task (its data let go: the frame it
+// came in went back to its pool) and the first item and count its data said.
 type simTask struct {
-	seq     uint64
-	work    int64
-	items   int32
-	attempt uint8
+	task
+	first uint64
 }
 
 const (
-	evWorker  uint8 = iota // a message reaches a worker
+	evWorker  uint8 = iota // a frame reaches a worker
 	evDone                 // a worker's thread finishes a chunk
-	evManager              // a message reaches the manager's link
+	evManager              // a frame reaches the manager's link
 )
 
 type simEvent struct {
-	t       int64
-	id      uint64
-	seq     uint64
-	work    int64
-	rank    int32
-	bytes   int32 // tasks and results: the chunk's items; ready: the data's length
-	ev      uint8
-	kind    Kind
-	attempt uint8
-	thread  uint16
-	ask     bool // answers in pull mode: Msg.Ask
+	t      int64
+	id     uint64
+	rank   int32
+	ev     uint8
+	thread uint16
+	frame  []byte  // evWorker, evManager
+	task   simTask // evDone
+	work   int64   // evDone
 }
 
 var (
@@ -253,12 +247,11 @@ var (
 	_ costClock = (*SimNet)(nil)
 )
 
-// NewSimNet returns the manager's end of a simulated network of sc.Workers workers that
-// follow cfg's window and mode. Simulate is the usual way in.
-func NewSimNet(sc SimConfig, cfg Config) *SimNet {
+// newSimNet returns the manager's end of a simulated network of sc.Workers workers that
+// follow cfg's window and mode.
+func newSimNet(sc SimConfig, cfg Config) *SimNet {
 	n := &SimNet{
-		model: sc.Net, workers: sc.Workers, threads: max(sc.Threads, 1), window: max(cfg.Window, 1),
-		pull: cfg.Mode == Pull, item: int64(sc.Item), itemFn: sc.ItemTime, resB: sc.ResultBytes,
+		model: sc.Net, threads: cfg.Threads, item: int64(sc.Item), itemFn: sc.ItemTime, resB: sc.ResultBytes,
 		fixed: int64(sc.ManagerCost), speed: sc.ManagerSpeed, memEvery: sc.MemEvery,
 	}
 	if n.model == (NetModel{}) {
@@ -271,10 +264,9 @@ func NewSimNet(sc SimConfig, cfg Config) *SimNet {
 		n.speed = 1
 	}
 	n.ws = make([]simWorker, sc.Workers+1)
-	n.qcap = n.threads * n.window
-	n.queue = make([]simTask, (sc.Workers+1)*n.qcap)
-	n.ready = binary.LittleEndian.AppendUint32(nil, uint32(n.threads))
-	n.ready = append(n.ready, "sim"...)
+	for r := 1; r <= sc.Workers; r++ {
+		n.ws[r].w = newWorker(cfg, "sim")
+	}
 	n.events = make(evHeap, 0, 2*sc.Workers+16)
 	return n
 }
@@ -296,20 +288,27 @@ func (n *SimNet) start() {
 
 // enter charges the manager for its CPU time since it last left a SimNet call. The thread's
 // CPU clock is read once per call (a system call); the SimNet's own time since the previous
-// read, measured on the cheap wall clock, and the cost of one read are not charged.
+// read, measured on the cheap wall clock, and the cost of one read are not charged. On the
+// fixed clock, frames are charged where they are sent or received (charge).
 func (n *SimNet) enter() {
-	d := n.fixed
-	if d == 0 {
-		cpu := int64(cpuclock.Thread())
-		n.inside = time.Now()
-		d = max(cpu-n.lastCPU-n.simTime-n.calib, 0)
-		if n.speed != 1 {
-			d = int64(float64(d) / n.speed)
-		}
-		n.lastCPU = cpu
+	if n.fixed != 0 {
+		return
 	}
-	n.now += d
+	cpu := int64(cpuclock.Thread())
+	n.inside = time.Now()
+	d := max(cpu-n.lastCPU-n.simTime-n.calib, 0)
+	if n.speed != 1 {
+		d = int64(float64(d) / n.speed)
+	}
+	n.lastCPU = cpu
+	n.now_ += d
 	n.busy += d
+}
+
+// charge charges the fixed cost of one frame, on the fixed clock.
+func (n *SimNet) charge() {
+	n.now_ += n.fixed
+	n.busy += n.fixed
 }
 
 func (n *SimNet) exit() {
@@ -332,10 +331,13 @@ func (n *SimNet) push(e simEvent) {
 func (n *SimNet) Rank() int { return 0 }
 
 // Size is the number of ranks: the manager and the simulated workers.
-func (n *SimNet) Size() int { return n.workers + 1 }
+func (n *SimNet) Size() int { return len(n.ws) }
 
 // Host names the simulated machine.
 func (n *SimNet) Host() string { return "sim" }
+
+// Own runs the manager's loop on the calling goroutine.
+func (n *SimNet) Own(loop func() error) error { return loop() }
 
 // Close ends the network; later calls fail with ErrClosed.
 func (n *SimNet) Close() error {
@@ -346,52 +348,130 @@ func (n *SimNet) Close() error {
 }
 
 // Broadcast from the manager costs nothing in the model (the simulated job has no setup).
-func (n *SimNet) Broadcast(ctx context.Context, root int, data []byte) error {
+func (n *SimNet) Broadcast(root int, _ []byte) error {
 	if root != 0 {
 		return fmt.Errorf("simulated broadcast from rank %d: only the manager broadcasts", root)
 	}
 	return nil
 }
 
+// Wake does nothing: the manager's Wait never blocks for real.
+func (n *SimNet) Wake() {}
+
+// now implements costClock: the virtual time.
+func (n *SimNet) now() monoTime {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return monoTime(n.now_)
+}
+
 // managerTime implements costClock: the virtual time charged to the manager so far, up to
-// its latest Send or Recv. It charges nothing itself: it reads no clock.
+// its latest call. It charges nothing itself: it reads no clock.
 func (n *SimNet) managerTime() time.Duration {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	return time.Duration(n.busy)
 }
 
-// Send queues m for simulated worker to: it leaves when the manager's link is free.
-func (n *SimNet) Send(ctx context.Context, to int, m Msg) error {
+// Send queues frame f for simulated worker to: it leaves when the manager's link is free.
+func (n *SimNet) Send(to int, f []byte) error {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.enter()
+	defer n.exit()
+	switch {
+	case n.closed:
+		return ErrClosed
+	case n.err != nil:
+		return n.err
+	case to < 1 || to >= len(n.ws):
+		return fmt.Errorf("send to rank %d: no such rank (size %d)", to, len(n.ws))
+	}
+	n.charge()
+	tx := max(n.now_, n.txFree) + int64(n.model.Overhead) + n.transfer(len(f))
+	n.txFree = tx
+	n.push(simEvent{ev: evWorker, t: tx + int64(n.model.Latency), rank: int32(to), frame: f})
+	n.msgsOut++
+	n.records += uint64(answersIn(f))
+	return nil
+}
+
+// Recv returns the next frame that has arrived at the manager by now, if any.
+func (n *SimNet) Recv() (int, []byte, bool, error) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	n.enter()
 	defer n.exit()
 	if n.closed {
-		return ErrClosed
+		return 0, nil, false, ErrClosed
 	}
+	n.advance(n.now_)
 	if n.err != nil {
-		return n.err
+		return 0, nil, false, n.err
 	}
-	if to < 1 || to > n.workers {
-		return fmt.Errorf("send to rank %d: no such rank (size %d)", to, n.workers+1)
+	if n.ihead == len(n.inbox) || n.inbox[n.ihead].t > n.now_ {
+		return 0, nil, false, nil
 	}
-	e := simEvent{ev: evWorker, rank: int32(to), kind: m.Kind, seq: m.Seq, attempt: uint8(m.Attempt)}
-	if m.Kind == KindTask {
-		if len(m.Data) != 16 {
-			return fmt.Errorf("simulated task of %d bytes, want 16", len(m.Data))
+	e := n.inbox[n.ihead]
+	n.inbox[n.ihead] = simEvent{}
+	n.ihead++
+	if n.ihead > 1024 && 2*n.ihead > len(n.inbox) {
+		k := copy(n.inbox, n.inbox[n.ihead:])
+		clear(n.inbox[k:])
+		n.inbox, n.ihead = n.inbox[:k], 0
+	}
+	n.charge()
+	n.msgsIn++
+	n.records += uint64(answersIn(e.frame))
+	if n.memEvery > 0 {
+		if n.recvs++; n.recvs%n.memEvery == 0 {
+			n.sampleHeap()
 		}
-		first, count := binary.LittleEndian.Uint64(m.Data), binary.LittleEndian.Uint64(m.Data[8:])
-		e.work, e.bytes = n.chunkWork(first, count), int32(count)
-		n.tasks++
-		n.maxChunk = max(n.maxChunk, int(count))
 	}
-	tx := max(n.now, n.txFree) + int64(n.model.Overhead) + n.transfer(HeaderLen+len(m.Data))
-	n.txFree = tx
-	e.t = tx + int64(n.model.Latency)
-	n.push(e)
-	n.msgsOut++
-	return nil
+	return int(e.rank), e.frame, true, nil
+}
+
+// Wait jumps the clock to the next arrival at the manager (h.Within at most), running the
+// simulated workers meanwhile.
+func (n *SimNet) Wait(h WaitHint) error {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.enter()
+	defer n.exit()
+	limit := int64(math.MaxInt64)
+	if h.Within > 0 {
+		limit = n.now_ + int64(h.Within)
+	}
+	for {
+		if n.ihead < len(n.inbox) {
+			n.now_ = max(n.now_, min(n.inbox[n.ihead].t, limit))
+			return nil
+		}
+		if len(n.events) == 0 {
+			if limit == math.MaxInt64 {
+				return errors.New("simulation: the manager waits for a message that no worker will send")
+			}
+			n.now_ = limit
+			return nil
+		}
+		t := n.events[0].t
+		if t > limit {
+			n.now_ = limit
+			return nil
+		}
+		n.now_ = max(n.now_, t)
+		n.advance(n.now_)
+		if n.err != nil {
+			return n.err
+		}
+	}
+}
+
+// advance applies every event due by t.
+func (n *SimNet) advance(t int64) {
+	for len(n.events) > 0 && n.events[0].t <= t && n.err == nil {
+		n.process(n.events.pop())
+	}
 }
 
 func (n *SimNet) chunkWork(first, count uint64) int64 {
@@ -405,64 +485,91 @@ func (n *SimNet) chunkWork(first, count uint64) int64 {
 	return w
 }
 
-// Recv returns the next message to arrive at the manager, advancing the virtual clock to
-// its arrival when none has arrived yet.
-func (n *SimNet) Recv(ctx context.Context) (Msg, error) {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	n.enter()
-	defer n.exit()
-	if n.closed {
-		return Msg{}, ErrClosed
+// process applies one event at its time.
+func (n *SimNet) process(e simEvent) {
+	switch e.ev {
+	case evManager:
+		avail := max(e.t, n.rxFree) + int64(n.model.Overhead)
+		n.rxFree = avail
+		e.t = avail
+		n.inbox = append(n.inbox, e)
+	case evWorker:
+		n.ws[e.rank].w.onFrame(monoTime(e.t), 0, e.frame)
+		n.act(int(e.rank), e.t)
+		frame.Put(e.frame) // act took what it needed of the chunks' data
+	case evDone:
+		s := &n.ws[e.rank]
+		s.busy--
+		s.w.done(monoTime(e.t), computed{task: e.task.task, out: n.result(e.task.c.Items), work: time.Duration(e.work), thread: int(e.thread)})
+		n.act(int(e.rank), e.t)
 	}
-	if err := ctx.Err(); err != nil {
-		return Msg{}, err
-	}
-	for {
-		for len(n.events) > 0 && n.events[0].t <= n.now {
-			n.process(n.events.pop())
-		}
-		if n.err != nil {
-			return Msg{}, n.err
-		}
-		if n.ihead < len(n.inbox) && n.inbox[n.ihead].t <= n.now {
-			break
-		}
-		next := int64(math.MaxInt64)
-		if n.ihead < len(n.inbox) {
-			next = n.inbox[n.ihead].t
-		}
-		if len(n.events) > 0 {
-			next = min(next, n.events[0].t)
-		}
-		if next == math.MaxInt64 {
-			return Msg{}, errors.New("simulation: the manager waits for a message that no worker will send")
-		}
-		n.now = next
-	}
-	e := n.inbox[n.ihead]
-	n.ihead++
-	if n.ihead > 1024 && 2*n.ihead > len(n.inbox) {
-		k := copy(n.inbox, n.inbox[n.ihead:])
-		n.inbox, n.ihead = n.inbox[:k], 0
-	}
-	n.msgsIn++
-	m := Msg{From: int(e.rank), Kind: e.kind, Seq: e.seq, Attempt: int(e.attempt), Work: time.Duration(e.work), Thread: int(e.thread), Ask: e.ask}
-	switch e.kind {
-	case KindResult:
-		m.Data = n.result(int(e.bytes) * n.resB)
-	case KindReady:
-		m.Data = n.ready
-	}
-	if n.memEvery > 0 {
-		if n.recvs++; n.recvs%n.memEvery == 0 {
-			n.sampleHeap()
-		}
-	}
-	return m, nil
 }
 
-func (n *SimNet) result(size int) []byte {
+// act carries out what worker r's step function asked for at time t: it starts the
+// setup's end, queues and starts chunks, hands back those not started (a drain), and sends
+// its frames.
+func (n *SimNet) act(r int, t int64) {
+	s := &n.ws[r]
+	w := s.w
+	if w.phase == settingUp {
+		if w.setupLen != 0 {
+			n.err = fmt.Errorf("simulation: a setup of %d bytes; the simulated job has none", w.setupLen)
+			return
+		}
+		w.started(monoTime(t), n.threads)
+	}
+	for _, tk := range w.toCompute {
+		if len(tk.c.Data) != 16 {
+			n.err = fmt.Errorf("simulation: rank %d got a chunk of %d bytes, want 16", r, len(tk.c.Data))
+			return
+		}
+		st := simTask{task: tk, first: binary.LittleEndian.Uint64(tk.c.Data)}
+		st.c.Items = int(binary.LittleEndian.Uint64(tk.c.Data[8:]))
+		st.c.Data = nil
+		s.queue = append(s.queue, st)
+	}
+	clear(w.toCompute)
+	w.toCompute = w.toCompute[:0]
+	if w.reclaim {
+		w.reclaim = false
+		for _, tk := range s.queue {
+			w.unstarted(monoTime(t), tk.task)
+		}
+		s.queue = s.queue[:0]
+	}
+	if w.cancel {
+		s.queue = s.queue[:0]
+	}
+	for s.busy < n.threads && len(s.queue) > 0 && !w.cancel {
+		n.startChunk(r, t)
+	}
+	for _, o := range w.out.seal() {
+		n.workerSend(r, t, o.frame)
+	}
+}
+
+// startChunk starts the oldest queued chunk of worker r on a free thread at time t.
+func (n *SimNet) startChunk(r int, t int64) {
+	s := &n.ws[r]
+	tk := s.queue[0]
+	s.queue = s.queue[1:]
+	if len(s.queue) == 0 {
+		s.queue = s.queue[:0:0] // let the backing array go; it regrows to the window
+	}
+	work := n.chunkWork(tk.first, uint64(tk.c.Items))
+	n.push(simEvent{ev: evDone, t: t + work, rank: int32(r), task: tk, work: work, thread: uint16(s.busy)})
+	s.busy++
+}
+
+// workerSend sends frame f from worker r at time t to the manager, over the manager's link.
+func (n *SimNet) workerSend(r int, t int64, f []byte) {
+	arrive := max(t+int64(n.model.Overhead)+int64(n.model.Latency), n.linkFree) + n.transfer(len(f))
+	n.linkFree = arrive
+	n.push(simEvent{ev: evManager, t: arrive, rank: int32(r), frame: f})
+}
+
+func (n *SimNet) result(items int) []byte {
+	size := items * n.resB
 	if size > len(n.zeros) {
 		n.zeros = make([]byte, max(size, 2*len(n.zeros)))
 	}
@@ -474,89 +581,6 @@ func (n *SimNet) sampleHeap() {
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
 	n.peakHeap = max(n.peakHeap, ms.HeapAlloc)
-}
-
-// process applies one event at its time.
-func (n *SimNet) process(e simEvent) {
-	w := &n.ws[e.rank]
-	switch e.ev {
-	case evManager:
-		avail := max(e.t, n.rxFree) + int64(n.model.Overhead)
-		n.rxFree = avail
-		e.t = avail
-		n.inbox = append(n.inbox, e)
-	case evDone:
-		w.busy--
-		if w.stopped {
-			return
-		}
-		n.workerSend(e.t, simEvent{rank: e.rank, kind: KindResult, seq: e.seq, work: e.work, bytes: e.bytes, thread: e.thread, ask: n.pull})
-		n.startNext(e.rank, e.t)
-	case evWorker:
-		if w.stopped {
-			return
-		}
-		switch e.kind {
-		case KindSetup:
-			w.ready = true
-			n.workerSend(e.t, simEvent{rank: e.rank, kind: KindReady, bytes: int32(len(n.ready))})
-			for i := 0; n.pull && i < n.qcap; i++ {
-				n.workerSend(e.t, simEvent{rank: e.rank, kind: KindAsk})
-			}
-		case KindTask:
-			if !w.ready || int(w.n) == n.qcap {
-				n.err = fmt.Errorf("simulation: manager sent chunk %d to rank %d beyond its window of %d", e.seq, e.rank, n.qcap)
-				return
-			}
-			q := n.queue[int(e.rank)*n.qcap:][:n.qcap]
-			q[(int(w.head)+int(w.n))%n.qcap] = simTask{seq: e.seq, work: e.work, items: e.bytes, attempt: e.attempt}
-			w.n++
-			if int(w.busy) < n.threads {
-				n.startNext(e.rank, e.t+int64(n.model.Overhead))
-			}
-		case KindDrain:
-			// Hand back the queued tasks, oldest first.
-			q := n.queue[int(e.rank)*n.qcap:][:n.qcap]
-			for ; w.n > 0; w.n-- {
-				n.workerSend(e.t, simEvent{rank: e.rank, kind: KindSkip, seq: q[w.head].seq, ask: n.pull})
-				w.head = (w.head + 1) % int32(n.qcap)
-			}
-		case KindStop:
-			w.stopped = true
-			n.workerSend(e.t, simEvent{rank: e.rank, kind: KindStop})
-		case KindAbort:
-			w.stopped = true
-		default:
-			n.err = fmt.Errorf("simulation: rank %d got an unexpected %s message", e.rank, e.kind)
-		}
-	}
-}
-
-// startNext starts the oldest queued task of rank r on a free thread at time t.
-func (n *SimNet) startNext(r int32, t int64) {
-	w := &n.ws[r]
-	if w.n == 0 || int(w.busy) >= n.threads {
-		return
-	}
-	q := n.queue[int(r)*n.qcap:][:n.qcap]
-	task := q[w.head]
-	w.head = int32((int(w.head) + 1) % n.qcap)
-	w.n--
-	thread := w.busy
-	w.busy++
-	n.push(simEvent{ev: evDone, t: t + task.work, rank: r, seq: task.seq, work: task.work, bytes: task.items, attempt: task.attempt, thread: uint16(thread)})
-}
-
-// workerSend sends e from a worker at time t to the manager, over the manager's link.
-func (n *SimNet) workerSend(t int64, e simEvent) {
-	size := HeaderLen + int(e.bytes)
-	if e.kind == KindResult {
-		size = HeaderLen + int(e.bytes)*n.resB
-	}
-	arrive := max(t+int64(n.model.Overhead)+int64(n.model.Latency), n.linkFree) + n.transfer(size)
-	n.linkFree = arrive
-	e.ev, e.t = evManager, arrive
-	n.push(e)
 }
 
 // evHeap is a binary min-heap of events by (time, id): ties keep their order of creation,
@@ -585,6 +609,7 @@ func (h *evHeap) pop() simEvent {
 	top := s[0]
 	last := len(s) - 1
 	s[0] = s[last]
+	s[last] = simEvent{}
 	s = s[:last]
 	for i := 0; ; {
 		l, r, m := 2*i+1, 2*i+2, i
@@ -610,7 +635,7 @@ func (n *SimNet) job(sc SimConfig) Job {
 	return Job{
 		Name: "sim",
 		Open: func(context.Context) (*Plan, error) {
-			src := &simSource{items: sc.Items, per: uint64(max(sc.Chunk, 1))}
+			src := &simSource{items: sc.Items, per: uint64(max(sc.Chunk, 1)), net: n}
 			p := &Plan{Source: src, Sink: simSink{}, Total: -1}
 			if sc.Chunk == 0 {
 				p.Source = simSized{src}
@@ -623,7 +648,10 @@ func (n *SimNet) job(sc SimConfig) Job {
 	}
 }
 
-type simSource struct{ items, per, next, seq uint64 }
+type simSource struct {
+	items, per, next, seq uint64
+	net                   *SimNet
+}
 
 func (s *simSource) Next() (Chunk, error) { return s.nextN(s.per) }
 
@@ -638,6 +666,8 @@ func (s *simSource) nextN(per uint64) (Chunk, error) {
 	c := Chunk{Seq: s.seq, Data: d, Items: int(k)}
 	s.seq++
 	s.next += k
+	s.net.tasks++
+	s.net.maxChunk = max(s.net.maxChunk, int(k))
 	return c, nil
 }
 

@@ -82,26 +82,24 @@ func TestSimModel(t *testing.T) {
 				Net: NetModel{Bandwidth: 1e9}},
 			makespan: ms, tol: 0.01,
 		},
-		{
-			// The manager saturates: 1 us per call, a Recv and a Send per chunk, so 100,000
-			// empty chunks take 0.2 s whatever the number of workers.
-			name:     "saturated manager",
-			sc:       SimConfig{Workers: 100, Items: 100000, Item: 1, Chunk: 1, Net: idealNet, Engine: engine(2, Push, false), ManagerCost: time.Microsecond},
-			makespan: 200 * ms, tol: 0.01,
-		},
-		{
-			// Pull mode: each result asks for the next chunk (Msg.Ask), so two calls per
-			// chunk as in push mode, not three.
-			name:     "saturated manager, pull",
-			sc:       SimConfig{Workers: 100, Items: 100000, Item: 1, Chunk: 1, Net: idealNet, Engine: engine(2, Pull, false), ManagerCost: time.Microsecond},
-			makespan: 200 * ms, tol: 0.01,
-		},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := simulate(t, tc.sc)
 			require.InEpsilon(t, tc.makespan.Seconds(), r.Makespan.Seconds(), tc.tol, "makespan %v", r.Makespan)
 			require.EqualValues(t, (tc.sc.Items+uint64(tc.sc.Chunk)-1)/uint64(tc.sc.Chunk), r.Stats.Chunks)
 		})
+	}
+}
+
+// TestSimSaturatedManager: at 1 us of manager time per frame, 100,000 empty chunks keep the
+// manager busy the whole run, and its frames carry several records each (every chunk ready
+// for a worker in one frame, every answer a worker has ready in one), in push and pull mode.
+func TestSimSaturatedManager(t *testing.T) {
+	for _, mode := range []Mode{Push, Pull} {
+		r := simulate(t, SimConfig{Workers: 100, Items: 100000, Item: 1, Chunk: 1, Net: idealNet, Engine: engine(2, mode, false), ManagerCost: time.Microsecond})
+		require.InEpsilon(t, r.Makespan.Seconds(), r.ManagerBusy.Seconds(), 0.01, "%s: busy %v of %v", mode, r.ManagerBusy, r.Makespan)
+		require.EqualValues(t, 100000, r.Stats.Chunks)
+		require.Greater(t, float64(r.Records), 1.2*float64(r.Messages), "%s: %d records in %d frames", mode, r.Records, r.Messages)
 	}
 }
 
@@ -209,9 +207,9 @@ func TestSimManagerMemory(t *testing.T) {
 	perWorker := float64(int64(wide)-int64(base)) / float64(w2-w1)
 	t.Logf("live heap: %d workers x 5 items each: %d B; x 50 items: %d B; %d workers: %d B; %.0f B per worker",
 		w1, base, many, w2, wide, perWorker)
-	// Ten times the items: the heap moves by less than 64 KiB (GC noise), not by the items.
-	require.Less(t, math.Abs(float64(int64(many)-int64(base))), float64(64<<10), "heap grows with items")
-	require.Less(t, perWorker, 2048.0, "heap per worker")
+	// Ten times the items: the heap moves by less than 128 KiB (GC noise), not by the items.
+	require.Less(t, math.Abs(float64(int64(many)-int64(base))), float64(128<<10), "heap grows with items")
+	require.Less(t, perWorker, 4096.0, "heap per worker") // the manager's books and each simulated worker's step function
 	require.Greater(t, perWorker, 0.0)
 }
 

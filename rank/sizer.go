@@ -25,7 +25,8 @@ const (
 	sizerAlpha   = 0.2
 	sizerWarmup  = 8 // samples of the manager's time before they bound a chunk's size
 	maxChunk     = 1 << 20
-	firstChunk   = 8 // most items in a chunk issued before any was measured
+	firstChunk   = 8   // most items in a chunk issued before any was measured
+	firstSlots   = 128 // ... unless the farm has more than firstChunk x firstSlots slots
 	maxChunkWork = float64(10 * time.Millisecond)
 )
 
@@ -45,29 +46,31 @@ func (z *sizer) observe(items int, work time.Duration) {
 	z.observed++
 }
 
-// manager records the manager's time spent on one result (handling it and issuing more).
-// A sample counts for at most twice the average: a pause (the garbage collector, the
-// manager's core taken by another process) says nothing of the cost per message, and one
-// such sample would otherwise multiply the next chunks' size (simulated 10,000 workers x
-// 100 ms items: 66-84% efficiency, largest chunk 13-24, without the bound; 99.8% and 1-5
-// with it). The first samples (cold caches, maps still growing) cost many times the
-// steady state: until sizerWarmup of them came, the average is their least, and it does
-// not bound a chunk's size (simulated 100,000 workers x 100 ms items: a first sample of
-// 22 us against some 400 ns later made the first chunks 30 items, and 57% efficiency). A
-// sample of zero says nothing, and is left out.
-func (z *sizer) manager(d time.Duration) {
+// manager records the manager's time per answer over a round that handled n answers (its
+// handling of them and the sends they led to): n samples of d each. A sample counts for at
+// most twice the average: a pause (the garbage collector, the manager's core taken by
+// another process) says nothing of the cost per answer, and one such sample would otherwise
+// multiply the next chunks' size (simulated 10,000 workers x 100 ms items: 66-84%
+// efficiency, largest chunk 13-24, without the bound; 99.8% and 1-5 with it). The first
+// samples (cold caches, tables still growing) cost many times the steady state: until
+// sizerWarmup of them came, the average is their least, and it does not bound a chunk's
+// size. A sample of zero says nothing, and is left out.
+func (z *sizer) manager(d time.Duration, n int) {
 	x := float64(d.Nanoseconds())
-	if x <= 0 {
+	if x <= 0 || n < 1 {
 		return // no measure (a clock too coarse, or a charge the simulator left out)
 	}
-	z.msgs++
+	first := z.msgs == 0
+	z.msgs += n
 	switch {
-	case z.msgs == 1:
+	case first:
 		z.perMsg = x
 	case z.msgs <= sizerWarmup:
 		z.perMsg = math.Min(z.perMsg, x)
 	default:
-		z.perMsg = ewma(z.perMsg, math.Min(x, 2*z.perMsg), false)
+		// n samples of x: the moving average moves as far as n single samples would.
+		w := 1 - math.Pow(1-sizerAlpha, float64(min(n, 64)))
+		z.perMsg += w * (math.Min(x, 2*z.perMsg) - z.perMsg)
 	}
 }
 
@@ -76,25 +79,33 @@ func (z *sizer) next(remaining int64) int {
 	// Guided self-scheduling's share of what remains: a quarter of a slot's share.
 	share := math.Ceil(float64(remaining) / float64(4*z.slots))
 	if z.observed == 0 {
-		// Nothing measured yet: guided self-scheduling's share, at most firstChunk items.
-		// Single items would come back first from the shortest ones and make the sizer
-		// overestimate the next chunks (TestSimAutoFirstChunks).
+		// Nothing measured yet: guided self-scheduling's share, at most firstChunk items, or
+		// an item per firstSlots slots on a large farm: its manager must handle every slot's
+		// first answer before it knows the items' cost (simulated 100,000 workers x 1 ms
+		// items: chunks of 8 flooded it). Single items would come back first from the
+		// shortest ones and make the sizer overestimate the next chunks
+		// (TestSimAutoFirstChunks).
 		if remaining <= 0 {
 			return 1
 		}
-		return int(math.Max(1, math.Min(firstChunk, share)))
+		return int(math.Max(1, math.Min(math.Max(firstChunk, float64(z.slots/firstSlots)), share)))
 	}
 	perItem := math.Max(z.perItem, 1)
-	floor := 0.0
+	// The manager's cost per answer in items: a chunk of base items keeps it busy all the
+	// time with every slot computing; the floor keeps it a quarter busy.
+	base, floor := 0.0, 0.0
 	if z.msgs >= sizerWarmup {
-		floor = math.Max(4*float64(z.slots), 10) * z.perMsg / perItem
+		base = float64(z.slots) * z.perMsg / perItem
+		floor = math.Max(4*base, 10*z.perMsg/perItem)
 	}
 	// Above the floor: a share of what remains, but no chunk longer than maxChunkWork, so
 	// that computing, sending and writing overlap.
 	n := math.Max(floor, maxChunkWork/perItem)
 	if remaining > 0 {
-		// The floor never leaves workers without a chunk: at most a slot's share of what remains.
-		floor = math.Min(floor, math.Ceil(float64(remaining)/float64(z.slots)))
+		// Towards the end the floor gives way to a slot's share of what remains, so that
+		// no worker waits without a chunk; but never below base: a manager that cannot keep
+		// up leaves every worker waiting.
+		floor = math.Max(base, math.Min(floor, math.Ceil(float64(remaining)/float64(z.slots))))
 		n = math.Max(floor, math.Min(n, share))
 		n = math.Min(n, float64(remaining))
 	}

@@ -15,13 +15,14 @@ import (
 // of other hosts are needed. Not safe for concurrent use (the manager's goroutine owns it).
 type tracer struct {
 	w     *bufio.Writer
-	start time.Time
+	start monoTime
+	clock func() monoTime // the manager's clock (the simulator's is virtual)
 	n     int
 	buf   []byte
 }
 
-func newTracer(w io.Writer, start time.Time) *tracer {
-	t := &tracer{w: bufio.NewWriterSize(w, 1<<16), start: start}
+func newTracer(w io.Writer, start monoTime, clock func() monoTime) *tracer {
+	t := &tracer{w: bufio.NewWriterSize(w, 1<<16), start: start, clock: clock}
 	t.w.WriteString("[")
 	return t
 }
@@ -40,7 +41,7 @@ func (t *tracer) flushBuf() {
 	t.buf = t.buf[:0]
 }
 
-// name labels a rank's process and a thread's track.
+// name labels a rank's process and its first thread's track.
 func (t *tracer) name(pid, tid int, process, thread string) {
 	t.begin()
 	t.buf = append(t.buf, `{"name":"process_name","ph":"M","pid":`...)
@@ -48,6 +49,11 @@ func (t *tracer) name(pid, tid int, process, thread string) {
 	t.buf = append(t.buf, `,"args":{"name":`...)
 	t.buf = strconv.AppendQuote(t.buf, process)
 	t.buf = append(t.buf, `}}`...)
+	t.thread(pid, tid, thread)
+}
+
+// thread labels a thread's track.
+func (t *tracer) thread(pid, tid int, thread string) {
 	t.begin()
 	t.buf = append(t.buf, `{"name":"thread_name","ph":"M","pid":`...)
 	t.buf = strconv.AppendInt(t.buf, int64(pid), 10)
@@ -60,7 +66,7 @@ func (t *tracer) name(pid, tid int, process, thread string) {
 }
 
 // span records a complete event; seq and attempt go in its args.
-func (t *tracer) span(pid, tid int, name, cat string, at time.Time, dur time.Duration, seq uint64, attempt int) {
+func (t *tracer) span(pid, tid int, name, cat string, at monoTime, dur time.Duration, seq uint64, attempt int) {
 	t.begin()
 	t.buf = append(t.buf, `{"name":`...)
 	t.buf = strconv.AppendQuote(t.buf, name)

@@ -118,7 +118,7 @@ func runInproc(t *testing.T, ranks int, stdin string, args ...string) result {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), testDeadline)
 	defer cancel()
-	net := rank.NewInprocNet(ranks, 1024)
+	net := rank.NewInprocNet(ranks)
 	var so, se bytes.Buffer
 	errs := make([]error, ranks)
 	var wg sync.WaitGroup

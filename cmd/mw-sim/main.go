@@ -66,6 +66,7 @@ type options struct {
 	items     []time.Duration
 	chunks    []int // 0 = auto
 	perWorker int
+	threads   int
 	dist      string
 	window    int
 	mode      string
@@ -84,7 +85,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	items := fs.String("items", "1ms,10ms,100ms", "item times, comma-separated")
 	chunks := fs.String("chunks", "1,16,auto", "items per chunk, comma-separated (auto: the engine's sizing)")
 	fs.StringVar(&o.net, "net", "local", "network model: local (this machine's MPI) or cluster (2 us, 10 GB/s)")
-	fs.IntVar(&o.perWorker, "per-worker", 32, "items per worker in each job")
+	fs.IntVar(&o.perWorker, "per-worker", 32, "items per worker thread in each job")
+	fs.IntVar(&o.threads, "threads", 1, "computing threads per worker rank (workers counts ranks)")
 	fs.StringVar(&o.dist, "dist", "fixed", "item times: fixed, exp (exponential) or pareto (shape 2.5, a long tail)")
 	fs.IntVar(&o.window, "window", 2, "chunks in flight per worker")
 	fs.StringVar(&o.mode, "mode", "push", "push or pull")
@@ -129,14 +131,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return usagef("-mode %q: %v", o.mode, err)
 	}
-	if o.perWorker < 1 || o.window < 1 || o.speed <= 0 {
-		return usagef("-per-worker, -window and -speed must be positive")
+	if o.perWorker < 1 || o.window < 1 || o.speed <= 0 || o.threads < 1 {
+		return usagef("-per-worker, -threads, -window and -speed must be positive")
 	}
 	cfg := rank.DefaultConfig()
 	cfg.Window, cfg.Mode, cfg.Backups, cfg.Unordered = o.window, mode, o.backups, o.unordered
 
-	fmt.Fprintf(stdout, "# net %s (latency %v, %.1f GB/s, overhead %v per message), %s items, %d per worker, window %d, %s, backups %v, unordered %v, manager speed %g\n",
-		o.net, net.Latency, net.Bandwidth/1e9, net.Overhead, o.dist, o.perWorker, o.window, mode, o.backups, o.unordered, o.speed)
+	fmt.Fprintf(stdout, "# net %s (latency %v, %.1f GB/s, overhead %v per message), %s items, %d per worker thread, %d threads per worker rank, window %d, %s, backups %v, unordered %v, manager speed %g\n",
+		o.net, net.Latency, net.Bandwidth/1e9, net.Overhead, o.dist, o.perWorker, o.threads, o.window, mode, o.backups, o.unordered, o.speed)
 	if o.sat {
 		for _, w := range []int{100, 10000} {
 			sc := rank.SimConfig{Workers: w, Items: 1 << 20, Item: 1, Chunk: 1, Net: net, Engine: cfg, ManagerSpeed: o.speed}
@@ -155,7 +157,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	for _, item := range o.items {
 		for _, chunk := range o.chunks {
 			for _, w := range o.workers {
-				sc := rank.SimConfig{Workers: w, Items: uint64(o.perWorker) * uint64(w), Item: item, Chunk: chunk,
+				sc := rank.SimConfig{Workers: w, Threads: o.threads, Items: uint64(o.perWorker) * uint64(w*o.threads), Item: item, Chunk: chunk,
 					Net: net, Engine: cfg, ManagerSpeed: o.speed}
 				switch o.dist {
 				case "fixed":
@@ -170,7 +172,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 				if err != nil {
 					return fmt.Errorf("%d workers, %v items, chunk %s: %w", w, item, chunkName(chunk), err)
 				}
-				ideal := r.Work / time.Duration(w)
+				ideal := r.Work / time.Duration(w*o.threads)
 				fmt.Fprintf(stdout, "%8d %6v %6s %9.1f%% %11v %10v %8.1f%% %10.0f %7d %9v\n",
 					w, item, chunkName(chunk), 100*r.Efficiency, r.Makespan.Round(time.Microsecond), ideal.Round(time.Microsecond),
 					100*r.ManagerBusy.Seconds()/r.Makespan.Seconds(), r.MsgRate(), r.MaxChunk, r.Real.Round(time.Millisecond))

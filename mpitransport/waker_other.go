@@ -1,6 +1,6 @@
-//go:build !linux
+//go:build !linux && cgo
 
-package rank
+package mpitransport
 
 import (
 	"time"

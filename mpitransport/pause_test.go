@@ -1,17 +1,19 @@
-package rank
+//go:build cgo
+
+package mpitransport
 
 import (
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/mw-hpc/mw/internal/mono"
 )
 
 // TestPause: the polling rhythm of an MPI rank, from its state alone (no clock is read).
 func TestPause(t *testing.T) {
-	mt := &mpiTransport{}
-	sleepCap := &mt.sleepCap
-	w := newWire(nil, mt)
+	w := newWire(nil, bells{})
 	w.bound = false
 	t0 := w.lastBusy
 	require.Zero(t, w.pause(t0.Add(spinFor/2), false), "spins right after traffic")
@@ -27,17 +29,15 @@ func TestPause(t *testing.T) {
 
 	// A patient rank (a worker whose threads all have a chunk) does not spin either, however near.
 	w.near = nearAll
-	h := &hints{isPatient: true}
-	mt.setPatience(h)
+	w.hint.Patient = true
 	require.Equal(t, minSleep, w.pause(t0.Add(time.Microsecond), false))
 	require.Equal(t, sparseSleep, w.pause(t0.Add(2*minSleep), false))
-	h.isPatient = false
+	w.hint.Patient = false
 	require.Zero(t, w.pause(t0.Add(time.Microsecond), false), "spins once its queue is empty")
-	mt.setPatience(nil)
 	w.near = 0
 
-	// Config.WakeWithin bounds every sleep.
-	sleepCap.Store(int64(50 * time.Microsecond))
+	// The owner loop's bound (Config.WakeWithin, a deadline) bounds every sleep.
+	w.hint.Within = 50 * time.Microsecond
 	require.Equal(t, 50*time.Microsecond, w.pause(t0.Add(time.Second), false))
 	require.Equal(t, 50*time.Microsecond, w.pause(t0.Add(2*minSleep), false))
 	require.Equal(t, minSleep, w.pause(t0.Add(time.Microsecond), false))
@@ -46,7 +46,7 @@ func TestPause(t *testing.T) {
 	// ring that brought nothing it polls once more at once, then sleeps on timers once.
 	w.bells.all = true
 	require.Equal(t, 50*time.Microsecond, w.pause(t0.Add(time.Second), false))
-	sleepCap.Store(0)
+	w.hint.Within = 0
 	require.Equal(t, deepSleep, w.pause(t0.Add(time.Microsecond), false), "sparse: no spin")
 	w.near = nearAll
 	require.Zero(t, w.pause(t0.Add(spinFor/2), false), "spins after traffic all the same")
@@ -58,19 +58,11 @@ func TestPause(t *testing.T) {
 	require.Equal(t, minSleep, w.pause(t0.Add(time.Second), true), "minSleep while quitting")
 }
 
-// hints are a worker's pollHints, set by the test.
-type hints struct{ isPatient, isComputing bool }
-
-func (h *hints) patient() bool   { return h.isPatient }
-func (h *hints) computing() bool { return h.isComputing }
-
 // TestYieldsOnlyToAComputation: a spinning rank yields its core only when Open MPI bound it
 // to one and another goroutine computes a chunk there (a yield in every poll of an idle
 // core costs a system call and a pass through the scheduler).
 func TestYieldsOnlyToAComputation(t *testing.T) {
-	mt := &mpiTransport{}
-	w := newWire(nil, mt)
-	h := &hints{isComputing: true}
+	w := newWire(nil, bells{})
 	for _, c := range []struct {
 		bound, hinted, computing, yields bool
 	}{
@@ -79,36 +71,16 @@ func TestYieldsOnlyToAComputation(t *testing.T) {
 		{bound: true, hinted: true, computing: false, yields: false},
 		{bound: true, hinted: true, computing: true, yields: true},
 	} {
-		w.bound, h.isComputing = c.bound, c.computing
-		mt.setPatience(nil)
-		if c.hinted {
-			mt.setPatience(h)
-		}
+		w.bound, w.hint.Computing = c.bound, c.hinted && c.computing
 		require.Equal(t, c.yields, w.yields(), "%+v", c)
 	}
-}
-
-// TestWorkerComputing: a worker rank computes (for its transport's yields) while one of its
-// computing goroutines holds a chunk, or a chunk computed inline runs.
-func TestWorkerComputing(t *testing.T) {
-	w := &workerRank{threads: 2}
-	w.idle.Store(2)
-	require.False(t, w.computing(), "both threads wait for a chunk")
-	w.inlineGen.Store(3)
-	require.True(t, w.computing(), "a chunk computed inline")
-	w.inlineGen.Store(0)
-	w.idle.Store(1)
-	require.True(t, w.computing(), "one thread computes")
-	require.False(t, w.patient(), "the other waits: not patient")
-	w.idle.Store(0)
-	require.True(t, w.patient())
 }
 
 // TestSpinsWhereItPays: a rank spins while most messages come within spinFor of the traffic
 // before them, and stops once most come later. The rank reads the clock only when idle:
 // msg(after) is an idle poll just after the traffic before, one after, and the message.
 func TestSpinsWhereItPays(t *testing.T) {
-	w := newWire(nil, &mpiTransport{})
+	w := newWire(nil, bells{})
 	require.True(t, w.spins(), "spins at the start")
 	now := w.lastBusy
 	idle := func(after time.Duration) { now = now.Add(after); w.idleAt(now) }
@@ -154,7 +126,7 @@ func TestSpinsWhereItPays(t *testing.T) {
 	k, err := newWaker()
 	require.NoError(t, err)
 	for range 8 {
-		w.idleAt(monoNow()) // the sleep reads the real clock
+		w.idleAt(mono.Now()) // the sleep reads the real clock
 		w.sleep(k, 2*spinFor, func() bool { return false })
 		w.busy(true)
 	}

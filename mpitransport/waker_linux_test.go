@@ -1,4 +1,6 @@
-package rank
+//go:build cgo
+
+package mpitransport
 
 import (
 	"os"

@@ -1,0 +1,169 @@
+package rank
+
+import (
+	"errors"
+	"fmt"
+	"io"
+)
+
+// maxAhead bounds how far issuing runs ahead of the ordered output, in chunks: the reorder
+// buffer holds the results in between (spilling past its memory to a file), and its index
+// takes a few words per chunk of that span.
+const maxAhead = 1 << 20
+
+// issue sends chunks (retries first) while there are free credits.
+func (m *manager) issue() {
+	if m.phase != running {
+		return
+	}
+	m.issueRetries()
+	for m.slots.len() > 0 && m.phase == running {
+		if m.draining {
+			return // a draining worker hands back any chunk, a backup copy too
+		}
+		// Workers with free credits fall idle when no new chunk remains, or when the output
+		// is maxAhead behind a slow chunk: give them backups of the oldest.
+		if m.srcDone || (!m.cfg.Unordered && m.nextSeq-m.ro.Next() >= maxAhead) {
+			m.issueBackups()
+			return
+		}
+		c, ok := m.nextChunk()
+		if !ok {
+			return
+		}
+		m.send(m.slots.take(), m.flights.add(c))
+	}
+}
+
+// nextChunk reads the next chunk from the source. It reports false at the end of the input
+// (srcDone), when a live source has none ready yet (it calls its notify function once it
+// has), and on an error (the job fails).
+func (m *manager) nextChunk() (Chunk, bool) {
+	var c Chunk
+	var err error
+	if m.sized != nil {
+		c, err = m.sized.NextN(m.sizer.next(m.sized.Remaining()))
+	} else {
+		c, err = m.plan.Source.Next()
+	}
+	switch {
+	case err == io.EOF:
+		m.srcDone = true
+		return c, false
+	case errors.Is(err, ErrNotReady):
+		return c, false
+	case err != nil:
+		m.fail(err)
+		return c, false
+	case c.Seq != m.nextSeq:
+		m.fail(fmt.Errorf("engine: source gave chunk %d, expected %d", c.Seq, m.nextSeq))
+		return c, false
+	}
+	m.nextSeq++
+	m.st.BytesIn += uint64(len(c.Data))
+	return c, true
+}
+
+// issueRetries issues the chunks waiting for a retry. A retry goes to another worker than
+// the one that failed it; with a single worker it goes back to that one. When only the
+// failing worker has a free credit, the retry waits and fresh chunks use the credit.
+func (m *manager) issueRetries() {
+	for len(m.retryq) > 0 && m.slots.len() > 0 {
+		f := m.retryq[0]
+		to, ok := m.slots.takeNot(f.failed)
+		if !ok && m.size > 2 {
+			return
+		}
+		if !ok {
+			to = m.slots.take()
+		}
+		m.retryq = m.retryq[1:]
+		m.send(to, f)
+	}
+}
+
+// issueBackups gives idle workers a copy of the oldest chunks still in flight when no new
+// chunk can be issued (MapReduce's backup tasks): the first result wins and the other is
+// dropped, so one slow worker does not hold up the end of the job.
+func (m *manager) issueBackups() {
+	if !m.cfg.Backups || m.size <= 2 {
+		return
+	}
+	for m.slots.len() > 0 {
+		// The oldest eligible chunk: scan up from a cursor that only moves forward, since
+		// a chunk below it is done, backed up already, or failed (the retries' business,
+		// not a straggler) and never becomes eligible again. Amortized O(1) per backup.
+		var oldest *flight
+		for ; m.backupFrom < m.nextSeq; m.backupFrom++ {
+			f, ok := m.issued.find(m.backupFrom)
+			if ok && f.rank > 0 && f.backup == 0 && f.failed == 0 {
+				oldest = f
+				break
+			}
+		}
+		if oldest == nil {
+			return
+		}
+		to, ok := m.slots.takeNot(oldest.rank)
+		if !ok {
+			return
+		}
+		oldest.backup = to
+		m.st.Backups++
+		m.out.add(to, m.task(oldest))
+	}
+}
+
+// send issues flight f to worker to.
+func (m *manager) send(to int, f *flight) {
+	f.rank = to
+	if f.c.Attempt == 0 && m.cfg.Backups {
+		m.issued.push(f)
+	}
+	m.out.add(to, m.task(f))
+	m.inFlight.Store(int64(m.flights.len()))
+}
+
+// task is the record that issues f.
+func (m *manager) task(f *flight) record {
+	return record{kind: kindTask, seq: f.c.Seq, attempt: f.c.Attempt, ticket: f.ticket, data: f.c.Data}
+}
+
+// issuedQueue holds the flights in the order their chunks were first issued, for the
+// backups' scan by seq: entries whose chunk is done (the flight free, or reused for another
+// chunk) are dropped from the front as the scan passes them.
+type issuedQueue struct {
+	q    []issuedEntry
+	head int
+}
+
+type issuedEntry struct {
+	seq uint64
+	f   *flight
+}
+
+func (q *issuedQueue) push(f *flight) {
+	if q.head > 1024 && 2*q.head > len(q.q) {
+		n := copy(q.q, q.q[q.head:])
+		clear(q.q[n:])
+		q.q, q.head = q.q[:n], 0
+	}
+	q.q = append(q.q, issuedEntry{seq: f.c.Seq, f: f})
+}
+
+// find returns the flight of chunk seq if it is still in flight, dropping the entries
+// before it (the caller scans seqs upwards).
+func (q *issuedQueue) find(seq uint64) (*flight, bool) {
+	for q.head < len(q.q) && q.q[q.head].seq < seq {
+		q.q[q.head] = issuedEntry{}
+		q.head++
+	}
+	if q.head == len(q.q) || q.q[q.head].seq != seq {
+		return nil, false
+	}
+	e := q.q[q.head]
+	if !e.f.live || e.f.c.Seq != seq {
+		return nil, false
+	}
+	return e.f, true
+}

@@ -1,0 +1,253 @@
+package rank
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/mw-hpc/mw/internal/cpuclock"
+	"github.com/mw-hpc/mw/internal/frame"
+)
+
+// managerLoop is rank 0's owner loop: the one goroutine that makes every call on the
+// transport. It feeds the manager's step function what arrives (frames, the clock, a live
+// source's notice), sends what the manager queued, and waits when there is nothing to do.
+type managerLoop struct {
+	t       Transport
+	m       *manager
+	clock   func() monoTime
+	ready   atomic.Bool // a live source has a chunk ready
+	own     ownClock
+	stopBy  monoTime // stopping: when to give up on the acknowledgements
+	stopped bool     // the stop's deadline is set
+	answers int      // answers handled since the last wait, for the sizer
+}
+
+// framesPerRound bounds the frames taken per round of the loop, so that sends and the
+// clock's checks interleave with a flood of arrivals.
+const framesPerRound = 64
+
+func runManager(ctx context.Context, t Transport, job Job, cfg Config) (Stats, error) {
+	l := &managerLoop{t: t, clock: clockOf(t)}
+	m := newManager(cfg, t.Size(), t.Host(), l.clock())
+	l.m = m
+	l.own.cc, _ = t.(costClock)
+	cpu0 := cpuclock.Process()
+	slept0, rung0 := sleepsOf(t)
+	if cfg.Trace != nil {
+		m.tr = newTracer(cfg.Trace, m.start, l.clock)
+	}
+	plan, err := job.Open(ctx)
+	if err == nil && plan != nil {
+		if live, ok := plan.Source.(LiveSource); ok {
+			live.SetNotify(func() { l.ready.Store(true); t.Wake() })
+		}
+	}
+	m.begin(plan, err)
+	defer context.AfterFunc(ctx, t.Wake)()
+	stopProgress := m.progress()
+	if oerr := t.Own(func() error { return l.loop(ctx) }); oerr != nil && m.err == nil {
+		m.err = oerr
+	}
+	stopProgress()
+	err = l.result(ctx)
+	m.st.Wall = l.clock().Sub(m.start)
+	m.st.ManagerCPU = cpuclock.Process() - cpu0
+	slept, rung := sleepsOf(t)
+	m.st.Wakeups, m.st.RungWakeups = slept-slept0, rung-rung0
+	m.st.Hosts = m.hosts
+	m.st.LeftOut = uint64(len(m.failed))
+	if m.ro != nil {
+		rs := m.ro.Stats()
+		m.st.MaxReorder, m.st.Spilled, m.st.SpilledBytes = rs.MaxHeld, rs.Spilled, rs.SpilledBytes
+		m.ro.Close()
+	}
+	return m.st, err
+}
+
+// result is the run's error: the manager's, the trace's, the chunks left out, or the
+// workers that did not answer a stop that a signal caused.
+func (l *managerLoop) result(ctx context.Context) error {
+	m := l.m
+	err := m.err
+	if m.tr != nil {
+		if terr := m.tr.close(); err == nil && terr != nil {
+			err = fmt.Errorf("write trace: %w", terr)
+		}
+	}
+	if err == nil && len(m.failed) > 0 {
+		err = &PartialError{Failed: m.failed}
+	}
+	if silent := m.silent(); m.plan != nil && len(silent) > 0 && l.stopped {
+		switch {
+		case err != nil && ctx.Err() != nil:
+			err = &StopUnanswered{Err: err, Ranks: silent}
+		case err == nil && m.cfg.Log != nil:
+			fmt.Fprintf(m.cfg.Log, "stop: %s did not answer\n", strings.Join(silent, ", "))
+		}
+	}
+	return err
+}
+
+// loop runs until the manager has finished: the workers acknowledged its stop, or the
+// stop's deadline passed, or the transport failed.
+func (l *managerLoop) loop(ctx context.Context) error {
+	m := l.m
+	l.flush()
+	if m.phase == starting && len(m.plan.Setup) > 0 {
+		if err := l.t.Broadcast(0, m.plan.Setup); err != nil {
+			m.transportFailed(fmt.Errorf("broadcast setup: %w", err))
+		}
+	}
+	for m.phase != finished {
+		now := l.clock()
+		if ctx.Err() != nil && m.phase < stopping {
+			m.fail(ctx.Err())
+		}
+		if m.sized != nil {
+			l.own.begin(l.clock)
+		}
+		got := l.receive(now)
+		if l.ready.Load() && l.ready.Swap(false) {
+			m.sourceReady(now)
+		}
+		l.checkStop(ctx, now)
+		sent := l.flush()
+		if m.sized != nil && l.answers > 0 {
+			l.own.end(l.answers, l.clock, &m.sizer)
+		}
+		l.answers = 0
+		if sent || got || m.phase == finished {
+			continue
+		}
+		if err := l.t.Wait(l.hint(now)); err != nil {
+			m.transportFailed(err)
+		}
+	}
+	return nil
+}
+
+// receive takes the frames that have arrived, up to framesPerRound, to the manager. It
+// reports whether any came.
+func (l *managerLoop) receive(now monoTime) bool {
+	m := l.m
+	for k := 0; k < framesPerRound && m.phase != finished; k++ {
+		from, f, ok, err := l.t.Recv()
+		if err != nil {
+			m.transportFailed(fmt.Errorf("receive: %w", err))
+			return true
+		}
+		if !ok {
+			return k > 0
+		}
+		l.answers += answersIn(f)
+		if m.onFrame(now, from, f) {
+			frame.Put(f)
+		}
+	}
+	return true
+}
+
+// answersIn counts the records of frame f, for the sizer's cost per answer.
+func answersIn(f []byte) int {
+	n := 0
+	for len(f) >= recordHeader {
+		size := recordHeader + int(uint32(f[20])|uint32(f[21])<<8|uint32(f[22])<<16|uint32(f[23])<<24)
+		if size > len(f) {
+			break
+		}
+		f = f[size:]
+		n++
+	}
+	return n
+}
+
+// flush sends every frame the manager queued; it reports whether any went.
+func (l *managerLoop) flush() bool {
+	m := l.m
+	if !m.out.pending() {
+		return false
+	}
+	for _, o := range m.out.seal() {
+		if m.dead {
+			frame.Put(o.frame) // the transport failed: nothing more goes out
+			continue
+		}
+		if err := l.t.Send(o.to, o.frame); err != nil {
+			m.transportFailed(fmt.Errorf("send to %s: %w", m.who(o.to), err))
+		}
+	}
+	return true
+}
+
+// checkStop keeps the stop's deadline: the workers have stopTimeout to acknowledge a stop
+// (cancelledStopWait after a signal: the launcher is ending the job, and rank 0 must still
+// say why before it is killed).
+func (l *managerLoop) checkStop(ctx context.Context, now monoTime) {
+	if l.m.phase != stopping {
+		return
+	}
+	if !l.stopped {
+		wait := stopTimeout
+		if ctx.Err() != nil {
+			wait = min(wait, cancelledStopWait)
+		}
+		l.stopBy, l.stopped = now.Add(wait), true
+	}
+	if now.After(l.stopBy) {
+		l.m.phase = finished
+	}
+}
+
+// hint says how long the loop may wait and why it waits.
+func (l *managerLoop) hint(now monoTime) WaitHint {
+	h := WaitHint{Within: l.m.cfg.WakeWithin}
+	if l.stopped {
+		if left := l.stopBy.Sub(now); h.Within == 0 || left < h.Within {
+			h.Within = max(left, time.Microsecond)
+		}
+	}
+	return h
+}
+
+// sourceReady is a live source's notice that a chunk is ready.
+func (m *manager) sourceReady(now monoTime) {
+	m.now = now
+	m.advance()
+}
+
+// advance issues what can be issued and ends the run once every chunk is written.
+func (m *manager) advance() {
+	m.issue()
+	m.settle()
+}
+
+// cancelledStopWait bounds the wait for the workers' acknowledgements of a stop that a
+// cancellation (a signal) caused: those alive answer within a few milliseconds.
+const cancelledStopWait = 300 * time.Millisecond
+
+// ownClock measures the manager's own time per answer, for the sizer (--chunk auto): the
+// time of each round of the loop that handled answers (receiving them, the step function's
+// work, the sends it led to), on the monotonic clock or as its transport charges it
+// (costClock), divided by the answers. Used by the owner loop.
+type ownClock struct {
+	cc    costClock
+	start time.Duration // own time at the start of the round
+}
+
+func (c *ownClock) read(clock func() monoTime) time.Duration {
+	if c.cc != nil {
+		return c.cc.managerTime()
+	}
+	return time.Duration(clock())
+}
+
+// begin marks the start of a round.
+func (c *ownClock) begin(clock func() monoTime) { c.start = c.read(clock) }
+
+// end records a round that handled answers.
+func (c *ownClock) end(answers int, clock func() monoTime, z *sizer) {
+	z.manager((c.read(clock)-c.start)/time.Duration(answers), answers)
+}
