@@ -16,7 +16,7 @@ import (
 )
 
 // This file simulates the engine at a scale this machine cannot hold: the real manager
-// (its owner loop and step function, unchanged) runs against a SimNet of thousands of
+// (its owner loop and step function, unchanged) runs against a simNet of thousands of
 // simulated worker ranks, on a virtual clock. Each simulated worker runs the real worker
 // step function: the protocol is the same code as under MPI; only the network, the
 // computing threads and the clock are modelled.
@@ -125,7 +125,7 @@ func splitmix(z uint64) uint64 {
 	return z ^ (z >> 31)
 }
 
-// Simulate runs the real manager against a SimNet of sc.Workers simulated workers and
+// Simulate runs the real manager against a simNet of sc.Workers simulated workers and
 // returns the predicted run. The calling goroutine becomes the manager, locked to its OS
 // thread for the duration so that its CPU clock measures it alone.
 func Simulate(ctx context.Context, sc SimConfig) (SimResult, error) {
@@ -167,11 +167,11 @@ func Simulate(ctx context.Context, sc SimConfig) (SimResult, error) {
 	return res, err
 }
 
-// SimNet is rank 0's Transport onto a network of simulated worker ranks (see the comment at
+// simNet is rank 0's Transport onto a network of simulated worker ranks (see the comment at
 // the top of this file). Concurrency: the manager's owner loop calls it, locked to its OS
 // thread when its CPU time is measured (Simulate does both); calls are serialized by a
 // mutex, so another goroutine (a progress reporter) is safe but its time is not charged.
-type SimNet struct {
+type simNet struct {
 	mu      sync.Mutex
 	model   NetModel
 	threads int
@@ -184,9 +184,9 @@ type SimNet struct {
 	busy     int64 // charged to the manager
 	fixed    int64 // ManagerCost
 	speed    float64
-	lastCPU  int64     // the manager thread's CPU clock when it last entered a SimNet call
+	lastCPU  int64     // the manager thread's CPU clock when it last entered a simNet call
 	inside   time.Time // when it did
-	simTime  int64     // time it then spent inside the SimNet, not charged
+	simTime  int64     // time it then spent inside the simNet, not charged
 	calib    int64     // cost of one CPU clock read, not charged
 	txFree   int64     // the manager's outgoing link is busy until then
 	linkFree int64     // the manager's incoming link is busy until then
@@ -243,14 +243,14 @@ type simEvent struct {
 }
 
 var (
-	_ Transport = (*SimNet)(nil)
-	_ costClock = (*SimNet)(nil)
+	_ Transport = (*simNet)(nil)
+	_ costClock = (*simNet)(nil)
 )
 
 // newSimNet returns the manager's end of a simulated network of sc.Workers workers that
 // follow cfg's window and mode.
-func newSimNet(sc SimConfig, cfg Config) *SimNet {
-	n := &SimNet{
+func newSimNet(sc SimConfig, cfg Config) *simNet {
+	n := &simNet{
 		model: sc.Net, threads: cfg.Threads, item: int64(sc.Item), itemFn: sc.ItemTime, resB: sc.ResultBytes,
 		fixed: int64(sc.ManagerCost), speed: sc.ManagerSpeed, memEvery: sc.MemEvery,
 	}
@@ -272,7 +272,7 @@ func newSimNet(sc SimConfig, cfg Config) *SimNet {
 }
 
 // start calibrates the CPU clock and starts charging the calling goroutine.
-func (n *SimNet) start() {
+func (n *simNet) start() {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	if n.fixed == 0 {
@@ -286,11 +286,11 @@ func (n *SimNet) start() {
 	n.exit()
 }
 
-// enter charges the manager for its CPU time since it last left a SimNet call. The thread's
-// CPU clock is read once per call (a system call); the SimNet's own time since the previous
+// enter charges the manager for its CPU time since it last left a simNet call. The thread's
+// CPU clock is read once per call (a system call); the simNet's own time since the previous
 // read, measured on the cheap wall clock, and the cost of one read are not charged. On the
 // fixed clock, frames are charged where they are sent or received (charge).
-func (n *SimNet) enter() {
+func (n *simNet) enter() {
 	if n.fixed != 0 {
 		return
 	}
@@ -306,41 +306,41 @@ func (n *SimNet) enter() {
 }
 
 // charge charges the fixed cost of one frame, on the fixed clock.
-func (n *SimNet) charge() {
+func (n *simNet) charge() {
 	n.now_ += n.fixed
 	n.busy += n.fixed
 }
 
-func (n *SimNet) exit() {
+func (n *simNet) exit() {
 	if n.fixed == 0 {
 		n.simTime = int64(time.Since(n.inside))
 	}
 }
 
-func (n *SimNet) transfer(bytes int) int64 {
+func (n *simNet) transfer(bytes int) int64 {
 	return int64(float64(bytes) / n.model.Bandwidth * 1e9)
 }
 
-func (n *SimNet) push(e simEvent) {
+func (n *simNet) push(e simEvent) {
 	e.id = n.nextID
 	n.nextID++
 	n.events.push(e)
 }
 
-// Rank is 0: the SimNet is the manager's end.
-func (n *SimNet) Rank() int { return 0 }
+// Rank is 0: the simNet is the manager's end.
+func (n *simNet) Rank() int { return 0 }
 
 // Size is the number of ranks: the manager and the simulated workers.
-func (n *SimNet) Size() int { return len(n.ws) }
+func (n *simNet) Size() int { return len(n.ws) }
 
 // Host names the simulated machine.
-func (n *SimNet) Host() string { return "sim" }
+func (n *simNet) Host() string { return "sim" }
 
 // Own runs the manager's loop on the calling goroutine.
-func (n *SimNet) Own(loop func() error) error { return loop() }
+func (n *simNet) Own(loop func() error) error { return loop() }
 
 // Close ends the network; later calls fail with ErrClosed.
-func (n *SimNet) Close() error {
+func (n *simNet) Close() error {
 	n.mu.Lock()
 	n.closed = true
 	n.mu.Unlock()
@@ -348,7 +348,7 @@ func (n *SimNet) Close() error {
 }
 
 // Broadcast from the manager costs nothing in the model (the simulated job has no setup).
-func (n *SimNet) Broadcast(root int, _ []byte) error {
+func (n *simNet) Broadcast(root int, _ []byte) error {
 	if root != 0 {
 		return fmt.Errorf("simulated broadcast from rank %d: only the manager broadcasts", root)
 	}
@@ -356,10 +356,10 @@ func (n *SimNet) Broadcast(root int, _ []byte) error {
 }
 
 // Wake does nothing: the manager's Wait never blocks for real.
-func (n *SimNet) Wake() {}
+func (n *simNet) Wake() {}
 
 // now implements costClock: the virtual time.
-func (n *SimNet) now() monoTime {
+func (n *simNet) now() monoTime {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	return monoTime(n.now_)
@@ -367,14 +367,14 @@ func (n *SimNet) now() monoTime {
 
 // managerTime implements costClock: the virtual time charged to the manager so far, up to
 // its latest call. It charges nothing itself: it reads no clock.
-func (n *SimNet) managerTime() time.Duration {
+func (n *simNet) managerTime() time.Duration {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	return time.Duration(n.busy)
 }
 
 // Send queues frame f for simulated worker to: it leaves when the manager's link is free.
-func (n *SimNet) Send(to int, f []byte) error {
+func (n *simNet) Send(to int, f []byte) error {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	n.enter()
@@ -397,7 +397,7 @@ func (n *SimNet) Send(to int, f []byte) error {
 }
 
 // Recv returns the next frame that has arrived at the manager by now, if any.
-func (n *SimNet) Recv() (int, []byte, bool, error) {
+func (n *simNet) Recv() (int, []byte, bool, error) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	n.enter()
@@ -433,7 +433,7 @@ func (n *SimNet) Recv() (int, []byte, bool, error) {
 
 // Wait jumps the clock to the next arrival at the manager (h.Within at most), running the
 // simulated workers meanwhile.
-func (n *SimNet) Wait(h WaitHint) error {
+func (n *simNet) Wait(h WaitHint) error {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	n.enter()
@@ -468,13 +468,13 @@ func (n *SimNet) Wait(h WaitHint) error {
 }
 
 // advance applies every event due by t.
-func (n *SimNet) advance(t int64) {
+func (n *simNet) advance(t int64) {
 	for len(n.events) > 0 && n.events[0].t <= t && n.err == nil {
 		n.process(n.events.pop())
 	}
 }
 
-func (n *SimNet) chunkWork(first, count uint64) int64 {
+func (n *simNet) chunkWork(first, count uint64) int64 {
 	if n.itemFn == nil {
 		return n.item * int64(count)
 	}
@@ -486,7 +486,7 @@ func (n *SimNet) chunkWork(first, count uint64) int64 {
 }
 
 // process applies one event at its time.
-func (n *SimNet) process(e simEvent) {
+func (n *simNet) process(e simEvent) {
 	switch e.ev {
 	case evManager:
 		avail := max(e.t, n.rxFree) + int64(n.model.Overhead)
@@ -508,7 +508,7 @@ func (n *SimNet) process(e simEvent) {
 // act carries out what worker r's step function asked for at time t: it starts the
 // setup's end, queues and starts chunks, hands back those not started (a drain), and sends
 // its frames.
-func (n *SimNet) act(r int, t int64) {
+func (n *simNet) act(r int, t int64) {
 	s := &n.ws[r]
 	w := s.w
 	if w.phase == settingUp {
@@ -549,7 +549,7 @@ func (n *SimNet) act(r int, t int64) {
 }
 
 // startChunk starts the oldest queued chunk of worker r on a free thread at time t.
-func (n *SimNet) startChunk(r int, t int64) {
+func (n *simNet) startChunk(r int, t int64) {
 	s := &n.ws[r]
 	tk := s.queue[0]
 	s.queue = s.queue[1:]
@@ -562,13 +562,13 @@ func (n *SimNet) startChunk(r int, t int64) {
 }
 
 // workerSend sends frame f from worker r at time t to the manager, over the manager's link.
-func (n *SimNet) workerSend(r int, t int64, f []byte) {
+func (n *simNet) workerSend(r int, t int64, f []byte) {
 	arrive := max(t+int64(n.model.Overhead)+int64(n.model.Latency), n.linkFree) + n.transfer(len(f))
 	n.linkFree = arrive
 	n.push(simEvent{ev: evManager, t: arrive, rank: int32(r), frame: f})
 }
 
-func (n *SimNet) result(items int) []byte {
+func (n *simNet) result(items int) []byte {
 	size := items * n.resB
 	if size > len(n.zeros) {
 		n.zeros = make([]byte, max(size, 2*len(n.zeros)))
@@ -576,7 +576,7 @@ func (n *SimNet) result(items int) []byte {
 	return n.zeros[:size:size]
 }
 
-func (n *SimNet) sampleHeap() {
+func (n *simNet) sampleHeap() {
 	runtime.GC()
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
@@ -631,7 +631,7 @@ func (h *evHeap) pop() simEvent {
 
 // job is the simulated workload: sc.Items items cut into chunks of sc.Chunk (or sized by
 // the engine), each chunk's data its first item and count; the Sink discards results.
-func (n *SimNet) job(sc SimConfig) Job {
+func (n *simNet) job(sc SimConfig) Job {
 	return Job{
 		Name: "sim",
 		Open: func(context.Context) (*Plan, error) {
@@ -650,7 +650,7 @@ func (n *SimNet) job(sc SimConfig) Job {
 
 type simSource struct {
 	items, per, next, seq uint64
-	net                   *SimNet
+	net                   *simNet
 }
 
 func (s *simSource) Next() (Chunk, error) { return s.nextN(s.per) }

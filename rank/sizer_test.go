@@ -14,14 +14,14 @@ func TestSizerBoundsAPause(t *testing.T) {
 	z := sizer{slots: 10000}
 	z.observe(1, 10*time.Millisecond)
 	for range 20 {
-		z.manager(500 * time.Nanosecond, 1)
+		z.manager(500*time.Nanosecond, 1)
 	}
 	before := z.next(-1)
 	z.manager(time.Millisecond, 1)
 	require.InDelta(t, 600, z.perMsg, 1, "one sample counts for at most twice the average")
 	require.LessOrEqual(t, z.next(-1), before+1)
 	for range 40 {
-		z.manager(5 * time.Microsecond, 1)
+		z.manager(5*time.Microsecond, 1)
 	}
 	require.InDelta(t, 5000, z.perMsg, 50, "a lasting change is followed")
 }
@@ -33,10 +33,10 @@ func TestSizerWarmsUp(t *testing.T) {
 	const remaining = 3_200_000 // 32 items for each of 100,000 slots
 	z := sizer{slots: 100_000}
 	z.observe(1, 100*time.Millisecond)
-	z.manager(22 * time.Microsecond, 1) // the simulator's first sample at 100,000 workers
+	z.manager(22*time.Microsecond, 1) // the simulator's first sample at 100,000 workers
 	require.Equal(t, 1, z.next(remaining), "a chunk of 30 before the fix")
 	for range sizerWarmup - 1 {
-		z.manager(5 * time.Microsecond, 1)
+		z.manager(5*time.Microsecond, 1)
 	}
 	require.InDelta(t, 5000, z.perMsg, 1, "the least of the warm-up samples")
 	// The manager a quarter busy: 4 x 100,000 slots x 5 us / 100 ms = 20 items a chunk.
