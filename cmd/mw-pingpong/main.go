@@ -18,7 +18,9 @@
 //
 // MPI is started with the -thread level, MPI_THREAD_SINGLE by default, as pingpong.c's MPI_Init
 // does: only the main goroutine, locked to the main thread, calls MPI. With Open MPI 4.1 any
-// higher level turns on its internal locking, which costs some 40 ns per small message here.
+// higher level turns on its internal locking, which costs some 40 ns per small message here;
+// MPICH locks only at MPI_THREAD_MULTIPLE. Built with -tags mpich it runs under MPICH
+// (MPI=mpich scripts/bench/pingpong.sh).
 //
 // Ranks other than 0 and 1 only take part in the barriers. scripts/bench/pingpong.sh runs
 // both programs and prints them side by side.
