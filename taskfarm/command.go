@@ -2,16 +2,16 @@ package taskfarm
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"os"
+	"regexp"
+	"runtime"
 	"strconv"
 	"strings"
-	"sync/atomic"
-	"time"
+	"syscall"
 
 	"github.com/mw-hpc/mw/cli"
 	"github.com/mw-hpc/mw/rank"
@@ -20,310 +20,319 @@ import (
 // Command is `mw exec`.
 var Command = cli.Command{
 	Name:  "exec",
-	Short: "a task farm of shell commands, one per input line (GNU parallel's way, over MPI)",
+	Short: "run GNU parallel's command lines as tasks across the ranks (mw exec -h: parallel's options)",
 	Run:   runExec,
 }
 
-// Exit statuses of mw exec besides the failed-task counts (GNU parallel's).
-const (
-	exitOther = 255 // an error that is not a task failing: bad flag, unreadable input, engine
-)
+// exitOther is GNU parallel's status for an error that is not a task failing: a bad
+// option, an unreadable input, the engine.
+const exitOther = 255
 
 // DefaultBuffer is the output of one task stream kept in memory before it spills to a file.
 const DefaultBuffer = 4 << 20
 
-// options are exec's flags, as every rank parses them from the same command line.
-type options struct {
-	inputs       []string // -a, in order
-	tasks        string   // --tasks
-	jobs         int      // -j
-	keep         bool     // -k (the default anyway)
-	unordered    bool
-	joblog       string
-	resume       bool
-	resumeFailed bool
-	halt         haltPolicy
-	haltText     string
-	timeout      time.Duration
-	timeoutText  string
-	shell        bool
-	workdir      string
-	tmpdir       string
-	tmpdirGiven  bool
-	buffer       int64
-	chunk        cli.ChunkSize
-	command      []string
-}
-
-const execUsage = `usage: mw exec [flags] [--] COMMAND [ARGS...]      one task per input line
-       mw exec [flags] --tasks FILE                each line of FILE is a shell command
-       (under mpirun: mpirun -q -np N mw exec ...)
-
-Runs one task per line of the input (-a FILE, repeatable, or stdin) across the ranks of an
-MPI allocation: rank 0 reads the tasks and prints their output; every other rank runs -j
-tasks at a time (with -np 1 rank 0 runs them itself). In COMMAND and ARGS:
-  {}    the input line              {.}   the line without its extension
-  {#}   the task number (1-based)   {/}   the line without its directory
-  {%}   the slot running the task   {//}  the line's directory
-                                    {/.}  {/} without its extension
-Without any of them the line is appended as the last argument. Values are passed as single
-arguments, never re-parsed by a shell; with --shell the words form a /bin/sh script and
-values are quoted for it (as GNU parallel does). Empty lines are tasks too, and a last line
-without a newline is not dropped.
-
-Each task's stdout then stderr are printed whole, in input order (--unordered: as tasks
-finish), never mixed with another task's. A task sees MW_TASK (its number), MW_RANK,
-MW_SLOT and MW_NTASKS (the number of input lines, empty for a stream) in its environment.
-
-Each worker thread holds --window tasks (default 2): a slow task delays at most one other.
-For tasks of a few milliseconds, --window 16 or --chunk 10 keeps the workers busier.
-
-Exit status as GNU parallel: 0 all tasks succeeded, 1-100 that many failed, 101 more
-than 100 failed, 255 another error; --halt ...,fail=1 exits with the failing task's status.
---halt counts tasks as they finish, as GNU parallel does. With now, the task that fired is
-printed even if earlier ones still ran (they are killed); tasks waiting behind one that still
-ran are neither printed nor logged (--resume runs them again), as with parallel -k. With
-soon, the tasks queued at the workers go back unstarted (a slot freed at the very moment of
-the halt may still start one before its worker hears of it).
-mpirun prints a banner when a rank exits non-zero: mpirun -q leaves it out.
-
-Differences from GNU parallel: several -a files are read one after the other (not
-combined); --retries N allows N more tries (parallel: N in all); with --chunk above 1 a
-retry re-runs the whole chunk; {%} and MW_SLOT count per rank.
-
-examples:
-  ls *.fastq | mpirun -q -np 4 mw exec -j 8 -- gzip -9 {}
-  mpirun -q -np 9 mw exec -a samples.txt --joblog run.log -- ./analyse --in {} --out out/{/.}.csv
-  mpirun -q -np 9 mw exec -a samples.txt --joblog run.log --resume -- ./analyse ...   (after a kill)
-  mpirun -q -np 4 mw exec --tasks commands.txt --halt now,fail=1 --timeout 1h
-  seq 1000000 | mpirun -q -np 4 mw exec --halt now,success=1 -- ./try-key {}
-`
+// shellPath is the shell that runs composed command lines.
+const shellPath = "/bin/sh"
 
 // parseArgs parses and checks exec's command line; every value is checked here, before
-// any MPI. Usage errors are *cli.UsageError.
+// any MPI. A bad command line is an error for exit status 255; -h is flag.ErrHelp.
 func parseArgs(env *cli.Env, args []string) (*options, *cli.EngineFlags, error) {
-	fs := cli.NewFlagSet(env, "exec", execUsage)
+	fs := cli.NewFlagSet(env, "exec", "")
 	ef := cli.AddEngineFlags(fs)
-	o := &options{chunk: cli.ChunkSize{N: 1}}
-	addInput := func(s string) error { o.inputs = append(o.inputs, s); return nil }
-	fs.Func("a", "read tasks from `FILE` (- is stdin; repeatable: files are read one after the other)", addInput)
-	fs.Func("arg-file", "same as -a `FILE`", addInput)
-	fs.StringVar(&o.tasks, "tasks", "", "each line of `FILE` is a whole shell command (run with /bin/sh -c)")
-	fs.IntVar(&o.jobs, "j", 0, "run `N` tasks at once per worker rank (default: the rank's share of its node's CPUs)")
-	fs.IntVar(&o.jobs, "jobs", 0, "same as -j `N`")
-	fs.BoolVar(&o.keep, "k", false, "print output in input order (the default; for GNU parallel compatibility)")
-	fs.BoolVar(&o.keep, "keep-order", false, "same as -k")
-	fs.BoolVar(&o.unordered, "unordered", false, "print each task's output as soon as it finishes")
-	fs.StringVar(&o.joblog, "joblog", "", "write a line per finished task to `FILE`, GNU parallel's columns (+FILE, --resume and --resume-failed append)")
-	fs.BoolVar(&o.resumeFailed, "resume-failed", false, "skip the tasks that succeeded in the --joblog; run the failed ones again")
-	fs.StringVar(&o.haltText, "halt", "never", "stop early: `WHEN,WHY=N`, WHEN now (kill running tasks) or soon (let them finish), WHY fail, success or done, N a count or a percentage (e.g. now,fail=1; soon,fail=10%; now,success=1)")
-	fs.StringVar(&o.timeoutText, "timeout", "", "kill a task that runs longer than `DURATION` (seconds, or 90s, 5m, 2h, 1d, 1h30m)")
-	fs.BoolVar(&o.shell, "shell", false, "run COMMAND ARGS as a /bin/sh script, values quoted for it")
-	fs.StringVar(&o.workdir, "workdir", "", "run tasks in `DIR` (default: the current directory)")
-	fs.StringVar(&o.tmpdir, "tmpdir", "", "capture task output in `DIR` (default $TMPDIR or /tmp); output past --buffer is handed to rank 0 as a file there, so on several hosts give a shared directory")
-	bufText := fs.String("buffer", "4M", "task output kept in memory per stream, as `SIZE` (K, M, G); more spills to a file")
-	fs.Var(&o.chunk, "chunk", "tasks per chunk sent to a worker (`N`); auto is 1")
-	fs.Lookup("resume").Usage = "skip the tasks already in the --joblog (GNU parallel's --resume)"
-	fs.Lookup("journal").Usage = "not for exec: its progress is the --joblog"
-	fs.Lookup("backups").Usage = "not for exec: tasks have side effects"
-	fs.Lookup("backups").DefValue, ef.Backups = "false", false
-	fs.Lookup("retries").Usage = "run a failed task (exit status, signal, timeout) up to `N` more times, on another worker where possible; only the last try is printed"
-	if err := cli.Parse(fs, preprocess(fs, args)); err != nil {
+	o := &options{maxArgs: -1, totalJobs: -1, argSep: ":::", argFileSep: "::::", delim: "\n",
+		rpl: defaultRplNames(), chunk: cli.ChunkSize{N: 1}, termSeq: defaultTermSeq, tries: 1, haltText: "never"}
+	p := &parser{o: o, table: optionTable(), set: map[string]bool{}, env: fs.Set}
+	rest, err := p.parse(args)
+	if err != nil {
 		return nil, nil, err
 	}
-	o.command = fs.Args()
-	set := map[string]bool{}
-	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
-	o.tmpdirGiven = set["tmpdir"]
-	// The engine's --resume continues a --journal; exec's progress is its --joblog, so
-	// --resume reads that (GNU parallel's meaning) and the engine never sees it.
-	o.resume, ef.Resume = ef.Resume, false
-	if err := o.check(ef, set, *bufText); err != nil {
+	if p.help {
+		if env.Rank == 0 {
+			io.WriteString(env.Stdout, execUsage)
+		}
+		return nil, nil, flag.ErrHelp
+	}
+	if err := o.resolve(rest, p.set, env); err != nil {
 		return nil, nil, err
+	}
+	if err := o.engine(ef, p.set, env.Rank); err != nil {
+		return nil, nil, err
+	}
+	if env.Rank == 0 {
+		for _, w := range o.warnings {
+			fmt.Fprintf(env.Stderr, "mw: exec: warning: %s\n", w)
+		}
 	}
 	return o, ef, nil
 }
 
-// preprocess turns GNU-style -j4 into -j=4 before the command (the flag package wants a
-// separate value). It skips the value of a flag given as a separate argument (--chunk 3),
-// which may itself start with a dash.
-func preprocess(fs *flag.FlagSet, args []string) []string {
-	out := make([]string, 0, len(args))
-	for i := 0; i < len(args); i++ {
-		a := args[i]
-		if a == "--" || !strings.HasPrefix(a, "-") {
-			return append(out, args[i:]...)
+// resolve splits the command from its input groups and derives the settings that depend
+// on several options.
+func (o *options) resolve(rest []string, set map[string]bool, env *cli.Env) error {
+	o.command, o.inputs = splitGroups(rest, o.inputs, o.argSep, o.argFileSep)
+	if err := o.resolveModes(set); err != nil {
+		return err
+	}
+	if err := o.resolveRecords(); err != nil {
+		return err
+	}
+	if err := o.resolveOutput(set); err != nil {
+		return err
+	}
+	h, err := parseHalt(o.haltText)
+	if err != nil {
+		return fmt.Errorf("--halt %s: %w", o.haltText, err)
+	}
+	o.halt = h
+	if o.halt.pct > 0 && o.totalJobs < 0 && o.pipe {
+		return fmt.Errorf("--halt %s: a percentage needs the number of jobs, unknown for --pipe: give --total-jobs", o.haltText)
+	}
+	if o.bufferText != "" {
+		if o.buffer, err = parseSize(o.bufferText); err != nil || o.buffer < 0 {
+			return fmt.Errorf("--buffer %s: must be a size such as 65536, 512K or 4M", o.bufferText)
 		}
-		if len(a) > 2 && a[1] == 'j' && a[2] >= '0' && a[2] <= '9' {
-			a = "-j=" + a[2:]
+	} else {
+		o.buffer = DefaultBuffer
+	}
+	if o.tmpdir == "" {
+		o.tmpdir = os.TempDir()
+	}
+	if _, err := o.commandTemplate(nil); err != nil {
+		return err
+	}
+	return nil
+}
+
+// splitGroups cuts the words after the options into the command and its ::: and ::::
+// groups (:::+ and ::::+ linked to the source before), as GNU parallel reads them.
+func splitGroups(rest []string, inputs []source, argSep, fileSep string) ([]string, []source) {
+	i := 0
+	for i < len(rest) && !isSep(rest[i], argSep, fileSep) {
+		i++
+	}
+	command := rest[:i]
+	for i < len(rest) {
+		sep := rest[i]
+		j := i + 1
+		for j < len(rest) && !isSep(rest[j], argSep, fileSep) {
+			j++
 		}
-		out = append(out, a)
-		name := strings.TrimLeft(a, "-")
-		if f := fs.Lookup(name); f != nil && !strings.Contains(name, "=") && !isBool(f) && i+1 < len(args) {
-			i++
-			out = append(out, args[i])
+		group := rest[i+1 : j]
+		linked := strings.HasSuffix(sep, "+")
+		if strings.TrimSuffix(sep, "+") == fileSep {
+			for _, f := range group {
+				inputs = append(inputs, source{kind: srcFile, path: f, linked: linked})
+			}
+		} else {
+			inputs = append(inputs, source{kind: srcValues, values: group, linked: linked})
+		}
+		i = j
+	}
+	return command, inputs
+}
+
+func isSep(a, argSep, fileSep string) bool {
+	return a == argSep || a == argSep+"+" || a == fileSep || a == fileSep+"+"
+}
+
+// resolveModes checks the modes that change what a job is: --tasks, --retry-failed,
+// --pipe and --pipepart.
+func (o *options) resolveModes(set map[string]bool) error {
+	switch {
+	case o.tasks != "" && len(o.command) > 0:
+		return fmt.Errorf("--tasks %s and a command %q: with --tasks each line is the command; give one of them", o.tasks, strings.Join(o.command, " "))
+	case o.tasks != "" && len(o.inputs) > 0:
+		return errors.New("--tasks and -a, ::: or ::::: the tasks come from one of them")
+	case o.tasks != "":
+		o.inputs = []source{{kind: srcFile, path: o.tasks}}
+	case o.retryFailed && !o.joblogSet:
+		return errors.New("--retry-failed reads the failed jobs from --joblog: give --joblog FILE")
+	case o.pipe && o.pipePart:
+		o.pipe = false // --pipepart is a faster --pipe
+	}
+	if o.pipePart {
+		files := 0
+		for _, s := range o.inputs {
+			if s.kind != srcFile || s.path == "-" {
+				return errors.New("--pipepart reads one regular file, given with -a FILE or :::: FILE")
+			}
+			files++
+		}
+		if files != 1 {
+			return errors.New("--pipepart reads one regular file, given with -a FILE or :::: FILE")
+		}
+	}
+	if o.pipe && len(o.inputs) > 1 || o.pipe && len(o.inputs) == 1 && o.inputs[0].kind != srcFile {
+		return errors.New("--pipe reads one input (stdin, or -a FILE): ::: values and several inputs are not supported")
+	}
+	if (o.pipe || o.pipePart) && (o.multi != multiNone || o.maxArgs >= 0 && !set["max-replace-args"]) {
+		return errors.New("--pipe and --pipepart take -N (records per block), not -n, -X or -m")
+	}
+	if o.pipePart && o.maxArgs >= 0 {
+		return errors.New("--pipepart cuts parts by --block, not by records: -N is not supported with it (as in GNU parallel)")
+	}
+	if o.blockSet && o.block < 0 && !o.pipePart {
+		return fmt.Errorf("--block %d: a negative block (parts per job slot) needs --pipepart", o.block)
+	}
+	return nil
+}
+
+// resolveRecords checks how input is cut into records and values.
+func (o *options) resolveRecords() error {
+	o.rec.delim = o.delim
+	if o.colsepSet {
+		re, err := regexp.Compile(o.colsepText)
+		if err != nil {
+			return fmt.Errorf("--colsep %s: not a regular expression mw reads (Go's RE2 syntax, close to Perl's): %w", quoteArg(o.colsepText), err)
+		}
+		o.rec.colsep = re
+		if o.trimText == "" {
+			o.trimText = "lr" // --colsep implies --trim lr
+		}
+	}
+	switch o.header {
+	case "", "0":
+	case ":", ".*\\n", "(.*\\n)", "1":
+		o.header = ":"
+	default:
+		if n, err := strconv.Atoi(o.header); err != nil || n < 1 || !o.pipe && !o.pipePart {
+			return fmt.Errorf("--header %s: mw takes --header : (the first line), 0 (file names), or with --pipe a number of lines; not a regular expression", quoteArg(o.header))
+		}
+	}
+	o.rec.header = o.header
+	if o.recStartSet || o.recEndSet {
+		if !o.pipe && !o.pipePart {
+			return errors.New("--recstart and --recend cut --pipe's blocks: give --pipe or --pipepart")
+		}
+	}
+	return nil
+}
+
+// resolveOutput checks the output options.
+func (o *options) resolveOutput(set map[string]bool) error {
+	if o.results != "" {
+		for _, ext := range []string{".csv", ".tsv", ".json"} {
+			if strings.HasSuffix(o.results, ext) {
+				return fmt.Errorf("--results %s: CSV, TSV and JSON output files are not supported: give a directory", o.results)
+			}
+		}
+	}
+	if o.joblog == "+" || o.joblog == "" && o.joblogSet {
+		return errors.New("--joblog: give a file name")
+	}
+	if (o.resume || o.resumeFailed) && !o.joblogSet {
+		return errors.New("--resume and --resume-failed read the --joblog: give --joblog FILE")
+	}
+	if o.output == outUngroup {
+		o.unordered, o.keep = true, false
+		if o.tag || o.tagStringSet {
+			o.warnings = append(o.warnings, "--tag and --tagstring do not apply with -u (tasks write straight to stdout), as in GNU parallel")
+		}
+	}
+	if os.Getenv("PARALLEL") != "" {
+		o.warnings = append(o.warnings, "$PARALLEL is not read: give its options on the command line")
+	}
+	return nil
+}
+
+// engine sets the engine's flags from exec's: -j is the threads of each rank, --retries
+// the engine's re-issues, and checks them with the files.
+func (o *options) engine(ef *cli.EngineFlags, set map[string]bool, rank0 int) error {
+	ef.Backups = false
+	ef.Unordered = o.unordered
+	ef.Quiet = ef.Quiet && !o.progressWant
+	files := []cli.File{cli.Out("the tasks' output", "-")}
+	for _, in := range o.inputs {
+		if in.kind == srcFile {
+			files = append(files, cli.In("-a", in.path))
+		}
+	}
+	files = append(files, cli.Out("--joblog", joblogPath(o.joblog)))
+	o.slotsOnRank0 = runtime.NumCPU()
+	if o.jobsSet {
+		o.slotsOnRank0 = o.jobs.slots(runtime.NumCPU())
+		threads := o.jobs.slots(rankCPUs(rank0))
+		if o.jobs.kind == '=' && o.jobs.value == 0 {
+			threads = fdThreads()
+		}
+		threads = min(threads, rank.MaxThreads)
+		if set["threads"] && ef.Threads != threads {
+			return fmt.Errorf("-j %s and --threads %d disagree: give one of them", o.jobs.text, ef.Threads)
+		}
+		ef.Threads = threads
+		ef.Window = min(ef.Window, max(1, rank.MaxInFlight/threads))
+	}
+	if (o.halt.when != haltNever || o.timeoutPct > 0) && !set["window"] {
+		// A task issued is then a task started: --halt stops and --timeout N% measures
+		// what GNU parallel would have started, not tasks waiting in a window.
+		ef.Window = 1
+	}
+	switch {
+	case o.tries == 0:
+		ef.Retries = rank.MaxAttempt
+	case o.tries-1 > rank.MaxAttempt:
+		return fmt.Errorf("--retries %d: at most %d tries", o.tries, rank.MaxAttempt+1)
+	default:
+		ef.Retries = o.tries - 1
+	}
+	return ef.Validate(files...)
+}
+
+// fdThreads is -j 0, as many tasks as possible: as many as the open-file limit allows
+// (each running task holds a few descriptors).
+func fdThreads() int {
+	var lim syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
+		return 250
+	}
+	return max(1, int(min(lim.Cur, 1<<20)-64)/4)
+}
+
+// commandTemplate builds the command's template, the column names of --header rewritten
+// to positions. Without any replacement string {} is appended (not with --pipe); without
+// a command each value is the command.
+func (o *options) commandTemplate(names []string) (*template, error) {
+	words := rewriteNames(o.command, names)
+	if len(words) == 0 && o.retryFailed {
+		words = nil
+	}
+	t, err := parseTemplate(words, o.rpl)
+	if err != nil {
+		return nil, err
+	}
+	if len(words) == 0 {
+		t.toks = []token{{kind: tokRpl, rpl: rplValue}}
+		t.counts[rplKey{kind: rplValue}] = 1
+		return t, nil
+	}
+	if !t.hasRpl() && !o.pipe && !o.pipePart {
+		t.toks = append(t.toks, token{kind: tokSpace}, token{kind: tokRpl, rpl: rplValue})
+		t.counts[rplKey{kind: rplValue}] = 1
+		t.words++
+	}
+	return t, nil
+}
+
+// rewriteNames replaces {name}, {name.}, {name/}, {name//} and {name/.} of the --header
+// column names with their positions, as GNU parallel does.
+func rewriteNames(words, names []string) []string {
+	if len(names) == 0 {
+		return words
+	}
+	out := append([]string(nil), words...)
+	for i := range out {
+		for id, n := range names {
+			for _, suf := range []string{"", "/", "//", ".", "/."} {
+				out[i] = strings.ReplaceAll(out[i], "{"+n+suf+"}", "{"+strconv.Itoa(id+1)+suf+"}")
+			}
 		}
 	}
 	return out
 }
 
-// isBool reports whether f is a boolean flag (one that takes no separate value).
-func isBool(f *flag.Flag) bool {
-	b, ok := f.Value.(interface{ IsBoolFlag() bool })
-	return ok && b.IsBoolFlag()
-}
-
-// check validates the values and derives the rest.
-func (o *options) check(ef *cli.EngineFlags, set map[string]bool, bufText string) error {
-	if ef.Journal != "" {
-		return cli.Usagef("--journal: exec records its progress in --joblog FILE, which --resume reads")
-	}
-	if ef.Backups && set["backups"] {
-		return cli.Usagef("--backups: tasks have side effects; a backup copy would run a task twice")
-	}
-	ef.Backups = false
-	ef.Unordered = o.unordered
-	files := []cli.File{cli.Out("the tasks' output", "-"), cli.In("--tasks", o.tasks)}
-	for _, in := range o.inputs {
-		files = append(files, cli.In("-a", in))
-	}
-	files = append(files, cli.Out("--joblog", joblogPath(o.joblog)))
-	if err := ef.Validate(files...); err != nil {
-		return err
-	}
-	if set["j"] || set["jobs"] {
-		if o.jobs < 1 || o.jobs > rank.MaxThreads {
-			return cli.Usagef("-j %d: must be 1 to %d", o.jobs, rank.MaxThreads)
-		}
-		if ef.Window > rank.MaxInFlight/o.jobs {
-			return cli.Usagef("-j %d: %d tasks x --window %d in flight are more than the %d a worker rank may hold", o.jobs, o.jobs, ef.Window, rank.MaxInFlight)
-		}
-		if set["threads"] && ef.Threads != o.jobs {
-			return cli.Usagef("-j %d and --threads %d disagree: give one of them", o.jobs, ef.Threads)
-		}
-		ef.Threads = o.jobs
-	}
-	if o.keep && o.unordered {
-		return cli.Usagef("-k and --unordered: give one of them (in order is the default)")
-	}
-	switch {
-	case o.tasks != "" && len(o.command) > 0:
-		return cli.Usagef("--tasks %s and a command %q: with --tasks each line is the command; give one of them", o.tasks, strings.Join(o.command, " "))
-	case o.tasks != "" && len(o.inputs) > 0:
-		return cli.Usagef("--tasks and -a: the tasks come from one of them")
-	case o.tasks == "" && len(o.command) == 0:
-		return cli.Usagef("no command: mw exec [flags] -- COMMAND [ARGS...], or --tasks FILE to run each line as a shell command")
-	}
-	h, err := parseHalt(o.haltText)
-	if err != nil {
-		return cli.Usagef("--halt %s: %v", o.haltText, err)
-	}
-	o.halt = h
-	if h.pct > 0 && o.stream() {
-		return cli.Usagef("--halt %s: a percentage needs the number of tasks, unknown on stdin: give the tasks as a file (-a FILE or --tasks FILE)", o.haltText)
-	}
-	if o.timeoutText != "" {
-		d, err := parseDuration(o.timeoutText)
-		if err != nil {
-			return cli.Usagef("--timeout %s: %v", o.timeoutText, err)
-		}
-		o.timeout = d
-	}
-	if (o.resume || o.resumeFailed) && o.joblog == "" {
-		return cli.Usagef("--resume and --resume-failed read the --joblog: give --joblog FILE")
-	}
-	if o.resume && o.resumeFailed {
-		return cli.Usagef("--resume and --resume-failed: give one of them (--resume-failed also resumes)")
-	}
-	if o.joblog == "+" || o.joblog == "" && set["joblog"] {
-		return cli.Usagef("--joblog: give a file name")
-	}
-	n, err := parseSize(bufText)
-	if err != nil {
-		return cli.Usagef("--buffer %s: %v", bufText, err)
-	}
-	o.buffer = n
-	if o.tmpdir == "" {
-		o.tmpdir = os.TempDir()
-	}
-	return nil
-}
-
-// stream reports whether the tasks come from stdin.
-func (o *options) stream() bool {
-	if o.tasks != "" {
-		return o.tasks == "-"
-	}
-	if len(o.inputs) == 0 {
-		return true
-	}
-	for _, p := range o.inputs {
-		if p == "-" {
-			return true
-		}
-	}
-	return false
-}
-
-// template is the command every task runs.
-func (o *options) template() *template {
-	switch {
-	case o.tasks != "":
-		return parseTemplate(nil, modeTasks)
-	case o.shell:
-		return parseTemplate(o.command, modeShell)
-	}
-	return parseTemplate(o.command, modeArgv)
-}
-
-// parseDuration reads a --timeout: a number of seconds (GNU parallel), optionally with a
-// suffix s, m, h or d, or a Go duration such as 1h30m.
-func parseDuration(s string) (time.Duration, error) {
-	unit := time.Second
-	num := s
-	if n := len(s); n > 1 {
-		switch s[n-1] {
-		case 's':
-			num = s[:n-1]
-		case 'm':
-			num, unit = s[:n-1], time.Minute
-		case 'h':
-			num, unit = s[:n-1], time.Hour
-		case 'd':
-			num, unit = s[:n-1], 24*time.Hour
-		}
-	}
-	var d time.Duration
-	if f, err := strconv.ParseFloat(num, 64); err == nil {
-		d = time.Duration(f * float64(unit))
-	} else if d, err = time.ParseDuration(s); err != nil {
-		return 0, errors.New("not a duration (use seconds, or 90s, 5m, 2h, 1d, 1h30m)")
-	}
-	if d <= 0 {
-		return 0, errors.New("must be more than 0")
-	}
-	return d, nil
-}
-
-// parseSize reads a size in bytes with an optional K, M or G suffix (powers of 1024).
-func parseSize(s string) (int64, error) {
-	mult := int64(1)
-	num := strings.TrimSuffix(strings.ToUpper(s), "B")
-	if n := len(num); n > 0 {
-		switch num[n-1] {
-		case 'K':
-			mult, num = 1<<10, num[:n-1]
-		case 'M':
-			mult, num = 1<<20, num[:n-1]
-		case 'G':
-			mult, num = 1<<30, num[:n-1]
-		}
-	}
-	v, err := strconv.ParseInt(num, 10, 64)
-	if err != nil || v < 0 || v > (1<<40)/mult {
-		return 0, errors.New("must be a size in bytes such as 65536, 512K or 4M")
-	}
-	return v * mult, nil
+// composeMode is how values and words of the command are quoted.
+func (o *options) composeMode(t *template) composeMode {
+	return composeMode{quoteValues: !o.quote && !t.startsWithRpl(), quoteWords: o.quote, context: o.multi == multiContext || o.replaceArgs && !o.pipe}
 }
 
 func runExec(ctx context.Context, env *cli.Env, args []string) error {
@@ -332,152 +341,12 @@ func runExec(ctx context.Context, env *cli.Env, args []string) error {
 		return err
 	}
 	if err != nil {
-		// GNU parallel's status for a bad command line; main still says "Run 'mw exec -h'".
+		// GNU parallel's status for a bad command line; main says "Run 'mw exec -h'".
+		var ue *cli.UsageError
+		if !errors.As(err, &ue) {
+			err = &cli.UsageError{Msg: err.Error()}
+		}
 		return &cli.ExitError{Code: exitOther, Err: err}
 	}
 	return o.run(ctx, env, ef)
-}
-
-// run runs the job on this rank and returns the exit status as an error.
-func (o *options) run(ctx context.Context, env *cli.Env, ef *cli.EngineFlags) error {
-	t, err := env.Transport()
-	if err != nil {
-		return &cli.ExitError{Code: exitOther, Err: err}
-	}
-	m := &manager{o: o, env: env, host: t.Host()}
-	wcfg := workerConfig{
-		tmpl: o.template(), timeout: o.timeout, dir: o.workdir, tmpdir: o.tmpdir, tmpdirGiven: o.tmpdirGiven,
-		limit: o.buffer, retries: ef.Retries, rank: t.Rank(), host: t.Host(),
-	}
-	var w atomic.Pointer[worker]
-	job := rank.Job{
-		Name: "exec",
-		Open: m.open,
-		NewWorker: func(b []byte) (rank.Worker, error) {
-			st, err := decodeSetup(b)
-			if err != nil {
-				return nil, err
-			}
-			wk, err := newWorker(wcfg, st)
-			if err != nil {
-				return nil, err
-			}
-			w.Store(wk)
-			return wk.run, nil
-		},
-	}
-	_, err = cli.RunJob(ctx, env, job, ef)
-	if wk := w.Load(); wk != nil {
-		wk.shutdown(time.Second)
-	}
-	m.close()
-	if err != nil {
-		return &cli.ExitError{Code: exitOther, Err: err}
-	}
-	if t.Rank() != 0 || m.sink == nil {
-		return nil
-	}
-	if code := m.sink.tally.exitCode(); code != 0 {
-		return &cli.ExitError{Code: code}
-	}
-	return nil
-}
-
-// manager is rank 0's side of the job: the input, the joblog and the sink.
-type manager struct {
-	o      *options
-	env    *cli.Env
-	host   string
-	in     *inputs
-	joblog *os.File
-	sink   *sink
-	run    string // the run's name (random): its spill files' names start with spillPrefix(run)
-}
-
-// open runs on rank 0 before any work: it counts the tasks when the input is a file,
-// reads the joblog for --resume, opens the joblog and the input.
-func (m *manager) open(ctx context.Context) (*rank.Plan, error) {
-	o := m.o
-	paths := o.inputs
-	switch {
-	case o.tasks != "":
-		paths = []string{o.tasks}
-	case len(paths) == 0:
-		paths = []string{"-"}
-	}
-	total, err := countInputs(paths)
-	if err != nil {
-		return nil, err
-	}
-	if o.halt.pct > 0 && total < 0 {
-		return nil, fmt.Errorf("--halt %s: a percentage needs the number of tasks, unknown for a stream: give the tasks as a regular file", o.haltText)
-	}
-	var skip *seqSet
-	end := joblogEnd{cutAt: -1}
-	resume := o.resume || o.resumeFailed
-	if resume || strings.HasPrefix(o.joblog, "+") {
-		// Read for the tasks to skip, and to mend the end before appending (+FILE too).
-		f, err := os.Open(joblogPath(o.joblog))
-		switch {
-		case err == nil:
-			var done *seqSet
-			done, end, err = readJoblog(f, o.resumeFailed)
-			f.Close()
-			switch {
-			case err != nil && resume:
-				return nil, fmt.Errorf("--joblog %s: %w", joblogPath(o.joblog), err)
-			case err != nil:
-				end = joblogEnd{cutAt: -1} // +FILE of another kind: appended to as it is
-			case resume:
-				skip = done
-			}
-		case !errors.Is(err, os.ErrNotExist):
-			return nil, fmt.Errorf("--joblog: %w", err)
-		}
-	}
-	if o.joblog != "" {
-		if m.joblog, err = openJoblog(o.joblog, resume, end); err != nil {
-			return nil, err
-		}
-	}
-	m.in = &inputs{paths: paths, stdin: m.env.Stdin}
-	src, err := newTaskSource(m.in, skip, o.chunk.Or(1))
-	if err != nil {
-		return nil, err
-	}
-	todo, chunks := int64(-1), int64(-1)
-	if total >= 0 {
-		todo = total - skip.countUpTo(uint64(total))
-		per := int64(o.chunk.Or(1))
-		chunks = (todo + per - 1) / per
-	}
-	var name [6]byte
-	rand.Read(name[:]) // never fails (crypto/rand since Go 1.24)
-	m.run = hex.EncodeToString(name[:])
-	m.sink = &sink{
-		stdout: m.env.Stdout, stderr: m.env.Stderr, msgs: m.env.Stderr, joblog: m.joblog,
-		tally: tally{policy: o.halt, total: todo}, timeout: o.timeoutText,
-	}
-	return &rank.Plan{
-		Source: src,
-		Sink:   m.sink,
-		Setup:  setup{managerHost: m.host, ntasks: total, run: m.run}.encode(),
-		Total:  chunks,
-	}, nil
-}
-
-// close closes the input and the joblog, and removes the output of tasks never printed
-// (--halt now ended the job while they waited for an earlier task, or as they finished):
-// the spill files of the run left in the tmpdir. Workers spill only where rank 0 reads
-// (its host, or a shared --tmpdir), so that is every one.
-func (m *manager) close() {
-	if m.sink != nil {
-		removeSpills(m.o.tmpdir, m.run)
-	}
-	if m.in != nil {
-		m.in.Close()
-	}
-	if m.joblog != nil {
-		m.joblog.Close()
-	}
 }

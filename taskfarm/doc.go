@@ -1,60 +1,57 @@
-// Package taskfarm is `mw exec`: a task farm of shell commands across an MPI allocation,
-// the way GNU parallel runs them on one machine.
+// Package taskfarm is `mw exec`: GNU parallel's command lines, run as tasks across the
+// ranks of an MPI allocation.
 //
-//	mpirun -q -np N mw exec [flags] [--] COMMAND [ARGS...]   one task per input line
-//	mpirun -q -np N mw exec [flags] --tasks FILE             each line is a shell command
+//	mpirun -q -np N mw exec [options] [command [arguments]] [::: values] [:::: files]
 //
-// Rank 0 reads the input lines (-a FILE, repeatable, or stdin), numbers them from 1 and
-// deals them to the worker ranks in chunks (--chunk tasks each, default 1); each worker runs
-// -j tasks at once. With -np 1, rank 0 runs them itself.
+// Rank 0 (the manager) reads the input sources (-a, ::: and :::: groups, stdin), combines
+// them as GNU parallel does (all combinations, the first source slowest; --link and :::+
+// linked), groups the records into jobs (-n, -N, -X, -m) and numbers them; each job is an
+// item of a chunk (--chunk jobs each, default 1), dealt to the worker ranks by the engine.
+// Each worker rank runs -j tasks at once (with -np 1, rank 0 runs them itself).
 //
-// # Commands
+// # Composing a command line
 //
-// In COMMAND and ARGS, {} is the line, {#} the task number, {%} the slot running it (1 to
-// -j, per rank), {/} the line without its directory, {//} its directory, {.} the line
-// without its extension and {/.} the basename without its extension, all with GNU
-// parallel's definitions. Without any of them the line is appended as the last argument.
-// Values are single arguments, never re-parsed by a shell: a line "; rm -rf x" is data.
-// With --shell the words are joined into a /bin/sh script and the values are quoted for
-// it (GNU parallel's default behaviour). With --tasks each line is run by /bin/sh -c.
-// Empty lines are tasks (with an empty value), and a last line without a newline is read.
-//
-// Each task runs in the current directory (--workdir DIR), with stdin from /dev/null and
-// MW_TASK (its number), MW_RANK, MW_SLOT and MW_NTASKS (the number of input lines when
-// the input is a file, else empty) added to the environment, in a process group of its own:
-// --timeout, --halt now and a stopped job end the whole group (TERM, then KILL).
+// A worker composes each job's line as GNU parallel does (template.go): the command's words
+// are tokenised once (replacement strings {} {.} {/} {//} {/.} {#} {%}, their positional
+// forms {n} {n.} ..., --header's {name}), and for a job the words are joined by spaces with
+// each value shell-quoted (quoteValues); -q quotes whole words instead, and a command that
+// starts with a replacement string quotes nothing (the value is the command). The line
+// runs with /bin/sh -c, except where it needs no shell (direct.go: plain words naming a
+// program in PATH, not a shell keyword or built-in, and /bin/sh is dash): then the worker
+// starts the program itself, with the arguments the shell would have given it and the PWD
+// it would have set.
 //
 // # Output
 //
-// A task's stdout and stderr are captured whole in files in --tmpdir (as GNU parallel does)
-// and printed by rank 0, stdout then stderr, never mixed with another task's, in input
-// order (--unordered: as tasks finish). Output up to --buffer bytes per stream travels to
-// rank 0 in memory; more is handed over as a file in --tmpdir, which rank 0 prints and
-// removes: on the same host that is always possible, across hosts only with a --tmpdir
-// that rank 0 shares (without one, large output travels in memory).
+// A task's stdout and stderr are captured whole in files in --tmpdir and printed by rank 0,
+// stdout then stderr, never mixed with another task's, in input order (--unordered: as
+// tasks finish), tagged (--tag, --tagstring), saved (--results, --files) or, with -u, not
+// captured at all: the task writes to its rank's stdout. Output up to --buffer bytes per
+// stream travels to rank 0 in memory; more is handed over as a file in --tmpdir, which rank
+// 0 prints and removes (on the same host always, across hosts only with a shared --tmpdir).
+//
+// # Pipe mode
+//
+// With --pipe rank 0 cuts stdin into blocks as GNU parallel does (pipe.go: up to --block
+// bytes, cut after the last record end followed by a record start, or every -N records;
+// --header prepended); each block is a job's stdin. With --pipepart -a FILE rank 0 finds
+// the parts' offsets in the file and sends only those; each worker reads its part.
 //
 // # Joblog, resume, retries, halt
 //
-// --joblog FILE writes GNU parallel's tab-separated line per task (Seq, Host, Starttime,
-// JobRuntime, Send, Receive, Exitval, Signal, Command), in the order the output is printed,
-// each line flushed as it is written. --resume skips the tasks in the joblog; --resume-failed
-// skips only those that succeeded. Both append to the joblog. A task whose output was not
-// printed when the run was killed is not in the joblog, and runs again.
-//
-// --retries N re-runs a failed task (non-zero exit, signal, timeout) up to N more times on
-// another worker where there is one; only the last try is printed and logged.
-//
-// --halt WHEN,WHY=N has GNU parallel's meaning: WHEN is now (kill the running tasks) or
-// soon (start no more), WHY is fail, success or done, N a count or a percentage. It counts
-// tasks as they finish, whatever the output order (rank.ArrivalSink). With now, the task
-// that fired is printed even if earlier tasks were still running (they are killed); tasks
-// waiting behind one that still ran are neither printed nor logged, as GNU parallel -k
-// does. With soon, the tasks queued at the workers go back unstarted (rank.ErrDrain); a
-// slot freed at the very moment of the halt may still start one before its worker hears.
+// --joblog FILE writes GNU parallel's tab-separated line per task in the order the output
+// is printed. --resume skips the jobs in the joblog, --resume-failed only those that
+// succeeded, --retry-failed runs the joblog's failed commands again. --retries N tries a
+// failing task N times in all, on another worker where there is one. --halt counts tasks
+// as they finish (rank.ArrivalSink): now ends the job, and the output stops at the first
+// task still running (as GNU parallel -k prints it); soon starts no more tasks. With
+// --halt (and --timeout N%) a worker holds one chunk per thread (--window 1), so that the
+// tasks issued are the tasks started, as GNU parallel starts them.
 //
 // # Exit status
 //
 // 0 when every task succeeded, 1 to 100 the number that failed, 101 more than 100, 255
-// another error (including a bad command line); a fired fail=1 or done=1 policy exits with
-// the task's own status (128+signal if killed). As GNU parallel.
+// another error (including a bad or refused option: every GNU parallel option mw does not
+// support is refused by name); a fired fail=1 or done=1 policy exits with the task's own
+// status (128+signal if killed). As GNU parallel. `mw exec -h` is the manual.
 package taskfarm

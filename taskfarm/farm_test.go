@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 
 	"github.com/mw-hpc/mw/cli"
@@ -53,16 +54,16 @@ type farmCase struct {
 func farmCases() []farmCase {
 	return []farmCase{
 		{"argv", trickyInput,
-			[]string{"-k", "--", "sh", "-c", trickyScript, "sh", "{}"},
+			[]string{"-k", "-q", "--", "sh", "-c", trickyScript, "sh", "{}"},
 			[]string{"-k", "-q", "sh", "-c", trickyScript, "sh", "{}"}},
 		{"argv small buffer", trickyInput,
-			[]string{"--buffer", "1K", "-j", "3", "--", "sh", "-c", trickyScript, "sh"}, // line appended
+			[]string{"--buffer", "1K", "-j", "3", "-q", "--", "sh", "-c", trickyScript, "sh"}, // value appended
 			[]string{"-k", "-q", "sh", "-c", trickyScript, "sh"}},
 		{"shell", trickyInput,
-			[]string{"-k", "--shell", "--", trickyShell},
+			[]string{"-k", "--", trickyShell},
 			[]string{"-k", trickyShell}},
 		{"shell words", trickyInput,
-			[]string{"--shell", "echo", "[{}]", "{#}", `"$HOME"`},
+			[]string{"echo", "[{}]", "{#}", `"$HOME"`},
 			[]string{"-k", "echo", "[{}]", "{#}", `"$HOME"`}},
 		{"tasks", trickyTasks,
 			[]string{"--tasks", "-"},
@@ -92,23 +93,47 @@ func runParallel(t *testing.T, c farmCase) result {
 	if r, ok := parallelCache[c.name]; ok {
 		return r
 	}
+	pr := runWithDeadline(t, "parallel", c.parallel, func(cmd *exec.Cmd) {
+		cmd.Env = append(os.Environ(), "PARALLEL_SHELL=/bin/sh", "PARALLEL_HOME="+t.TempDir())
+		cmd.Stdin = strings.NewReader(c.input)
+	})
+	r := result{stdout: string(pr.stdout), stderr: string(pr.stderr), code: pr.code}
+	parallelCache[c.name] = r
+	return r
+}
+
+// cmdResult is what a command printed and how it ended.
+type cmdResult struct {
+	stdout []byte
+	code   int
+	stderr []byte
+}
+
+// runWithDeadline runs a command, set up by setup, to its end or to testDeadline (which
+// kills its process group and fails the test), and returns what it printed and its exit
+// status.
+func runWithDeadline(t *testing.T, name string, args []string, setup func(*exec.Cmd)) cmdResult {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), testDeadline)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, "parallel", c.parallel...)
-	cmd.Env = append(os.Environ(), "PARALLEL_SHELL=/bin/sh", "PARALLEL_HOME="+t.TempDir())
-	cmd.Stdin = strings.NewReader(c.input)
+	cmd := exec.CommandContext(ctx, name, args...)
+	setup(cmd)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
 	var so, se bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &so, &se
 	err := cmd.Run()
-	r := result{stdout: so.String(), stderr: se.String()}
+	if ctx.Err() != nil {
+		t.Fatalf("%s %q: still running at the deadline\nstderr: %s", name, args, se.Bytes())
+	}
+	r := cmdResult{stdout: so.Bytes(), stderr: se.Bytes()}
 	var ee *exec.ExitError
 	switch {
 	case errors.As(err, &ee):
 		r.code = ee.ExitCode()
 	case err != nil:
-		t.Fatalf("parallel: %v", err)
+		t.Fatalf("%s: %v", name, err)
 	}
-	parallelCache[c.name] = r
 	return r
 }
 
@@ -213,78 +238,99 @@ func TestDataIsNeverCode(t *testing.T) {
 }
 
 func TestParseArgs(t *testing.T) {
+	type chk func(o *options, ef *cli.EngineFlags) bool
 	tests := []struct {
 		args []string
 		err  string
-		chk  func(o *options, ef *cli.EngineFlags) bool
+		chk  chk
 	}{
 		{[]string{"echo"}, "", func(o *options, ef *cli.EngineFlags) bool {
-			return len(o.command) == 1 && ef.Threads == 0 && o.chunk.Or(1) == 1 && o.buffer == DefaultBuffer && o.tmpdir != ""
+			return len(o.command) == 1 && ef.Threads == 0 && o.chunk.Or(1) == 1 && o.buffer == DefaultBuffer && o.tmpdir != "" && len(o.inputs) == 0
 		}},
 		{[]string{"-j4", "-k", "--", "echo", "-j4"}, "", func(o *options, ef *cli.EngineFlags) bool {
 			return ef.Threads == 4 && o.keep && strings.Join(o.command, " ") == "echo -j4"
 		}},
-		{[]string{"-j", "2", "--threads", "2", "echo"}, "", func(o *options, ef *cli.EngineFlags) bool { return ef.Threads == 2 }},
-		// -j4 after a flag's separate value, and a value that starts with a dash.
-		{[]string{"--chunk", "3", "-j4", "--workdir", "-d", "-j3", "echo"}, "", func(o *options, ef *cli.EngineFlags) bool {
-			return ef.Threads == 3 && o.chunk.Or(1) == 3 && o.workdir == "-d" && strings.Join(o.command, " ") == "echo"
+		// GNU parallel's Getopt: bundles, values in a bundle, next argument even if it
+		// starts with a dash, --name=value, abbreviations, any case.
+		{[]string{"-kj2", "-0", "--colsep=,", "--tagstr", "-x", "--DRY", "echo"}, "", func(o *options, ef *cli.EngineFlags) bool {
+			return o.keep && ef.Threads == 2 && o.delim == "\x00" && o.colsepText == "," && o.tagString == "-x" && o.dryRun
 		}},
-		{[]string{"--quiet", "-j2", "echo", "-j5"}, "", func(o *options, ef *cli.EngineFlags) bool {
-			return ef.Threads == 2 && strings.Join(o.command, " ") == "echo -j5"
+		{[]string{"-j", "-1", "--jobs", "50%", "echo"}, "", func(o *options, ef *cli.EngineFlags) bool { return o.jobs.kind == '%' }},
+		{[]string{"--quiet", "-j2", "echo", "-j5", ":::", "a", "b", "::::", "f", "g", ":::+", "c"}, "", func(o *options, ef *cli.EngineFlags) bool {
+			in := o.inputs
+			return ef.Threads == 2 && strings.Join(o.command, " ") == "echo -j5" && len(in) == 4 &&
+				strings.Join(in[0].values, ",") == "a,b" && in[1].path == "f" && in[2].path == "g" && in[3].linked && !in[2].linked
 		}},
-		{[]string{"--jobs=3", "echo", "-a", "x"}, "", func(o *options, ef *cli.EngineFlags) bool {
-			return ef.Threads == 3 && len(o.inputs) == 0 && len(o.command) == 3
+		{[]string{"-a", "f1", "--arg-file", "f2", "-a", "-", "cat", "::::+", "f3"}, "", func(o *options, _ *cli.EngineFlags) bool {
+			return len(o.inputs) == 4 && o.inputs[2].path == "-" && o.inputs[3].linked
 		}},
-		{[]string{"-a", "f1", "--arg-file", "f2", "-a", "-", "cat"}, "", func(o *options, _ *cli.EngineFlags) bool {
-			return strings.Join(o.inputs, ",") == "f1,f2,-" && o.stream()
+		{[]string{"--arg-sep", ",,", "echo", ",,", "a", ":::", "b"}, "", func(o *options, _ *cli.EngineFlags) bool {
+			return len(o.inputs) == 1 && strings.Join(o.inputs[0].values, " ") == "a ::: b"
 		}},
 		{[]string{"--timeout", "1.5", "--buffer", "64K", "--chunk", "auto", "true"}, "", func(o *options, _ *cli.EngineFlags) bool {
 			return o.timeout.Seconds() == 1.5 && o.buffer == 64<<10 && o.chunk.Or(1) == 1
 		}},
-		{[]string{"--timeout", "2m", "true"}, "", func(o *options, _ *cli.EngineFlags) bool { return o.timeout.Minutes() == 2 }},
-		{[]string{"--timeout", "1h30m", "true"}, "", func(o *options, _ *cli.EngineFlags) bool { return o.timeout.Minutes() == 90 }},
-		{[]string{"--timeout", "1d", "true"}, "", func(o *options, _ *cli.EngineFlags) bool { return o.timeout.Hours() == 24 }},
-		{[]string{"--tasks", "f", "--halt", "soon,fail=10%"}, "", func(o *options, _ *cli.EngineFlags) bool { return o.halt.pct == 0.1 }},
+		{[]string{"--timeout", "1d3.5h16.6m4s", "true"}, "", func(o *options, _ *cli.EngineFlags) bool { return o.timeout.Seconds() == 100000 }},
+		{[]string{"--timeout", "200%", "true"}, "", func(o *options, ef *cli.EngineFlags) bool { return o.timeoutPct == 2 && ef.Window == 1 }},
+		{[]string{"--retries", "3", "true"}, "", func(_ *options, ef *cli.EngineFlags) bool { return ef.Retries == 2 }},
+		{[]string{"--retries", "0", "true"}, "", func(_ *options, ef *cli.EngineFlags) bool { return ef.Retries == rank.MaxAttempt }},
+		{[]string{"--halt", "soon,fail=10%", "-a", "f", "true"}, "", func(o *options, ef *cli.EngineFlags) bool { return o.halt.pct == 0.1 && ef.Window == 1 }},
+		{[]string{"--halt", "2", "--window", "4", "true"}, "", func(o *options, ef *cli.EngineFlags) bool { return o.halt.when == haltNow && ef.Window == 4 }},
 		{[]string{"--joblog", "+log", "--resume", "true"}, "", nil},
-		{[]string{"-j", "0", "echo"}, "-j 0: must be 1 to 65536", nil},
-		{[]string{"-j", "100000", "echo"}, "-j 100000: must be 1 to 65536", nil},
-		{[]string{"-j", "4", "--window", "300000", "echo"}, "-j 4: 4 tasks x --window 300000 in flight are more than the 1048576", nil},
+		{[]string{"-k", "--unordered", "echo"}, "", func(o *options, ef *cli.EngineFlags) bool { return ef.Unordered }},
+		{[]string{"--unordered", "-k", "echo"}, "", func(o *options, ef *cli.EngineFlags) bool { return !ef.Unordered }},
+		{[]string{"-u", "echo"}, "", func(o *options, ef *cli.EngineFlags) bool { return ef.Unordered && o.output == outUngroup }},
+		{[]string{"--bar", "--quiet", "echo"}, "", func(_ *options, ef *cli.EngineFlags) bool { return !ef.Quiet }},
+		{[]string{"-N2", "--header=:", "-C", "\\t", "echo"}, "", func(o *options, _ *cli.EngineFlags) bool {
+			return o.maxArgs == 2 && o.replaceArgs && o.header == ":" && o.trimText == "lr"
+		}},
+		{[]string{"--pipe", "--block", "10k", "-N", "3", "wc"}, "", func(o *options, _ *cli.EngineFlags) bool { return o.block == 10000 && o.pipe }},
+		{[]string{"--pipepart", "-a", "f", "--block", "-3", "wc"}, "", func(o *options, _ *cli.EngineFlags) bool { return o.block == -3 }},
+		{[]string{"-j", "x", "echo"}, "-j x: must be N", nil},
 		{[]string{"-j", "2", "--threads", "3", "echo"}, "disagree", nil},
 		{[]string{"--window", "0", "echo"}, "--window 0", nil},
 		{[]string{"--retries", "-1", "echo"}, "--retries -1", nil},
 		{[]string{"--retries", "300", "echo"}, "--retries 300", nil},
-		{[]string{"--chunk", "0", "echo"}, "-chunk", nil},
-		{[]string{"-k", "--unordered", "echo"}, "-k and --unordered", nil},
-		{[]string{}, "no command", nil},
+		{[]string{"--chunk", "0", "echo"}, "--chunk", nil},
 		{[]string{"--tasks", "f", "echo"}, "--tasks f and a command", nil},
 		{[]string{"--tasks", "f", "-a", "g"}, "--tasks and -a", nil},
 		{[]string{"--halt", "sometimes", "echo"}, "--halt sometimes", nil},
-		{[]string{"--halt", "now,fail=5%", "echo"}, "unknown on stdin", nil},
 		{[]string{"--timeout", "soon", "echo"}, "--timeout soon", nil},
 		{[]string{"--timeout", "0", "echo"}, "more than 0", nil},
 		{[]string{"--resume", "echo"}, "give --joblog", nil},
-		{[]string{"--joblog", "l", "--resume", "--resume-failed", "echo"}, "one of them", nil},
+		{[]string{"--retry-failed"}, "give --joblog", nil},
 		{[]string{"--buffer", "lots", "echo"}, "--buffer lots", nil},
 		{[]string{"--journal", "j", "echo"}, "--joblog", nil},
 		{[]string{"--backups", "echo"}, "twice", nil},
-		{[]string{"--joblog", "l", "--resume", "--unordered", "echo"}, "", func(o *options, ef *cli.EngineFlags) bool {
-			return o.resume && !ef.Resume && !ef.Backups && ef.Unordered
-		}},
-		{[]string{"--no-such-flag", "echo"}, "no-such-flag", nil},
+		{[]string{"--no-such-flag", "echo"}, "unknown option --no-such-flag", nil},
+		{[]string{"--re", "echo"}, "ambiguous", nil},
+		{[]string{"--tag=1", "echo"}, "takes no value", nil},
+		{[]string{"-j"}, "-j needs a value", nil},
+		{[]string{"-S", "host", "echo"}, "-S is GNU parallel's and not supported by mw exec: mw runs tasks on the ranks", nil},
+		{[]string{"--sshlogin", "host", "echo"}, "--sshlogin is GNU parallel's", nil},
+		{[]string{"--plus", "echo"}, "--plus is GNU parallel's", nil},
+		{[]string{"-kS", "h", "echo"}, "-S is GNU parallel's", nil},
+		{[]string{"echo", "{=uc=}"}, "{= perl expression =}", nil},
+		{[]string{"--colsep", "(", "echo"}, "--colsep (", nil},
+		{[]string{"--header", "x.*", "echo"}, "--header x.*", nil},
+		{[]string{"--results", "out.csv", "echo"}, "CSV", nil},
+		{[]string{"--pipe", "-X", "wc"}, "-N (records per block)", nil},
+		{[]string{"--pipepart", "wc"}, "--pipepart reads one regular file", nil},
+		{[]string{"--block", "-2", "--pipe", "wc"}, "needs --pipepart", nil},
+		{[]string{"--recend", "x", "echo"}, "give --pipe", nil},
 		{[]string{"-a", "in.txt", "--joblog", "in.txt", "echo"}, "--joblog in.txt: is the file -a names too", nil},
-		{[]string{"--tasks", "t.txt", "--joblog", "+./t.txt"}, "--joblog ./t.txt: is the file --tasks names too", nil},
+		{[]string{"--tasks", "t.txt", "--joblog", "+./t.txt"}, "--joblog ./t.txt: is the file -a names too", nil},
 		{[]string{"-a", "in.txt", "-a", "in.txt", "--joblog", "log", "echo"}, "", nil},
 		{[]string{"-a", "in.txt", "--stats", "log", "--joblog", "log", "echo"}, "--stats log: is the file --joblog names too", nil},
 		{[]string{"--stats", "-", "echo"}, "--stats -: stdout is taken by the tasks' output already", nil},
 	}
 	for _, tt := range tests {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
-			env := &cli.Env{Stderr: io.Discard}
+			env := &cli.Env{Stdout: io.Discard, Stderr: io.Discard}
 			o, ef, err := parseArgs(env, tt.args)
 			if tt.err != "" {
-				var ue *cli.UsageError
-				if !errors.As(err, &ue) || !strings.Contains(err.Error(), tt.err) {
-					t.Fatalf("error %v, want a usage error saying %q", err, tt.err)
+				if err == nil || !strings.Contains(err.Error(), tt.err) {
+					t.Fatalf("error %v, want one saying %q", err, tt.err)
 				}
 				return
 			}
@@ -307,7 +353,7 @@ func TestUsageExit(t *testing.T) {
 			t.Fatal("transport started for a bad command line")
 			return nil, nil
 		}}
-		err := Command.Run(context.Background(), env, []string{"-j", "0", "echo"})
+		err := Command.Run(context.Background(), env, []string{"-j", "x", "echo"})
 		var ue *cli.UsageError
 		if cli.ExitCode(err) != 255 || !errors.As(err, &ue) {
 			t.Errorf("rank %d: %v (exit %d), want a usage error with exit 255", r, err, cli.ExitCode(err))
@@ -317,7 +363,7 @@ func TestUsageExit(t *testing.T) {
 		if !errors.Is(err, flag.ErrHelp) {
 			t.Errorf("-h: %v", err)
 		}
-		if printed := strings.Contains(so.String(), "usage: mw exec"); printed != (r == 0) || se.Len() > 0 {
+		if printed := strings.Contains(so.String(), "NAME\n  mw exec"); printed != (r == 0) || se.Len() > 0 {
 			t.Errorf("rank %d: -h printed the usage: %v", r, printed)
 		}
 	}
@@ -332,7 +378,7 @@ func TestUnordered(t *testing.T) {
 	}
 	// Odd tasks wait a little so that they finish out of order.
 	script := `[ $(($1 % 2)) = 1 ] && sleep 0.02; for k in 1 2 3; do echo "task $1 line $k"; done`
-	got := runInproc(t, 3, input.String(), "--quiet", "--unordered", "-j", "2", "--", "sh", "-c", script, "sh")
+	got := runInproc(t, 3, input.String(), "--quiet", "--unordered", "-j", "2", "-q", "--", "sh", "-c", script, "sh")
 	if got.code != 0 {
 		t.Fatalf("exit %d: %s", got.code, got.stderr)
 	}
@@ -365,7 +411,7 @@ func TestResumeFailed(t *testing.T) {
 	log := filepath.Join(dir, "log")
 	// Tasks 2 and 5 fail until the file fixed exists; every run of a task is counted.
 	script := `echo run >> "$2/ran.$1"; case $1 in 2|5) [ -e "$2/fixed" ] || exit 9 ;; esac; echo "ok $1 of $MW_NTASKS"`
-	args := []string{"--quiet", "-a", tasks, "--joblog", log, "--", "sh", "-c", script, "sh", "{}", dir}
+	args := []string{"--quiet", "-a", tasks, "--joblog", log, "-q", "--", "sh", "-c", script, "sh", "{}", dir}
 	got := runInproc(t, 2, "", args...)
 	if got.code != 2 || got.stdout != "ok 1 of 6\nok 3 of 6\nok 4 of 6\nok 6 of 6\n" {
 		t.Fatalf("first run: exit %d, stdout %q", got.code, got.stdout)
@@ -391,21 +437,22 @@ func TestResumeFailed(t *testing.T) {
 	}
 }
 
-// TestChunksAndInputs: several -a files one after the other, several tasks per chunk,
-// MW_NTASKS empty on a stream, {#} numbering across files.
+// TestChunksAndInputs: several -a sources combined, several jobs per chunk, MW_NTASKS
+// empty on a stream and the number of jobs otherwise, {#} numbering the combinations.
 func TestChunksAndInputs(t *testing.T) {
 	dir := t.TempDir()
 	a, b := filepath.Join(dir, "a"), filepath.Join(dir, "b")
 	os.WriteFile(a, []byte("x\ny"), 0o644)
 	os.WriteFile(b, []byte("\nz\n"), 0o644)
-	cmd := []string{"sh", "-c", `echo "$1=[$2] n=[$MW_NTASKS]"`, "sh", "{#}", "{}"}
-	got := runInproc(t, 3, "s\n", append([]string{"--quiet", "--chunk", "2", "-a", a, "-a", "-", "-a", b, "--"}, cmd...)...)
-	want := "1=[x] n=[]\n2=[y] n=[]\n3=[s] n=[]\n4=[] n=[]\n5=[z] n=[]\n"
+	cmd := []string{"sh", "-c", `echo "$1=[$2][$3][$4] n=[$MW_NTASKS]"`, "sh", "{#}", "{1}", "{2}", "{3}"}
+	got := runInproc(t, 3, "s\n", append([]string{"--quiet", "--chunk", "2", "-a", a, "-a", "-", "-a", b, "-q", "--"}, cmd...)...)
+	want := "1=[x][s][] n=[]\n2=[x][s][z] n=[]\n3=[y][s][] n=[]\n4=[y][s][z] n=[]\n"
 	if got.code != 0 || got.stdout != want {
 		t.Errorf("exit %d stdout %q, want %q", got.code, got.stdout, want)
 	}
-	got = runInproc(t, 1, "", append([]string{"--quiet", "--chunk", "3", "-a", a, "-a", b, "--"}, cmd...)...)
-	if want := "1=[x] n=[4]\n2=[y] n=[4]\n3=[] n=[4]\n4=[z] n=[4]\n"; got.stdout != want {
+	cmd = []string{"sh", "-c", `echo "$1=[$2][$3] n=[$MW_NTASKS]"`, "sh", "{#}", "{1}", "{2}"}
+	got = runInproc(t, 1, "", append([]string{"--quiet", "--chunk", "3", "-a", a, "-a", b, "-q", "--"}, cmd...)...)
+	if want := "1=[x][] n=[4]\n2=[x][z] n=[4]\n3=[y][] n=[4]\n4=[y][z] n=[4]\n"; got.stdout != want {
 		t.Errorf("files only: stdout %q, want %q", got.stdout, want)
 	}
 }
@@ -415,7 +462,7 @@ func TestHaltPercent(t *testing.T) {
 	dir := t.TempDir()
 	tasks := filepath.Join(dir, "tasks")
 	os.WriteFile(tasks, []byte("1\n1\n0\n2\n0\n0\n"), 0o644)
-	got := runInproc(t, 2, "", "--quiet", "-j", "1", "--halt", "soon,fail=50%", "-a", tasks, "--", "sh", "-c", `echo {#}; exit $1`, "sh", "{}")
+	got := runInproc(t, 2, "", "--quiet", "-j", "1", "--halt", "soon,fail=50%", "-a", tasks, "-q", "--", "sh", "-c", `echo {#}; exit $1`, "sh", "{}")
 	if got.code != 50 || !strings.HasPrefix(got.stdout, "1\n2\n3\n4\n") || !strings.Contains(got.stderr, "--halt soon,fail=50%: task 4 failed (exit 2)") {
 		t.Errorf("exit %d stdout %q stderr %q; want 50, tasks 1-4 and the halt", got.code, got.stdout, got.stderr)
 	}

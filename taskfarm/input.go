@@ -3,80 +3,306 @@ package taskfarm
 import (
 	"bufio"
 	"bytes"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
 	"os"
-
-	"github.com/mw-hpc/mw/partition"
-	"github.com/mw-hpc/mw/rank"
+	"regexp"
+	"strings"
 )
 
-// lineReader yields the lines of one input: split at '\n', without the '\n'. A last line
-// without a newline is a line; empty lines are lines; an empty input has none.
-type lineReader struct {
-	r   *bufio.Reader
-	buf []byte
+// recordReader yields the records of one input: split at the delimiter, without it. A last
+// record without a delimiter is a record; empty records are records; an empty input has none.
+type recordReader struct {
+	r     *bufio.Reader
+	delim []byte
+	buf   []byte
 }
 
-func newLineReader(r io.Reader) *lineReader {
-	return &lineReader{r: bufio.NewReaderSize(r, 64<<10)}
+func newRecordReader(r io.Reader, delim string) *recordReader {
+	return &recordReader{r: bufio.NewReaderSize(r, 64<<10), delim: []byte(delim)}
 }
 
-// next returns the next line, valid until the next call, or io.EOF.
-func (lr *lineReader) next() ([]byte, error) {
-	line, err := lr.r.ReadSlice('\n')
+// next returns the next record, valid until the next call, or io.EOF.
+func (rr *recordReader) next() ([]byte, error) {
+	if len(rr.delim) == 1 {
+		return rr.nextByte(rr.delim[0])
+	}
+	return rr.nextString()
+}
+
+func (rr *recordReader) nextByte(d byte) ([]byte, error) {
+	line, err := rr.r.ReadSlice(d)
 	if err == nil {
 		return line[:len(line)-1], nil
 	}
 	if err == bufio.ErrBufferFull {
-		// A long line: gather it.
-		lr.buf = append(lr.buf[:0], line...)
+		// A long record: gather it.
+		rr.buf = append(rr.buf[:0], line...)
 		for err == bufio.ErrBufferFull {
-			line, err = lr.r.ReadSlice('\n')
-			lr.buf = append(lr.buf, line...)
+			line, err = rr.r.ReadSlice(d)
+			rr.buf = append(rr.buf, line...)
 		}
 		if err == nil {
-			return lr.buf[:len(lr.buf)-1], nil
+			return rr.buf[:len(rr.buf)-1], nil
 		}
-		line = lr.buf
+		line = rr.buf
 	}
 	if err == io.EOF && len(line) > 0 {
-		return line, nil // the last line, without a newline
+		return line, nil // the last record, without a delimiter
 	}
 	return nil, err
 }
 
-// splitLines returns the lines of data as lineReader reads them (for tests and fuzzing).
-func splitLines(data []byte) ([][]byte, error) {
-	lr := newLineReader(bytes.NewReader(data))
-	var out [][]byte
+// nextString splits at a delimiter of several bytes (-d XY).
+func (rr *recordReader) nextString() ([]byte, error) {
+	rr.buf = rr.buf[:0]
+	last := rr.delim[len(rr.delim)-1]
 	for {
-		l, err := lr.next()
+		line, err := rr.r.ReadSlice(last)
+		rr.buf = append(rr.buf, line...)
+		if err == bufio.ErrBufferFull {
+			continue
+		}
+		if err == nil && bytes.HasSuffix(rr.buf, rr.delim) {
+			return rr.buf[:len(rr.buf)-len(rr.delim)], nil
+		}
 		if err == io.EOF {
-			return out, nil
+			if len(rr.buf) > 0 {
+				return rr.buf, nil
+			}
+			return nil, io.EOF
 		}
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, append([]byte{}, l...))
 	}
 }
 
-// countLines counts the lines of r as lineReader would yield them.
-func countLines(r io.Reader) (int64, error) {
+// sourceKind is where an input source's values come from.
+type sourceKind uint8
+
+const (
+	srcValues sourceKind = iota // ::: values on the command line
+	srcFile                     // :::: FILE or -a FILE ("-": stdin)
+)
+
+// source is one input source as the command line gives it.
+type source struct {
+	kind   sourceKind
+	values []string // srcValues
+	path   string   // srcFile
+	linked bool     // :::+ or ::::+: linked to the source before it
+}
+
+// name is the source as messages and --header 0 name it.
+func (s source) name() string {
+	if s.kind == srcValues {
+		return ":::"
+	}
+	return s.path
+}
+
+// recordOptions are the options that shape records: how values are cut and cleaned.
+type recordOptions struct {
+	delim     string         // record delimiter: "\n", "\x00" (-0) or -d's
+	colsep    *regexp.Regexp // --colsep: a record is split into columns
+	eof       string         // -E: a record equal to it ends its source
+	eofSet    bool
+	skipEmpty bool // -r: records of only whitespace are left out
+	header    string
+}
+
+// sourceReader reads one source's records, split into values.
+type sourceReader struct {
+	src   source
+	rr    *recordReader
+	close func() error
+	opt   *recordOptions
+	ended bool
+}
+
+// openSource opens a source for reading; stdin is the reader for "-". ::: values are read
+// as GNU parallel reads them, joined by the delimiter into a file (so a value with the
+// delimiter in it is two values).
+func openSource(s source, opt *recordOptions, stdin io.Reader) (*sourceReader, error) {
+	sr := &sourceReader{src: s, opt: opt}
+	switch {
+	case s.kind == srcValues:
+		var b strings.Builder
+		for _, v := range s.values {
+			b.WriteString(v)
+			b.WriteString(opt.delim)
+		}
+		sr.rr = newRecordReader(strings.NewReader(b.String()), opt.delim)
+	case s.path == "-":
+		sr.rr = newRecordReader(stdin, opt.delim)
+	default:
+		f, err := os.Open(s.path)
+		if err != nil {
+			return nil, fmt.Errorf("cannot open input file: %w", err)
+		}
+		sr.rr, sr.close = newRecordReader(f, opt.delim), f.Close
+	}
+	return sr, nil
+}
+
+// next returns the next record's values (columns with --colsep), or io.EOF.
+func (sr *sourceReader) next() ([]string, error) {
+	for !sr.ended {
+		rec, err := sr.rr.next()
+		if err == io.EOF {
+			sr.ended = true
+			break
+		}
+		if err != nil {
+			return nil, fmt.Errorf("read input %s: %w", sr.src.name(), err)
+		}
+		s := string(rec)
+		if sr.opt.eofSet && s == sr.opt.eof {
+			sr.ended = true
+			break
+		}
+		if sr.opt.skipEmpty && strings.TrimFunc(s, isPerlSpace) == "" {
+			continue
+		}
+		return splitColumns(s, sr.opt.colsep), nil
+	}
+	return nil, io.EOF
+}
+
+// Close closes the source's file.
+func (sr *sourceReader) Close() error {
+	if sr.close != nil {
+		err := sr.close()
+		sr.close = nil
+		return err
+	}
+	return nil
+}
+
+// splitColumns splits a record with --colsep as Perl's split does: trailing empty columns
+// are dropped, and a record that is empty has none.
+func splitColumns(s string, re *regexp.Regexp) []string {
+	if re == nil {
+		return []string{s}
+	}
+	cols := perlSplit(re, s)
+	if len(cols) == 0 {
+		return []string{""}
+	}
+	return cols
+}
+
+// perlSplit is Perl's split /re/, s: a match of nothing at the start is skipped, and
+// trailing empty fields are removed.
+func perlSplit(re *regexp.Regexp, s string) []string {
+	var out []string
+	start := 0
+	for _, m := range re.FindAllStringIndex(s, -1) {
+		if m[1] == 0 {
+			continue // an empty match at the start splits nothing
+		}
+		if m[0] == m[1] && m[0] >= len(s) {
+			break
+		}
+		out = append(out, s[start:m[0]])
+		start = m[1]
+	}
+	out = append(out, s[start:])
+	for len(out) > 0 && out[len(out)-1] == "" {
+		out = out[:len(out)-1]
+	}
+	return out
+}
+
+// parseDelimiter reads -d's value: characters and the escapes \n \t \r \0 \\ \a \b \f \v,
+// octal \NNN and hexadecimal \xHH (printf's).
+func parseDelimiter(s string) (string, error) {
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c != '\\' || i+1 == len(s) {
+			b.WriteByte(c)
+			continue
+		}
+		i++
+		switch e := s[i]; e {
+		case 'n':
+			b.WriteByte('\n')
+		case 't':
+			b.WriteByte('\t')
+		case 'r':
+			b.WriteByte('\r')
+		case 'a':
+			b.WriteByte('\a')
+		case 'b':
+			b.WriteByte('\b')
+		case 'f':
+			b.WriteByte('\f')
+		case 'v':
+			b.WriteByte('\v')
+		case '\\':
+			b.WriteByte('\\')
+		case 'x':
+			v, n := 0, 0
+			for n < 2 && i+1 < len(s) && isHex(s[i+1]) {
+				i++
+				v = v*16 + hexVal(s[i])
+				n++
+			}
+			if n == 0 {
+				return "", errors.New(`\x needs hexadecimal digits`)
+			}
+			b.WriteByte(byte(v))
+		default:
+			if e < '0' || e > '7' {
+				b.WriteByte('\\')
+				b.WriteByte(e)
+				continue
+			}
+			v := int(e - '0')
+			for n := 1; n < 3 && i+1 < len(s) && s[i+1] >= '0' && s[i+1] <= '7'; n++ {
+				i++
+				v = v*8 + int(s[i]-'0')
+			}
+			b.WriteByte(byte(v))
+		}
+	}
+	if b.Len() == 0 {
+		return "", errors.New("the delimiter is empty")
+	}
+	return b.String(), nil
+}
+
+func isHex(c byte) bool {
+	return c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F'
+}
+
+func hexVal(c byte) int {
+	switch {
+	case c >= 'a':
+		return int(c-'a') + 10
+	case c >= 'A':
+		return int(c-'A') + 10
+	}
+	return int(c - '0')
+}
+
+// countRecords counts the records of r as recordReader would yield them, for a single-byte
+// delimiter (the progress line's total).
+func countRecords(r io.Reader, delim byte) (int64, error) {
 	buf := make([]byte, 256<<10)
 	var n int64
-	last := byte('\n')
+	last := delim
 	for {
 		k, err := r.Read(buf)
 		if k > 0 {
-			n += int64(bytes.Count(buf[:k], []byte{'\n'}))
+			n += int64(bytes.Count(buf[:k], []byte{delim}))
 			last = buf[k-1]
 		}
 		if err == io.EOF {
-			if last != '\n' {
+			if last != delim {
 				n++
 			}
 			return n, nil
@@ -85,135 +311,4 @@ func countLines(r io.Reader) (int64, error) {
 			return 0, err
 		}
 	}
-}
-
-// inputs reads the lines of several inputs one after the other ("-" is stdin), numbering
-// them from 1. Each input's last line ends at its end, newline or not.
-type inputs struct {
-	paths []string
-	stdin io.Reader
-	cur   *lineReader
-	close func() error
-	i     int
-	seq   uint64 // number of the last line returned
-}
-
-func (in *inputs) next() (seq uint64, line []byte, err error) {
-	for {
-		if in.cur == nil {
-			if in.i >= len(in.paths) {
-				return 0, nil, io.EOF
-			}
-			p := in.paths[in.i]
-			in.i++
-			if p == "-" {
-				in.cur, in.close = newLineReader(in.stdin), nil
-			} else {
-				f, err := os.Open(p)
-				if err != nil {
-					return 0, nil, fmt.Errorf("open input: %w", err)
-				}
-				in.cur, in.close = newLineReader(f), f.Close
-			}
-		}
-		line, err := in.cur.next()
-		if err == nil {
-			in.seq++
-			return in.seq, line, nil
-		}
-		if in.close != nil {
-			in.close()
-		}
-		in.cur, in.close = nil, nil
-		if err != io.EOF {
-			return 0, nil, fmt.Errorf("read input %s: %w", in.paths[in.i-1], err)
-		}
-	}
-}
-
-// Close closes the input being read, if any.
-func (in *inputs) Close() error {
-	if in.close != nil {
-		err := in.close()
-		in.cur, in.close = nil, nil
-		return err
-	}
-	return nil
-}
-
-// countInputs counts the lines of every input when all are regular files, or returns -1.
-func countInputs(paths []string) (int64, error) {
-	var total int64
-	for _, p := range paths {
-		if p == "-" {
-			return -1, nil
-		}
-		f, err := os.Open(p)
-		if err != nil {
-			return 0, fmt.Errorf("open input: %w", err)
-		}
-		fi, err := f.Stat()
-		if err != nil || !fi.Mode().IsRegular() {
-			f.Close()
-			return -1, err
-		}
-		n, err := countLines(f)
-		f.Close()
-		if err != nil {
-			return 0, fmt.Errorf("read input %s: %w", p, err)
-		}
-		total += n
-	}
-	return total, nil
-}
-
-// taskSource deals the tasks to run as chunks of up to perChunk tasks. Each item is the
-// task's number (uvarint) followed by its line; tasks in skip are left out (--resume).
-type taskSource struct {
-	items *partition.Items
-	in    *inputs
-	skip  *seqSet
-	buf   []byte
-	n     uint64 // tasks dealt
-}
-
-var _ rank.Source = (*taskSource)(nil)
-
-func newTaskSource(in *inputs, skip *seqSet, perChunk int) (*taskSource, error) {
-	s := &taskSource{in: in, skip: skip}
-	items, err := partition.NewItems(s.nextItem, perChunk)
-	if err != nil {
-		return nil, err
-	}
-	s.items = items
-	return s, nil
-}
-
-func (s *taskSource) nextItem() ([]byte, error) {
-	for {
-		seq, line, err := s.in.next()
-		if err != nil {
-			return nil, err
-		}
-		if s.skip.has(seq) {
-			continue
-		}
-		s.n++
-		// Items copies the item into its chunk at once: the buffer can be reused.
-		s.buf = binary.AppendUvarint(s.buf[:0], seq)
-		s.buf = append(s.buf, line...)
-		return s.buf, nil
-	}
-}
-
-// Next returns the next chunk of tasks, or io.EOF.
-func (s *taskSource) Next() (rank.Chunk, error) { return s.items.Next() }
-
-// decodeTask splits a chunk item into the task's number and line.
-func decodeTask(item []byte) (uint64, []byte, error) {
-	seq, k := binary.Uvarint(item)
-	if k <= 0 || seq == 0 {
-		return 0, nil, errors.New("bad task item")
-	}
-	return seq, item[k:], nil
 }

@@ -246,3 +246,37 @@ func (s *seqSet) countUpTo(n uint64) int64 {
 	}
 	return c
 }
+
+// readFailedCommands reads a joblog for --retry-failed: the command of each job whose last
+// line records a failure (a non-zero Exitval or Signal), by job number; NULs in a command
+// are the newlines the joblog wrote as NUL.
+func readFailedCommands(r io.Reader) (map[uint64]string, error) {
+	cmds := map[uint64]string{}
+	br := bufio.NewReaderSize(r, 64<<10)
+	for n := 1; ; n++ {
+		line, err := br.ReadBytes('\n')
+		if len(line) == 0 && err == io.EOF {
+			return cmds, nil
+		}
+		if err != nil && err != io.EOF {
+			return nil, err
+		}
+		line = bytes.TrimSuffix(line, []byte{'\n'})
+		if n == 1 && bytes.HasPrefix(line, []byte("Seq\t")) {
+			continue
+		}
+		e, perr := parseJoblogLine(line)
+		if perr != nil {
+			if err == io.EOF {
+				return cmds, nil // a last line cut by a kill
+			}
+			return nil, fmt.Errorf("line %d: %v", n, perr)
+		}
+		if e.ok() {
+			delete(cmds, e.seq)
+			continue
+		}
+		cmd := bytes.SplitN(line, []byte{'\t'}, 9)[8]
+		cmds[e.seq] = string(bytes.ReplaceAll(cmd, []byte{0}, []byte{'\n'}))
+	}
+}

@@ -37,11 +37,11 @@ func TestGroupSignalsOnlyUnreaped(t *testing.T) {
 	}
 	defer func() { signalGroup = old }()
 
-	w, _ := testWorker(t, modeArgv, "sleep")
+	w, _ := testWorker(t, "sleep")
 	w.cfg.timeout = 20 * time.Millisecond
 	rs := runChunk(t, w, chunkOf(1, "300", "300", "300"))
 	// The sequences that outlive the chunk would have sent their second TERM by now.
-	time.Sleep(2 * killSeq[0].wait)
+	time.Sleep(2 * defaultTermSeq[0].wait)
 	for i, r := range rs {
 		if !r.timedOut() || r.signal != uint64(syscall.SIGTERM) {
 			t.Errorf("task %d: timedOut %v signal %d, want a timeout by TERM", i+1, r.timedOut(), r.signal)

@@ -14,7 +14,9 @@ type record struct {
 	runtime int64  // nanoseconds
 	flags   uint8
 	host    string
-	cmd     string // the command as the joblog shows it
+	cmd     string // the command line as composed (the joblog's Command, -v's line)
+	tag     []byte // --tag or --tagstring: put before each line of output; nil for none
+	results string // --results: the file or directory (ending in /) for its output
 	// stdout and stderr hold the output, or, when spilled, the path of the file holding
 	// it on the worker's host (its size in the *Size fields).
 	stdout, stderr       []byte
@@ -28,6 +30,7 @@ const (
 	flagTimedOut    = 1 << iota // killed by --timeout
 	flagStdoutSpill             // stdout is a file path
 	flagStderrSpill             // stderr is a file path
+	flagTagged                  // tag is put before each line (it may be empty: --pipe --tag)
 	flagAll         = 1<<iota - 1
 )
 
@@ -51,6 +54,8 @@ func appendRecord(b []byte, r *record) []byte {
 	b = append(b, r.flags)
 	b = appendString(b, r.host)
 	b = appendString(b, r.cmd)
+	b = appendBytes(b, r.tag)
+	b = appendString(b, r.results)
 	if r.flags&flagStdoutSpill != 0 {
 		b = binary.AppendVarint(b, r.stdoutLen)
 	}
@@ -156,6 +161,8 @@ func decodeRecord(b []byte) (record, error) {
 	r.flags = d.byte1()
 	r.host = string(d.bytes())
 	r.cmd = string(d.bytes())
+	r.tag = d.bytes()
+	r.results = string(d.bytes())
 	if r.flags&flagStdoutSpill != 0 {
 		r.stdoutLen = d.varint()
 	}

@@ -12,6 +12,7 @@ func TestRecordRoundTrip(t *testing.T) {
 		{seq: 1 << 40, exit: -1, signal: 15, start: -5, runtime: 1 << 50, flags: flagTimedOut, host: "node-7", cmd: "sleep 9",
 			stdout: []byte("out\n"), stderr: []byte("err\x00\xff")},
 		{seq: 3, flags: flagStdoutSpill | flagStderrSpill, stdout: []byte("/tmp/a"), stdoutLen: 1 << 33, stderr: []byte("/tmp/b"), stderrLen: 7},
+		{seq: 4, flags: flagTagged, tag: []byte("a b"), results: "out/1/a/"},
 	}
 	for _, r := range recs {
 		b := appendRecord([]byte("prefix"), &r)
@@ -25,6 +26,9 @@ func TestRecordRoundTrip(t *testing.T) {
 			}
 			if len(x.stderr) == 0 {
 				x.stderr = nil
+			}
+			if len(x.tag) == 0 {
+				x.tag = nil
 			}
 			return x
 		}
@@ -60,15 +64,53 @@ func FuzzResult(f *testing.F) {
 }
 
 func TestSetup(t *testing.T) {
-	for _, s := range []setup{{"vm", -1, "0a1b2c3d4e5f"}, {"", 0, ""}, {"node-1.cluster", 1 << 40, "x"}} {
+	for _, s := range []setup{
+		{managerHost: "vm", ntasks: -1, run: "0a1b2c3d4e5f", kind: jobArgs},
+		{ntasks: 0, kind: jobPart, header: []byte("h\n")},
+		{managerHost: "node-1.cluster", ntasks: 1 << 40, run: "x", names: []string{"a", "", "c d"}, kind: jobCommand},
+	} {
 		got, err := decodeSetup(s.encode())
-		if err != nil || got != s {
+		if len(got.header) == 0 {
+			got.header = s.header
+		}
+		if err != nil || !reflect.DeepEqual(got, s) {
 			t.Errorf("setup %+v -> %+v, %v", s, got, err)
 		}
 	}
-	for _, bad := range [][]byte{nil, {2}, {1}, {3}, append(setup{"x", 1, "r"}.encode(), 0), setup{"x", 1, "../r"}.encode(), setup{"x", 1, "*"}.encode()} {
-		if _, err := decodeSetup(bad); err == nil {
-			t.Errorf("decodeSetup(%x): no error", bad)
+	bad := func(s setup) []byte { return s.encode() }
+	for _, b := range [][]byte{nil, {2}, {3}, {3, 9}, append(bad(setup{managerHost: "x", run: "r"}), 0),
+		bad(setup{run: "../r"}), bad(setup{run: "*"})} {
+		if _, err := decodeSetup(b); err == nil {
+			t.Errorf("decodeSetup(%x): no error", b)
+		}
+	}
+}
+
+// TestJobRoundTrip: every kind of job decodes to itself; damaged items are refused.
+func TestJobRoundTrip(t *testing.T) {
+	tests := []struct {
+		j    job
+		kind jobKind
+	}{
+		{job{seq: 1, recs: [][]string{{"a"}}}, jobArgs},
+		{job{seq: 7, timeout: 5e9, recs: [][]string{{"a", ""}, {"x\x00y", "z"}}}, jobArgs},
+		{job{seq: 1 << 40, data: []byte("block\n")}, jobBlock},
+		{job{seq: 3, off: 1 << 33, size: 12}, jobPart},
+		{job{seq: 4, data: []byte("echo 1; exit 1")}, jobCommand},
+	}
+	for _, tt := range tests {
+		b := appendJob(nil, &tt.j, tt.kind)
+		got, err := decodeJob(b, tt.kind)
+		if len(got.data) == 0 {
+			got.data = tt.j.data
+		}
+		if err != nil || !reflect.DeepEqual(got, tt.j) {
+			t.Errorf("job %+v -> %+v, %v", tt.j, got, err)
+		}
+		for _, cut := range [][]byte{b[:len(b)-1], append(b, 0)} {
+			if _, err := decodeJob(cut, tt.kind); err == nil {
+				t.Errorf("decodeJob(%x): no error", cut)
+			}
 		}
 	}
 }

@@ -5,35 +5,45 @@ import (
 	"io"
 	"os"
 
+	"github.com/mw-hpc/mw/cli"
 	"github.com/mw-hpc/mw/partition"
 	"github.com/mw-hpc/mw/rank"
 )
 
 // sink is the manager's end. As each chunk of finished tasks arrives (in the order they
-// finish, as GNU parallel counts them) it counts them and applies --halt; in input order (or
-// as they finish with --unordered) it prints each task's stdout then its stderr whole and
-// appends its joblog line.
+// finish, as GNU parallel counts them) it counts them, notes their runtimes for --timeout
+// N% and applies --halt; in input order (or as they finish with --unordered) it prints
+// each task's output (stdout then stderr whole, or to --results or --files) and appends
+// its joblog line.
 type sink struct {
 	stdout, stderr io.Writer
 	msgs           io.Writer // mw's own messages (rank 0's stderr)
 	joblog         *os.File  // nil without --joblog
 	tally          tally
-	timeout        string // --timeout as given, for messages
+	times          *runtimes
+	o              *options
 	line           []byte
+	gap            bool // ordered output reached a job a drain left out: print nothing more
 
 	fired uint64 // the chunk in which --halt now fired, when fireN > 0
-	fireN int    // how many of its tasks print: through the one that fired
+	fireN int    // how many of its tasks print: through the one that fired (the rest of
+	// a chunk of several ran after it, where GNU parallel would have started none)
 }
 
-var _ rank.ArrivalSink = (*sink)(nil)
+var (
+	_ rank.ArrivalSink = (*sink)(nil)
+	_ rank.GapSink     = (*sink)(nil)
+)
+
+func newSink(o *options, env *cli.Env, joblog *os.File, todo int64, times *runtimes) *sink {
+	return &sink{stdout: env.Stdout, stderr: env.Stderr, msgs: env.Stderr, joblog: joblog,
+		tally: tally{policy: o.halt, total: todo}, times: times, o: o}
+}
 
 // Arrived counts the tasks of a chunk as it arrives and applies --halt: soon drains the job
-// (no more tasks are issued); now ends it. The task that fired now is printed at once, with
-// the tasks before it in its chunk, even when earlier tasks of the input have not finished
-// (they are killed, and never printed): for a search (now,success=1) it is the answer. When
-// no earlier task was missing, the tasks that had finished after it in the input print
-// after it, in order; the rest of its chunk, and the tasks waiting behind one still running,
-// are not printed, as with GNU parallel -k.
+// (no more tasks are issued; those running finish and print); now ends it: this chunk is
+// printed if its turn has come, with the chunks it lets out, and those still waiting for an
+// earlier chunk are not, as with GNU parallel -k, which kills the running jobs.
 func (s *sink) Arrived(seq uint64, out []byte) error {
 	var halt haltWhen
 	n := 0
@@ -43,7 +53,10 @@ func (s *sink) Arrived(seq uint64, out []byte) error {
 			return fmt.Errorf("chunk %d: %w", seq, err)
 		}
 		n++
-		if halt == haltNow {
+		if !r.failed() {
+			s.times.add(r.runtime)
+		}
+		if halt != haltNever {
 			return nil
 		}
 		if h := s.tally.add(&r); h != haltNever {
@@ -59,9 +72,6 @@ func (s *sink) Arrived(seq uint64, out []byte) error {
 	case err != nil:
 		return err
 	case halt == haltNow:
-		if err := s.print(seq, out, s.fireN); err != nil {
-			return err
-		}
 		return rank.ErrDone
 	case halt == haltSoon:
 		return rank.ErrDrain
@@ -69,19 +79,22 @@ func (s *sink) Arrived(seq uint64, out []byte) error {
 	return nil
 }
 
-// Put prints and logs the tasks of a chunk, unless Arrived printed them (--halt now).
-func (s *sink) Put(seq uint64, out []byte) error {
-	if s.fireN > 0 && seq == s.fired {
-		return s.print(seq, out, 0) // the tasks after the one that fired: dropped
+// LeftOut hears of a chunk that a drain kept from starting: in input order, nothing after
+// it is printed (GNU parallel starts jobs in order: what it ran is a prefix of the input).
+func (s *sink) LeftOut(uint64) error {
+	if !s.o.unordered {
+		s.gap = true
 	}
-	return s.print(seq, out, -1)
+	return nil
 }
 
-// print prints and logs the first n tasks of a chunk (all when n < 0) and drops the rest.
-func (s *sink) print(seq uint64, out []byte, n int) error {
-	i := 0
+// Put prints and logs the tasks of a chunk (in the chunk where --halt now fired, those
+// through the one that fired).
+func (s *sink) Put(seq uint64, out []byte) error {
+	n := 0
 	return partition.Unpack(out, func(_ int, item []byte) error {
-		if i++; n >= 0 && i > n {
+		n++
+		if s.gap || s.fireN > 0 && seq == s.fired && n > s.fireN {
 			return discard(item)
 		}
 		r, err := decodeRecord(item)
@@ -104,22 +117,48 @@ func discard(item []byte) error {
 
 // task prints one task's output and logs it.
 func (s *sink) task(r *record) error {
-	if err := s.stream(s.stdout, r.stdout, r.flags&flagStdoutSpill != 0, r); err != nil {
-		return err
+	if s.o.trace {
+		fmt.Fprintf(s.stderr, "%s\n", r.cmd)
 	}
-	if err := s.stream(s.stderr, r.stderr, r.flags&flagStderrSpill != 0, r); err != nil {
+	var err error
+	switch {
+	case s.o.results != "":
+		err = s.writeResults(r)
+	case s.o.files:
+		err = s.writeFiles(r)
+	default:
+		err = s.print(r)
+	}
+	if err != nil {
 		return err
 	}
 	if r.timedOut() {
-		fmt.Fprintf(s.msgs, "mw: exec: task %d: killed by --timeout %s: %s\n", r.seq, s.timeout, r.cmd)
+		fmt.Fprintf(s.msgs, "mw: exec: task %d: killed by --timeout %s: %s\n", r.seq, s.o.timeoutText, r.cmd)
 	}
-	if s.joblog != nil {
+	if s.joblog != nil && !s.o.dryRun {
 		s.line = appendJoblog(s.line[:0], r)
 		if _, err := s.joblog.Write(s.line); err != nil {
 			return fmt.Errorf("write --joblog: %w", err)
 		}
 	}
 	return nil
+}
+
+// print writes the task's output: -v's command line, stdout, then stderr, tagged.
+func (s *sink) print(r *record) error {
+	out, errw := s.stdout, s.stderr
+	if r.flags&flagTagged != 0 {
+		out, errw = &tagWriter{w: out, tag: r.tag, start: true}, &tagWriter{w: errw, tag: r.tag, start: true}
+	}
+	if s.o.verbose > 0 && !s.o.dryRun {
+		if _, err := io.WriteString(out, r.cmd+"\n"); err != nil {
+			return err
+		}
+	}
+	if err := s.stream(out, r.stdout, r.flags&flagStdoutSpill != 0, r); err != nil {
+		return err
+	}
+	return s.stream(errw, r.stderr, r.flags&flagStderrSpill != 0, r)
 }
 
 // stream writes one stream of a task, from memory or from its spill file (then removed).
@@ -153,4 +192,32 @@ func (s *sink) halting(r *record) {
 		then = "stopping the running tasks"
 	}
 	fmt.Fprintf(s.msgs, "mw: exec: --halt %s: task %d %s: %s\n", s.tally.policy.text, r.seq, what, then)
+}
+
+// close ends the sink (nothing to flush: every write goes straight out).
+func (s *sink) close() {}
+
+// tagWriter puts a tag and a tab before each line written through it.
+type tagWriter struct {
+	w     io.Writer
+	tag   []byte
+	start bool // the next byte starts a line
+	buf   []byte
+}
+
+func (t *tagWriter) Write(p []byte) (int, error) {
+	t.buf = t.buf[:0]
+	for i := 0; i < len(p); i++ {
+		if t.start {
+			t.buf = append(t.buf, t.tag...)
+			t.buf = append(t.buf, '\t')
+			t.start = false
+		}
+		t.buf = append(t.buf, p[i])
+		t.start = p[i] == '\n'
+	}
+	if _, err := t.w.Write(t.buf); err != nil {
+		return 0, err
+	}
+	return len(p), nil
 }

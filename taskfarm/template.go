@@ -1,239 +1,473 @@
 package taskfarm
 
 import (
+	"errors"
+	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 )
 
-// mode says how a task's command is formed and run.
-type mode uint8
+// rplKind is what a replacement string stands for.
+type rplKind uint8
 
 const (
-	// modeArgv runs the command words directly (no shell); each substituted value lands
-	// inside one argument and is never re-parsed.
-	modeArgv mode = iota
-	// modeShell joins the command words with spaces into a /bin/sh script, with each
-	// substituted value shell-quoted (GNU parallel's default).
-	modeShell
-	// modeTasks runs each input line as a whole /bin/sh command (--tasks).
-	modeTasks
+	rplValue     rplKind = iota + 1 // {}   the value
+	rplNoExt                        // {.}  the value without its extension
+	rplBase                         // {/}  the value without its directory
+	rplDir                          // {//} the value's directory
+	rplBaseNoExt                    // {/.} {/} without its extension
+	rplSeq                          // {#}  the job's sequence number
+	rplSlot                         // {%}  the job slot running it
 )
 
-// shellPath is the shell that runs --shell and --tasks commands.
-const shellPath = "/bin/sh"
+// rplNames are the replacement strings and what they stand for (GNU parallel's defaults;
+// -I, --extensionreplace and the others rename them).
+type rplNames map[string]rplKind
 
-// phKind is a replacement string.
-type phKind uint8
+func defaultRplNames() rplNames {
+	return rplNames{"{}": rplValue, "{.}": rplNoExt, "{/}": rplBase, "{//}": rplDir,
+		"{/.}": rplBaseNoExt, "{#}": rplSeq, "{%}": rplSlot}
+}
+
+// rename gives the replacement string of kind k the name name.
+func (n rplNames) rename(k rplKind, name string) {
+	for s, kk := range n {
+		if kk == k {
+			delete(n, s)
+		}
+	}
+	n[name] = k
+}
+
+// ordered lists the names longest first (a short one may be part of a long one, as {/} of
+// {//}), ties in a fixed order.
+func (n rplNames) ordered() []string {
+	names := make([]string, 0, len(n))
+	for s := range n {
+		names = append(names, s)
+	}
+	slices.SortFunc(names, func(a, b string) int {
+		if len(a) != len(b) {
+			return len(b) - len(a)
+		}
+		return strings.Compare(a, b)
+	})
+	return names
+}
+
+// tokKind is the kind of a token of a command template.
+type tokKind uint8
 
 const (
-	phNone      phKind = iota
-	phLine             // {}   the input line
-	phSeq              // {#}  the task number, 1-based
-	phSlot             // {%}  the slot running the task, 1-based (per rank)
-	phBase             // {/}  the line without its directory part
-	phDir              // {//} the line's directory (dirname)
-	phNoExt            // {.}  the line without its extension
-	phBaseNoExt        // {/.} {/} without its extension
+	tokText  tokKind = iota // literal text; each whitespace character is a token of its own
+	tokSpace                // the boundary between two command words (never quoted)
+	tokEmpty                // an empty command word
+	tokRpl                  // a replacement string
 )
 
-// replacements in matching order: the longest first, so {//} is not read as {/} + "/}".
-var replacements = []struct {
-	s string
-	k phKind
-}{
-	{"{//}", phDir}, {"{/.}", phBaseNoExt}, {"{/}", phBase}, {"{.}", phNoExt},
-	{"{#}", phSeq}, {"{%}", phSlot}, {"{}", phLine},
+// token is one piece of a command template.
+type token struct {
+	kind tokKind
+	text string  // tokText
+	rpl  rplKind // tokRpl
+	pos  int     // tokRpl: 1-based position ({2}, {2.}), negative from the end, 0 none
 }
 
-// segment is a literal piece of a command word, or one replacement string.
-type segment struct {
-	lit string
-	ph  phKind
-}
-
-// template is a command with its replacement strings located.
+// template is a command line with its replacement strings located, built once from the
+// command words (and from --tagstring, --results, --workdir), the way GNU parallel tokenises
+// them, so that composing a job's line gives parallel's bytes.
 type template struct {
-	mode  mode
-	words [][]segment
-	raw   []string
-	// any is true when some word holds a replacement string; without one the line is
-	// appended as a last argument (GNU parallel's rule).
-	any bool
-	// lit0 is true when the first word has no replacement string (its program can be
-	// looked up once).
-	lit0 bool
+	toks []token
+	// counts is how often each replacement string occurs (by kind and position), and
+	// context, contextGroups, noncontext and words measure the rest: what parallel's
+	// length estimate for -X and -m needs.
+	counts        map[rplKey]int
+	context       int
+	contextGroups int
+	noncontext    int
+	words         int
 }
 
-// parseTemplate locates the replacement strings in the command words.
-func parseTemplate(words []string, m mode) *template {
-	t := &template{mode: m, raw: words, lit0: true}
+// rplKey names a replacement string for the length estimate.
+type rplKey struct {
+	kind rplKind
+	pos  int
+}
+
+// errPerlExpr refuses {= perl expression =}: mw has no Perl.
+var errPerlExpr = errors.New("{= perl expression =} replacement strings are not supported (mw has no Perl): use a shell command, or compute the value before mw exec")
+
+// perlExpr finds {= ... =} in a word.
+var perlExpr = regexp.MustCompile(`\{=.*?=\}`)
+
+// parseTemplate tokenises the command words. Replacement strings are looked for longest
+// first, then their positional forms ({3}, {3.}, {-1/}), as GNU parallel does.
+func parseTemplate(words []string, names rplNames) (*template, error) {
+	t := &template{counts: map[rplKey]int{}, words: len(words)}
+	ordered := names.ordered()
 	for i, w := range words {
-		segs := splitWord(w)
+		if perlExpr.MatchString(w) {
+			return nil, errPerlExpr
+		}
+		if i > 0 {
+			t.toks = append(t.toks, token{kind: tokSpace})
+		}
+		if w == "" {
+			t.toks = append(t.toks, token{kind: tokEmpty})
+			continue
+		}
+		segs := splitRpls(w, ordered, names)
+		t.measure(segs)
 		for _, s := range segs {
-			if s.ph != phNone {
-				t.any = true
-				if i == 0 {
-					t.lit0 = false
-				}
+			if s.kind == tokRpl {
+				t.toks = append(t.toks, s)
+				continue
+			}
+			t.toks = append(t.toks, splitSpaces(s.text)...)
+		}
+	}
+	return t, nil
+}
+
+// measure adds a word's lengths and replacement strings to the estimate's counts: a
+// whitespace-separated part of the word holding a replacement string is context (repeated
+// per argument with -X), the rest is not.
+func (t *template) measure(segs []token) {
+	var b strings.Builder
+	for _, s := range segs {
+		if s.kind == tokRpl {
+			t.counts[rplKey{s.rpl, s.pos}]++
+			b.WriteByte(0)
+			continue
+		}
+		b.WriteString(s.text)
+	}
+	rest := b.String()
+	for _, f := range strings.FieldsFunc(rest, isPerlSpace) {
+		if strings.IndexByte(f, 0) >= 0 {
+			t.context += len(f) - strings.Count(f, "\x00")
+			t.contextGroups++
+			rest = strings.Replace(rest, f, "", 1)
+		}
+	}
+	t.noncontext += len(rest)
+}
+
+// hasRpl reports whether the template holds a replacement string.
+func (t *template) hasRpl() bool {
+	for _, k := range t.toks {
+		if k.kind == tokRpl {
+			return true
+		}
+	}
+	return false
+}
+
+// startsWithRpl reports whether a replacement string comes before any space, tab, newline
+// or = of the joined words: the value is (part of) the command itself, and GNU parallel
+// then quotes no value (parallel {}, parallel {1} {2}).
+func (t *template) startsWithRpl() bool {
+	for _, k := range t.toks {
+		switch k.kind {
+		case tokRpl:
+			return true
+		case tokSpace:
+			return false
+		case tokText:
+			if strings.ContainsAny(k.text, " \t\n=") {
+				return false
 			}
 		}
-		t.words = append(t.words, segs)
 	}
-	return t
+	return false
 }
 
-// splitWord cuts one word into literal text and replacement strings.
-func splitWord(w string) []segment {
-	var segs []segment
-	start := 0
-	for i := 0; i < len(w); {
-		if w[i] != '{' {
-			i++
+// splitRpls cuts a word into text and replacement strings: each name longest first, then
+// its positional form, never inside a replacement string already found.
+func splitRpls(w string, ordered []string, names rplNames) []token {
+	segs := []token{{kind: tokText, text: w}}
+	for _, name := range ordered {
+		k := names[name]
+		segs = splitEach(segs, func(s string) (int, int, token) {
+			i := strings.Index(s, name)
+			return i, len(name), token{kind: tokRpl, rpl: k}
+		})
+		if !strings.HasPrefix(name, "{") {
 			continue
 		}
-		k, n := matchReplacement(w[i:])
-		if k == phNone {
-			i++
-			continue
-		}
-		if i > start {
-			segs = append(segs, segment{lit: w[start:i]})
-		}
-		segs = append(segs, segment{ph: k})
-		i += n
-		start = i
-	}
-	if start < len(w) || len(segs) == 0 {
-		segs = append(segs, segment{lit: w[start:]})
+		re := regexp.MustCompile(`\{(-?\d+)\s*` + regexp.QuoteMeta(name[1:]))
+		segs = splitEach(segs, func(s string) (int, int, token) {
+			m := re.FindStringSubmatchIndex(s)
+			if m == nil {
+				return -1, 0, token{}
+			}
+			p, err := strconv.Atoi(s[m[2]:m[3]])
+			if err != nil || p == 0 {
+				p = 1 << 30 // {0} and huge positions name no argument: empty
+			}
+			return m[0], m[1] - m[0], token{kind: tokRpl, rpl: k, pos: p}
+		})
 	}
 	return segs
 }
 
-func matchReplacement(s string) (phKind, int) {
-	for _, r := range replacements {
-		if strings.HasPrefix(s, r.s) {
-			return r.k, len(r.s)
-		}
-	}
-	return phNone, 0
-}
-
-// vars are what a task's replacement strings are replaced with.
-type vars struct {
-	line string
-	seq  uint64
-	slot int
-}
-
-// value is the replacement of k for the task v.
-func value(k phKind, v vars) string {
-	switch k {
-	case phLine:
-		return v.line
-	case phSeq:
-		return strconv.FormatUint(v.seq, 10)
-	case phSlot:
-		return strconv.Itoa(v.slot)
-	case phBase:
-		return basename(v.line)
-	case phDir:
-		return dirname(v.line)
-	case phNoExt:
-		return noExt(v.line)
-	case phBaseNoExt:
-		return noExt(basename(v.line))
-	}
-	return ""
-}
-
-// argv is the command of task v run without a shell: every word with its replacement
-// strings filled in, and the line as a last argument when there is no replacement string.
-// In modeShell and modeTasks it is /bin/sh -c SCRIPT.
-func (t *template) argv(v vars) []string {
-	switch t.mode {
-	case modeTasks:
-		return []string{shellPath, "-c", v.line}
-	case modeShell:
-		return []string{shellPath, "-c", t.script(v)}
-	}
-	args := make([]string, 0, len(t.words)+1)
-	for _, segs := range t.words {
-		args = append(args, fill(segs, v, false))
-	}
-	if !t.any {
-		args = append(args, v.line)
-	}
-	return args
-}
-
-// script is the shell script of task v in modeShell: the words joined by spaces, each
-// value shell-quoted, exactly as GNU parallel builds it.
-func (t *template) script(v vars) string {
-	var b strings.Builder
-	for i, segs := range t.words {
-		if i > 0 {
-			b.WriteByte(' ')
-		}
-		b.WriteString(fill(segs, v, true))
-	}
-	if !t.any {
-		b.WriteByte(' ')
-		b.WriteString(shellQuote(v.line))
-	}
-	return b.String()
-}
-
-// display is the command of task v as the joblog shows it: the script for a shell, and
-// for argv every argument shell-quoted (what `parallel -q` logs), so that it can be pasted
-// into a shell.
-func (t *template) display(v vars, argv []string) string {
-	switch t.mode {
-	case modeTasks:
-		return v.line
-	case modeShell:
-		return argv[2]
-	}
-	var b strings.Builder
-	for i, a := range argv {
-		if i > 0 {
-			b.WriteByte(' ')
-		}
-		b.WriteString(shellQuote(a))
-	}
-	return b.String()
-}
-
-func fill(segs []segment, v vars, quote bool) string {
-	if len(segs) == 1 && segs[0].ph == phNone {
-		return segs[0].lit
-	}
-	var b strings.Builder
+// splitEach applies find to every text segment repeatedly, splitting out what it finds.
+func splitEach(segs []token, find func(string) (int, int, token)) []token {
+	var out []token
 	for _, s := range segs {
-		if s.ph == phNone {
-			b.WriteString(s.lit)
+		if s.kind != tokText {
+			out = append(out, s)
 			continue
 		}
-		x := value(s.ph, v)
-		if quote {
-			x = shellQuote(x)
+		text := s.text
+		for text != "" {
+			i, n, tok := find(text)
+			if i < 0 {
+				break
+			}
+			if i > 0 {
+				out = append(out, token{kind: tokText, text: text[:i]})
+			}
+			out = append(out, tok)
+			text = text[i+n:]
 		}
-		b.WriteString(x)
+		if text != "" {
+			out = append(out, token{kind: tokText, text: text})
+		}
 	}
+	return out
+}
+
+// splitSpaces cuts text before and after every whitespace character (Perl's \s).
+func splitSpaces(s string) []token {
+	var out []token
+	start := 0
+	for i := 0; i < len(s); i++ {
+		if isPerlSpace(rune(s[i])) {
+			if i > start {
+				out = append(out, token{kind: tokText, text: s[start:i]})
+			}
+			out = append(out, token{kind: tokText, text: s[i : i+1]})
+			start = i + 1
+		}
+	}
+	if start < len(s) {
+		out = append(out, token{kind: tokText, text: s[start:]})
+	}
+	return out
+}
+
+func isPerlSpace(r rune) bool {
+	return r == ' ' || r == '\t' || r == '\n' || r == '\r' || r == '\f' || r == '\v'
+}
+
+// jobVars are what a job's replacement strings are replaced with.
+type jobVars struct {
+	args []string // the job's values, flattened: records one after the other
+	seq  uint64
+	slot int
+	trim string // --trim: n, l, r, lr or rl
+	// noArg drops the value replacement strings entirely when args is empty (-N0, and
+	// --pipepart's parts): otherwise an empty job has one empty value.
+	noArg bool
+}
+
+// composeMode says how values and words are quoted.
+type composeMode struct {
+	quoteValues bool // each value shell-quoted (the default)
+	quoteWords  bool // each whole word shell-quoted (-q)
+	context     bool // -X: a word holding a replacement string is repeated per value
+}
+
+// piece is a part of a composed line: text, or the unquoted space between words.
+type piece struct {
+	text  string
+	space bool
+}
+
+// compose builds a job's line from the template as GNU parallel does.
+func (t *template) compose(v *jobVars, m composeMode) string {
+	args := v.args
+	if len(args) == 0 && !v.noArg {
+		args = []string{""}
+	}
+	var out []piece
+	if m.context {
+		out = t.composeContext(args, v, m)
+	} else {
+		for _, k := range t.toks {
+			out = t.appendToken(out, k, args, v, m)
+		}
+	}
+	return joinGroups(out, m.quoteWords)
+}
+
+// appendToken appends one token with its replacement: a positional or per-job one once, a
+// value one once per value, values apart by an unquoted space.
+func (t *template) appendToken(out []piece, k token, args []string, v *jobVars, m composeMode) []piece {
+	switch k.kind {
+	case tokSpace:
+		return append(out, piece{space: true})
+	case tokEmpty:
+		return append(out, piece{})
+	case tokText:
+		return append(out, piece{text: k.text})
+	}
+	if k.pos != 0 || k.rpl == rplSeq || k.rpl == rplSlot {
+		return append(out, piece{text: replaceOne(k, args, v, m.quoteValues)})
+	}
+	for i, a := range args {
+		if i > 0 {
+			out = append(out, piece{space: true})
+		}
+		out = append(out, piece{text: replaceValue(k.rpl, a, v, m.quoteValues)})
+	}
+	return out
+}
+
+// composeContext is -X: the tokens between spaces and tabs form context groups; a group
+// holding a value replacement string is repeated for each value.
+func (t *template) composeContext(args []string, v *jobVars, m composeMode) []piece {
+	var out []piece
+	var groupToks []token
+	flush := func() {
+		perValue := false
+		for _, k := range groupToks {
+			perValue = perValue || k.kind == tokRpl && k.pos == 0 && k.rpl != rplSeq && k.rpl != rplSlot
+		}
+		if !perValue {
+			for _, k := range groupToks {
+				out = t.appendToken(out, k, args, v, m)
+			}
+		} else {
+			for i, a := range args {
+				if i > 0 {
+					out = append(out, piece{space: true})
+				}
+				for _, k := range groupToks {
+					if k.kind == tokRpl && k.pos == 0 && k.rpl != rplSeq && k.rpl != rplSlot {
+						out = append(out, piece{text: replaceValue(k.rpl, a, v, m.quoteValues)})
+						continue
+					}
+					out = t.appendToken(out, k, args, v, m)
+				}
+			}
+		}
+		groupToks = groupToks[:0]
+	}
+	for _, k := range t.toks {
+		sep := k.kind == tokSpace || k.kind == tokText && (k.text == " " || k.text == "\t")
+		if sep {
+			flush()
+		}
+		if k.kind == tokSpace || k.kind == tokText && k.text == " " {
+			out = t.appendToken(out, k, args, v, m)
+		} else {
+			groupToks = append(groupToks, k)
+		}
+	}
+	flush()
+	return out
+}
+
+// replaceOne is a positional replacement string ({2}, {-1.}) or {#}/{%}: once per job.
+func replaceOne(k token, args []string, v *jobVars, quote bool) string {
+	switch k.rpl {
+	case rplSeq:
+		return strconv.FormatUint(v.seq, 10)
+	case rplSlot:
+		return strconv.Itoa(v.slot)
+	}
+	i := k.pos - 1
+	if k.pos < 0 {
+		i = len(args) + k.pos
+	}
+	if i < 0 || i >= len(args) {
+		return "" // no such argument: empty, unquoted
+	}
+	return replaceValue(k.rpl, args[i], v, quote)
+}
+
+// replaceValue is a value replacement string applied to one value.
+func replaceValue(k rplKind, a string, v *jobVars, quote bool) string {
+	a = trimValue(a, v.trim)
+	switch k {
+	case rplNoExt:
+		a = noExt(a)
+	case rplBase:
+		a = perlBasename(a)
+	case rplDir:
+		a = dirname(a)
+	case rplBaseNoExt:
+		a = noExt(perlBasename(a))
+	case rplSeq:
+		a = strconv.FormatUint(v.seq, 10)
+	case rplSlot:
+		a = strconv.Itoa(v.slot)
+	}
+	if quote {
+		return shellQuote(a)
+	}
+	return a
+}
+
+// joinGroups joins the pieces between unquoted spaces into words (each shell-quoted with
+// -q) and the words with single spaces.
+func joinGroups(pieces []piece, quoteWords bool) string {
+	var b, g strings.Builder
+	n, words := 0, 0
+	flush := func() {
+		if quoteWords && n == 0 {
+			return
+		}
+		if words > 0 {
+			b.WriteByte(' ')
+		}
+		words++
+		if quoteWords {
+			b.WriteString(shellQuote(g.String()))
+		} else {
+			b.WriteString(g.String())
+		}
+		g.Reset()
+		n = 0
+	}
+	for _, p := range pieces {
+		if p.space {
+			flush()
+			continue
+		}
+		g.WriteString(p.text)
+		n++
+	}
+	flush()
 	return b.String()
 }
 
-// shellQuote quotes s for /bin/sh exactly as GNU parallel does (shell_quote_scalar_default):
-// words of only [-_.+a-zA-Z0-9/] stay as they are, the empty word is ”, anything else is
-// single-quoted with each ' written as '"'"'.
+// trimValue applies --trim (Perl's \s).
+func trimValue(s, how string) string {
+	switch how {
+	case "l":
+		return strings.TrimLeftFunc(s, isPerlSpace)
+	case "r":
+		return strings.TrimRightFunc(s, isPerlSpace)
+	case "lr", "rl":
+		return strings.TrimFunc(s, isPerlSpace)
+	}
+	return s
+}
+
+// shellQuote quotes s for a Bourne shell exactly as GNU parallel does: words of only
+// [-_.+a-zA-Z0-9/] stay as they are, the empty word is ”, anything else is single-quoted
+// with each ' written as '"'"' (and the ” this leaves at either end dropped).
 func shellQuote(s string) string {
 	if s == "" {
 		return "''"
 	}
 	plain := true
 	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' ||
-			c == '-' || c == '_' || c == '.' || c == '+' || c == '/') {
+		if !isPlainByte(s[i]) {
 			plain = false
 			break
 		}
@@ -247,15 +481,31 @@ func shellQuote(s string) string {
 	return q
 }
 
-// basename is {/}: the line without everything up to its last slash (Perl s:.*/::).
-func basename(s string) string {
-	if i := strings.LastIndexByte(s, '/'); i >= 0 {
-		return s[i+1:]
+func isPlainByte(c byte) bool {
+	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' ||
+		c == '-' || c == '_' || c == '.' || c == '+' || c == '/'
+}
+
+// perlBasename is {/}: Perl's s:.*/:: (. does not match a newline): on the first line that
+// holds a slash, everything from the line's start through its last slash goes.
+func perlBasename(s string) string {
+	start := 0
+	for start <= len(s) {
+		end := strings.IndexByte(s[start:], '\n')
+		if end < 0 {
+			end = len(s)
+		} else {
+			end += start
+		}
+		if i := strings.LastIndexByte(s[start:end], '/'); i >= 0 {
+			return s[:start] + s[start+i+1:]
+		}
+		start = end + 1
 	}
 	return s
 }
 
-// noExt is {.}: the line without its last dot and what follows, when no slash follows
+// noExt is {.}: the value without its last dot and what follows, when no slash follows
 // that dot (Perl s:\.[^/.]*$::).
 func noExt(s string) string {
 	i := strings.LastIndexByte(s, '.')

@@ -15,6 +15,14 @@ var trickyValues = []string{
 	"''", "'", "a'b'c", "-n", "--", "~", "{}", "a.b.c", "/", "//", "///a//", "a/", "/a", "a/b/",
 	"a//b///", ".", "..", ".bashrc", "dir.d/file", "dir.d/file.tar.gz", "/x/y.z/", "a.", "a/.b",
 	"sub.dir/bar", "foo.jpg", "subdir/foo.jpg", "sub.dir/foo.jpg", "\r", "x\ry",
+	"a/b\nc/d", "ab\nc/d", "a.b\n", "x/y.z\nw", "\n/", "a\n\n/b",
+}
+
+// paths applies {/}, {//}, {.} and {/.} to a value.
+func paths(s string) []string {
+	v := &jobVars{}
+	return []string{replaceValue(rplBase, s, v, false), replaceValue(rplDir, s, v, false),
+		replaceValue(rplNoExt, s, v, false), replaceValue(rplBaseNoExt, s, v, false)}
 }
 
 func TestPathReplacements(t *testing.T) {
@@ -38,8 +46,7 @@ func TestPathReplacements(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.in, func(t *testing.T) {
-			v := vars{line: tt.in}
-			got := []string{value(phBase, v), value(phDir, v), value(phNoExt, v), value(phBaseNoExt, v)}
+			got := paths(tt.in)
 			want := []string{tt.base, tt.dir, tt.noext, tt.basenoext}
 			if !reflect.DeepEqual(got, want) {
 				t.Errorf("{/} {//} {.} {/.} of %q = %q, want %q", tt.in, got, want)
@@ -77,8 +84,7 @@ while (my $l = <STDIN>) { chomp $l;
 		t.Fatalf("perl gave %d values for %d lines", len(got), len(trickyValues))
 	}
 	for i, line := range trickyValues {
-		v := vars{line: line}
-		mine := []string{value(phBase, v), value(phDir, v), value(phNoExt, v), value(phBaseNoExt, v)}
+		mine := paths(line)
 		if !reflect.DeepEqual(mine, got[4*i:4*i+4]) {
 			t.Errorf("{/} {//} {.} {/.} of %q = %q, perl says %q", line, mine, got[4*i:4*i+4])
 		}
@@ -121,38 +127,100 @@ func TestShellQuoteRoundTrip(t *testing.T) {
 	}
 }
 
-func TestTemplate(t *testing.T) {
+// TestCompose composes command lines as GNU parallel does (each checked against parallel
+// --dry-run by the comparison table too).
+func TestCompose(t *testing.T) {
 	tests := []struct {
-		name    string
-		mode    mode
-		words   []string
-		line    string
-		argv    []string
-		display string
+		name  string
+		words []string
+		args  []string
+		mode  composeMode
+		noArg bool
+		want  string
 	}{
-		{"append", modeArgv, []string{"echo", "-n"}, "a b", []string{"echo", "-n", "a b"}, "echo -n 'a b'"},
-		{"append empty", modeArgv, []string{"echo"}, "", []string{"echo", ""}, "echo ''"},
-		{"inside a word", modeArgv, []string{"echo", "[{}]", "x{#}y"}, "v w", []string{"echo", "[v w]", "x7y"}, "echo '[v w]' x7y"},
-		{"seq only: no append", modeArgv, []string{"echo", "{#}"}, "line", []string{"echo", "7"}, "echo 7"},
-		{"paths", modeArgv, []string{"cp", "{}", "out/{/.}.bak", "{//}", "{.}", "{/}"}, "in/x.txt", []string{"cp", "in/x.txt", "out/x.bak", "in", "in/x", "x.txt"}, "cp in/x.txt out/x.bak in in/x x.txt"},
-		{"data is data", modeArgv, []string{"echo", "{}"}, "; rm -rf x", []string{"echo", "; rm -rf x"}, "echo '; rm -rf x'"},
-		{"slot", modeArgv, []string{"run", "--slot={%}"}, "l", []string{"run", "--slot=3"}, "run '--slot=3'"},
-		{"not a replacement", modeArgv, []string{"echo", "{x}", "{", "}{"}, "l", []string{"echo", "{x}", "{", "}{", "l"}, "echo '{x}' '{' '}{' l"},
-		{"shell quotes values", modeShell, []string{"echo {};", "echo", "{#}"}, "; rm -rf x", []string{"/bin/sh", "-c", "echo '; rm -rf x'; echo 7"}, "echo '; rm -rf x'; echo 7"},
-		{"shell append", modeShell, []string{"echo"}, "$x", []string{"/bin/sh", "-c", "echo '$x'"}, "echo '$x'"},
-		{"tasks", modeTasks, nil, "echo {} $x", []string{"/bin/sh", "-c", "echo {} $x"}, "echo {} $x"},
+		{"append", []string{"echo", "-n"}, []string{"a b"}, composeMode{quoteValues: true}, false, "echo -n 'a b'"},
+		{"append empty", []string{"echo"}, []string{""}, composeMode{quoteValues: true}, false, "echo ''"},
+		{"words joined, not quoted", []string{"printf", `[%s]\n`}, []string{"a"}, composeMode{quoteValues: true}, false, `printf [%s]\n a`},
+		{"inside a word", []string{"echo", "[{}]", "x{#}y"}, []string{"v w"}, composeMode{quoteValues: true}, false, "echo ['v w'] x7y"},
+		{"{} of two sources", []string{"echo", "x{}y"}, []string{"a", "b c"}, composeMode{quoteValues: true}, false, "echo xa 'b c'y"},
+		{"positional", []string{"echo", "{2}", "{-1}", "{1.}", "{3}"}, []string{"a.x", "b"}, composeMode{quoteValues: true}, false, "echo b b a "},
+		{"paths", []string{"cp", "{}", "out/{/.}.bak", "{//}", "{.}", "{/}"}, []string{"in/x.txt"}, composeMode{quoteValues: true}, false, "cp in/x.txt out/x.bak in in/x x.txt"},
+		{"data is data", []string{"echo", "{}"}, []string{"; rm -rf x"}, composeMode{quoteValues: true}, false, "echo '; rm -rf x'"},
+		{"slot", []string{"run", "--slot={%}"}, []string{"l"}, composeMode{quoteValues: true}, false, "run --slot=3"},
+		{"not a replacement", []string{"echo", "{x}", "{", "}{"}, []string{"l"}, composeMode{quoteValues: true}, false, "echo {x} { }{ l"},
+		{"command is a value", []string{"{}", "x"}, []string{"echo a"}, composeMode{}, false, "echo a x"},
+		{"-q", []string{"printf", `[%s]\n`, "{}"}, []string{"a b"}, composeMode{quoteWords: true}, false, `printf '[%s]\n' 'a b'`},
+		{"-q empty word", []string{"echo", "", "{}"}, []string{"x"}, composeMode{quoteWords: true}, false, "echo '' x"},
+		{"-X", []string{"echo", "pre-{}-post"}, []string{"A", "B"}, composeMode{quoteValues: true, context: true}, false, "echo pre-A-post pre-B-post"},
+		{"-X keeps a tab", []string{"echo", "a{}b\tc{}"}, []string{"1", "2"}, composeMode{quoteValues: true, context: true}, false, "echo a1b a2b\tc1 \tc2"},
+		{"-X positional once", []string{"echo", "{1}", "x{}"}, []string{"a", "b"}, composeMode{quoteValues: true, context: true}, false, "echo a xa xb"},
+		{"-m", []string{"echo", "pre-{}-post"}, []string{"A", "B"}, composeMode{quoteValues: true}, false, "echo pre-A B-post"},
+		{"-N0", []string{"echo", "hi", "{}"}, nil, composeMode{quoteValues: true}, true, "echo hi "},
+		{"spaces kept", []string{"echo", "   "}, []string{"1"}, composeMode{quoteValues: true}, false, "echo     1"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			tm := parseTemplate(tt.words, tt.mode)
-			v := vars{line: tt.line, seq: 7, slot: 3}
-			argv := tm.argv(v)
-			if !reflect.DeepEqual(argv, tt.argv) {
-				t.Errorf("argv = %q, want %q", argv, tt.argv)
+			tm, err := (&options{command: tt.words, rpl: defaultRplNames()}).commandTemplate(nil)
+			if err != nil {
+				t.Fatal(err)
 			}
-			if d := tm.display(v, argv); d != tt.display {
-				t.Errorf("display = %s, want %s", d, tt.display)
+			v := &jobVars{args: tt.args, seq: 7, slot: 3, noArg: tt.noArg}
+			if got := tm.compose(v, tt.mode); got != tt.want {
+				t.Errorf("compose = %q, want %q", got, tt.want)
 			}
 		})
+	}
+	if _, err := parseTemplate([]string{"echo", "{= s/a/b/ =}"}, defaultRplNames()); err == nil {
+		t.Error("{= perl =} accepted")
+	}
+	names := defaultRplNames()
+	names.rename(rplValue, ",,")
+	tm, _ := parseTemplate([]string{"echo", ",,", "{}", "{1}", "{.}"}, names)
+	if got := tm.compose(&jobVars{args: []string{"a.b"}}, composeMode{quoteValues: true}); got != "echo a.b {} {1} a" {
+		t.Errorf("-I ,,: %q", got)
+	}
+}
+
+func TestDirectArgv(t *testing.T) {
+	tests := []struct {
+		line string
+		argv []string // nil: needs the shell
+	}{
+		{"true 1", []string{"true", "1"}},
+		{"true --help", nil},
+		{"gzip -9 'a b' c", []string{"gzip", "-9", "a b", "c"}},
+		{`cat "x y" a\ b ''`, []string{"cat", "x y", "a b", ""}},
+		{"echo a b", []string{"echo", "a", "b"}},
+		{"echo -n a", nil},
+		{`echo 'a\tb'`, nil},
+		{"/usr/bin/printf %s", []string{"/usr/bin/printf", "%s"}},
+		{"printf %s x", nil},
+		{"cd /", nil},
+		{"A=1 env", nil},
+		{"env", nil},
+		{"env A=1 true", []string{"env", "A=1", "true"}},
+		{"echo $HOME", nil},
+		{`echo "$HOME"`, nil},
+		{"echo a > f", nil},
+		{"echo a; echo b", nil},
+		{"echo a | cat", nil},
+		{"ls *.c", nil},
+		{"echo ~", nil},
+		{"echo a~", []string{"echo", "a~"}},
+		{"echo #x", nil},
+		{"echo a#x", []string{"echo", "a#x"}},
+		{"echo {a,b}", nil},
+		{"echo 'a\nb'", []string{"echo", "a\nb"}},
+		{"echo a\\\nb", nil},
+		{"if true", nil},
+		{"echo 'unterminated", nil},
+		{"", nil},
+		{"''", nil},
+	}
+	for _, tt := range tests {
+		args, ok := directArgv(tt.line)
+		if ok != (tt.argv != nil) || ok && !reflect.DeepEqual(args, tt.argv) {
+			t.Errorf("directArgv(%q) = %q, %v; want %q", tt.line, args, ok, tt.argv)
+		}
 	}
 }

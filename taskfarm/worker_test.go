@@ -3,8 +3,8 @@ package taskfarm
 import (
 	"bytes"
 	"context"
-	"encoding/binary"
 	"errors"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mw-hpc/mw/cli"
 	"github.com/mw-hpc/mw/partition"
 	"github.com/mw-hpc/mw/rank"
 )
@@ -23,22 +24,33 @@ import (
 // testDeadline bounds every wait in these tests; passing it means a hang.
 const testDeadline = 60 * time.Second
 
-func testWorker(t *testing.T, m mode, words ...string) (*worker, workerConfig) {
+// testWorker makes the worker of rank 1 on host h for `mw exec ARGS` (with a --tmpdir of
+// its own), as if the manager on h had read 42 jobs.
+func testWorker(t testing.TB, args ...string) (*worker, workerConfig) {
 	t.Helper()
-	cfg := workerConfig{tmpl: parseTemplate(words, m), tmpdir: t.TempDir(), limit: DefaultBuffer, rank: 1, host: "h"}
-	w, err := newWorker(cfg, setup{managerHost: "h", ntasks: 42})
+	w, err := newTestWorker(t.TempDir(), args...)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return w, cfg
+	t.Cleanup(func() { w.shutdown(time.Second) })
+	return w, w.cfg
 }
 
-// chunkOf packs lines as tasks first, first+1, ...
-func chunkOf(first uint64, lines ...string) rank.Chunk {
+func newTestWorker(tmpdir string, args ...string) (*worker, error) {
+	o, _, err := parseArgs(&cli.Env{Stdout: io.Discard, Stderr: io.Discard}, append([]string{"--tmpdir", tmpdir}, args...))
+	if err != nil {
+		return nil, err
+	}
+	facts := workerFacts{rank: 1, host: "h", workers: 1, stdout: io.Discard, stderr: io.Discard}
+	return newWorker(o, facts, setup{managerHost: "h", ntasks: 42, kind: o.jobKind()})
+}
+
+// chunkOf packs values as the jobs first, first+1, ..., one value each.
+func chunkOf(first uint64, values ...string) rank.Chunk {
 	var data []byte
-	for i, l := range lines {
-		item := binary.AppendUvarint(nil, first+uint64(i))
-		data = partition.Pack(data, append(item, l...))
+	for i, v := range values {
+		j := job{seq: first + uint64(i), recs: [][]string{{v}}}
+		data = partition.Pack(data, appendJob(nil, &j, jobArgs))
 	}
 	return rank.Chunk{Data: data}
 }
@@ -71,7 +83,7 @@ func runChunk(t *testing.T, w *worker, c rank.Chunk) []record {
 func TestWorkerRunsTasks(t *testing.T) {
 	script := `printf '%s|' "$1" "$MW_TASK" "$MW_RANK" "$MW_SLOT" "$MW_NTASKS"; echo; echo "err $1" >&2
 case "$1" in fail*) exit ${1#fail } ;; kill*) kill -9 $$ ;; esac`
-	w, _ := testWorker(t, modeArgv, "sh", "-c", script, "sh")
+	w, _ := testWorker(t, "-q", "sh", "-c", script, "sh")
 	rs := runChunk(t, w, chunkOf(5, "a b", "", "fail 3", "kill", "; rm -rf x"))
 	want := []struct {
 		seq    uint64
@@ -106,13 +118,13 @@ case "$1" in fail*) exit ${1#fail } ;; kill*) kill -9 $$ ;; esac`
 }
 
 func TestWorkerStartFailure(t *testing.T) {
-	w, _ := testWorker(t, modeArgv, "no-such-program-mw")
+	w, _ := testWorker(t, "no-such-program-mw")
 	rs := runChunk(t, w, chunkOf(1, "x"))
-	if rs[0].exit != 127 || !bytes.Contains(rs[0].stderr, []byte("task 1")) || !bytes.HasPrefix(rs[0].stderr, []byte("mw[1@h]: exec: ")) {
+	if rs[0].exit != 127 || !bytes.Contains(rs[0].stderr, []byte("not found")) {
 		t.Errorf("missing program: exit %d stderr %q", rs[0].exit, rs[0].stderr)
 	}
-	// A program named by the line is looked up per task.
-	w, _ = testWorker(t, modeArgv, "{}", "arg")
+	// A program named by the value is looked up per task.
+	w, _ = testWorker(t, "{}", "arg")
 	rs = runChunk(t, w, chunkOf(1, "true", "false", "./not-here"))
 	if rs[0].exit != 0 || rs[1].exit != 1 || rs[2].exit != 127 {
 		t.Errorf("per-task programs: exits %d %d %d, want 0 1 127", rs[0].exit, rs[1].exit, rs[2].exit)
@@ -120,38 +132,38 @@ func TestWorkerStartFailure(t *testing.T) {
 	dir := t.TempDir()
 	noexec := filepath.Join(dir, "noexec")
 	os.WriteFile(noexec, []byte("#!/bin/sh\n"), 0o644)
-	w, _ = testWorker(t, modeArgv, noexec)
+	w, _ = testWorker(t, noexec)
 	if rs := runChunk(t, w, chunkOf(1, "x")); rs[0].exit != 126 {
 		t.Errorf("not executable: exit %d, want 126", rs[0].exit)
+	}
+	// A script without #! runs (the shell runs it) where a direct start fails.
+	script := filepath.Join(dir, "nobang")
+	os.WriteFile(script, []byte("echo from script \"$1\"\n"), 0o755)
+	w, _ = testWorker(t, script)
+	if rs := runChunk(t, w, chunkOf(1, "x")); rs[0].exit != 0 || string(rs[0].stdout) != "from script x\n" {
+		t.Errorf("script without #!: exit %d stdout %q", rs[0].exit, rs[0].stdout)
 	}
 }
 
 func TestWorkerWorkdirAndShell(t *testing.T) {
 	dir := t.TempDir()
 	os.WriteFile(filepath.Join(dir, "here"), []byte("found\n"), 0o644)
-	cfg := workerConfig{tmpl: parseTemplate([]string{"cat {}; echo {#} $MW_TASK"}, modeShell), tmpdir: t.TempDir(), dir: dir, limit: DefaultBuffer, host: "h"}
-	w, err := newWorker(cfg, setup{managerHost: "h", ntasks: -1})
-	if err != nil {
-		t.Fatal(err)
-	}
+	w, _ := testWorker(t, "--workdir", dir, "cat {}; echo {#} $MW_TASK")
 	rs := runChunk(t, w, chunkOf(3, "here"))
 	if string(rs[0].stdout) != "found\n3 3\n" {
 		t.Errorf("stdout %q", rs[0].stdout)
 	}
-	cfg.dir = filepath.Join(dir, "missing")
-	if _, err := newWorker(cfg, setup{}); err == nil || !strings.Contains(err.Error(), "--workdir") {
+	if _, err := newTestWorker(t.TempDir(), "--workdir", filepath.Join(dir, "missing"), "true"); err == nil || !strings.Contains(err.Error(), "--workdir") {
 		t.Errorf("missing workdir: %v", err)
 	}
-	cfg.dir, cfg.tmpdir = "", filepath.Join(dir, "here")
-	if _, err := newWorker(cfg, setup{}); err == nil || !strings.Contains(err.Error(), "--tmpdir") {
+	if _, err := newTestWorker(filepath.Join(dir, "here"), "true"); err == nil || !strings.Contains(err.Error(), "--tmpdir") {
 		t.Errorf("tmpdir is a file: %v", err)
 	}
 }
 
 func TestWorkerTimeout(t *testing.T) {
-	w, cfg := testWorker(t, modeArgv, "sh", "-c", `echo before; [ "$1" = ignore ] && trap '' TERM; exec sleep 300`, "sh")
+	w, _ := testWorker(t, "-q", "sh", "-c", `echo before; [ "$1" = ignore ] && trap '' TERM; exec sleep 300`, "sh")
 	w.cfg.timeout = 300 * time.Millisecond
-	_ = cfg
 	rs := runChunk(t, w, chunkOf(1, "plain", "ignore"))
 	for i, wantSig := range []uint64{15, 9} {
 		r := rs[i]
@@ -160,9 +172,7 @@ func TestWorkerTimeout(t *testing.T) {
 		}
 	}
 	// A task done in time is not marked.
-	w.cfg.timeout = time.Minute
-	w.cfg.tmpl = parseTemplate([]string{"true"}, modeArgv)
-	w.path0, w.err0 = lookPath("true")
+	w, _ = testWorker(t, "--timeout", "1m", "true")
 	if rs := runChunk(t, w, chunkOf(1, "x")); rs[0].timedOut() || rs[0].failed() {
 		t.Errorf("quick task: %+v", rs[0])
 	}
@@ -172,7 +182,7 @@ func TestWorkerTimeout(t *testing.T) {
 // the whole process group must be gone and the chunk must fail with the context's error.
 func TestWorkerCancelKillsGroup(t *testing.T) {
 	dir := t.TempDir()
-	w, _ := testWorker(t, modeArgv, "sh", "-c", `sleep 300 & echo $! > "$1/child"; echo $$ > "$1/parent"; wait`, "sh")
+	w, _ := testWorker(t, "-q", "sh", "-c", `sleep 300 & echo $! > "$1/child"; echo $$ > "$1/parent"; wait`, "sh")
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
@@ -233,7 +243,7 @@ func waitGone(t *testing.T, pid int) {
 }
 
 func TestWorkerSpill(t *testing.T) {
-	w, cfg := testWorker(t, modeArgv, "sh", "-c", `head -c "$1" /dev/zero | tr '\0' o; head -c 3 /dev/zero | tr '\0' e >&2`, "sh")
+	w, cfg := testWorker(t, "-q", "sh", "-c", `head -c "$1" /dev/zero | tr '\0' o; head -c 3 /dev/zero | tr '\0' e >&2`, "sh")
 	w.cfg.limit = 1000
 	rs := runChunk(t, w, chunkOf(1, "1000", "1001", "0"))
 	if rs[0].flags&flagStdoutSpill != 0 || len(rs[0].stdout) != 1000 {
@@ -249,7 +259,8 @@ func TestWorkerSpill(t *testing.T) {
 	}
 	// The manager prints it whole and removes it.
 	var out, errb bytes.Buffer
-	s := &sink{stdout: &out, stderr: &errb, msgs: &errb}
+	s := testSink("never", nil, &out, &errb)
+	s.stderr = &errb
 	if err := s.Put(0, partition.Pack(nil, appendRecord(nil, &r))); err != nil {
 		t.Fatal(err)
 	}
@@ -273,7 +284,7 @@ func TestWorkerSpill(t *testing.T) {
 
 func TestWorkerRetries(t *testing.T) {
 	dir := t.TempDir()
-	w, _ := testWorker(t, modeArgv, "sh", "-c", `echo try >> "$1/tries"; exit 1`, "sh")
+	w, _ := testWorker(t, "-q", "sh", "-c", `echo try >> "$1/tries"; exit 1`, "sh")
 	w.cfg.retries = 2
 	ctx := context.Background()
 	for attempt := 0; attempt < 2; attempt++ {
@@ -326,7 +337,7 @@ case $MW_TASK in
 2) touch "$d/release"; while [ ! -e "$d/wrote" ]; do sleep 0.01; done; echo two ;;
 3) echo three ;;
 esac`
-	w, _ := testWorker(t, modeArgv, "sh", "-c", script, "sh")
+	w, _ := testWorker(t, "-q", "sh", "-c", script, "sh")
 	rs := runChunk(t, w, chunkOf(1, dir, dir, dir))
 	for i, want := range []string{"one\n", "two\n", "three\n"} {
 		if string(rs[i].stdout) != want {
@@ -363,7 +374,7 @@ func TestWorkerEnv(t *testing.T) {
 	t.Setenv("MW_RANK", "inherited")
 	t.Setenv("MW_TEST_VAR", "kept")
 	// Only the variables this test sets or the worker adds: CI sets others (MW_CLUSTER_REQUIRED).
-	w, _ := testWorker(t, modeArgv, "sh", "-c", `env | grep -E '^(MW_(NTASKS|RANK|SLOT|TASK|TEST_VAR)=|PWD=)' | sort`, "sh")
+	w, _ := testWorker(t, "-q", "sh", "-c", `env | grep -E '^(MW_(NTASKS|RANK|SLOT|TASK|TEST_VAR)=|PWD=)' | sort`, "sh")
 	rs := runChunk(t, w, chunkOf(7, "x"))
 	want := "MW_NTASKS=42\nMW_RANK=1\nMW_SLOT=1\nMW_TASK=7\nMW_TEST_VAR=kept\n"
 	if pwd := os.Getenv("PWD"); pwd != "" {
@@ -375,12 +386,14 @@ func TestWorkerEnv(t *testing.T) {
 }
 
 // TestLookPathDot: a program found through a relative PATH directory runs from there; a
-// bare name found through an empty or "." entry is refused as exec.Command refuses it.
+// bare name found through an empty or "." entry is refused by lookPath as exec.Command
+// refuses it. With a relative PATH directory the worker leaves every line to the shell,
+// which looks such programs up itself (relative to the task's directory).
 func TestLookPathDot(t *testing.T) {
 	dir := t.TempDir()
 	os.Mkdir(filepath.Join(dir, "bin"), 0o755)
 	for _, p := range []string{"mw-test-prog", "bin/mw-test-prog2"} {
-		os.WriteFile(filepath.Join(dir, p), []byte("#!/bin/sh\necho ran\n"), 0o755)
+		os.WriteFile(filepath.Join(dir, p), []byte("#!/bin/sh\necho ran $0\n"), 0o755)
 	}
 	t.Chdir(dir)
 	t.Setenv("PATH", ":bin:"+os.Getenv("PATH"))
@@ -394,13 +407,13 @@ func TestLookPathDot(t *testing.T) {
 	if want := exec.Command("mw-test-prog").Err; err == nil || want == nil || err.Error() != want.Error() {
 		t.Errorf("error %v, exec.Command's %v", err, want)
 	}
-	w, _ := testWorker(t, modeArgv, "{}")
-	rs := runChunk(t, w, chunkOf(1, "mw-test-prog2", "mw-test-prog"))
-	if string(rs[0].stdout) != "ran\n" || rs[0].exit != 0 {
-		t.Errorf("bin/mw-test-prog2: exit %d stdout %q", rs[0].exit, rs[0].stdout)
+	w, _ := testWorker(t, "{}")
+	if w.direct {
+		t.Error("a relative PATH directory, and the worker runs lines without the shell")
 	}
-	if rs[1].exit != 126 || !bytes.Contains(rs[1].stderr, []byte("relative to current directory")) {
-		t.Errorf("./mw-test-prog: exit %d stderr %q", rs[1].exit, rs[1].stderr)
+	rs := runChunk(t, w, chunkOf(1, "mw-test-prog2", "mw-test-prog"))
+	if string(rs[0].stdout) != "ran bin/mw-test-prog2\n" || string(rs[1].stdout) != "ran mw-test-prog\n" {
+		t.Errorf("stdout %q, %q", rs[0].stdout, rs[1].stdout)
 	}
 }
 
@@ -414,7 +427,7 @@ none) ;;
 trunc) printf abc; printf def >&2; : > /dev/stdout; : > /dev/stderr ;;
 *) echo "$1"; echo "e$1" >&2 ;;
 esac`
-	w, _ := testWorker(t, modeArgv, "sh", "-c", script, "sh")
+	w, _ := testWorker(t, "-q", "sh", "-c", script, "sh")
 	rs := runChunk(t, w, chunkOf(1, "big", "1", "none", "2", "trunc", "3"))
 	want := []struct{ out, err string }{
 		{strings.Repeat("\x00", 100000), "err\n"}, {"1\n", "e1\n"}, {"", ""}, {"2\n", "e2\n"}, {"", ""}, {"3\n", "e3\n"},
