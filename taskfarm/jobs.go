@@ -6,7 +6,6 @@ import (
 	"io"
 	"math/rand/v2"
 	"os"
-	"strconv"
 )
 
 // job is one task to run: its sequence number and what it works on.
@@ -344,6 +343,3 @@ func (s *shuffled) next() (*job, error) {
 	s.i++
 	return s.jobs[s.i-1], nil
 }
-
-// formatSeq is a job number as text.
-func formatSeq(n uint64) string { return strconv.FormatUint(n, 10) }

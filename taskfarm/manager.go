@@ -139,7 +139,7 @@ func (m *manager) open(ctx context.Context) (*rank.Plan, error) {
 		return nil, err
 	}
 	st := setup{managerHost: m.host, ntasks: -1, kind: o.jobKind()}
-	next, err := m.jobs(&st, skip)
+	next, err := m.jobs(&st)
 	if err != nil {
 		return nil, err
 	}
@@ -224,7 +224,7 @@ func (m *manager) readJoblog() (*seqSet, joblogEnd, error) {
 
 // jobs opens the input of this run's kind and returns its jobs; st learns the column
 // names, the header and the number of jobs where they are known.
-func (m *manager) jobs(st *setup, skip *seqSet) (jobStream, error) {
+func (m *manager) jobs(st *setup) (jobStream, error) {
 	o := m.o
 	switch st.kind {
 	case jobCommand:
@@ -424,7 +424,6 @@ func (m *manager) failedJobs() (jobStream, error) {
 func (m *manager) close() {
 	if m.sink != nil {
 		removeSpills(m.o.tmpdir, m.run)
-		m.sink.close()
 	}
 	if m.in != nil {
 		m.in.Close()

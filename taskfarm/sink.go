@@ -194,9 +194,6 @@ func (s *sink) halting(r *record) {
 	fmt.Fprintf(s.msgs, "mw: exec: --halt %s: task %d %s: %s\n", s.tally.policy.text, r.seq, what, then)
 }
 
-// close ends the sink (nothing to flush: every write goes straight out).
-func (s *sink) close() {}
-
 // tagWriter puts a tag and a tab before each line written through it.
 type tagWriter struct {
 	w     io.Writer

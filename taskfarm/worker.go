@@ -365,7 +365,7 @@ func (w *worker) tag(v *jobVars) []byte {
 		for i, a := range v.args {
 			vals[i] = trimValue(a, v.trim)
 		}
-		return []byte(strings.Join(vals, " ") + "")
+		return []byte(strings.Join(vals, " ")) // not nil, also when empty (--pipe --tag)
 	}
 	return nil
 }
