@@ -20,8 +20,14 @@ const eagerLimit = "32768"
 // setEagerLimit sets eagerLimit as this process's default (mpi.SetParamDefault), unless the
 // environment sets the eager limit itself (mpirun --mca btl_vader_eager_limit N, or
 // OMPI_MCA_btl_vader_eager_limit=N; btl_sm_ for Open MPI 5), under either name. The variable
-// stays in the environment: processes this one starts (mw exec's tasks) inherit it.
+// stays in the environment: processes this one starts (mw exec's tasks) inherit it. Under
+// MPICH's family it sets nothing: MPICH sends messages up to about 8 KiB eagerly already,
+// and its counterpart (UCX_RNDV_THRESH) changed nothing measurable for larger results and
+// would change the threshold over the network too (see the README's "Which MPI").
 func setEagerLimit() error {
+	if mpi.Implementation() != mpi.OpenMPI {
+		return nil
+	}
 	for _, btl := range []string{"vader", "sm"} {
 		if _, ok := os.LookupEnv("OMPI_MCA_btl_" + btl + "_eager_limit"); ok {
 			return nil

@@ -28,6 +28,9 @@ type Chunk struct {
 	// Attempt counts from 0; it is above 0 when the engine re-issues a chunk after an error
 	// (--retries), so a Worker can tell its last chance.
 	Attempt int
+	// Lost counts the worker ranks lost while they held this chunk: above 0 it runs again
+	// on another worker (a task with side effects can tell).
+	Lost int
 }
 
 // Fixed reads items of ItemSize bytes from R and returns chunks of up to PerChunk items.

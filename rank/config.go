@@ -24,6 +24,9 @@ const (
 	MaxInFlight = 1 << 20
 )
 
+// MaxCrashLimit bounds Config.CrashLimit (a task's count of lost workers travels in 16 bits).
+const MaxCrashLimit = 1<<16 - 1
+
 // Config tunes one run. The zero value is not valid; start from DefaultConfig.
 type Config struct {
 	// Window is the number of chunks in flight per worker thread (credit window).
@@ -61,6 +64,16 @@ type Config struct {
 	// time, at most 4 ms, or until rung (at most 50 ms) when every sender can ring it.
 	// Every rank must be given the same value.
 	WakeWithin time.Duration
+	// WorkerTimeout is how long a rank may go unheard before its peer takes it for lost:
+	// the manager a worker (its chunks are issued again elsewhere), a worker the manager
+	// (it stops). Each rank sends a heartbeat to a peer it has sent nothing for a third of
+	// it. Every rank must be given the same value; 0 means DefaultWorkerTimeout.
+	WorkerTimeout time.Duration
+	// FailOnLostWorker ends the job at the first lost worker instead of going on without it.
+	FailOnLostWorker bool
+	// CrashLimit fails a chunk once this many workers were lost while they held it (a task
+	// that takes its node down), as a chunk that failed every try; 0 means no limit.
+	CrashLimit int
 	// Log receives the manager's diagnostic lines (one per line); nil discards them.
 	Log io.Writer
 	// Progress, when > 0, makes the manager call OnProgress this often (from a goroutine
@@ -73,8 +86,19 @@ type Config struct {
 
 // DefaultConfig returns the defaults documented in the CLI help.
 func DefaultConfig() Config {
-	return Config{Window: 2, Backups: true}
+	return Config{Window: 2, Backups: true, CrashLimit: DefaultCrashLimit}
 }
+
+// DefaultWorkerTimeout is Config.WorkerTimeout's default. A minute: long enough that no
+// live rank goes unheard so long (its owner loop never computes for more than inlineMax,
+// and sends a heartbeat every 20 s), short enough that a frozen or cut-off node costs a
+// minute of its chunks, not the job. HyperQueue's and disBatch's checks run in seconds to
+// minutes too.
+const DefaultWorkerTimeout = time.Minute
+
+// DefaultCrashLimit is Config.CrashLimit's default: a chunk that took five workers with
+// it fails rather than take a sixth.
+const DefaultCrashLimit = 5
 
 // Mode is how chunks reach workers.
 type Mode int
@@ -112,7 +136,7 @@ type Stats struct {
 	BytesIn      uint64        // chunk bytes read from the Source
 	BytesOut     uint64        // result bytes given to the Sink
 	Wall         time.Duration // from Run's start to its return
-	PerWorker    []uint64      // chunks computed per worker rank (index = rank)
+	PerWorker    []uint64      // chunks computed per worker rank (index = rank; 0: rank 0's own, once every worker was lost)
 	Retries      uint64        // chunks re-issued after an error
 	Backups      uint64        // backup copies of straggling chunks issued
 	Skipped      uint64        // chunks a drain left out: not started, or waiting for a retry
@@ -125,6 +149,16 @@ type Stats struct {
 	Alone        bool          // one process ran the manager and the workers (one rank): ManagerCPU is theirs
 	Wakeups      uint64        // times the manager slept between polls of MPI
 	RungWakeups  uint64        // of those, the sleeps that a worker's ring ended (same host)
+	Lost         []LostWorker  // worker ranks lost during the run, in the order they were
+}
+
+// LostWorker is a worker rank the manager stopped hearing from during a run.
+type LostWorker struct {
+	Rank     int
+	Host     string
+	At       time.Duration // when, from the run's start
+	How      string        // how it was found: "unheard for 1m0s", or the launcher's notice
+	Reissued int           // chunks it held, issued again to other workers
 }
 
 // Progress is a snapshot of a run for a progress display.

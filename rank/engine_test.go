@@ -272,26 +272,32 @@ func TestPullAsksInTheAnswer(t *testing.T) {
 	}
 }
 
-// TestBackupsFinishDespiteAStuckWorker: rank 1 never finishes its chunks after chunk 50
-// (it waits until the job stops it). Without backups the job could not end; with them the
-// idle workers compute copies, the output is complete and in order, and rank 1's late
-// copies are dropped.
+// TestBackupsFinishDespiteAStuckWorker: rank 1 never finishes a chunk (it waits until the
+// job stops it); the other ranks compute only once it holds one. Without backups the job
+// could not end; with them the idle workers compute copies, the output is complete and in
+// order, and rank 1's late copies are dropped.
 func TestBackupsFinishDespiteAStuckWorker(t *testing.T) {
 	for _, mode := range []Mode{Push, Pull} {
 		t.Run(mode.String(), func(t *testing.T) {
 			const chunks = 200
 			h := newHarness(3, chunks)
+			stuck := make(chan struct{})
+			var once sync.Once
 			h.work = func(ctx context.Context, rank int, c Chunk) ([]byte, error) {
-				if rank == 1 && c.Seq > 50 {
+				if rank == 1 {
+					once.Do(func() { close(stuck) })
 					<-ctx.Done() // stuck until stopped
+					return nil, ctx.Err()
+				}
+				select {
+				case <-stuck:
+				case <-ctx.Done():
 					return nil, ctx.Err()
 				}
 				return digest(c.Data), nil
 			}
 			cfg := cfgWith(2, 1)
 			cfg.Mode, cfg.Backups = mode, true
-			// Keep the stuck chunks within the reorder bound: issue them only at the end.
-			h.src.n = chunks
 			st, err, werrs := h.run(t, cfg)
 			require.NoError(t, err)
 			requireInOrder(t, h.sink, chunks)
@@ -503,8 +509,10 @@ func TestBadMessagesNameTheSender(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			h := newHarness(2, 100)
 			var once sync.Once
-			h.work = func(_ context.Context, _ int, c Chunk) ([]byte, error) {
-				once.Do(func() { inject(h.net, 0, tc.from, tc.rec) })
+			h.work = func(_ context.Context, r int, c Chunk) ([]byte, error) {
+				if r == tc.from || tc.from > 2 { // the sender has joined: its host is known
+					once.Do(func() { inject(h.net, 0, tc.from, tc.rec) })
+				}
 				return digest(c.Data), nil
 			}
 			cfg := cfgWith(1, 1)
@@ -555,8 +563,10 @@ func TestMalformedFramesNameTheSender(t *testing.T) {
 func TestWorkerRefusesAnAsk(t *testing.T) {
 	h := newHarness(2, 100)
 	var once sync.Once
-	h.work = func(_ context.Context, _ int, c Chunk) ([]byte, error) {
-		once.Do(func() { inject(h.net, 1, 0, record{kind: kindTask, seq: 1 << 30, ask: true}) })
+	h.work = func(_ context.Context, r int, c Chunk) ([]byte, error) {
+		if r == 1 {
+			once.Do(func() { inject(h.net, 1, 0, record{kind: kindTask, seq: 1 << 30, ask: true}) })
+		}
 		return digest(c.Data), nil
 	}
 	_, err, werrs := h.run(t, cfgWith(1, 1))

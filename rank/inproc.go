@@ -12,8 +12,8 @@ import (
 // and of a job run without mpirun (RunInProcess, and a world of one). Frames are copied on
 // Send, as a real network would, so no two ranks share a buffer.
 //
-// Faults are methods on the network, not on the Transport interface: Kill, SetDelay and
-// Duplicate. They are safe to call while the ranks run.
+// Faults are methods on the network, not on the Transport interface: Kill, Crash, Freeze,
+// Thaw, SetDelay and Duplicate. They are safe to call while the ranks run.
 type InprocNet struct {
 	ranks  []*inproc
 	bcasts []chan []byte
@@ -25,6 +25,9 @@ type InprocNet struct {
 	deadCh    chan struct{} // closed by Kill
 	delay     []time.Duration
 	duplicate []bool
+	crashed   []bool        // by Crash: the rank's calls fail, frames to it vanish
+	frozen    [][]heldFrame // by Freeze (non-nil while frozen): frames from the rank, held
+	notices   []int         // crashed ranks for rank 0's Lost, not yet taken
 }
 
 // NewInprocNet returns a network of size ranks.
@@ -36,6 +39,8 @@ func NewInprocNet(size int) *InprocNet {
 		deadCh:    make(chan struct{}),
 		delay:     make([]time.Duration, size),
 		duplicate: make([]bool, size),
+		crashed:   make([]bool, size),
+		frozen:    make([][]heldFrame, size),
 	}
 	for i := range n.ranks {
 		n.ranks[i] = &inproc{net: n, rank: i, wake: make(chan struct{}, 1)}
@@ -65,6 +70,48 @@ func (n *InprocNet) Kill(r int) {
 	}
 }
 
+// Crash simulates the death of rank r as mpirun --enable-recovery sees it: the job goes on
+// without it. Its calls fail from now on, and frames sent to it vanish. With notice, rank
+// 0's transport reports it lost (LossNotifier: the launcher's notice); without, the
+// manager finds out by its silence.
+func (n *InprocNet) Crash(r int, notice bool) {
+	n.mu.Lock()
+	n.crashed[r] = true
+	if notice {
+		n.notices = append(n.notices, r)
+	}
+	n.mu.Unlock()
+	n.ranks[r].Wake()
+	n.ranks[0].Wake()
+}
+
+// Freeze makes rank r go silent as a stopped process (SIGSTOP) or a host cut off would:
+// the frames it sends are held back, undelivered, until Thaw.
+func (n *InprocNet) Freeze(r int) {
+	n.mu.Lock()
+	if n.frozen[r] == nil {
+		n.frozen[r] = []heldFrame{}
+	}
+	n.mu.Unlock()
+}
+
+// Thaw delivers the frames rank r sent while frozen, late, and lets its later ones through.
+func (n *InprocNet) Thaw(r int) {
+	n.mu.Lock()
+	held := n.frozen[r]
+	n.frozen[r] = nil
+	n.mu.Unlock()
+	for _, f := range held {
+		n.ranks[f.to].deliver(r, f.frame)
+	}
+}
+
+// heldFrame is a frame a frozen rank sent, for rank to.
+type heldFrame struct {
+	to    int
+	frame []byte
+}
+
 // SetDelay makes every frame sent by rank r arrive d later (the sender does not wait).
 func (n *InprocNet) SetDelay(r int, d time.Duration) {
 	n.mu.Lock()
@@ -87,9 +134,10 @@ func (n *InprocNet) fault(r int) (error, time.Duration, bool) {
 
 // inproc is one rank's endpoint: a mailbox that other ranks append to, and a wake channel.
 type inproc struct {
-	net  *InprocNet
-	rank int
-	wake chan struct{} // a frame arrived or Wake was called since the last Wait
+	net      *InprocNet
+	rank     int
+	wake     chan struct{} // a frame arrived or Wake was called since the last Wait
+	wakeAlso func()        // also woken so (rank 0's own worker wakes the manager's transport)
 
 	mu     sync.Mutex
 	box    []inprocFrame // frames arrived, oldest first, from head
@@ -102,7 +150,10 @@ type inprocFrame struct {
 	frame []byte
 }
 
-var _ Transport = (*inproc)(nil)
+var (
+	_ Transport    = (*inproc)(nil)
+	_ LossNotifier = (*inproc)(nil)
+)
 
 func (t *inproc) Rank() int    { return t.rank }
 func (t *inproc) Size() int    { return len(t.net.ranks) }
@@ -121,8 +172,46 @@ func (t *inproc) check() error {
 	if dead, _, _ := t.net.fault(t.rank); dead != nil {
 		return dead
 	}
+	t.net.mu.Lock()
+	crashed := t.net.crashed[t.rank]
+	t.net.mu.Unlock()
+	if crashed {
+		return fmt.Errorf("rank %d crashed", t.rank)
+	}
 	return nil
 }
+
+// held reports whether a frame from this rank to rank to goes nowhere (to a crashed rank)
+// or waits (from a frozen rank, held in place of to's mailbox: Thaw delivers it).
+func (t *inproc) held(to int, f []byte) bool {
+	n := t.net
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	switch {
+	case n.crashed[to]:
+		return true
+	case n.frozen[t.rank] != nil:
+		n.frozen[t.rank] = append(n.frozen[t.rank], heldFrame{to: to, frame: f})
+		return true
+	}
+	return false
+}
+
+// Lost implements LossNotifier: on rank 0, the ranks crashed with a notice since the last
+// call.
+func (t *inproc) Lost() []int {
+	if t.rank != 0 {
+		return nil
+	}
+	t.net.mu.Lock()
+	defer t.net.mu.Unlock()
+	l := t.net.notices
+	t.net.notices = nil
+	return l
+}
+
+// Forget implements LossNotifier: nothing is pending in process.
+func (t *inproc) Forget(int) {}
 
 // Send delivers a copy of frame to rank to's mailbox (the frame itself when the network
 // shares buffers) and gives frame back.
@@ -142,6 +231,9 @@ func (t *inproc) Send(to int, f []byte) error {
 		c := f
 		if !t.net.share || i > 0 {
 			c = append(frame.Get(len(f))[:0], f...)
+		}
+		if t.held(to, c) {
+			continue
 		}
 		if delay > 0 {
 			// Delivered later without blocking the sender; order between delayed frames of
@@ -207,6 +299,9 @@ func (t *inproc) Wake() {
 	select {
 	case t.wake <- struct{}{}:
 	default: // one is pending already
+	}
+	if t.wakeAlso != nil {
+		t.wakeAlso()
 	}
 }
 

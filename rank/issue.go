@@ -124,9 +124,10 @@ func (m *manager) send(to int, f *flight) {
 	m.inFlight.Store(int64(m.flights.len()))
 }
 
-// task is the record that issues f.
+// task is the record that issues f. A task's thread field carries the workers the chunk
+// has lost (Chunk.Lost).
 func (m *manager) task(f *flight) record {
-	return record{kind: kindTask, seq: f.c.Seq, attempt: f.c.Attempt, ticket: f.ticket, data: f.c.Data}
+	return record{kind: kindTask, seq: f.c.Seq, attempt: f.c.Attempt, ticket: f.ticket, thread: f.c.Lost, data: f.c.Data}
 }
 
 // issuedQueue holds the flights in the order their chunks were first issued, for the

@@ -17,10 +17,13 @@ import (
 // reads no clock: the owner loop (managerLoop) drives it under MPI, in process and in the
 // simulator alike, so the protocol exists once. It calls the job's Source and Sink (the
 // workload's code) itself, in the order the protocol needs them. Used by one goroutine.
+//
+// Its peers are the transport's worker ranks 1 to size-1 and one more, rank size: a worker
+// in the manager's own process, started when every other worker is lost (local.go).
 type manager struct {
 	cfg   Config
 	plan  *Plan
-	size  int // ranks: the manager and its workers
+	size  int // the transport's ranks: the manager and its workers
 	out   *outbox
 	phase phase
 	err   error // the job's error, once it failed
@@ -29,12 +32,12 @@ type manager struct {
 
 	threads []int    // per rank: computing threads (0 for the manager, and before ready)
 	hosts   []string // per rank
-	ready   int      // workers that announced themselves
+	waiting int      // stopping: the workers yet to acknowledge the stop
 	slots   ring     // one entry per free credit: the rank to send to
 	credits int      // total credits, the in-flight bound
-	asks    []int    // pull mode: asks received before every worker was ready
 	asked   []int    // pull mode, per rank: its kindAsk records, threads x window at most
 	acked   []bool   // stopping: the workers that acknowledged the stop
+	ranks            // who is joined, heard from, told, lost (lost.go)
 
 	flights  flights        // the chunks issued and not done, by ticket
 	late     map[uint64]int // chunks done while a second holder still computes them
@@ -47,7 +50,6 @@ type manager struct {
 	draining bool        // a Sink asked for a drain
 	arrival  ArrivalSink // the Sink, when it hears of results as they arrive
 	gaps     GapSink     // the Sink, when it hears of the chunks left out
-	ending   error       // ErrDone from the Sink: stop once this step's results are written
 
 	sized      SizedSource // the source, when the engine sizes its chunks
 	sizer      sizer
@@ -67,27 +69,25 @@ type manager struct {
 type phase uint8
 
 const (
-	starting phase = iota // setup sent, waiting for every worker's ready
-	running               // issuing chunks and writing results
+	running  phase = iota // issuing chunks to the workers that joined, and writing results
 	stopping              // stop sent, waiting for the acknowledgements
 	finished              // nothing more to do: the loop ends
 )
 
-// reorderSlack is the bound, in credits, on how far issuing runs ahead of the ordered output
-// (see issue): enough that a slow chunk at the head costs only itself.
-const reorderSlack = 4
-
 func newManager(cfg Config, size int, host string, now monoTime) *manager {
-	m := &manager{cfg: cfg, size: size, out: newOutbox(size), start: now, now: now, late: map[uint64]int{}}
-	m.threads, m.hosts, m.asked, m.acked = make([]int, size), make([]string, size), make([]int, size), make([]bool, size)
+	n := size + 1 // the workers, and a local one (local.go)
+	m := &manager{cfg: cfg, size: size, out: newOutbox(n), start: now, now: now, late: map[uint64]int{}}
+	m.threads, m.hosts, m.asked, m.acked = make([]int, n), make([]string, n), make([]int, n), make([]bool, n)
+	m.ranks = newRanks(n, now)
 	m.hosts[0] = host
-	m.st.PerWorker = make([]uint64, size)
+	m.st.PerWorker = make([]uint64, n)
 	return m
 }
 
 // begin starts a run with plan (nil with openErr: the job failed to open, and the workers
-// are told to end). It announces the setup's length to every worker; the owner loop then
-// sends the setup itself (a collective broadcast) and feeds the workers' frames to onFrame.
+// are told to end). It announces the setup's length to every worker (the owner loop then
+// sends the setup itself, a collective broadcast); each worker joins with its ready message
+// and gets chunks at once.
 func (m *manager) begin(plan *Plan, openErr error) {
 	if openErr == nil && (plan == nil || plan.Source == nil || plan.Sink == nil) {
 		openErr = errors.New("engine: Open returned no source or sink")
@@ -104,15 +104,26 @@ func (m *manager) begin(plan *Plan, openErr error) {
 	m.arrival, _ = plan.Sink.(ArrivalSink)
 	m.gaps, _ = plan.Sink.(GapSink)
 	m.sized, _ = plan.Source.(SizedSource)
+	m.ro = partition.NewReorder(partition.ReorderConfig{First: plan.First, MemBytes: m.cfg.ReorderMem, Dir: m.cfg.SpillDir})
+	m.nextSeq, m.backupFrom = plan.First, plan.First
+	m.slots = newRing(m.size)
+	m.flights = newFlights(m.size)
+	m.st.Workers = m.size - 1
 	var n [8]byte
 	binary.LittleEndian.PutUint64(n[:], uint64(len(plan.Setup)))
 	m.toAll(record{kind: kindSetup, data: n[:]})
+	if m.tr != nil {
+		m.tr.name(0, 0, "rank 0 (manager) on "+m.hosts[0], "send")
+		m.tr.thread(0, 1, "write")
+	}
 }
 
-// toAll queues r for every worker.
+// toAll queues r for every worker not lost.
 func (m *manager) toAll(r record) {
 	for to := 1; to < m.size; to++ {
-		m.out.add(to, r)
+		if !m.lost[to] {
+			m.out.add(to, r)
+		}
 	}
 }
 
@@ -126,16 +137,19 @@ func (m *manager) onFrame(now monoTime, from int, frame []byte) (mine bool) {
 	return mine
 }
 
-// handleFrame handles every record of a frame, then issues what it can.
+// handleFrame handles every record of a frame, then issues what it can. A lost worker's
+// frames are dropped unread: its chunks went to others.
 func (m *manager) handleFrame(from int, frame []byte) {
-	if from < 1 || from >= m.size {
+	if from < 1 || from > m.size || from == m.size && m.threads[from] == 0 && !m.localStarted {
 		m.fail(fmt.Errorf("message from unknown rank %d", from))
 		return
 	}
+	if m.lost[from] {
+		return
+	}
+	m.heard[from] = m.now
 	err := eachRecord(from, frame, func(r record) error {
 		switch m.phase {
-		case starting:
-			return m.onStarting(from, r)
 		case running:
 			return m.onRunning(from, r)
 		case stopping:
@@ -150,88 +164,18 @@ func (m *manager) handleFrame(from int, frame []byte) {
 	m.advance()
 }
 
-// onStarting handles a record that comes before every worker is ready.
-func (m *manager) onStarting(from int, r record) error {
-	if err := m.checkAsk(from, r); err != nil {
-		return err
-	}
-	switch {
-	case r.kind == kindAsk && m.cfg.Mode == Pull:
-		if err := m.countAsk(from); err != nil {
-			return err
-		}
-		m.asks = append(m.asks, from) // credited once every worker is ready
-		return nil
-	case r.kind == kindFail:
-		return m.gaveUp(from, r, "start: ")
-	case r.kind != kindReady || len(r.data) < 4 || m.threads[from] != 0:
-		return fmt.Errorf("%s: unexpected %s message while starting (%d bytes)", m.who(from), r.kind, len(r.data))
-	}
-	th := int(binary.LittleEndian.Uint32(r.data))
-	if th < 1 || th > MaxThreads {
-		return fmt.Errorf("%s: announced %d threads", m.who(from), th)
-	}
-	m.threads[from], m.hosts[from] = th, string(r.data[4:])
-	if m.ready++; m.ready == m.size-1 {
-		m.run()
-	}
-	return nil
-}
-
-// run starts issuing: every worker is ready.
-func (m *manager) run() {
-	m.phase = running
-	m.initCredits()
-	if m.tr != nil {
-		m.tr.name(0, 0, "rank 0 (manager) on "+m.hosts[0], "send")
-		m.tr.thread(0, 1, "write")
-		for r := 1; r < m.size; r++ {
-			m.tr.name(r, 0, m.who(r), "thread 0")
-			for th := 1; th < m.threads[r]; th++ {
-				m.tr.thread(r, th, "thread "+strconv.Itoa(th))
-			}
-		}
-	}
-	if m.sized != nil {
-		m.sizer.slots = max(1, m.credits/m.cfg.Window)
-	}
-}
-
-// initCredits deals threads x window credits per worker, interleaved across workers so
-// that the first chunks spread over every worker.
-func (m *manager) initCredits() {
-	most := 0
-	for r := 1; r < m.size; r++ {
-		c := m.threads[r] * m.cfg.Window
-		m.credits += c
-		most = max(most, c)
-	}
-	m.slots = newRing(m.credits)
-	for k := 0; k < most && m.cfg.Mode != Pull; k++ {
-		for r := 1; r < m.size; r++ {
-			if k < m.threads[r]*m.cfg.Window {
-				m.slots.push(r)
-			}
-		}
-	}
-	for _, r := range m.asks {
-		m.slots.push(r)
-	}
-	m.asks = nil
-	m.st.Workers, m.st.Threads = m.size-1, m.threads[1]
-	m.ro = partition.NewReorder(partition.ReorderConfig{First: m.plan.First, MemBytes: m.cfg.ReorderMem, Dir: m.cfg.SpillDir})
-	m.flights = newFlights(m.credits)
-	m.nextSeq, m.backupFrom = m.plan.First, m.plan.First
-}
-
 // onRunning handles a record while chunks are issued.
 func (m *manager) onRunning(from int, r record) error {
 	if err := m.checkAsk(from, r); err != nil {
 		return err
 	}
 	switch {
+	case r.kind == kindFail && m.threads[from] == 0:
+		return m.gaveUp(from, r, "start: ")
 	case r.kind == kindFail:
 		return m.gaveUp(from, r, "")
+	case r.kind == kindReady && m.threads[from] == 0:
+		return m.join(from, r)
 	case r.kind == kindAsk && m.cfg.Mode == Pull:
 		if err := m.countAsk(from); err != nil {
 			return err
@@ -246,14 +190,53 @@ func (m *manager) onRunning(from int, r record) error {
 	return fmt.Errorf("%s: unexpected %s message (chunk %d, %d bytes)", m.who(from), r.kind, r.seq, len(r.data))
 }
 
+// join takes worker from's ready message: its threads x window credits are dealt at once
+// (in pull mode its asks bring them).
+func (m *manager) join(from int, r record) error {
+	if len(r.data) < 4 {
+		return fmt.Errorf("%s: unexpected ready message (%d bytes)", m.who(from), len(r.data))
+	}
+	th := int(binary.LittleEndian.Uint32(r.data))
+	if th < 1 || th > MaxThreads {
+		return fmt.Errorf("%s: announced %d threads", m.who(from), th)
+	}
+	m.threads[from], m.hosts[from] = th, string(r.data[4:])
+	if m.st.Threads == 0 {
+		m.st.Threads = th
+	}
+	c := th * m.cfg.Window
+	m.credits += c
+	for k := 0; k < c && m.cfg.Mode != Pull; k++ {
+		m.slots.push(from)
+	}
+	if m.sized != nil {
+		// Every worker counted at this one's threads until each has joined: the first
+		// chunks are sized for the whole farm, not for the few ranks that joined first.
+		m.joined++
+		m.sizer.slots = max(1, m.credits/m.cfg.Window+(m.size-1-m.joined)*th)
+	}
+	if m.tr != nil {
+		m.tr.name(from, 0, m.who(from), "thread 0")
+		for t := 1; t < th; t++ {
+			m.tr.thread(from, t, "thread "+strconv.Itoa(t))
+		}
+	}
+	return nil
+}
+
 // onStopping counts the acknowledgements of the stop and drops everything else: results
 // still on their way when the job ended.
 func (m *manager) onStopping(from int, r record) {
 	if r.kind == kindStop && !m.acked[from] {
 		m.acked[from] = true
-		if m.ready++; m.ready == m.size-1 {
-			m.phase = finished
-		}
+		m.acknowledged()
+	}
+}
+
+// acknowledged counts one worker fewer to wait for.
+func (m *manager) acknowledged() {
+	if m.waiting--; m.waiting <= 0 {
+		m.phase = finished
 	}
 }
 
@@ -265,18 +248,25 @@ func (m *manager) fail(err error) {
 	m.stop()
 }
 
-// stop tells every worker to stop; the loop ends once each acknowledged (or at a deadline
-// the owner loop keeps).
+// stop tells every worker not lost to stop; the loop ends once each acknowledged (or at a
+// deadline the owner loop keeps).
 func (m *manager) stop() {
 	if m.phase >= stopping {
 		return
 	}
-	if m.phase == starting && m.plan == nil {
+	if m.plan == nil {
 		m.phase = finished
 		return
 	}
-	m.phase, m.ready = stopping, 0
-	m.toAll(record{kind: kindStop})
+	m.phase = stopping
+	m.waiting = 1 // held until every stop is queued
+	for to := 1; to <= m.size; to++ {
+		if !m.lost[to] && (to < m.size || m.localStarted) {
+			m.out.add(to, record{kind: kindStop})
+			m.waiting++
+		}
+	}
+	m.acknowledged()
 }
 
 // transportFailed ends the job at once: the transport cannot carry a stop.
@@ -287,11 +277,12 @@ func (m *manager) transportFailed(err error) {
 	m.phase, m.dead = finished, true
 }
 
-// silent names the workers that did not acknowledge the stop.
+// silent names the workers that did not acknowledge the stop (lost ones aside: the run
+// report names those).
 func (m *manager) silent() []string {
 	var s []string
 	for r := 1; r < m.size; r++ {
-		if !m.acked[r] {
+		if !m.acked[r] && !m.lost[r] {
 			s = append(s, m.who(r))
 		}
 	}
@@ -338,7 +329,10 @@ func (m *manager) gaveUp(from int, r record, doing string) error {
 
 // who names a rank and its host for messages.
 func (m *manager) who(r int) string {
-	if r >= 0 && r < len(m.hosts) && m.hosts[r] != "" {
+	switch {
+	case r == m.size && m.size > 0:
+		return "rank 0's own worker"
+	case r >= 0 && r < len(m.hosts) && m.hosts[r] != "":
 		return fmt.Sprintf("rank %d on %s", r, m.hosts[r])
 	}
 	return fmt.Sprintf("rank %d", r)

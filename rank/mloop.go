@@ -23,6 +23,9 @@ type managerLoop struct {
 	stopBy  monoTime // stopping: when to give up on the acknowledgements
 	stopped bool     // the stop's deadline is set
 	answers int      // answers handled since the last wait, for the sizer
+	job     Job
+	ctx     context.Context
+	local   *localWorker // rank 0's own worker, once every other is lost
 }
 
 // framesPerRound bounds the frames taken per round of the loop, so that sends and the
@@ -30,7 +33,7 @@ type managerLoop struct {
 const framesPerRound = 64
 
 func runManager(ctx context.Context, t Transport, job Job, cfg Config) (Stats, error) {
-	l := &managerLoop{t: t, clock: clockOf(t)}
+	l := &managerLoop{t: t, clock: clockOf(t), job: job, ctx: ctx}
 	m := newManager(cfg, t.Size(), t.Host(), l.clock())
 	l.m = m
 	l.own.cc, _ = t.(costClock)
@@ -57,7 +60,9 @@ func runManager(ctx context.Context, t Transport, job Job, cfg Config) (Stats, e
 	m.st.ManagerCPU = cpuclock.Process() - cpu0
 	slept, rung := sleepsOf(t)
 	m.st.Wakeups, m.st.RungWakeups = slept-slept0, rung-rung0
-	m.st.Hosts = m.hosts
+	// Rank 0's own worker (every other lost) counts as rank 0's.
+	m.st.PerWorker[0] += m.st.PerWorker[m.size]
+	m.st.PerWorker, m.st.Hosts = m.st.PerWorker[:m.size], m.hosts[:m.size]
 	m.st.LeftOut = uint64(len(m.failed))
 	if m.ro != nil {
 		rs := m.ro.Stats()
@@ -95,12 +100,13 @@ func (l *managerLoop) result(ctx context.Context) error {
 // stop's deadline passed, or the transport failed.
 func (l *managerLoop) loop(ctx context.Context) error {
 	m := l.m
-	l.flush()
-	if m.phase == starting && len(m.plan.Setup) > 0 {
+	l.flush(l.clock())
+	if m.phase == running && len(m.plan.Setup) > 0 {
 		if err := l.t.Broadcast(0, m.plan.Setup); err != nil {
 			m.transportFailed(fmt.Errorf("broadcast setup: %w", err))
 		}
 	}
+	defer l.local.stop()
 	for m.phase != finished {
 		now := l.clock()
 		if ctx.Err() != nil && m.phase < stopping {
@@ -113,8 +119,10 @@ func (l *managerLoop) loop(ctx context.Context) error {
 		if l.ready.Load() && l.ready.Swap(false) {
 			m.sourceReady(now)
 		}
+		l.notices()
+		next := m.tick(now)
 		l.checkStop(ctx, now)
-		sent := l.flush()
+		sent := l.flush(now)
 		if m.sized != nil && l.answers > 0 {
 			l.own.end(l.answers, l.clock, &m.sizer)
 		}
@@ -122,11 +130,28 @@ func (l *managerLoop) loop(ctx context.Context) error {
 		if sent || got || m.phase == finished {
 			continue
 		}
-		if err := l.t.Wait(l.hint(now)); err != nil {
+		if err := l.t.Wait(l.hint(now, next)); err != nil {
 			m.transportFailed(err)
 		}
 	}
 	return nil
+}
+
+// notices tells the manager of the ranks the transport knows lost (the launcher's notice),
+// and the transport of the ranks the manager took for lost, which it must never wait for.
+func (l *managerLoop) notices() {
+	m := l.m
+	if n, ok := l.t.(LossNotifier); ok {
+		for _, r := range n.Lost() {
+			m.lose(r, "the launcher's notice")
+		}
+	}
+	for _, r := range m.forget {
+		if f, ok := l.t.(LossNotifier); ok {
+			f.Forget(r)
+		}
+	}
+	m.forget = m.forget[:0]
 }
 
 // receive takes the frames that have arrived, up to framesPerRound, to the manager. It
@@ -138,6 +163,9 @@ func (l *managerLoop) receive(now monoTime) bool {
 		if err != nil {
 			m.transportFailed(fmt.Errorf("receive: %w", err))
 			return true
+		}
+		if !ok {
+			from, f, ok = l.local.recv()
 		}
 		if !ok {
 			return k > 0
@@ -164,19 +192,26 @@ func answersIn(f []byte) int {
 	return n
 }
 
-// flush sends every frame the manager queued; it reports whether any went.
-func (l *managerLoop) flush() bool {
+// flush sends every frame the manager queued, at now; it reports whether any went.
+func (l *managerLoop) flush(now monoTime) bool {
 	m := l.m
 	if !m.out.pending() {
 		return false
 	}
 	for _, o := range m.out.seal() {
-		if m.dead {
-			frame.Put(o.frame) // the transport failed: nothing more goes out
-			continue
-		}
-		if err := l.t.Send(o.to, o.frame); err != nil {
-			m.transportFailed(fmt.Errorf("send to %s: %w", m.who(o.to), err))
+		switch {
+		case m.dead || m.lost[o.to]:
+			frame.Put(o.frame) // the transport failed, or the rank is lost: nothing goes out
+		case o.to == m.size:
+			if l.local == nil {
+				l.local = startLocal(l) // every worker is lost: this is its setup
+			}
+			l.local.send(o.frame)
+		default:
+			m.sent(o.to, now)
+			if err := l.t.Send(o.to, o.frame); err != nil {
+				m.transportFailed(fmt.Errorf("send to %s: %w", m.who(o.to), err))
+			}
 		}
 	}
 	return true
@@ -201,13 +236,18 @@ func (l *managerLoop) checkStop(ctx context.Context, now monoTime) {
 	}
 }
 
-// hint says how long the loop may wait and why it waits.
-func (l *managerLoop) hint(now monoTime) WaitHint {
+// hint says how long the loop may wait (until the next scan of the workers, or the
+// stop's deadline) and why it waits.
+func (l *managerLoop) hint(now, next monoTime) WaitHint {
 	h := WaitHint{Within: l.m.cfg.WakeWithin}
-	if l.stopped {
-		if left := l.stopBy.Sub(now); h.Within == 0 || left < h.Within {
+	within := func(t monoTime) {
+		if left := t.Sub(now); h.Within == 0 || left < h.Within {
 			h.Within = max(left, time.Microsecond)
 		}
+	}
+	within(next)
+	if l.stopped {
+		within(l.stopBy)
 	}
 	return h
 }

@@ -52,3 +52,15 @@ func (r *ring) takeNot(avoid int) (int, bool) {
 	}
 	return 0, false
 }
+
+// removeAll removes every entry that is rank, keeping the others' order.
+func (r *ring) removeAll(rank int) {
+	j := 0
+	for i := 0; i < r.size; i++ {
+		if v := r.buf[(r.head+i)%len(r.buf)]; v != rank {
+			r.buf[(r.head+j)%len(r.buf)] = v
+			j++
+		}
+	}
+	r.size = j
+}

@@ -73,7 +73,23 @@ func (c Config) validate() error {
 	if c.Retries < 0 || c.Retries > MaxAttempt {
 		return fmt.Errorf("retries %d: must be between 0 and %d", c.Retries, MaxAttempt)
 	}
+	if c.WorkerTimeout < 0 {
+		return fmt.Errorf("worker timeout %v: must not be negative", c.WorkerTimeout)
+	}
+	if c.CrashLimit < 0 || c.CrashLimit > MaxCrashLimit {
+		return fmt.Errorf("crash limit %d: must be between 0 (none) and %d", c.CrashLimit, MaxCrashLimit)
+	}
 	return nil
+}
+
+// heartbeats returns how long a rank may go unheard before it is taken for lost, and how
+// often a rank sends a heartbeat to a peer it has sent nothing else.
+func (c Config) heartbeats() (timeout, every time.Duration) {
+	timeout = c.WorkerTimeout
+	if timeout == 0 {
+		timeout = DefaultWorkerTimeout
+	}
+	return timeout, timeout / 3
 }
 
 // checkInFlight refuses more chunks in flight at one worker rank than MaxInFlight: threads

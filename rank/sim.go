@@ -265,7 +265,7 @@ func newSimNet(sc SimConfig, cfg Config) *simNet {
 	}
 	n.ws = make([]simWorker, sc.Workers+1)
 	for r := 1; r <= sc.Workers; r++ {
-		n.ws[r].w = newWorker(cfg, "sim")
+		n.ws[r].w = newWorker(cfg, "sim", 0)
 	}
 	n.events = make(evHeap, 0, 2*sc.Workers+16)
 	return n

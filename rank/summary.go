@@ -53,11 +53,16 @@ func (s Stats) Summary(name string) string {
 	if s.Skipped > 0 {
 		fmt.Fprintf(&b, "; %d left out unstarted (drain)", s.Skipped)
 	}
-	if len(s.PerWorker) > 2 {
+	if len(s.PerWorker) > 2 || len(s.PerWorker) > 1 && s.PerWorker[0] > 0 {
 		b.WriteString("; chunks per worker")
-		for r := 1; r < len(s.PerWorker); r++ {
-			fmt.Fprintf(&b, " %d:%d", r, s.PerWorker[r])
+		for r := range s.PerWorker {
+			if r > 0 || s.PerWorker[0] > 0 {
+				fmt.Fprintf(&b, " %d:%d", r, s.PerWorker[r])
+			}
 		}
+	}
+	if l := lostReport(s.Lost); l != "" {
+		b.WriteString("; " + l)
 	}
 	return b.String()
 }

@@ -77,3 +77,17 @@ func (l *hintLog) last() (WaitHint, bool) {
 	}
 	return l.hints[len(l.hints)-1], true
 }
+
+// Lost and Forget pass the inner transport's LossNotifier through.
+func (t *tap) Lost() []int {
+	if n, ok := t.Transport.(LossNotifier); ok {
+		return n.Lost()
+	}
+	return nil
+}
+
+func (t *tap) Forget(r int) {
+	if n, ok := t.Transport.(LossNotifier); ok {
+		n.Forget(r)
+	}
+}

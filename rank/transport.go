@@ -59,6 +59,16 @@ type SleepCounter interface {
 	Sleeps() (slept, rung uint64)
 }
 
+// LossNotifier is a Transport that learns of lost ranks by other means than their silence
+// (the launcher's notice), and that must be told of every rank the manager takes for lost,
+// so that it never waits for one: Lost returns the ranks found lost since the last call;
+// Forget abandons what is pending for rank r and sends it nothing more. Called by the
+// owner loop.
+type LossNotifier interface {
+	Lost() []int
+	Forget(r int)
+}
+
 // ErrClosed is returned by a Transport after Close.
 var ErrClosed = errors.New("transport closed")
 

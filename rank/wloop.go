@@ -29,7 +29,8 @@ type workerLoop struct {
 
 	cctx   context.Context // the computations'; cancelled by a stop
 	cancel context.CancelFunc
-	inline bool // the owner loop computes cheap chunks itself (inlineMode)
+	inline bool      // the owner loop computes cheap chunks itself (inlineMode)
+	made   chan made // the Worker, made on a goroutine of its own (setUp)
 }
 
 // inlineMax bounds the recent cost of a chunk that the owner loop computes itself: what a
@@ -58,12 +59,16 @@ func inlineMode(threads int) bool {
 var forceInline *bool
 
 func runWorker(ctx context.Context, t Transport, job Job, cfg Config) error {
-	l := &workerLoop{t: t, w: newWorker(cfg, t.Host()), job: job, cfg: cfg, clock: clockOf(t)}
+	clock := clockOf(t)
+	l := &workerLoop{t: t, w: newWorker(cfg, t.Host(), clock()), job: job, cfg: cfg, clock: clock}
 	l.cctx, l.cancel = context.WithCancel(ctx)
 	defer l.cancel()
 	defer context.AfterFunc(ctx, t.Wake)()
 	err := t.Own(func() error { return l.loop(ctx) })
 	l.queue.close()
+	if l.made != nil && l.fn == nil && l.w.err == nil {
+		<-l.made // the Worker being made when the job stopped: the job's code returns first
+	}
 	switch {
 	case err != nil:
 	case l.w.phase == ended:
@@ -89,11 +94,13 @@ func (l *workerLoop) loop(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		if w.phase == settingUp {
-			l.setUp(now)
-		}
+		l.setUp(now)
 		l.dispatch(now)
 		moved := l.collect(now)
+		next, err := w.tick(now)
+		if err != nil {
+			return err
+		}
 		sent, err := l.flush()
 		if err != nil {
 			return err
@@ -101,7 +108,7 @@ func (l *workerLoop) loop(ctx context.Context) error {
 		if got || moved || sent {
 			continue
 		}
-		if err := l.t.Wait(l.hint()); err != nil {
+		if err := l.t.Wait(l.hint(now, next)); err != nil {
 			return err
 		}
 	}
@@ -124,24 +131,57 @@ func (l *workerLoop) receive(now monoTime) (bool, error) {
 		w.onFrame(now, from, f)
 		w.releaseFrame(w.in)
 		w.in = nil
-		if w.phase == ended || w.phase == settingUp {
-			return true, nil
+		if w.phase == ended || w.phase == settingUp && l.made == nil {
+			return true, nil // the setup's broadcast comes next
 		}
 	}
 	return true, nil
 }
 
-// setUp fetches the setup (a collective broadcast when it is not empty), makes the Worker
-// and starts the computing goroutines.
+// setUp fetches the setup when it is announced (a collective broadcast when it is not
+// empty) and makes the Worker on a goroutine of its own (the workload's code, which may take
+// a while: the owner loop goes on meanwhile, sending heartbeats and hearing a stop); once
+// it is made, it starts the computing goroutines.
 func (l *workerLoop) setUp(now monoTime) {
 	w := l.w
-	var setup []byte
-	if w.setupLen > 0 {
-		setup = make([]byte, w.setupLen)
-		if err := l.t.Broadcast(0, setup); err != nil {
-			w.giveUp(now, fmt.Errorf("receive setup: %w", err))
-			return
+	if w.phase != settingUp {
+		return
+	}
+	if l.made == nil {
+		var setup []byte
+		if w.setupLen > 0 {
+			setup = make([]byte, w.setupLen)
+			if err := l.t.Broadcast(0, setup); err != nil {
+				w.giveUp(now, fmt.Errorf("receive setup: %w", err))
+				return
+			}
 		}
+		l.made = make(chan made, 1)
+		go func() {
+			fn, err := l.job.NewWorker(setup)
+			l.made <- made{fn, err}
+			l.t.Wake()
+		}()
+	}
+	select {
+	case mk := <-l.made:
+		l.start(now, mk)
+	default:
+	}
+}
+
+// made is a Worker made from the setup, or why not.
+type made struct {
+	fn  Worker
+	err error
+}
+
+// start starts the computing goroutines with the Worker made.
+func (l *workerLoop) start(now monoTime, mk made) {
+	w := l.w
+	if mk.err != nil {
+		w.giveUp(now, mk.err)
+		return
 	}
 	threads := l.cfg.Threads
 	if threads == 0 {
@@ -151,12 +191,7 @@ func (l *workerLoop) setUp(now monoTime) {
 			return
 		}
 	}
-	fn, err := l.job.NewWorker(setup)
-	if err != nil {
-		w.giveUp(now, err)
-		return
-	}
-	l.fn = fn
+	l.fn = mk.fn
 	l.inline = inlineMode(threads)
 	l.queue.init(threads*l.cfg.Window, threads)
 	for i := 0; i < threads; i++ {
@@ -230,15 +265,20 @@ func (l *workerLoop) flush() (bool, error) {
 	return true, nil
 }
 
-// hint tells the transport's Wait what the computing goroutines are doing: patient while
-// every one of them has a chunk in hand that takes a while (recent chunks took longer than
-// answerWait on average): answers to chunks of microseconds are worth a spin.
-func (l *workerLoop) hint() WaitHint {
+// hint tells the transport's Wait how long it may wait (until the next tick is due), and
+// what the computing goroutines are doing: patient while every one of them has a chunk in
+// hand that takes a while (recent chunks took longer than answerWait on average): answers
+// to chunks of microseconds are worth a spin.
+func (l *workerLoop) hint(now, next monoTime) WaitHint {
 	q := &l.queue
 	running := int(q.running.Load())
 	busy := running > 0 && running >= l.w.threads &&
-		(time.Duration(q.cost.Load()) > answerWait || l.clock().Sub(mono.Time(q.busySince.Load())) > answerWait)
-	return WaitHint{Within: l.cfg.WakeWithin, Patient: busy, Computing: running > 0}
+		(time.Duration(q.cost.Load()) > answerWait || now.Sub(mono.Time(q.busySince.Load())) > answerWait)
+	h := WaitHint{Within: l.cfg.WakeWithin, Patient: busy, Computing: running > 0}
+	if left := max(next.Sub(now), time.Microsecond); h.Within == 0 || left < h.Within {
+		h.Within = left
+	}
+	return h
 }
 
 // compute runs chunks from the queue until it is closed, and hands each answer back.

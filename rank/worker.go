@@ -38,6 +38,7 @@ type worker struct {
 	draining  bool
 	err       error    // why the worker gave up, once it did
 	lastSent  monoTime // when the last frame for the manager was queued (heartbeats)
+	heard     monoTime // when the last frame from the manager came
 
 	in    *inFrame   // the frame being handled, set by the owner loop (nil: not recycled)
 	spare []*inFrame // holders to reuse
@@ -101,8 +102,8 @@ const (
 	ended                       // stopped (or aborted): the loop ends
 )
 
-func newWorker(cfg Config, host string) *worker {
-	return &worker{cfg: cfg, host: host, out: newOutbox(1)}
+func newWorker(cfg Config, host string, now monoTime) *worker {
+	return &worker{cfg: cfg, host: host, out: newOutbox(1), lastSent: now, heard: now}
 }
 
 // onFrame handles one frame from rank from; only the manager sends to workers. A bad
@@ -112,12 +113,15 @@ func (w *worker) onFrame(now monoTime, from int, frame []byte) {
 		w.giveUp(now, fmt.Errorf("unexpected message from rank %d (only the manager sends to workers)", from))
 		return
 	}
+	w.heard = now
 	err := eachRecord(0, frame, func(r record) error {
 		switch w.phase {
 		case awaitingSetup:
 			return w.onSetup(r)
 		case serving:
 			return w.onServing(now, r)
+		case settingUp:
+			return w.onSettingUp(now, r)
 		case givenUp:
 			w.onGivenUp(now, r)
 		}
@@ -169,7 +173,7 @@ func (w *worker) onServing(now monoTime, r record) error {
 		if w.held++; w.held > w.limit {
 			return fmt.Errorf("manager sent chunk %d beyond the window of %d", r.seq, w.limit)
 		}
-		t := task{c: Chunk{Seq: r.seq, Data: r.data, Attempt: r.attempt}, ticket: r.ticket, in: w.in}
+		t := task{c: Chunk{Seq: r.seq, Data: r.data, Attempt: r.attempt, Lost: r.thread}, ticket: r.ticket, in: w.in}
 		if w.in != nil {
 			w.in.refs++
 		}
@@ -181,8 +185,24 @@ func (w *worker) onServing(now monoTime, r record) error {
 	case kindDrain:
 		// Chunks not started go back; those running complete.
 		w.draining, w.reclaim = true, true
+	case kindHeartbeat:
 	default:
 		return fmt.Errorf("unexpected %s message from the manager (chunk %d)", r.kind, r.seq)
+	}
+	return nil
+}
+
+// onSettingUp handles a record while the Worker is made: the manager may stop the job (or
+// check it is there), but sends no chunk before the worker announces itself.
+func (w *worker) onSettingUp(now monoTime, r record) error {
+	switch r.kind {
+	case kindStop:
+		w.stop(now)
+	case kindDrain:
+		w.draining = true
+	case kindHeartbeat:
+	default:
+		return fmt.Errorf("unexpected %s message from the manager while setting up (chunk %d)", r.kind, r.seq)
 	}
 	return nil
 }
@@ -251,4 +271,29 @@ func (w *worker) answer(now monoTime, r record) {
 func (w *worker) send(now monoTime, r record) {
 	w.out.add(0, r)
 	w.lastSent = now
+}
+
+// managerTimeouts is how many worker timeouts a worker waits, unheard by the manager, before
+// it takes the manager for lost and stops: a manager's owner loop may wait that long in its
+// Source (input from a pipe that comes slowly) or Sink, and a worker that left too soon
+// would cost the job its workers.
+const managerTimeouts = 10
+
+// tick sends the manager a heartbeat when the worker has sent it nothing for a heartbeat's
+// interval, and reports an error once the manager has been unheard for managerTimeouts
+// worker timeouts (a manager killed while the launcher keeps the job alive). Before the
+// setup arrives it does neither: the manager sends it only once its Open is done (a
+// workload that validates its input first). It returns when the next tick is due.
+func (w *worker) tick(now monoTime) (monoTime, error) {
+	timeout, every := w.cfg.heartbeats()
+	if w.phase == awaitingSetup || w.phase == ended {
+		return now.Add(every), nil
+	}
+	if unheard := now.Sub(w.heard); unheard > managerTimeouts*timeout {
+		return 0, fmt.Errorf("the manager (rank 0) has been unheard for %v: this rank stops", unheard.Round(time.Second))
+	}
+	if now.Sub(w.lastSent) >= every {
+		w.send(now, record{kind: kindHeartbeat})
+	}
+	return min(w.lastSent.Add(every), w.heard.Add(managerTimeouts*timeout)), nil
 }

@@ -1,0 +1,188 @@
+package rank
+
+import (
+	"fmt"
+	"slices"
+	"time"
+)
+
+// Lost workers. A worker rank is lost when the manager has not heard from it for
+// Config.WorkerTimeout (every rank sends its peer a heartbeat after a third of that without
+// other traffic), or when the transport says so (the launcher's notice). The chunks it held
+// go back to the front of the queue, their places in the output kept, and are issued to
+// the other workers; the manager sends it nothing more and drops anything it still sends,
+// so a worker that froze and wakes up changes no byte of the output. When the last worker
+// is lost, the manager computes the rest itself (local.go). Config.FailOnLostWorker ends
+// the job at the first loss instead.
+
+// ranks is what the manager knows of its peers' presence. Indexed by rank.
+type ranks struct {
+	joined       int        // workers that announced themselves (ready)
+	heard        []monoTime // when a frame last came from each
+	told         []monoTime // when a frame last went to each
+	lost         []bool
+	lostCount    int
+	forget       []int    // ranks lost since the owner loop last told the transport
+	nextScan     monoTime // when tick next looks at every rank
+	localStarted bool     // rank 0's own worker runs (every other was lost)
+}
+
+func newRanks(n int, now monoTime) ranks {
+	r := ranks{heard: make([]monoTime, n), told: make([]monoTime, n), lost: make([]bool, n)}
+	for i := range r.heard {
+		r.heard[i], r.told[i] = now, now
+	}
+	return r
+}
+
+// tick looks at every worker when a scan is due: one unheard for the timeout is lost, one
+// told nothing for a heartbeat's interval gets a heartbeat (so that it knows the manager is
+// there). It returns when the next scan is due.
+func (m *manager) tick(now monoTime) monoTime {
+	if now < m.nextScan || m.phase == finished {
+		return m.nextScan
+	}
+	m.now = now
+	timeout, every := m.cfg.heartbeats()
+	m.nextScan = now.Add(every / 2)
+	for r := 1; r < m.size; r++ {
+		switch {
+		case m.lost[r]:
+		case now.Sub(m.heard[r]) > timeout:
+			m.lose(r, "unheard for "+timeout.String())
+		case now.Sub(m.told[r]) >= every:
+			m.out.add(r, record{kind: kindHeartbeat})
+		}
+	}
+	m.advance()
+	return m.nextScan
+}
+
+// sent records that a frame went to rank to at now (the owner loop calls it).
+func (m *manager) sent(to int, now monoTime) { m.told[to] = now }
+
+// lose takes worker r for lost, found as how says: its chunks go to the others.
+func (m *manager) lose(r int, how string) {
+	if r < 1 || r >= m.size || m.lost[r] || m.phase == finished {
+		return
+	}
+	m.lost[r] = true
+	m.lostCount++
+	m.forget = append(m.forget, r)
+	lw := LostWorker{Rank: r, Host: m.hosts[r], At: m.now.Sub(m.start), How: how}
+	if m.phase == stopping {
+		if !m.acked[r] {
+			m.acknowledged()
+		}
+		m.st.Lost = append(m.st.Lost, lw)
+		return
+	}
+	if m.cfg.FailOnLostWorker {
+		m.st.Lost = append(m.st.Lost, lw)
+		m.fail(fmt.Errorf("%s was lost (%s); --lost-workers fail ends the job at the first loss", m.who(r), how))
+		return
+	}
+	lw.Reissued = m.reclaim(r)
+	m.st.Lost = append(m.st.Lost, lw)
+	if m.cfg.Log != nil {
+		fmt.Fprintf(m.cfg.Log, "%s was lost (%s); %s issued again\n", m.who(r), how, plural(lw.Reissued, "chunk"))
+	}
+	if m.lostCount == m.size-1 && m.phase == running {
+		m.startLocal()
+	}
+}
+
+// reclaim takes back the chunks lost worker r held: a chunk with a copy elsewhere (a
+// backup) runs on there; the others go to the front of the retry queue, in order, unless a
+// chunk has now lost Config.CrashLimit workers (it fails, as one that failed every try).
+// It returns how many chunks r held.
+func (m *manager) reclaim(r int) int {
+	held := 0
+	var back []*flight
+	for _, f := range m.flights.byTicket {
+		if !f.live {
+			continue
+		}
+		if f.backup == r {
+			f.backup = 0
+		}
+		if f.rank != r {
+			continue
+		}
+		held++
+		if f.backup > 0 {
+			f.rank, f.backup = f.backup, 0
+			continue
+		}
+		f.c.Lost++
+		f.rank = -1
+		if m.cfg.CrashLimit > 0 && f.c.Lost >= m.cfg.CrashLimit {
+			m.crashed(r, f)
+			continue
+		}
+		back = append(back, f)
+	}
+	slices.SortFunc(back, func(a, b *flight) int { return cmpSeq(a.c.Seq, b.c.Seq) })
+	m.retryq = append(back, m.retryq...)
+	for seq, holder := range m.late {
+		if holder == r {
+			delete(m.late, seq)
+		}
+	}
+	m.slots.removeAll(r)
+	return held
+}
+
+// crashed fails flight f, whose chunk took Config.CrashLimit workers with it, the last r.
+func (m *manager) crashed(r int, f *flight) {
+	cause := fmt.Sprintf("%d workers were lost while they held it (--crash-limit %d), the last %s", f.c.Lost, m.cfg.CrashLimit, m.who(r))
+	if !m.cfg.KeepGoing {
+		m.fail(fmt.Errorf("chunk %d: %s", f.c.Seq, cause))
+		return
+	}
+	m.failed = append(m.failed, FailedChunk{Seq: f.c.Seq, Who: m.who(r), Cause: cause})
+	seq := f.c.Seq
+	m.flights.remove(f)
+	if err := m.deliverGap(r, seq); err != nil {
+		m.end(err)
+	}
+}
+
+func cmpSeq(a, b uint64) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+// lostReport is the run report's line on the lost workers, "" when none was lost.
+func lostReport(lost []LostWorker) string {
+	if len(lost) == 0 {
+		return ""
+	}
+	s := fmt.Sprintf("%s lost:", plural(len(lost), "worker"))
+	for i, l := range lost {
+		if i == 5 {
+			return s + fmt.Sprintf(" and %d more", len(lost)-i)
+		}
+		host := ""
+		if l.Host != "" {
+			host = " on " + l.Host
+		}
+		s += fmt.Sprintf(" rank %d%s at %v (%s, %s issued again);", l.Rank, host, l.At.Round(time.Millisecond), l.How, plural(l.Reissued, "chunk"))
+	}
+	return s[:len(s)-1]
+}
+
+// startLocal starts rank 0's own worker (the owner loop does, seeing localStarted): every
+// worker rank is lost, and the manager computes the rest itself. It gets a setup of no
+// bytes: the job's setup is handed to it directly.
+func (m *manager) startLocal() {
+	m.localStarted = true
+	m.heard[m.size] = m.now
+	var n [8]byte
+	m.out.add(m.size, record{kind: kindSetup, data: n[:]})
+}
