@@ -24,6 +24,7 @@ type ranks struct {
 	lostCount    int
 	forget       []int    // ranks lost since the owner loop last told the transport
 	nextScan     monoTime // when tick next looks at every rank
+	lastTick     monoTime // when tick was last called
 	localStarted bool     // rank 0's own worker runs (every other was lost)
 }
 
@@ -39,11 +40,19 @@ func newRanks(n int, now monoTime) ranks {
 // told nothing for a heartbeat's interval gets a heartbeat (so that it knows the manager is
 // there). It returns when the next scan is due.
 func (m *manager) tick(now monoTime) monoTime {
+	timeout, every := m.cfg.heartbeats()
+	if away := now.Sub(m.lastTick); away > every && m.lastTick != 0 {
+		// The owner loop was away that long (the workload's Source or Sink kept it): what
+		// the workers sent meanwhile waits unread. Each gets a fresh interval.
+		for r := range m.heard {
+			m.heard[r] = max(m.heard[r], now.Add(-every))
+		}
+	}
+	m.lastTick = now
 	if now < m.nextScan || m.phase == finished {
 		return m.nextScan
 	}
 	m.now = now
-	timeout, every := m.cfg.heartbeats()
 	m.nextScan = now.Add(every / 2)
 	for r := 1; r < m.size; r++ {
 		switch {

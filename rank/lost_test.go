@@ -214,3 +214,23 @@ func TestHeartbeatsKeepLongChunksAlive(t *testing.T) {
 	require.NoError(t, werrs[1])
 	require.NoError(t, werrs[2])
 }
+
+// TestManagerAwayLosesNoWorker: a manager whose loop the workload keeps away (a Source
+// that waits for input longer than the timeout) does not take its workers for lost when
+// it comes back: what they sent meanwhile waits unread.
+func TestManagerAwayLosesNoWorker(t *testing.T) {
+	h := newHarness(2, 20)
+	h.src.onNext = func(n int64) {
+		if n == 10 {
+			time.Sleep(400 * time.Millisecond) // 4 timeouts
+		}
+	}
+	cfg := cfgWith(1, 1)
+	cfg.WorkerTimeout = 100 * time.Millisecond
+	st, err, werrs := h.run(t, cfg)
+	require.NoError(t, err)
+	requireInOrder(t, h.sink, 20)
+	require.Empty(t, st.Lost)
+	require.NoError(t, werrs[1])
+	require.NoError(t, werrs[2])
+}
