@@ -25,6 +25,11 @@ type EngineFlags struct {
 	Trace     string
 	Journal   string
 	Resume    bool
+	// Lost workers: how long a rank may go unheard, what a loss does, and how many lost
+	// workers one chunk may take with it.
+	WorkerTimeout time.Duration
+	LostWorkers   string
+	CrashLimit    int
 	// Unordered is set by workloads that offer it (exec --unordered); no flag here.
 	Unordered bool
 	// WakeWithin is rank.Config's, set by workloads that need it (interp --fps).
@@ -50,6 +55,9 @@ func AddEngineFlags(fs *flag.FlagSet) *EngineFlags {
 	fs.BoolVar(&ef.KeepGoing, "keep-going", false, "a chunk that fails every try is reported and left out; the rest finishes (exit 1)")
 	fs.StringVar(&ef.Journal, "journal", "", "record progress in `FILE` as the output advances, for --resume")
 	fs.BoolVar(&ef.Resume, "resume", false, "continue the run recorded in --journal (start afresh if it does not exist)")
+	fs.DurationVar(&ef.WorkerTimeout, "worker-timeout", rank.DefaultWorkerTimeout, "take a worker rank unheard for `DURATION` for lost (its chunks run elsewhere); every rank must get the same value")
+	fs.StringVar(&ef.LostWorkers, "lost-workers", "continue", "a lost worker: continue without it (its chunks run elsewhere), or fail the job")
+	fs.IntVar(&ef.CrashLimit, "crash-limit", rank.DefaultCrashLimit, "fail a chunk that `N` lost workers held (0: no limit)")
 	return ef
 }
 
@@ -70,6 +78,15 @@ func (ef *EngineFlags) Validate(files ...File) error {
 	}
 	if _, err := rank.ParseMode(ef.Mode); err != nil {
 		return Usagef("--mode %q: %v", ef.Mode, err)
+	}
+	if ef.WorkerTimeout < time.Millisecond {
+		return Usagef("--worker-timeout %v: must be at least 1ms", ef.WorkerTimeout)
+	}
+	if ef.LostWorkers != "continue" && ef.LostWorkers != "fail" {
+		return Usagef("--lost-workers %q: must be continue or fail", ef.LostWorkers)
+	}
+	if ef.CrashLimit < 0 || ef.CrashLimit > rank.MaxCrashLimit {
+		return Usagef("--crash-limit %d: must be between 0 (none) and %d", ef.CrashLimit, rank.MaxCrashLimit)
 	}
 	if ef.Resume && ef.Journal == "" {
 		return Usagef("--resume needs --journal FILE: the journal says where to resume")
@@ -216,6 +233,9 @@ func RunJob(ctx context.Context, env *Env, job rank.Job, ef *EngineFlags) (rank.
 	cfg.Unordered = ef.Unordered
 	cfg.KeepGoing = ef.KeepGoing
 	cfg.WakeWithin = ef.WakeWithin
+	cfg.WorkerTimeout = ef.WorkerTimeout
+	cfg.FailOnLostWorker = ef.LostWorkers == "fail"
+	cfg.CrashLimit = ef.CrashLimit
 	if ef.Journal != "" {
 		job.Open = ef.journaled(job.Name, job.Open)
 	}

@@ -33,11 +33,16 @@ type mpiTransport struct {
 	quit     chan struct{}
 	failed   error // an MPI failure: Close aborts the job (owner only)
 	closeErr error
+	// Ranks taken for lost: nothing goes to them, nothing waits for them, and MPI_Finalize,
+	// which may wait for them, is skipped (owner only).
+	forgotten []bool
+	anyLost   bool
 }
 
 var (
 	_ rank.Transport    = (*mpiTransport)(nil)
 	_ rank.SleepCounter = (*mpiTransport)(nil)
+	_ rank.LossNotifier = (*mpiTransport)(nil)
 )
 
 // startMPI starts MPI on a goroutine locked to its OS thread, which makes every MPI call of
@@ -107,6 +112,7 @@ func (t *mpiTransport) own(started chan<- error, l launch.Info) {
 		return
 	}
 	t.w = newWire(comm, b)
+	t.forgotten = make([]bool, t.size)
 	started <- nil
 	t.serve()
 	if t.failed != nil {
@@ -114,6 +120,11 @@ func (t *mpiTransport) own(started chan<- error, l launch.Info) {
 	}
 	if err := t.drain(); err != nil && t.closeErr == nil {
 		t.closeErr = err
+	}
+	if t.anyLost {
+		// A rank is lost: MPI_Finalize may wait for it forever (and did in 1 of 13 runs
+		// under mpirun --enable-recovery). The process exits without it.
+		return
 	}
 	if err := mpi.Stop(); err != nil && t.closeErr == nil {
 		t.closeErr = err
@@ -181,7 +192,25 @@ func (t *mpiTransport) Send(to int, f []byte) error {
 		frame.Put(f)
 		return t.failed
 	}
-	return t.fail(t.w.start(to, f))
+	err := t.fail(t.w.start(to, f))
+	if t.forgotten[to] {
+		t.w.abandon(to) // started, never waited for: a lost rank may never take it
+	}
+	return err
+}
+
+// Lost implements rank.LossNotifier: no launcher's notice yet reaches this transport.
+func (t *mpiTransport) Lost() []int { return nil }
+
+// Forget implements rank.LossNotifier: the sends in flight to rank r are abandoned (their
+// buffers stay MPI's), later ones are started and never waited for (the manager's last
+// stop), and MPI_Finalize is skipped at Close.
+func (t *mpiTransport) Forget(r int) {
+	if r < 0 || r >= t.size || t.forgotten[r] {
+		return
+	}
+	t.forgotten[r], t.anyLost = true, true
+	t.w.abandon(r)
 }
 
 // Recv takes a message that has arrived, if any, completing the sends in flight first.

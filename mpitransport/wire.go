@@ -185,6 +185,21 @@ func (w *wire) complete() (progressed bool, err error) {
 	return progressed, nil
 }
 
+// abandon drops the sends in flight to rank r from the ones complete and drain wait for:
+// r is lost, and a send to it over TCP never completes. Their requests and buffers stay
+// MPI's for good.
+func (w *wire) abandon(r int) {
+	j := 0
+	for _, p := range w.pending {
+		if p.to != r {
+			w.pending[j] = p
+			j++
+		}
+	}
+	clear(w.pending[j:])
+	w.pending = w.pending[:j]
+}
+
 // receive takes one message if one is there, and records it as traffic (busy).
 func (w *wire) receive() (from int, data []byte, ok bool, err error) {
 	if w.spare == nil {

@@ -248,8 +248,9 @@ func (m *manager) fail(err error) {
 	m.stop()
 }
 
-// stop tells every worker not lost to stop; the loop ends once each acknowledged (or at a
-// deadline the owner loop keeps).
+// stop tells every worker to stop; the loop ends once each not lost acknowledged (or at a
+// deadline the owner loop keeps). A lost worker gets the stop too, never waited for: one
+// that froze and wakes up later then ends at once, not after managerTimeouts.
 func (m *manager) stop() {
 	if m.phase >= stopping {
 		return
@@ -261,9 +262,11 @@ func (m *manager) stop() {
 	m.phase = stopping
 	m.waiting = 1 // held until every stop is queued
 	for to := 1; to <= m.size; to++ {
-		if !m.lost[to] && (to < m.size || m.localStarted) {
+		if to < m.size || m.localStarted {
 			m.out.add(to, record{kind: kindStop})
-			m.waiting++
+			if !m.lost[to] {
+				m.waiting++
+			}
 		}
 	}
 	m.acknowledged()

@@ -200,8 +200,8 @@ func (l *managerLoop) flush(now monoTime) bool {
 	}
 	for _, o := range m.out.seal() {
 		switch {
-		case m.dead || m.lost[o.to]:
-			frame.Put(o.frame) // the transport failed, or the rank is lost: nothing goes out
+		case m.dead || m.lost[o.to] && m.phase == running:
+			frame.Put(o.frame) // the transport failed, or the rank is lost (but for the stop)
 		case o.to == m.size:
 			if l.local == nil {
 				l.local = startLocal(l) // every worker is lost: this is its setup

@@ -99,6 +99,9 @@ func (l *workerLoop) loop(ctx context.Context) error {
 		moved := l.collect(now)
 		next, err := w.tick(now)
 		if err != nil {
+			if n, ok := l.t.(LossNotifier); ok {
+				n.Forget(0) // the manager is lost: nothing waits for it
+			}
 			return err
 		}
 		sent, err := l.flush()
