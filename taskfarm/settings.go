@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/mw-hpc/mw/cli"
+	"github.com/mw-hpc/mw/launch"
 )
 
 // multiMode is -X (context replace) or -m (several values per word).
@@ -158,24 +159,19 @@ func parseJobs(s string) (jobsSpec, error) {
 }
 
 // rankCPUs is the CPU threads -j counts on this rank: the rank's share of its node's CPUs
-// (all of them with one rank per node, or without mpirun), as --threads 0 counts them.
+// (all of them with one rank per node, or without a launcher), as --threads 0 counts them:
+// the CPUs over the node's ranks as the launcher reports them, the manager's not counted.
 func rankCPUs(rank int) int {
 	n := runtime.NumCPU()
-	local := envInt("OMPI_COMM_WORLD_LOCAL_SIZE", envInt("SLURM_NTASKS_PER_NODE", 0))
+	l := launch.FromEnv()
+	local := l.LocalSize
 	if local <= 0 {
 		return n
 	}
-	if rank-envInt("OMPI_COMM_WORLD_LOCAL_RANK", rank) == 0 && local > 1 {
-		local-- // this node also holds the manager
+	if rank == l.LocalRank && local > 1 {
+		local-- // the node's first rank is rank 0: this node also holds the manager
 	}
 	return max(1, n/local)
-}
-
-func envInt(name string, def int) int {
-	if v, err := strconv.Atoi(os.Getenv(name)); err == nil {
-		return v
-	}
-	return def
 }
 
 // parseDuration reads a duration as GNU parallel does: seconds, each part optionally
