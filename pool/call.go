@@ -59,7 +59,11 @@ func (c *call) engine(ctx context.Context, job rank.Job) (rank.Stats, error) {
 	if c.w == nil {
 		return rank.RunInProcess(ctx, c.s.workers, job, c.s.cfg)
 	}
-	return rank.Run(ctx, c.w.t, job, c.s.cfg)
+	st, err := rank.Run(ctx, c.w.t, job, c.s.cfg)
+	if c.w.t.Rank() == 0 {
+		c.w.lose(st.Lost)
+	}
+	return st, err
 }
 
 // end ends the call with every rank: rank 0 gives its outcome, err, which a worker

@@ -43,27 +43,44 @@ func runMain(body func(ctx context.Context) error) int {
 	}
 	pos, bodyErr, stack := runBody(ctx, w, body)
 	stop() // a second signal now ends the process at once
-	verdict := w.end(context.Background(), pos)
-	if cerr := w.t.Close(); verdict == nil && bodyErr == nil && cerr != nil {
-		verdict = cerr
-	}
 	me := w.t.Rank()
+	reported := false
+	verdict := w.end(context.Background(), pos, func(verdict error) {
+		reported = report(stack, pos, bodyErr, verdict)
+	})
+	if stack != nil && me != 0 {
+		report(stack, pos, nil, nil) // before MPI stops: every rank is still there
+	}
+	cerr := w.t.Close()
 	switch {
 	case stack != nil:
-		fmt.Fprintf(os.Stderr, "panic: %s [recovered by pool.Main on rank %d]\n\n%s", pos.what, me, stack)
 		return 2
-	case bodyErr != nil:
-		if me == 0 && !errors.Is(bodyErr, context.Canceled) {
-			fmt.Fprintf(os.Stderr, "%s: %v\n", progName(), bodyErr)
-		}
+	case bodyErr != nil || verdict != nil:
 		return 1
-	case verdict != nil:
-		if me == 0 {
-			fmt.Fprintf(os.Stderr, "%s: %v\n", progName(), verdict)
+	case cerr != nil:
+		if me == 0 && !reported {
+			fmt.Fprintf(os.Stderr, "%s: %v\n", progName(), cerr)
 		}
 		return 1
 	}
 	return 0
+}
+
+// report prints how the job ended, on rank 0 (and a panic on the rank that panicked):
+// the panic as Go prints one, else the body's error (but a cancellation's: a signal), else
+// the verdict. It reports whether it printed.
+func report(stack []byte, pos position, bodyErr, verdict error) bool {
+	switch {
+	case stack != nil:
+		fmt.Fprintf(os.Stderr, "panic: %s [recovered by pool.Main on rank %d]\n\n%s", pos.what, launch.FromEnv().Rank, stack)
+	case bodyErr != nil && !errors.Is(bodyErr, context.Canceled):
+		fmt.Fprintf(os.Stderr, "%s: %v\n", progName(), bodyErr)
+	case bodyErr == nil && verdict != nil:
+		fmt.Fprintf(os.Stderr, "%s: %v\n", progName(), verdict)
+	default:
+		return false
+	}
+	return true
 }
 
 // startMain starts the transport for Main and makes its world this process's.

@@ -63,12 +63,7 @@ func (w *world) leave(ctx context.Context, err error) error {
 		return err
 	case w.t.Rank() == 0:
 		serr := w.own(context.WithoutCancel(ctx), func() error {
-			for r := 1; r < w.t.Size(); r++ {
-				if e := w.send(r, ctl{typ: ctlDone, n: w.n, data: errorBytes(err)}); e != nil {
-					return e
-				}
-			}
-			return nil
+			return w.workers(func(r int) error { return w.send(r, ctl{typ: ctlDone, n: w.n, data: errorBytes(err)}) })
 		})
 		if err == nil && serr != nil {
 			err = fmt.Errorf("tell the workers the outcome: %w", serr)
@@ -79,25 +74,33 @@ func (w *world) leave(ctx context.Context, err error) error {
 	}
 	var outcome error
 	werr := w.own(ctx, func() error {
-		for {
-			_, m, err := w.next(ctx, func() string { return "for rank 0 to say how its call ended" })
-			switch {
-			case err != nil:
-				return err
-			case m.typ == ctlDone && m.n == w.n:
-				outcome = errorFrom(m.data)
-				return nil
-			case m.typ == ctlCall && m.n > w.n:
-				w.held = &m
-				outcome = fmt.Errorf("%w: rank 0 went on to %s at %s without ending this call", ErrOutOfStep, m.pos.what, m.pos.where)
-				return nil
-			}
-		}
+		var err error
+		outcome, err = w.awaitError(ctx, ctlDone, "say how its call ended")
+		return err
 	})
 	if werr != nil {
 		return werr
 	}
 	return outcome
+}
+
+// awaitError waits for rank 0's message typ (a verdict, an outcome) on this rank's call,
+// and returns the error it carries. A later call that comes first means rank 0 left this
+// one: the call is held for the next step, and the error says so. Call it from the owner
+// loop; err is this rank's own failure.
+func (w *world) awaitError(ctx context.Context, typ ctlType, what string) (carried, err error) {
+	for {
+		_, m, err := w.next(ctx, func() string { return "for rank 0 to " + what })
+		switch {
+		case err != nil:
+			return nil, err
+		case m.typ == typ && m.n == w.n:
+			return errorFrom(m.data), nil
+		case m.typ == ctlCall && m.n > w.n:
+			w.held = &m
+			return fmt.Errorf("%w: rank 0 went on to %s at %s instead of waiting to %s", ErrOutOfStep, m.pos.what, m.pos.where, what), nil
+		}
+	}
 }
 
 // lead is rank 0's side of a step: it announces pos, collects every worker's position,
@@ -109,30 +112,23 @@ func (w *world) lead(ctx context.Context, pos position, payload []byte, judge fu
 	at := make([]*position, size)
 	var verdict error
 	err := w.own(ctx, func() error {
-		for r := 1; r < size; r++ {
-			if err := w.send(r, ctl{typ: ctlCall, n: n, pos: pos, data: payload}); err != nil {
-				return err
-			}
+		if err := w.workers(func(r int) error { return w.send(r, ctl{typ: ctlCall, n: n, pos: pos, data: payload}) }); err != nil {
+			return err
 		}
-		for got := 1; got < size; {
-			from, m, err := w.next(ctx, func() string { return w.waitingFor(pos, at) })
-			if err != nil {
-				return err
+		for r := 1; r < size; r++ {
+			for at[r] == nil && !w.gone[r] {
+				from, m, err := w.next(ctx, func() string { return w.waitingFor(pos, at) })
+				if err != nil {
+					return err
+				}
+				if m.typ == ctlReply && m.n == n && from > 0 && !w.gone[from] && at[from] == nil {
+					at[from] = &m.pos // (anything else is stale: a reply to a call rank 0 left)
+					w.hosts[from] = m.pos.host
+				}
 			}
-			if m.typ != ctlReply || m.n != n || from < 1 || at[from] != nil {
-				continue // stale: a reply to a call this rank stopped waiting for
-			}
-			at[from] = &m.pos
-			w.hosts[from] = m.pos.host
-			got++
 		}
 		verdict = judge(pos, at)
-		for r := 1; r < size; r++ {
-			if err := w.send(r, ctl{typ: ctlVerdict, n: n, data: errorBytes(verdict)}); err != nil {
-				return err
-			}
-		}
-		return nil
+		return w.workers(func(r int) error { return w.send(r, ctl{typ: ctlVerdict, n: n, data: errorBytes(verdict)}) })
 	})
 	if err != nil {
 		return err
@@ -144,7 +140,7 @@ func (w *world) lead(ctx context.Context, pos position, payload []byte, judge fu
 func (w *world) waitingFor(pos position, at []*position) string {
 	var late []string
 	for r := 1; r < len(at); r++ {
-		if at[r] == nil {
+		if at[r] == nil && !w.gone[r] {
 			late = append(late, w.who(r))
 		}
 	}
@@ -168,20 +164,8 @@ func (w *world) follow(ctx context.Context, pos position) (lead ctl, verdict, er
 		if err := w.send(0, ctl{typ: ctlReply, n: call.n, pos: pos}); err != nil {
 			return err
 		}
-		for {
-			_, m, err := w.next(ctx, func() string { return "for rank 0's verdict on " + call.pos.what })
-			switch {
-			case err != nil:
-				return err
-			case m.typ == ctlVerdict && m.n == call.n:
-				verdict = errorFrom(m.data)
-				return nil
-			case m.typ == ctlCall && m.n > call.n:
-				w.held = &m
-				verdict = fmt.Errorf("%w: rank 0 stopped waiting in %s at %s", ErrOutOfStep, call.pos.what, call.pos.where)
-				return nil
-			}
-		}
+		verdict, err = w.awaitError(ctx, ctlVerdict, "give its verdict on "+call.pos.what)
+		return err
 	})
 	return lead, verdict, err
 }
@@ -215,7 +199,7 @@ func (p position) waitText() string {
 // judgeCall is rank 0's verdict on a collective call: every worker must be making it.
 func (w *world) judgeCall(pos position, at []*position) error {
 	for r := 1; r < len(at); r++ {
-		if p := at[r]; p.state != atCall || p.what != pos.what {
+		if p := at[r]; p != nil && (p.state != atCall || p.what != pos.what) {
 			return &outOfStep{fmt.Sprintf("%s %s, while rank 0 called %s at %s", w.who(r), p.did(), pos.what, pos.where)}
 		}
 	}
@@ -234,6 +218,7 @@ func (w *world) judgeEnd(pos position, at []*position) error {
 	}
 	for r := 1; r < len(at); r++ {
 		switch p := at[r]; {
+		case p == nil: // gone
 		case p.state == atCall:
 			return &outOfStep{fmt.Sprintf("%s %s, after rank 0 returned from pool.Main's body (%s)", w.who(r), p.did(), plural(pos.calls, "collective call"))}
 		case p.state == atPanic:
@@ -261,17 +246,25 @@ func (p position) did() string {
 
 // end is the last step of the sequence, at the end of Main's body (pos: how it ended).
 // It waits for any collective call still running on this rank, then: rank 0 announces the
-// end and returns the job's error (its own first, else a worker's); a worker answers each
-// of rank 0's calls with pos until rank 0 announces the end too, and returns the verdict.
-func (w *world) end(ctx context.Context, pos position) error {
+// end, calls report with the job's error (its own first, else a worker's) and only then
+// releases the workers, so that what it reports is out before any rank exits (a launcher
+// may end the job at the first rank that exits non-zero); a worker answers each of rank
+// 0's calls with pos until rank 0 announces the end too, and returns the verdict.
+func (w *world) end(ctx context.Context, pos position, report func(error)) error {
 	w.mu.Lock() // a call that a goroutine of the body still makes ends first
 	defer w.mu.Unlock()
 	pos.calls = w.calls
 	switch {
 	case w.alone():
-		return errorFrom(pos.err)
+		err := errorFrom(pos.err)
+		report(err)
+		return err
 	case w.t.Rank() == 0:
-		return w.lead(ctx, pos, nil, w.judgeEnd)
+		return w.lead(ctx, pos, nil, func(pos position, at []*position) error {
+			verdict := w.judgeEnd(pos, at)
+			report(verdict)
+			return verdict
+		})
 	case w.over != nil:
 		return w.over // rank 0 ended the sequence already, when this rank was in a call
 	}

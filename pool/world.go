@@ -34,6 +34,7 @@ type world struct {
 	held  *ctl   // a worker: a message that came early, for the next wait
 	over  error  // a worker: rank 0 ended the sequence while this rank was in a call
 	hosts []string
+	gone  []bool // rank 0: workers the engine lost in a run, out of the sequence since
 }
 
 var (
@@ -64,7 +65,7 @@ func joinWorld(call string) (*world, error) {
 func newWorld(t rank.Transport, main bool) *world {
 	w := &world{t: t, main: main}
 	if t.Rank() == 0 {
-		w.hosts = make([]string, t.Size())
+		w.hosts, w.gone = make([]string, t.Size()), make([]bool, t.Size())
 		w.hosts[0] = t.Host()
 	}
 	return w
@@ -79,6 +80,28 @@ func (w *world) acquire(call string) (release func(), err error) {
 	}
 	w.busy.Store(call)
 	return w.mu.Unlock, nil
+}
+
+// lose takes the workers the engine lost in a run out of the sequence: rank 0 sends them
+// nothing more and waits for none of them.
+func (w *world) lose(lost []rank.LostWorker) {
+	for _, l := range lost {
+		if l.Rank > 0 && l.Rank < len(w.gone) {
+			w.gone[l.Rank] = true
+		}
+	}
+}
+
+// workers calls f for each worker rank still in the sequence, until f fails.
+func (w *world) workers(f func(r int) error) error {
+	for r := 1; r < w.t.Size(); r++ {
+		if !w.gone[r] {
+			if err := f(r); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 // alone reports whether the job has a single rank (no sequence to keep).
