@@ -150,6 +150,9 @@ func (o *options) resolveModes(set map[string]bool) error {
 	case o.pipe && o.pipePart:
 		o.pipe = false // --pipepart is a faster --pipe
 	}
+	if (o.pipe || o.pipePart) && len(o.command) == 0 {
+		return errors.New("--pipe and --pipepart need a command to pipe into (e.g. cat)")
+	}
 	if o.pipePart {
 		files := 0
 		for _, s := range o.inputs {

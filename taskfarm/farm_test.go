@@ -237,93 +237,97 @@ func TestDataIsNeverCode(t *testing.T) {
 	}
 }
 
+// parseCases are command lines and what parseArgs makes of them: options (chk) or an
+// error saying err.
+var parseCases = []struct {
+	args []string
+	err  string
+	chk  func(o *options, ef *cli.EngineFlags) bool
+}{
+	{[]string{"echo"}, "", func(o *options, ef *cli.EngineFlags) bool {
+		return len(o.command) == 1 && ef.Threads == 0 && o.chunk.Or(1) == 1 && o.buffer == DefaultBuffer && o.tmpdir != "" && len(o.inputs) == 0
+	}},
+	{[]string{"-j4", "-k", "--", "echo", "-j4"}, "", func(o *options, ef *cli.EngineFlags) bool {
+		return ef.Threads == 4 && o.keep && strings.Join(o.command, " ") == "echo -j4"
+	}},
+	// GNU parallel's Getopt: bundles, values in a bundle, next argument even if it
+	// starts with a dash, --name=value, abbreviations, any case.
+	{[]string{"-kj2", "-0", "--colsep=,", "--tagstr", "-x", "--DRY", "echo"}, "", func(o *options, ef *cli.EngineFlags) bool {
+		return o.keep && ef.Threads == 2 && o.delim == "\x00" && o.colsepText == "," && o.tagString == "-x" && o.dryRun
+	}},
+	{[]string{"-j", "-1", "--jobs", "50%", "echo"}, "", func(o *options, ef *cli.EngineFlags) bool { return o.jobs.kind == '%' }},
+	{[]string{"--quiet", "-j2", "echo", "-j5", ":::", "a", "b", "::::", "f", "g", ":::+", "c"}, "", func(o *options, ef *cli.EngineFlags) bool {
+		in := o.inputs
+		return ef.Threads == 2 && strings.Join(o.command, " ") == "echo -j5" && len(in) == 4 &&
+			strings.Join(in[0].values, ",") == "a,b" && in[1].path == "f" && in[2].path == "g" && in[3].linked && !in[2].linked
+	}},
+	{[]string{"-a", "f1", "--arg-file", "f2", "-a", "-", "cat", "::::+", "f3"}, "", func(o *options, _ *cli.EngineFlags) bool {
+		return len(o.inputs) == 4 && o.inputs[2].path == "-" && o.inputs[3].linked
+	}},
+	{[]string{"--arg-sep", ",,", "echo", ",,", "a", ":::", "b"}, "", func(o *options, _ *cli.EngineFlags) bool {
+		return len(o.inputs) == 1 && strings.Join(o.inputs[0].values, " ") == "a ::: b"
+	}},
+	{[]string{"--timeout", "1.5", "--buffer", "64K", "--chunk", "auto", "true"}, "", func(o *options, _ *cli.EngineFlags) bool {
+		return o.timeout.Seconds() == 1.5 && o.buffer == 64<<10 && o.chunk.Or(1) == 1
+	}},
+	{[]string{"--timeout", "1d3.5h16.6m4s", "true"}, "", func(o *options, _ *cli.EngineFlags) bool { return o.timeout.Seconds() == 100000 }},
+	{[]string{"--timeout", "200%", "true"}, "", func(o *options, ef *cli.EngineFlags) bool { return o.timeoutPct == 2 && ef.Window == 1 }},
+	{[]string{"--retries", "3", "true"}, "", func(_ *options, ef *cli.EngineFlags) bool { return ef.Retries == 2 }},
+	{[]string{"--retries", "0", "true"}, "", func(_ *options, ef *cli.EngineFlags) bool { return ef.Retries == rank.MaxAttempt }},
+	{[]string{"--halt", "soon,fail=10%", "-a", "f", "true"}, "", func(o *options, ef *cli.EngineFlags) bool { return o.halt.pct == 0.1 && ef.Window == 1 }},
+	{[]string{"--halt", "2", "--window", "4", "true"}, "", func(o *options, ef *cli.EngineFlags) bool { return o.halt.when == haltNow && ef.Window == 4 }},
+	{[]string{"--joblog", "+log", "--resume", "true"}, "", nil},
+	{[]string{"-k", "--unordered", "echo"}, "", func(o *options, ef *cli.EngineFlags) bool { return ef.Unordered }},
+	{[]string{"--unordered", "-k", "echo"}, "", func(o *options, ef *cli.EngineFlags) bool { return !ef.Unordered }},
+	{[]string{"-u", "echo"}, "", func(o *options, ef *cli.EngineFlags) bool { return ef.Unordered && o.output == outUngroup }},
+	{[]string{"--bar", "--quiet", "echo"}, "", func(_ *options, ef *cli.EngineFlags) bool { return !ef.Quiet }},
+	{[]string{"-N2", "--header=:", "-C", "\\t", "echo"}, "", func(o *options, _ *cli.EngineFlags) bool {
+		return o.maxArgs == 2 && o.replaceArgs && o.header == ":" && o.trimText == "lr"
+	}},
+	{[]string{"--pipe", "--block", "10k", "-N", "3", "wc"}, "", func(o *options, _ *cli.EngineFlags) bool { return o.block == 10000 && o.pipe }},
+	{[]string{"--pipepart", "-a", "f", "--block", "-3", "wc"}, "", func(o *options, _ *cli.EngineFlags) bool { return o.block == -3 }},
+	{[]string{"-j", "x", "echo"}, "-j x: must be N", nil},
+	{[]string{"-j", "2", "--threads", "3", "echo"}, "disagree", nil},
+	{[]string{"--window", "0", "echo"}, "--window 0", nil},
+	{[]string{"--retries", "-1", "echo"}, "--retries -1", nil},
+	{[]string{"--retries", "300", "echo"}, "--retries 300", nil},
+	{[]string{"--chunk", "0", "echo"}, "--chunk", nil},
+	{[]string{"--tasks", "f", "echo"}, "--tasks f and a command", nil},
+	{[]string{"--tasks", "f", "-a", "g"}, "--tasks and -a", nil},
+	{[]string{"--halt", "sometimes", "echo"}, "--halt sometimes", nil},
+	{[]string{"--timeout", "soon", "echo"}, "--timeout soon", nil},
+	{[]string{"--timeout", "0", "echo"}, "more than 0", nil},
+	{[]string{"--resume", "echo"}, "give --joblog", nil},
+	{[]string{"--retry-failed"}, "give --joblog", nil},
+	{[]string{"--buffer", "lots", "echo"}, "--buffer lots", nil},
+	{[]string{"--journal", "j", "echo"}, "--joblog", nil},
+	{[]string{"--backups", "echo"}, "twice", nil},
+	{[]string{"--no-such-flag", "echo"}, "unknown option --no-such-flag", nil},
+	{[]string{"--re", "echo"}, "ambiguous", nil},
+	{[]string{"--tag=1", "echo"}, "takes no value", nil},
+	{[]string{"-j"}, "-j needs a value", nil},
+	{[]string{"-S", "host", "echo"}, "-S is GNU parallel's and not supported by mw exec: mw runs tasks on the ranks", nil},
+	{[]string{"--sshlogin", "host", "echo"}, "--sshlogin is GNU parallel's", nil},
+	{[]string{"--plus", "echo"}, "--plus is GNU parallel's", nil},
+	{[]string{"-kS", "h", "echo"}, "-S is GNU parallel's", nil},
+	{[]string{"echo", "{=uc=}"}, "{= perl expression =}", nil},
+	{[]string{"--colsep", "(", "echo"}, "--colsep (", nil},
+	{[]string{"--header", "x.*", "echo"}, "--header x.*", nil},
+	{[]string{"--results", "out.csv", "echo"}, "CSV", nil},
+	{[]string{"--pipe", "-X", "wc"}, "-N (records per block)", nil},
+	{[]string{"--pipepart", "wc"}, "--pipepart reads one regular file", nil},
+	{[]string{"--block", "-2", "--pipe", "wc"}, "needs --pipepart", nil},
+	{[]string{"--recend", "x", "echo"}, "give --pipe", nil},
+	{[]string{"--pipe"}, "need a command to pipe into", nil},
+	{[]string{"-a", "in.txt", "--joblog", "in.txt", "echo"}, "--joblog in.txt: is the file -a names too", nil},
+	{[]string{"--tasks", "t.txt", "--joblog", "+./t.txt"}, "--joblog ./t.txt: is the file -a names too", nil},
+	{[]string{"-a", "in.txt", "-a", "in.txt", "--joblog", "log", "echo"}, "", nil},
+	{[]string{"-a", "in.txt", "--stats", "log", "--joblog", "log", "echo"}, "--stats log: is the file --joblog names too", nil},
+	{[]string{"--stats", "-", "echo"}, "--stats -: stdout is taken by the tasks' output already", nil},
+}
+
 func TestParseArgs(t *testing.T) {
-	type chk func(o *options, ef *cli.EngineFlags) bool
-	tests := []struct {
-		args []string
-		err  string
-		chk  chk
-	}{
-		{[]string{"echo"}, "", func(o *options, ef *cli.EngineFlags) bool {
-			return len(o.command) == 1 && ef.Threads == 0 && o.chunk.Or(1) == 1 && o.buffer == DefaultBuffer && o.tmpdir != "" && len(o.inputs) == 0
-		}},
-		{[]string{"-j4", "-k", "--", "echo", "-j4"}, "", func(o *options, ef *cli.EngineFlags) bool {
-			return ef.Threads == 4 && o.keep && strings.Join(o.command, " ") == "echo -j4"
-		}},
-		// GNU parallel's Getopt: bundles, values in a bundle, next argument even if it
-		// starts with a dash, --name=value, abbreviations, any case.
-		{[]string{"-kj2", "-0", "--colsep=,", "--tagstr", "-x", "--DRY", "echo"}, "", func(o *options, ef *cli.EngineFlags) bool {
-			return o.keep && ef.Threads == 2 && o.delim == "\x00" && o.colsepText == "," && o.tagString == "-x" && o.dryRun
-		}},
-		{[]string{"-j", "-1", "--jobs", "50%", "echo"}, "", func(o *options, ef *cli.EngineFlags) bool { return o.jobs.kind == '%' }},
-		{[]string{"--quiet", "-j2", "echo", "-j5", ":::", "a", "b", "::::", "f", "g", ":::+", "c"}, "", func(o *options, ef *cli.EngineFlags) bool {
-			in := o.inputs
-			return ef.Threads == 2 && strings.Join(o.command, " ") == "echo -j5" && len(in) == 4 &&
-				strings.Join(in[0].values, ",") == "a,b" && in[1].path == "f" && in[2].path == "g" && in[3].linked && !in[2].linked
-		}},
-		{[]string{"-a", "f1", "--arg-file", "f2", "-a", "-", "cat", "::::+", "f3"}, "", func(o *options, _ *cli.EngineFlags) bool {
-			return len(o.inputs) == 4 && o.inputs[2].path == "-" && o.inputs[3].linked
-		}},
-		{[]string{"--arg-sep", ",,", "echo", ",,", "a", ":::", "b"}, "", func(o *options, _ *cli.EngineFlags) bool {
-			return len(o.inputs) == 1 && strings.Join(o.inputs[0].values, " ") == "a ::: b"
-		}},
-		{[]string{"--timeout", "1.5", "--buffer", "64K", "--chunk", "auto", "true"}, "", func(o *options, _ *cli.EngineFlags) bool {
-			return o.timeout.Seconds() == 1.5 && o.buffer == 64<<10 && o.chunk.Or(1) == 1
-		}},
-		{[]string{"--timeout", "1d3.5h16.6m4s", "true"}, "", func(o *options, _ *cli.EngineFlags) bool { return o.timeout.Seconds() == 100000 }},
-		{[]string{"--timeout", "200%", "true"}, "", func(o *options, ef *cli.EngineFlags) bool { return o.timeoutPct == 2 && ef.Window == 1 }},
-		{[]string{"--retries", "3", "true"}, "", func(_ *options, ef *cli.EngineFlags) bool { return ef.Retries == 2 }},
-		{[]string{"--retries", "0", "true"}, "", func(_ *options, ef *cli.EngineFlags) bool { return ef.Retries == rank.MaxAttempt }},
-		{[]string{"--halt", "soon,fail=10%", "-a", "f", "true"}, "", func(o *options, ef *cli.EngineFlags) bool { return o.halt.pct == 0.1 && ef.Window == 1 }},
-		{[]string{"--halt", "2", "--window", "4", "true"}, "", func(o *options, ef *cli.EngineFlags) bool { return o.halt.when == haltNow && ef.Window == 4 }},
-		{[]string{"--joblog", "+log", "--resume", "true"}, "", nil},
-		{[]string{"-k", "--unordered", "echo"}, "", func(o *options, ef *cli.EngineFlags) bool { return ef.Unordered }},
-		{[]string{"--unordered", "-k", "echo"}, "", func(o *options, ef *cli.EngineFlags) bool { return !ef.Unordered }},
-		{[]string{"-u", "echo"}, "", func(o *options, ef *cli.EngineFlags) bool { return ef.Unordered && o.output == outUngroup }},
-		{[]string{"--bar", "--quiet", "echo"}, "", func(_ *options, ef *cli.EngineFlags) bool { return !ef.Quiet }},
-		{[]string{"-N2", "--header=:", "-C", "\\t", "echo"}, "", func(o *options, _ *cli.EngineFlags) bool {
-			return o.maxArgs == 2 && o.replaceArgs && o.header == ":" && o.trimText == "lr"
-		}},
-		{[]string{"--pipe", "--block", "10k", "-N", "3", "wc"}, "", func(o *options, _ *cli.EngineFlags) bool { return o.block == 10000 && o.pipe }},
-		{[]string{"--pipepart", "-a", "f", "--block", "-3", "wc"}, "", func(o *options, _ *cli.EngineFlags) bool { return o.block == -3 }},
-		{[]string{"-j", "x", "echo"}, "-j x: must be N", nil},
-		{[]string{"-j", "2", "--threads", "3", "echo"}, "disagree", nil},
-		{[]string{"--window", "0", "echo"}, "--window 0", nil},
-		{[]string{"--retries", "-1", "echo"}, "--retries -1", nil},
-		{[]string{"--retries", "300", "echo"}, "--retries 300", nil},
-		{[]string{"--chunk", "0", "echo"}, "--chunk", nil},
-		{[]string{"--tasks", "f", "echo"}, "--tasks f and a command", nil},
-		{[]string{"--tasks", "f", "-a", "g"}, "--tasks and -a", nil},
-		{[]string{"--halt", "sometimes", "echo"}, "--halt sometimes", nil},
-		{[]string{"--timeout", "soon", "echo"}, "--timeout soon", nil},
-		{[]string{"--timeout", "0", "echo"}, "more than 0", nil},
-		{[]string{"--resume", "echo"}, "give --joblog", nil},
-		{[]string{"--retry-failed"}, "give --joblog", nil},
-		{[]string{"--buffer", "lots", "echo"}, "--buffer lots", nil},
-		{[]string{"--journal", "j", "echo"}, "--joblog", nil},
-		{[]string{"--backups", "echo"}, "twice", nil},
-		{[]string{"--no-such-flag", "echo"}, "unknown option --no-such-flag", nil},
-		{[]string{"--re", "echo"}, "ambiguous", nil},
-		{[]string{"--tag=1", "echo"}, "takes no value", nil},
-		{[]string{"-j"}, "-j needs a value", nil},
-		{[]string{"-S", "host", "echo"}, "-S is GNU parallel's and not supported by mw exec: mw runs tasks on the ranks", nil},
-		{[]string{"--sshlogin", "host", "echo"}, "--sshlogin is GNU parallel's", nil},
-		{[]string{"--plus", "echo"}, "--plus is GNU parallel's", nil},
-		{[]string{"-kS", "h", "echo"}, "-S is GNU parallel's", nil},
-		{[]string{"echo", "{=uc=}"}, "{= perl expression =}", nil},
-		{[]string{"--colsep", "(", "echo"}, "--colsep (", nil},
-		{[]string{"--header", "x.*", "echo"}, "--header x.*", nil},
-		{[]string{"--results", "out.csv", "echo"}, "CSV", nil},
-		{[]string{"--pipe", "-X", "wc"}, "-N (records per block)", nil},
-		{[]string{"--pipepart", "wc"}, "--pipepart reads one regular file", nil},
-		{[]string{"--block", "-2", "--pipe", "wc"}, "needs --pipepart", nil},
-		{[]string{"--recend", "x", "echo"}, "give --pipe", nil},
-		{[]string{"-a", "in.txt", "--joblog", "in.txt", "echo"}, "--joblog in.txt: is the file -a names too", nil},
-		{[]string{"--tasks", "t.txt", "--joblog", "+./t.txt"}, "--joblog ./t.txt: is the file -a names too", nil},
-		{[]string{"-a", "in.txt", "-a", "in.txt", "--joblog", "log", "echo"}, "", nil},
-		{[]string{"-a", "in.txt", "--stats", "log", "--joblog", "log", "echo"}, "--stats log: is the file --joblog names too", nil},
-		{[]string{"--stats", "-", "echo"}, "--stats -: stdout is taken by the tasks' output already", nil},
-	}
+	tests := parseCases
 	for _, tt := range tests {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
 			env := &cli.Env{Stdout: io.Discard, Stderr: io.Discard}

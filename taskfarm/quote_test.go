@@ -85,10 +85,15 @@ var hostileValues = []string{
 	"{}", "{1}", `\`, "'", "''", `a'b"c`, "-n", "--", "$PATH", "!!", "#x", "a\\'; touch PWNED; '",
 }
 
-// TestInjection feeds the hostile values through every way a value reaches a command
-// line: none runs as code, each is printed as it is.
-func TestInjection(t *testing.T) {
-	dir := t.TempDir()
+// injectionCase is one way a value reaches a command line, with the stdout it must give.
+type injectionCase struct {
+	name, stdin string
+	args        []string
+	want        string // "" not checked
+}
+
+// injectionCases are the hostile values through every input form, their files in dir.
+func injectionCases(dir string) []injectionCase {
 	values := strings.Join(hostileValues, "\n") + "\n"
 	file := filepath.Join(dir, "values")
 	os.WriteFile(file, []byte(values), 0o644)
@@ -105,11 +110,8 @@ func TestInjection(t *testing.T) {
 		return b.String()
 	}
 	want := oneEach(hostileValues)
-	tests := []struct {
-		name, stdin string
-		args        []string
-		want        string
-	}{
+	last := len(hostileValues) - 1
+	return []injectionCase{
 		{":::", "", append([]string{show + "{}", ":::"}, hostileValues...), want},
 		{"::::", "", []string{show + "{}", "::::", file}, want},
 		{"-a", "", []string{"-a", file, show + "{}"}, want},
@@ -117,7 +119,8 @@ func TestInjection(t *testing.T) {
 		{"appended", values, []string{show}, want},
 		{"-q", values, []string{"-q", "printf", "[%s]\\n"}, want},
 		{"-0", "", []string{"-0", "-a", nul, show + "{}"}, oneEach(append(hostileValues, "\ntouch PWNED\n"))},
-		{"--colsep", "", []string{"--colsep", ",", "--trim", "n", "-a", csv, show + "{1} {2} {-1}"}, oneEach([]string{hostileValues[0], hostileValues[1], hostileValues[len(hostileValues)-1]})},
+		{"--colsep", "", []string{"--colsep", ",", "--trim", "n", "-a", csv, show + "{1} {2} {-1}"},
+			oneEach([]string{hostileValues[0], hostileValues[1], hostileValues[last]})},
 		{"-N2", values, []string{"-N2", show + "{2} {1}"}, oneEach(swapPairs(hostileValues))},
 		{"-X", values, []string{"-X", "-j1", show + "{}"}, want},
 		{"-m", values, []string{"-m", "-j1", show + "{}"}, want},
@@ -126,7 +129,13 @@ func TestInjection(t *testing.T) {
 		{"--tagstring", values, []string{"--tagstring", "{}", "true"}, ""},
 		{"--dry-run", values, []string{"--dry-run", "echo"}, ""},
 	}
-	for _, tt := range tests {
+}
+
+// TestInjection feeds the hostile values through every way a value reaches a command
+// line: none runs as code, each is printed as it is.
+func TestInjection(t *testing.T) {
+	dir := t.TempDir()
+	for _, tt := range injectionCases(dir) {
 		t.Run(tt.name, func(t *testing.T) {
 			got := runInproc(t, 2, tt.stdin, append([]string{"--quiet", "--wd", dir}, tt.args...)...)
 			if got.code != 0 || tt.want != "" && got.stdout != tt.want {
