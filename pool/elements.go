@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/binary"
 	"fmt"
+	"hash/crc32"
 	"io"
 
 	"github.com/mw-hpc/mw/rank"
@@ -59,7 +60,15 @@ func (j *elementJob[T, R]) compute(ctx context.Context, ch rank.Chunk, rk int, h
 	rs := make([]R, count)
 	var fails []byte
 	nfail, status := 0, chunkOK
+	done := ctx.Done()
 	for i := range xs {
+		if i%256 == 255 {
+			select {
+			case <-done: // the job stopped (or a backup copy lost): the answer goes nowhere
+				return nil, ctx.Err()
+			default:
+			}
+		}
 		v, err := apply(ctx, j.fn, xs[i])
 		if err == nil {
 			rs[i] = v
@@ -133,18 +142,29 @@ func decodeInto[R any](a answer, c codec[R], out []R) error {
 }
 
 // sliceSource cuts a slice into chunks: of per elements, or (per 0) of the sizes the
-// engine asks for. Rank 0 only.
+// engine asks for; it skips the ranges a journal holds already. Rank 0 only.
 type sliceSource[T any] struct {
 	in    []T
 	codec codec[T]
 	per   int
 	next  int
 	seq   uint64
+	left  int64             // elements still to issue
+	skip  [][2]int          // ranges [from, to) to skip, sorted
+	crcs  map[uint64]uint32 // journaling: each chunk's input CRC, until its answer
+}
+
+func newSliceSource[T any](in []T, c codec[T], per int) *sliceSource[T] {
+	return &sliceSource[T]{in: in, codec: c, per: per, left: int64(len(in))}
 }
 
 func (s *sliceSource[T]) Next() (rank.Chunk, error) { return s.NextN(s.per) }
 
 func (s *sliceSource[T]) NextN(n int) (rank.Chunk, error) {
+	for len(s.skip) > 0 && s.next >= s.skip[0][0] {
+		s.next = max(s.next, s.skip[0][1])
+		s.skip = s.skip[1:]
+	}
 	if s.next >= len(s.in) {
 		return rank.Chunk{}, io.EOF
 	}
@@ -152,16 +172,23 @@ func (s *sliceSource[T]) NextN(n int) (rank.Chunk, error) {
 		n = s.per
 	}
 	end := min(s.next+max(n, 1), len(s.in))
+	if len(s.skip) > 0 {
+		end = min(end, s.skip[0][0])
+	}
 	c, err := encodeChunk(s.codec, s.seq, s.next, s.in[s.next:end])
 	if err != nil {
 		return c, err
 	}
+	if s.crcs != nil {
+		s.crcs[c.Seq] = crc32.Checksum(c.Data[uvarintLen(uint64(s.next))+uvarintLen(uint64(end-s.next)):], castagnoli)
+	}
+	s.left -= int64(end - s.next)
 	s.seq++
 	s.next = end
 	return c, nil
 }
 
-func (s *sliceSource[T]) Remaining() int64 { return int64(len(s.in) - s.next) }
+func (s *sliceSource[T]) Remaining() int64 { return s.left }
 
 // encodeChunk makes chunk seq of the elements xs, the first of which has index first.
 func encodeChunk[T any](c codec[T], seq uint64, first int, xs []T) (rank.Chunk, error) {

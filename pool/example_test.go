@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"time"
@@ -440,6 +441,22 @@ func ExampleInProcess() {
 	out, err := pool.Map(context.Background(), []string{"x"}, func(_ context.Context, s string) (string, error) { return s + s, nil }, pool.InProcess(4))
 	fmt.Println(out, err)
 	// Output: [xx] <nil>
+}
+
+// Journal keeps Map's results in a file; a later Map with it computes only the rest.
+func ExampleJournal() {
+	path := filepath.Join(os.TempDir(), "example-squares.journal")
+	defer os.Remove(path)
+	computed := 0
+	square := func(_ context.Context, x int) (int, error) { computed++; return x * x, nil }
+	in := []int{1, 2, 3, 4}
+	out, err := pool.Map(context.Background(), in, square, pool.Journal(path), pool.Threads(1))
+	fmt.Println(out, err, computed)
+	out, err = pool.Map(context.Background(), in, square, pool.Journal(path), pool.Threads(1))
+	fmt.Println(out, err, computed) // all four came from the journal
+	// Output:
+	// [1 4 9 16] <nil> 4
+	// [1 4 9 16] <nil> 4
 }
 
 // Options can be kept and passed to several calls.

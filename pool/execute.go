@@ -75,7 +75,7 @@ type Executor struct {
 // Future only.
 func Execute(ctx context.Context, body func(ctx context.Context, ex *Executor) error, opts ...Option) error {
 	s := newSettings(opts)
-	if err := s.refuse("pool.Execute", givenChunk|givenUnordered|givenKeepGoing); err != nil {
+	if err := s.refuse("pool.Execute", givenChunk|givenUnordered|givenKeepGoing|givenJournal); err != nil {
 		return err
 	}
 	pos := callAt(0, "pool.Execute", nil, nil)

@@ -19,7 +19,8 @@ type settings struct {
 	chunk     int // elements per chunk; 0: the engine sizes chunks (auto)
 	workers   int // > 0: run in process with this many workers instead of over MPI
 	keepGoing bool
-	given     given // which options were given, for those that apply to some calls only
+	journal   string // Map: the journal's path on rank 0
+	given     given  // which options were given, for those that apply to some calls only
 }
 
 // given records the options that only some calls take.
@@ -29,6 +30,7 @@ const (
 	givenChunk given = 1 << iota
 	givenUnordered
 	givenKeepGoing
+	givenJournal
 )
 
 func newSettings(opts []Option) settings {
@@ -42,8 +44,8 @@ func newSettings(opts []Option) settings {
 // refuse returns an error naming the first option of not that was given: an option the
 // call does not take is an error, never ignored.
 func (s *settings) refuse(call string, not given) error {
-	names := map[given]string{givenChunk: "pool.Chunk", givenUnordered: "pool.Unordered", givenKeepGoing: "pool.KeepGoing"}
-	for g := givenChunk; g <= givenKeepGoing; g <<= 1 {
+	names := map[given]string{givenChunk: "pool.Chunk", givenUnordered: "pool.Unordered", givenKeepGoing: "pool.KeepGoing", givenJournal: "pool.Journal"}
+	for g := givenChunk; g <= givenJournal; g <<= 1 {
 		if s.given&not&g != 0 {
 			return fmt.Errorf("%s: %s does not apply to it", call, names[g])
 		}

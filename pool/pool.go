@@ -53,7 +53,7 @@ import (
 // 0 as the engine's message ("rank 2 on node7: chunk 5: ..."), without its identity.
 func Run(ctx context.Context, job rank.Job, opts ...Option) (rank.Stats, error) {
 	s := newSettings(opts)
-	if err := s.refuse("pool.Run", givenChunk); err != nil {
+	if err := s.refuse("pool.Run", givenChunk|givenJournal); err != nil {
 		return rank.Stats{}, err
 	}
 	pos := callAt(0, "pool.Run", nil, job.NewWorker)

@@ -27,6 +27,10 @@ func Stream[T, R any](ctx context.Context, in iter.Seq[T], fn func(context.Conte
 	s := newSettings(opts)
 	return func(yield func(R, error) bool) {
 		var zero R
+		if err := s.refuse("pool.Stream", givenJournal); err != nil {
+			yield(zero, err)
+			return
+		}
 		c, err := startCall(ctx, "pool.Stream", pos, s)
 		if err != nil {
 			yield(zero, err)
