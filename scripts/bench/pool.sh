@@ -8,6 +8,8 @@
 # at the start and the end: numbers taken above ~1.5 on this 2-core machine are noise.
 #
 #   scripts/bench/pool.sh [-q]      (-q: quick, smaller counts, one round)
+#   BEFORE=<commit> scripts/bench/pool.sh   (also the pool of that commit, at chunk 1, 16,
+#                                             256: its Map had no chunk auto)
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1
@@ -23,6 +25,13 @@ done
 work=$(mktemp -d "${TMPDIR:-/tmp}/mw-pool.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 go build -o "$work/mapbench" ./pool/internal/mapbench
+if [[ -n ${BEFORE:-} ]]; then # the same program against that commit's library
+	mkdir "$work/before"
+	git archive "$BEFORE" | tar -x -C "$work/before"
+	mkdir -p "$work/before/pool/internal/mapbench"
+	cp pool/internal/mapbench/main.go "$work/before/pool/internal/mapbench/"
+	(cd "$work/before" && go build -o "$work/mapbench-before" ./pool/internal/mapbench)
+fi
 cat >"$work/futures.py" <<'PYEOF'
 import sys, time
 from mpi4py.futures import MPIPoolExecutor
@@ -57,15 +66,22 @@ for ((r = 0; r < rounds; r++)); do
 			"$run" -np 3 "$work/mapbench" -chunk "$c" -n $((c * 100000 / scale))
 		done
 	)
+	if [[ -n ${BEFORE:-} ]]; then
+		while read -r chunk count _ rate; do keep "old/$chunk" "$count" "$rate"; done < <(
+			for c in 1 16 256; do
+				"$run" -np 3 "$work/mapbench-before" -chunk "$c" -n $((c * 20000 / scale))
+			done
+		)
+	fi
 	while read -r chunk count _ rate; do keep "py/$chunk" "$count" "$rate"; done < <(
 		"$run" -np 3 "$PY" -m mpi4py.futures "$work/futures.py" "1:$((6000 / scale))" "16:$((90000 / scale))" "256:$((1200000 / scale))"
 	)
 done
-printf '\n%-10s %14s %14s %22s %8s\n' chunk "pool.Map el/s" "mpi4py el/s" "elements (pool/mpi4py)" ratio
+printf '\n%-8s %14s %14s %14s %12s\n' chunk "pool.Map el/s" "before el/s" "mpi4py el/s" "pool/mpi4py"
 for c in auto 1 16 256; do
-	awk -v c="$c" -v mw="${best[mw/$c]}" -v py="${best[py/$c]:-}" -v n="${n[mw/$c]}/${n[py/$c]:--}" 'BEGIN {
-		if (py == "") printf "%-10s %14.0f %14s %22s %8s\n", c, mw, "-", n, "-"
-		else printf "%-10s %14.0f %14.0f %22s %8.0f\n", c, mw, py, n, mw / py
+	awk -v c="$c" -v mw="${best[mw/$c]}" -v old="${best[old/$c]:-}" -v py="${best[py/$c]:-}" 'BEGIN {
+		printf "%-8s %14.0f %14s %14s %12s\n", c, mw, old == "" ? "-" : sprintf("%.0f", old), py == "" ? "-" : sprintf("%.0f", py), py == "" ? "-" : sprintf("%.0f", mw / py)
 	}'
 done
+echo "# elements per measurement: pool.Map $((30000000 / scale)) at auto, $((100000 / scale)) x the chunk at a fixed chunk; before: $((20000 / scale)) x the chunk; mpi4py.futures: $((6000 / scale)), $((90000 / scale)), $((1200000 / scale))"
 echo "# load average $(load) at the end"
