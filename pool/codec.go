@@ -130,6 +130,16 @@ func (c codec[T]) decode(b []byte, xs []T) ([]byte, error) {
 	return b[len(b)-rd.Len():], nil
 }
 
+// fits reports whether n values can be encoded in size bytes: every value takes a byte
+// at least, but for a plain type, which takes exactly its size. A count that does not fit
+// is a corrupt message, not a reason to allocate.
+func (c codec[T]) fits(n uint64, size int) bool {
+	if c.kind == plainKind {
+		return c.size == 0 || n <= uint64(size/c.size)
+	}
+	return n <= uint64(size)
+}
+
 // one encodes a single value.
 func (c codec[T]) one(x T) ([]byte, error) { return c.append(nil, []T{x}) }
 

@@ -20,8 +20,7 @@ const (
 	chunkFailed byte = 1
 )
 
-// maxChunkElems bounds the elements a chunk may announce: a larger count is a corrupt
-// message, not a reason to allocate.
+// maxChunkElems bounds the elements a chunk may announce (see also codec.fits).
 const maxChunkElems = 1 << 28
 
 // elementJob computes chunks of T into results of R with fn, for Map and Stream.
@@ -50,7 +49,7 @@ func (j *elementJob[T, R]) newWorker([]byte) (rank.Worker, error) {
 func (j *elementJob[T, R]) compute(ctx context.Context, ch rank.Chunk, rk int, host string) ([]byte, error) {
 	r := reader{b: ch.Data}
 	first, count := r.uvarint(), r.uvarint()
-	if r.err != nil || count > maxChunkElems {
+	if r.err != nil || count > maxChunkElems || !j.in.fits(count, len(r.b)) {
 		return nil, fmt.Errorf("chunk %d: malformed header", ch.Seq)
 	}
 	xs := make([]T, count)
@@ -135,6 +134,9 @@ func readAnswer(seq uint64, data []byte) (answer, error) {
 
 // decodeInto decodes the answer's results into out, which holds count results.
 func decodeInto[R any](a answer, c codec[R], out []R) error {
+	if !a.failed && !c.fits(uint64(len(out)), len(a.results)) {
+		return fmt.Errorf("results of elements %d to %d: %d bytes for %d results", a.first, a.first+a.count-1, len(a.results), len(out))
+	}
 	if _, err := c.decode(a.results, out); err != nil {
 		return fmt.Errorf("results of elements %d to %d: %w", a.first, a.first+a.count-1, err)
 	}

@@ -101,22 +101,33 @@ func Execute(ctx context.Context, body func(ctx context.Context, ex *Executor) e
 		_, err := c.engine(runCtx, job)
 		ran <- err
 	}()
-	berr := runBodyOf(ctx, ex, body, cancel)
+	berr, panicked := runBodyOf(ctx, ex, body)
+	if berr != nil {
+		cancel() // the tasks not done go nowhere: end the run now
+	}
 	err = <-ran
 	ex.abandon(firstErr(berr, err, errors.New("the Executor ended")))
-	return c.end(ctx, firstErr(berr, err))
+	err = c.end(ctx, firstErr(berr, err))
+	if panicked != nil {
+		panic(panicked.value) // now that every rank ended the call
+	}
+	return err
 }
 
-// runBodyOf runs body, then closes ex to submissions; an error or a panic of body cancels
-// the run (the panic goes on once the run ended, so that every rank stays in step).
-func runBodyOf(ctx context.Context, ex *Executor, body func(context.Context, *Executor) error, cancel func()) (err error) {
+// bodyPanic is a panic of Execute's body, held until the call has ended on every rank.
+type bodyPanic struct{ value any }
+
+// runBodyOf runs body, then closes ex to submissions. A panic of body is returned, and
+// its error is the call's (the workers return it; rank 0 panics on).
+func runBodyOf(ctx context.Context, ex *Executor, body func(context.Context, *Executor) error) (err error, p *bodyPanic) {
 	defer func() {
 		ex.close()
-		if err != nil {
-			cancel()
+		if v := recover(); v != nil {
+			p = &bodyPanic{v}
+			err = fmt.Errorf("pool.Execute's body panicked on rank 0: %v", v)
 		}
 	}()
-	return body(ctx, ex)
+	return body(ctx, ex), nil
 }
 
 // Submit sends task t with argument x to a worker and returns its Future at once. On a

@@ -409,3 +409,15 @@ func TestProgressAndTrace(t *testing.T) {
 	require.Equal(t, uint64(500), items.Load())
 	require.Contains(t, trace.String(), `"write chunk 0"`)
 }
+
+func TestExecuteBodyPanicGoesOnAfterTheCall(t *testing.T) {
+	require.PanicsWithValue(t, "body gives up", func() {
+		_ = pool.Execute(context.Background(), func(_ context.Context, ex *pool.Executor) error {
+			pool.Submit(ex, double, 1)
+			panic("body gives up")
+		})
+	})
+	out, err := pool.Map(context.Background(), []int{2}, func(_ context.Context, x int) (int, error) { return x, nil })
+	require.NoError(t, err)
+	require.Equal(t, []int{2}, out)
+}

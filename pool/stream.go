@@ -14,8 +14,8 @@ import (
 
 // Stream applies fn to every element of in across the job and yields the results on
 // rank 0 as they come: in input order, or as they finish with Unordered. The call starts
-// when the loop over it starts; it is a collective call, which every rank makes with the
-// same function. Only rank 0 runs in (on a goroutine of its own, a little ahead of the
+// when the loop over it starts; it is a collective call: every rank must range over it,
+// with the same function. Only rank 0 runs in (on a goroutine of its own, a little ahead of the
 // workers), so workers never build the input; their loop yields nothing, or the call's
 // error, which every rank gets.
 //
@@ -95,6 +95,10 @@ func streamOnManager[T, R any](ctx context.Context, c *call, j *elementJob[T, R]
 // yieldAnswer yields a chunk's results and failures in element order; false when the
 // loop ended.
 func yieldAnswer[R any](a answer, c codec[R], yield func(R, error) bool) bool {
+	if !c.fits(uint64(a.count), len(a.results)) {
+		yield(*new(R), fmt.Errorf("results of elements %d to %d: %d bytes", a.first, a.first+a.count-1, len(a.results)))
+		return false
+	}
 	rs := make([]R, a.count)
 	if err := decodeInto(a, c, rs); err != nil {
 		yield(*new(R), err)

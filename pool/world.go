@@ -115,7 +115,7 @@ func (w *world) who(r int) string {
 	return fmt.Sprintf("rank %d", r)
 }
 
-// call describes a collective call as every rank must make it (what) and where this rank
+// callAt describes a collective call as every rank must make it (what) and where this rank
 // made it (where, skip frames above the caller of the function that calls it).
 func callAt(skip int, name string, types []reflect.Type, fn any) position {
 	var b strings.Builder
