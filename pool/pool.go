@@ -21,8 +21,8 @@
 // on it. A worker's error comes back to rank 0 as a *TaskError naming the rank, chunk and
 // element, and errors.Is and errors.As see the sentinels and types registered with
 // RegisterError and RegisterErrorType. Options set one thing each (Chunk, Retries,
-// KeepGoing, Window, Threads, Pull, Progress, Trace); InProcess runs a call on goroutines
-// of one process, for tests. A program started without mpirun (or with -np 1) runs every
+// KeepGoing, Journal, Window, Threads, Pull, Progress, Trace); InProcess runs a call on
+// goroutines of one process, for tests. A program started without mpirun (or with -np 1) runs every
 // call in its one process and gives the same results.
 //
 //	func main() {
