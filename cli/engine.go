@@ -34,6 +34,11 @@ type EngineFlags struct {
 	Unordered bool
 	// WakeWithin is rank.Config's, set by workloads that need it (interp --fps).
 	WakeWithin time.Duration
+	// Status is the --status file, replaced every StatusEvery while the job runs.
+	Status      string
+	StatusEvery time.Duration
+	// Report is the workload's own account of the run, set by the workload before RunJob.
+	Report Report
 
 	fs  *flag.FlagSet
 	out *Output  // the output made by CreateOutput, committed or aborted by RunJob
@@ -58,6 +63,8 @@ func AddEngineFlags(fs *flag.FlagSet) *EngineFlags {
 	fs.DurationVar(&ef.WorkerTimeout, "worker-timeout", rank.DefaultWorkerTimeout, "take a worker rank unheard for `DURATION` for lost (its chunks run elsewhere); every rank must get the same value")
 	fs.StringVar(&ef.LostWorkers, "lost-workers", "continue", "a lost worker: continue without it (its chunks run elsewhere), or fail the job")
 	fs.IntVar(&ef.CrashLimit, "crash-limit", rank.DefaultCrashLimit, "fail a chunk that `N` lost workers held (0: no limit)")
+	fs.StringVar(&ef.Status, "status", "", "keep the run's live status in `FILE` (JSON, replaced whole; read it with mw status FILE)")
+	fs.DurationVar(&ef.StatusEvery, "status-every", DefaultStatusEvery, "replace the --status file this often (`DURATION`)")
 	return ef
 }
 
@@ -88,13 +95,19 @@ func (ef *EngineFlags) Validate(files ...File) error {
 	if ef.CrashLimit < 0 || ef.CrashLimit > rank.MaxCrashLimit {
 		return Usagef("--crash-limit %d: must be between 0 (none) and %d", ef.CrashLimit, rank.MaxCrashLimit)
 	}
+	if ef.StatusEvery < 10*time.Millisecond {
+		return Usagef("--status-every %v: must be at least 10ms", ef.StatusEvery)
+	}
+	if ef.Status == "-" {
+		return Usagef("--status -: give a file name (the status is replaced every %v)", ef.StatusEvery)
+	}
 	if ef.Resume && ef.Journal == "" {
 		return Usagef("--resume needs --journal FILE: the journal says where to resume")
 	}
 	if ef.Journal != "" && ef.Unordered {
 		return Usagef("--journal needs ordered output: it records how far the ordered output got")
 	}
-	return checkDistinct(append(files, Out("--journal", ef.Journal), Out("--stats", ef.Stats), Out("--trace", ef.Trace)))
+	return checkDistinct(append(files, Out("--journal", ef.Journal), Out("--stats", ef.Stats), Out("--trace", ef.Trace), Out("--status", ef.Status)))
 }
 
 // ChunkSize is a --chunk value: a number of items, or auto.
@@ -240,25 +253,43 @@ func RunJob(ctx context.Context, env *Env, job rank.Job, ef *EngineFlags) (rank.
 		job.Open = ef.journaled(job.Name, job.Open)
 	}
 	var trace, stats *Output
+	var status *statusWriter
 	if t.Rank() == 0 {
+		var fan progressFanout
 		if !ef.Quiet {
-			cfg.Progress, cfg.OnProgress = progressFor(env.Stderr, job.Name)
+			fan.add(progressFor(env.Stderr, job.Name))
 		}
 		// The report's files are made before any work, so that a bad path fails the job at
 		// once. It fails through the manager's Open, which also ends the workers: returning
 		// here would leave them waiting for the manager's first message.
 		var ferr error
-		if trace, stats, ferr = ef.createReports(env.Stdout); ferr != nil {
+		if trace, stats, status, ferr = ef.createReports(env.Stdout, job.Name); ferr != nil {
 			job.Open = func(context.Context) (*rank.Plan, error) { return nil, ferr }
 		}
 		if trace != nil {
 			cfg.Trace = trace
 		}
+		if status != nil {
+			fan.add(ef.StatusEvery, status.progress)
+		}
+		cfg.Progress, cfg.OnProgress = fan.config()
 	}
 	st, err := rank.Run(ctx, t, job, cfg)
 	if t.Rank() != 0 {
 		return st, err
 	}
+	err = ef.report(env, job.Name, st, err, trace, stats)
+	if status != nil {
+		if serr := status.finish(st, err); serr != nil && err == nil {
+			err = serr
+		}
+	}
+	return st, err
+}
+
+// report ends a run on the manager: it commits the trace and the output (or aborts them),
+// prints the run report and writes --stats, and returns the run's error.
+func (ef *EngineFlags) report(env *Env, name string, st rank.Stats, err error, trace, stats *Output) error {
 	if trace != nil {
 		if errors.Is(err, context.Canceled) && trace.pipe {
 			trace.Drop() // a signal, and its reader may be gone: see Drop
@@ -272,8 +303,8 @@ func RunJob(ctx context.Context, env *Env, job rank.Job, ef *EngineFlags) (rank.
 			stats.Abort() // no run to report
 		}
 		ef.jrn.f.Close() // and its lock
-		fmt.Fprintf(env.Stderr, "mw: %s: the job of the journal %s is complete: nothing to do\n", job.Name, ef.Journal)
-		return st, ef.withPriorGaps(nil)
+		fmt.Fprintf(env.Stderr, "mw: %s: the job of the journal %s is complete: nothing to do\n", name, ef.Journal)
+		return ef.withPriorGaps(nil)
 	}
 	err = ef.finish(ef.withPriorGaps(err))
 	// A run that completed is reported, also when --keep-going left chunks out (exit 1).
@@ -282,36 +313,48 @@ func RunJob(ctx context.Context, env *Env, job rank.Job, ef *EngineFlags) (rank.
 		if stats != nil {
 			stats.Abort()
 		}
-		return st, err
+		return err
 	}
 	if !ef.Quiet {
-		fmt.Fprintln(env.Stderr, st.Summary(job.Name))
+		line := st.Summary(name)
+		if ef.Report.Summary != nil {
+			line = ef.Report.Summary(st)
+		}
+		fmt.Fprintln(env.Stderr, line)
 	}
 	if stats != nil {
-		if serr := writeStats(stats, st); serr != nil {
-			return st, fmt.Errorf("--stats %s: %w", ef.Stats, serr)
+		if serr := writeStats(stats, st, ef.Report); serr != nil {
+			return fmt.Errorf("--stats %s: %w", ef.Stats, serr)
 		}
 	}
-	return st, err
+	return err
 }
 
-// createReports makes the --trace and --stats files (nil when not asked for). On an error
-// it makes neither: the one made is aborted.
-func (ef *EngineFlags) createReports(stdout io.Writer) (trace, stats *Output, err error) {
+// createReports makes the --trace, --stats and --status files (nil when not asked for). On
+// an error it makes none: those made are aborted.
+func (ef *EngineFlags) createReports(stdout io.Writer, name string) (trace, stats *Output, status *statusWriter, err error) {
 	if ef.Trace != "" {
 		if trace, err = CreateOutput(ef.Trace, stdout); err != nil {
-			return nil, nil, fmt.Errorf("--trace %s: %w", ef.Trace, err)
+			return nil, nil, nil, fmt.Errorf("--trace %s: %w", ef.Trace, err)
 		}
 	}
 	if ef.Stats != "" {
 		if stats, err = CreateOutput(ef.Stats, stdout); err != nil {
-			if trace != nil {
-				trace.Abort()
-			}
-			return nil, nil, fmt.Errorf("--stats %s: %w", ef.Stats, err)
+			err = fmt.Errorf("--stats %s: %w", ef.Stats, err)
 		}
 	}
-	return trace, stats, nil
+	if ef.Status != "" && err == nil {
+		status, err = newStatusWriter(ef.Status, name, ef.StatusEvery, ef.Report)
+	}
+	if err != nil {
+		for _, o := range []*Output{trace, stats} {
+			if o != nil {
+				o.Abort()
+			}
+		}
+		return nil, nil, nil, err
+	}
+	return trace, stats, status, nil
 }
 
 // withPriorGaps gives a resumed run's result the chunks that the runs it continues left

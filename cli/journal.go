@@ -184,6 +184,7 @@ func parseJournal(r io.Reader) (*journalState, error) {
 var notOutputFlags = map[string]bool{
 	"resume": true, "journal": true, "window": true, "threads": true, "mode": true,
 	"backups": true, "quiet": true, "stats": true, "trace": true, "retries": true, "keep-going": true,
+	"status": true, "status-every": true,
 }
 
 // journalKey hashes the workload's name, the flags set on the command line that shape the

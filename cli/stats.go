@@ -49,11 +49,12 @@ func WriteStats(path string, stdout io.Writer, st rank.Stats) error {
 	if err != nil {
 		return fmt.Errorf("write stats: %w", err)
 	}
-	return writeStats(o, st)
+	return writeStats(o, st, Report{})
 }
 
-// writeStats writes the run report as JSON to o and commits it (aborts it on an error).
-func writeStats(o *Output, st rank.Stats) error {
+// writeStats writes the run report as JSON to o, with the workload's part (rep.Stats under
+// rep.Key), and commits it (aborts it on an error).
+func writeStats(o *Output, st rank.Stats, rep Report) error {
 	js := statsJSON{
 		WallSeconds: st.Wall.Seconds(), Workers: st.Workers, Threads: st.Threads, Chunks: st.Chunks,
 		BytesIn: st.BytesIn, BytesOut: st.BytesOut, Retries: st.Retries, Backups: st.Backups,
@@ -69,6 +70,9 @@ func writeStats(o *Output, st rank.Stats) error {
 		js.Lost = append(js.Lost, lostJSON{Rank: l.Rank, Host: l.Host, AtSecond: l.At.Seconds(), How: l.How, Reissued: l.Reissued})
 	}
 	b, err := json.MarshalIndent(js, "", "  ")
+	if err == nil && rep.Stats != nil {
+		b, err = appendPart(b, rep.Key, rep.Stats(st))
+	}
 	if err != nil {
 		o.Abort()
 		return fmt.Errorf("write stats: %w", err)
