@@ -1,6 +1,11 @@
 package main
 
-import "github.com/mw-hpc/mw/cli"
+import (
+	"github.com/mw-hpc/mw/cli"
+	"github.com/mw-hpc/mw/taskfarm"
+)
 
-// mw status FILE: a run's --status file as a table.
-func init() { register(cli.StatusCommand(map[string]cli.StatusPart{})) }
+// mw status FILE: a run's --status file as a table; exec's part lists its tasks.
+func init() {
+	register(cli.StatusCommand(map[string]cli.StatusPart{"exec": taskfarm.StatusPart}))
+}

@@ -12,7 +12,7 @@ func (m *manager) progress() func() {
 	snap := func() Progress {
 		return Progress{
 			Elapsed: monoNow().Sub(m.start), Chunks: m.doneChunks.Load(), TotalChunks: total,
-			Items: m.doneItems.Load(), InFlight: int(max(m.inFlight.Load(), 0)), Workers: len(m.threads) - 1,
+			Items: m.doneItems.Load(), InFlight: int(max(m.inFlight.Load(), 0)), Workers: max(m.size-1, 1),
 		}
 	}
 	done, finished := make(chan struct{}), make(chan struct{})

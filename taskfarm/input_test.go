@@ -91,7 +91,7 @@ func FuzzRecords(f *testing.F) {
 			t.Fatal(err)
 		}
 		mk := &jobMaker{recs: in.records, g: grouping{maxArgs: 1}}
-		src, err := newJobSource(mk.next, nil, 3, jobArgs, &runtimes{})
+		src, err := newJobSource(mk.next, nil, nil, 3, jobArgs, &runtimes{})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -104,6 +104,12 @@ type joblogEnd struct {
 // does not parse is ignored: it was cut by a kill while being written, so that task runs
 // again. It also reports how the log ends (see joblogEnd).
 func readJoblog(r io.Reader, failedToo bool) (done *seqSet, end joblogEnd, err error) {
+	return readJoblogOK(r, failedToo, nil)
+}
+
+// readJoblogOK is readJoblog that also adds to ok (when not nil) the tasks with a line
+// that says they succeeded.
+func readJoblogOK(r io.Reader, failedToo bool, ok *seqSet) (done *seqSet, end joblogEnd, err error) {
 	done = &seqSet{}
 	end.cutAt = -1
 	br := bufio.NewReaderSize(r, 64<<10)
@@ -136,6 +142,9 @@ func readJoblog(r io.Reader, failedToo bool) (done *seqSet, end joblogEnd, err e
 		}
 		if !failedToo || e.ok() {
 			done.add(e.seq)
+		}
+		if ok != nil && e.ok() {
+			ok.add(e.seq)
 		}
 		if !complete {
 			end.needsNL = true

@@ -18,6 +18,8 @@ type job struct {
 	// timeout is the --timeout N% in force when the job was issued (0: none, or the fixed
 	// --timeout every worker knows).
 	timeout int64
+	req     request  // what it asks of its worker (a --tasks file's #MW cpus=N gpus=N)
+	barrier *barrier // a --tasks file's barrier before it (the manager's only)
 }
 
 // jobKind is what every job of a run carries.
@@ -34,6 +36,12 @@ const (
 func appendJob(b []byte, j *job, kind jobKind) []byte {
 	b = binary.AppendUvarint(b, j.seq)
 	b = binary.AppendVarint(b, j.timeout)
+	b = binary.AppendUvarint(b, uint64(j.req.cpus))
+	gpus := uint64(0)
+	if j.req.gpusSet {
+		gpus = uint64(j.req.gpus) + 1
+	}
+	b = binary.AppendUvarint(b, gpus)
 	switch kind {
 	case jobArgs:
 		b = binary.AppendUvarint(b, uint64(len(j.recs)))
@@ -58,6 +66,11 @@ var errJob = errors.New("malformed job from the manager")
 func decodeJob(item []byte, kind jobKind) (job, error) {
 	d := decoder{b: item}
 	j := job{seq: d.uvarint(), timeout: d.varint()}
+	cpus, gpus := d.uvarint(), d.uvarint()
+	if cpus > maxTaskCPUs || gpus > maxTaskGPUs+1 {
+		return job{}, errJob
+	}
+	j.req = request{cpus: int(cpus), gpus: max(int(gpus)-1, 0), gpusSet: gpus > 0}
 	switch kind {
 	case jobArgs:
 		n := d.uvarint()

@@ -15,7 +15,6 @@ import (
 	"time"
 
 	"github.com/mw-hpc/mw/cli"
-	"github.com/mw-hpc/mw/partition"
 	"github.com/mw-hpc/mw/rank"
 )
 
@@ -25,7 +24,8 @@ func (o *options) run(ctx context.Context, env *cli.Env, ef *cli.EngineFlags) er
 	if err != nil {
 		return &cli.ExitError{Code: exitOther, Err: err}
 	}
-	m := &manager{o: o, env: env, host: t.Host()}
+	m := &manager{o: o, env: env, host: t.Host(), acct: newAccount(-1, ef.Status != "")}
+	ef.Report = m.acct.report()
 	var w atomic.Pointer[worker]
 	job := rank.Job{
 		Name: "exec",
@@ -54,7 +54,13 @@ func (o *options) run(ctx context.Context, env *cli.Env, ef *cli.EngineFlags) er
 	if t.Rank() != 0 || m.sink == nil {
 		return nil
 	}
-	if code := m.sink.tally.exitCode(); code != 0 {
+	code := m.sink.tally.exitCode()
+	if stop := m.sink.gate.stoppedBy; stop > 0 && code == 0 {
+		// A BARRIER CHECK stopped the run for tasks the joblog has as failed (--resume):
+		// the job is not done.
+		code = int(min(stop, 101))
+	}
+	if code != 0 {
 		return &cli.ExitError{Code: code}
 	}
 	return nil
@@ -124,7 +130,8 @@ type manager struct {
 	closer io.Closer
 	joblog *os.File
 	sink   *sink
-	run    string // the run's name (random): its spill files' names start with spillPrefix(run)
+	acct   *account
+	run    string   // the run's name (random): its spill files' names start with spillPrefix(run)
 }
 
 // jobStream yields the jobs to run, in order.
@@ -134,7 +141,7 @@ type jobStream func() (*job, error)
 // jobs.
 func (m *manager) open(ctx context.Context) (*rank.Plan, error) {
 	o := m.o
-	skip, end, err := m.readJoblog()
+	skip, skipOK, end, err := m.readJoblog()
 	if err != nil {
 		return nil, err
 	}
@@ -167,17 +174,25 @@ func (m *manager) open(ctx context.Context) (*rank.Plan, error) {
 		todo -= skip.countUpTo(uint64(todo))
 	}
 	times := &runtimes{pct: o.timeoutPct}
-	m.sink = newSink(o, m.env, m.joblog, todo, times)
-	src, err := newJobSource(next, skip, o.chunk.Or(1), st.kind, times)
+	m.acct.setTotal(todo)
+	src, err := newJobSource(next, skip, skipOK, o.chunk.Or(1), st.kind, times)
 	if err != nil {
 		return nil, err
 	}
+	src.acct = m.acct
+	m.sink = newSink(o, m.env, m.joblog, todo, times)
+	m.sink.acct, m.sink.gate = m.acct, src.gate
+	src.gate.says = func(why string) { fmt.Fprintf(m.env.Stderr, "mw: exec: %s\n", why) }
 	chunks := int64(-1)
 	if todo >= 0 {
 		per := int64(o.chunk.Or(1))
 		chunks = (todo + per - 1) / per
 	}
-	return &rank.Plan{Source: src, Sink: m.sink, Setup: st.encode(), Total: chunks}, nil
+	var source rank.Source = src
+	if o.tasks != "" {
+		source = liveJobSource{src} // its barriers hold jobs back
+	}
+	return &rank.Plan{Source: source, Sink: m.sink, Setup: st.encode(), Total: chunks}, nil
 }
 
 // jobKind is what this run's jobs carry.
@@ -193,33 +208,35 @@ func (o *options) jobKind() jobKind {
 	return jobArgs
 }
 
-// readJoblog reads the joblog for --resume, --resume-failed and --retry-failed (the jobs
-// to skip), and how its end must be mended before appending (+FILE too).
-func (m *manager) readJoblog() (*seqSet, joblogEnd, error) {
+// readJoblog reads the joblog for --resume, --resume-failed and --retry-failed: the jobs
+// to skip, those of them that succeeded, and how its end must be mended before appending
+// (+FILE too).
+func (m *manager) readJoblog() (skip, ok *seqSet, end joblogEnd, err error) {
 	o := m.o
-	end := joblogEnd{cutAt: -1}
+	end = joblogEnd{cutAt: -1}
 	resume := o.resume || o.resumeFailed || o.retryFailed
 	if !resume && !strings.HasPrefix(o.joblog, "+") {
-		return nil, end, nil
+		return nil, nil, end, nil
 	}
 	f, err := os.Open(joblogPath(o.joblog))
 	switch {
 	case errors.Is(err, os.ErrNotExist):
-		return nil, end, nil
+		return nil, nil, end, nil
 	case err != nil:
-		return nil, end, fmt.Errorf("--joblog: %w", err)
+		return nil, nil, end, fmt.Errorf("--joblog: %w", err)
 	}
 	defer f.Close()
-	done, end, err := readJoblog(f, o.resumeFailed)
+	ok = &seqSet{}
+	done, end, err := readJoblogOK(f, o.resumeFailed, ok)
 	switch {
 	case err != nil && resume:
-		return nil, end, fmt.Errorf("--joblog %s: %w", joblogPath(o.joblog), err)
+		return nil, nil, end, fmt.Errorf("--joblog %s: %w", joblogPath(o.joblog), err)
 	case err != nil:
-		return nil, joblogEnd{cutAt: -1}, nil // +FILE of another kind: appended to as it is
+		return nil, nil, joblogEnd{cutAt: -1}, nil // +FILE of another kind: appended to as it is
 	case resume && !o.retryFailed:
-		return done, end, nil
+		return done, ok, end, nil
 	}
-	return nil, end, nil
+	return nil, nil, end, nil
 }
 
 // jobs opens the input of this run's kind and returns its jobs; st learns the column
@@ -245,8 +262,17 @@ func (m *manager) jobs(st *setup) (jobStream, error) {
 	if err != nil {
 		return nil, err
 	}
-	mk := &jobMaker{recs: in.records, g: o.grouping(t)}
+	recs := in.records
+	var lines *taskLines
+	if o.tasks != "" {
+		lines = &taskLines{recs: recs, refuse: o.directivesRefused()}
+		recs = lines
+	}
+	mk := &jobMaker{recs: recs, g: o.grouping(t)}
 	next := jobStream(mk.next)
+	if lines != nil {
+		next = taskJobs(next, lines)
+	}
 	if o.shuf {
 		s, err := shuffleJobs(mk.next, uint64(time.Now().UnixNano()))
 		if err != nil {
@@ -257,12 +283,33 @@ func (m *manager) jobs(st *setup) (jobStream, error) {
 	return next, nil
 }
 
+// directivesRefused says which option keeps a --tasks file from having #MW lines: they
+// need one task per line, in the file's order. "" when none does.
+func (o *options) directivesRefused() string {
+	switch {
+	case o.maxArgs >= 0 && o.replaceArgs:
+		return "-N"
+	case o.maxArgs >= 0:
+		return "-n"
+	case o.multi == multiContext:
+		return "-X"
+	case o.multi == multiArgs:
+		return "-m (--xargs)"
+	case o.shuf:
+		return "--shuf"
+	}
+	return ""
+}
+
 // countJobs counts the jobs of sources that are files or values, as the records will be
 // read; -1 when that cannot be known without reading them (stdin, -E, -r, -X, -m) or
 // would cost another pass over a stream.
 func (o *options) countJobs() int64 {
 	if len(o.inputs) == 0 || o.rec.eofSet || o.rec.skipEmpty || o.multi != multiNone || len(o.rec.delim) != 1 {
 		return -1
+	}
+	if o.tasks != "" && o.directivesRefused() == "" {
+		return countTasks(o.inputs[0], o.rec.delim[0])
 	}
 	var groups []int64
 	for i, s := range o.inputs {
@@ -292,6 +339,37 @@ func (o *options) countJobs() int64 {
 	return total
 }
 
+// countTasks counts the task lines of a --tasks file: -1 for stdin or anything but a
+// regular file.
+func countTasks(s source, delim byte) int64 {
+	f, ok := openRegular(s)
+	if !ok {
+		return -1
+	}
+	defer f.Close()
+	n, err := countTaskLines(f, delim)
+	if err != nil {
+		return -1
+	}
+	return n
+}
+
+// openRegular opens a file source that is a regular file; false for stdin or another kind.
+func openRegular(s source) (*os.File, bool) {
+	if s.kind != srcFile || s.path == "-" {
+		return nil, false
+	}
+	f, err := os.Open(s.path)
+	if err != nil {
+		return nil, false
+	}
+	if fi, err := f.Stat(); err != nil || !fi.Mode().IsRegular() {
+		f.Close()
+		return nil, false
+	}
+	return f, true
+}
+
 // countSource counts a source's records: -1 for stdin or anything but a regular file.
 func countSource(s source, delim byte) int64 {
 	if s.kind == srcValues {
@@ -303,17 +381,11 @@ func countSource(s source, delim byte) int64 {
 		n, _ := countRecords(strings.NewReader(b.String()), delim)
 		return n
 	}
-	if s.path == "-" {
-		return -1
-	}
-	f, err := os.Open(s.path)
-	if err != nil {
+	f, ok := openRegular(s)
+	if !ok {
 		return -1
 	}
 	defer f.Close()
-	if fi, err := f.Stat(); err != nil || !fi.Mode().IsRegular() {
-		return -1
-	}
 	n, err := countRecords(f, delim)
 	if err != nil {
 		return -1
@@ -435,45 +507,3 @@ func (m *manager) close() {
 		m.joblog.Close()
 	}
 }
-
-// jobSource deals the jobs as chunks of up to perChunk jobs; jobs in skip are left out
-// (--resume). Each job is stamped with the --timeout N% in force.
-type jobSource struct {
-	items *partition.Items
-	next  jobStream
-	skip  *seqSet
-	kind  jobKind
-	times *runtimes
-	buf   []byte
-}
-
-var _ rank.Source = (*jobSource)(nil)
-
-func newJobSource(next jobStream, skip *seqSet, perChunk int, kind jobKind, times *runtimes) (*jobSource, error) {
-	s := &jobSource{next: next, skip: skip, kind: kind, times: times}
-	items, err := partition.NewItems(s.nextItem, perChunk)
-	if err != nil {
-		return nil, err
-	}
-	s.items = items
-	return s, nil
-}
-
-func (s *jobSource) nextItem() ([]byte, error) {
-	for {
-		j, err := s.next()
-		if err != nil {
-			return nil, err
-		}
-		if s.skip.has(j.seq) {
-			continue
-		}
-		j.timeout = s.times.timeout()
-		// Items copies the item into its chunk at once: the buffer can be reused.
-		s.buf = appendJob(s.buf[:0], j, s.kind)
-		return s.buf, nil
-	}
-}
-
-// Next returns the next chunk of jobs, or io.EOF.
-func (s *jobSource) Next() (rank.Chunk, error) { return s.items.Next() }

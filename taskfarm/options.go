@@ -230,7 +230,8 @@ func mwOptions() []optSpec {
 	return []optSpec{
 		engine("window", argRequired), engine("mode", argRequired), engine("threads", argRequired),
 		engine("stats", argRequired), engine("quiet", argNone), engine("trace", argRequired),
-		engine("keep-going", argNone),
+		engine("keep-going", argNone), engine("status", argRequired), engine("status-every", argRequired),
+		engine("worker-timeout", argRequired), engine("lost-workers", argRequired), engine("crash-limit", argRequired),
 		{long: []string{"chunk"}, arg: argRequired, mw: true, apply: func(p *parser, v string) error { return p.o.chunk.Set(v) }},
 		{long: []string{"tasks"}, arg: argRequired, mw: true, apply: func(p *parser, v string) error { p.o.tasks = v; return nil }},
 		{long: []string{"unordered"}, mw: true, apply: func(p *parser, _ string) error { p.o.unordered, p.o.keep = true, false; return nil }},

@@ -3,6 +3,7 @@ package taskfarm
 import (
 	"encoding/binary"
 	"errors"
+	"math"
 )
 
 // record is one finished task as a worker reports it to the manager.
@@ -13,6 +14,8 @@ type record struct {
 	start   int64  // Unix nanoseconds
 	runtime int64  // nanoseconds
 	flags   uint8
+	attempt uint8  // the try that ran it (Chunk.Attempt): above 0 for a retried task
+	lost    uint16 // workers lost while they held it (Chunk.Lost): above 0, it ran again
 	host    string
 	cmd     string // the command line as composed (the joblog's Command, -v's line)
 	tag     []byte // --tag or --tagstring: put before each line of output; nil for none
@@ -44,6 +47,13 @@ func (r *record) stdoutSize() int64 {
 	return int64(len(r.stdout))
 }
 
+func (r *record) stderrSize() int64 {
+	if r.flags&flagStderrSpill != 0 {
+		return r.stderrLen
+	}
+	return int64(len(r.stderr))
+}
+
 // appendRecord encodes r after b.
 func appendRecord(b []byte, r *record) []byte {
 	b = binary.AppendUvarint(b, r.seq)
@@ -51,7 +61,8 @@ func appendRecord(b []byte, r *record) []byte {
 	b = binary.AppendUvarint(b, r.signal)
 	b = binary.AppendVarint(b, r.start)
 	b = binary.AppendVarint(b, r.runtime)
-	b = append(b, r.flags)
+	b = append(b, r.flags, r.attempt)
+	b = binary.AppendUvarint(b, uint64(r.lost))
 	b = appendString(b, r.host)
 	b = appendString(b, r.cmd)
 	b = appendBytes(b, r.tag)
@@ -159,6 +170,8 @@ func decodeRecord(b []byte) (record, error) {
 	r.start = d.varint()
 	r.runtime = d.varint()
 	r.flags = d.byte1()
+	r.attempt = d.byte1()
+	lost := d.uvarint()
 	r.host = string(d.bytes())
 	r.cmd = string(d.bytes())
 	r.tag = d.bytes()
@@ -174,8 +187,9 @@ func decodeRecord(b []byte) (record, error) {
 	switch {
 	case d.err != nil:
 		return record{}, d.err
-	case len(d.b) != 0, r.seq == 0, r.flags&^flagAll != 0, r.stdoutLen < 0, r.stderrLen < 0:
+	case len(d.b) != 0, r.seq == 0, r.flags&^flagAll != 0, r.stdoutLen < 0, r.stderrLen < 0, lost > math.MaxUint16:
 		return record{}, errRecord
 	}
+	r.lost = uint16(lost)
 	return r, nil
 }

@@ -13,6 +13,7 @@ func TestRecordRoundTrip(t *testing.T) {
 			stdout: []byte("out\n"), stderr: []byte("err\x00\xff")},
 		{seq: 3, flags: flagStdoutSpill | flagStderrSpill, stdout: []byte("/tmp/a"), stdoutLen: 1 << 33, stderr: []byte("/tmp/b"), stderrLen: 7},
 		{seq: 4, flags: flagTagged, tag: []byte("a b"), results: "out/1/a/"},
+		{seq: 5, attempt: 255, lost: 65535, host: "h"},
 	}
 	for _, r := range recs {
 		b := appendRecord([]byte("prefix"), &r)
@@ -97,6 +98,8 @@ func TestJobRoundTrip(t *testing.T) {
 		{job{seq: 1 << 40, data: []byte("block\n")}, jobBlock},
 		{job{seq: 3, off: 1 << 33, size: 12}, jobPart},
 		{job{seq: 4, data: []byte("echo 1; exit 1")}, jobCommand},
+		{job{seq: 5, recs: [][]string{{"run 5"}}, req: request{cpus: 4, gpus: 0, gpusSet: true}}, jobArgs},
+		{job{seq: 6, recs: [][]string{{"run 6"}}, req: request{cpus: maxTaskCPUs, gpus: maxTaskGPUs, gpusSet: true}}, jobArgs},
 	}
 	for _, tt := range tests {
 		b := appendJob(nil, &tt.j, tt.kind)

@@ -24,6 +24,8 @@ type sink struct {
 	o              *options
 	line           []byte
 	gap            bool // ordered output reached a job a drain left out: print nothing more
+	acct           *account
+	gate           *barrierGate
 
 	fired uint64 // the chunk in which --halt now fired, when fireN > 0
 	fireN int    // how many of its tasks print: through the one that fired (the rest of
@@ -37,7 +39,7 @@ var (
 
 func newSink(o *options, env *cli.Env, joblog *os.File, todo int64, times *runtimes) *sink {
 	return &sink{stdout: env.Stdout, stderr: env.Stderr, msgs: env.Stderr, joblog: joblog,
-		tally: tally{policy: o.halt, total: todo}, times: times, o: o}
+		tally: tally{policy: o.halt, total: todo}, times: times, o: o, acct: newAccount(todo, false), gate: &barrierGate{}}
 }
 
 // Arrived counts the tasks of a chunk as it arrives and applies --halt: soon drains the job
@@ -47,13 +49,17 @@ func newSink(o *options, env *cli.Env, joblog *os.File, todo int64, times *runti
 func (s *sink) Arrived(seq uint64, out []byte) error {
 	var halt haltWhen
 	n := 0
+	var failed uint64
 	err := partition.Unpack(out, func(_ int, item []byte) error {
 		r, err := decodeRecord(item)
 		if err != nil {
 			return fmt.Errorf("chunk %d: %w", seq, err)
 		}
 		n++
-		if !r.failed() {
+		s.acct.finish(&r)
+		if r.failed() {
+			failed++
+		} else {
 			s.times.add(r.runtime)
 		}
 		if halt != haltNever {
@@ -68,6 +74,8 @@ func (s *sink) Arrived(seq uint64, out []byte) error {
 		}
 		return nil
 	})
+	s.acct.landed(seq)
+	s.gate.land(failed)
 	switch {
 	case err != nil:
 		return err
@@ -81,10 +89,12 @@ func (s *sink) Arrived(seq uint64, out []byte) error {
 
 // LeftOut hears of a chunk that a drain kept from starting: in input order, nothing after
 // it is printed (GNU parallel starts jobs in order: what it ran is a prefix of the input).
-func (s *sink) LeftOut(uint64) error {
+func (s *sink) LeftOut(seq uint64) error {
 	if !s.o.unordered {
 		s.gap = true
 	}
+	s.acct.landed(seq)
+	s.gate.land(1) // a BARRIER CHECK after it stops: it did not succeed
 	return nil
 }
 
@@ -135,6 +145,7 @@ func (s *sink) task(r *record) error {
 	if r.timedOut() {
 		fmt.Fprintf(s.msgs, "mw: exec: task %d: killed by --timeout %s: %s\n", r.seq, s.o.timeoutText, r.cmd)
 	}
+	s.acct.write(r)
 	if s.joblog != nil && !s.o.dryRun {
 		s.line = appendJoblog(s.line[:0], r)
 		if _, err := s.joblog.Write(s.line); err != nil {

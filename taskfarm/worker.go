@@ -285,6 +285,7 @@ func (w *worker) run(ctx context.Context, c rank.Chunk) ([]byte, error) {
 		if err != nil {
 			return err
 		}
+		r.attempt, r.lost = uint8(min(c.Attempt, 255)), uint16(min(c.Lost, 65535))
 		spilled = append(spilled, r.spillFiles()...)
 		if r.failed() && c.Attempt < w.cfg.retries {
 			return fmt.Errorf("task %d failed (%s) on try %d of %d", j.seq, r.status(), c.Attempt+1, w.cfg.retries+1)

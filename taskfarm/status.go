@@ -1,0 +1,123 @@
+package taskfarm
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"sort"
+	"time"
+
+	"github.com/mw-hpc/mw/cli"
+	"github.com/mw-hpc/mw/rank"
+)
+
+// taskStatus is exec's part of the --status file (stable field names for scripts): tasks as
+// they finish, in any order.
+type taskStatus struct {
+	Total    int64        `json:"total"` // tasks this run issues, -1 when not known
+	Finished uint64       `json:"finished"`
+	Failed   uint64       `json:"failed"`
+	InFlight uint64       `json:"in_flight"` // sent to a worker: running there, or queued
+	Resumed  uint64       `json:"in_joblog_already"`
+	Rate     float64      `json:"tasks_per_second"`
+	ETA      float64      `json:"eta_seconds"` // -1 when not known
+	Hosts    []hostJSON   `json:"hosts"`
+	Longest  []flyingJSON `json:"longest_in_flight"`
+	Barrier  string       `json:"waiting_at_barrier,omitempty"`
+	Stopped  string       `json:"stopped_early,omitempty"`
+}
+
+type hostJSON struct {
+	Host     string `json:"host"`
+	Finished uint64 `json:"finished"`
+	Failed   uint64 `json:"failed"`
+}
+
+type flyingJSON struct {
+	Task    uint64  `json:"task"`
+	Tasks   uint64  `json:"tasks"` // in its chunk (--chunk), from Task on
+	Seconds float64 `json:"seconds"`
+	What    string  `json:"what"`
+}
+
+// statusJSON is the status of the run as of now.
+func (a *account) statusJSON(p rank.Progress, now time.Time) taskStatus {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	ts := taskStatus{Total: a.total, Finished: a.finished, Failed: a.finishedFailed, Resumed: a.resumed, ETA: -1,
+		Hosts: []hostJSON{}, Longest: []flyingJSON{}, Barrier: a.barrier, Stopped: a.stopped}
+	if secs := p.Elapsed.Seconds(); secs > 0 {
+		ts.Rate = float64(a.finished) / secs
+	}
+	if a.total >= 0 && ts.Rate > 0 && int64(a.finished) <= a.total {
+		ts.ETA = float64(a.total-int64(a.finished)) / ts.Rate
+	}
+	for h, t := range a.hosts {
+		ts.Hosts = append(ts.Hosts, hostJSON{Host: h, Finished: t.done, Failed: t.failed})
+	}
+	sort.Slice(ts.Hosts, func(i, j int) bool { return ts.Hosts[i].Host < ts.Hosts[j].Host })
+	for _, c := range a.flying {
+		ts.InFlight += c.tasks
+		f := flyingJSON{Task: c.first, Tasks: c.tasks, Seconds: now.Sub(c.issued).Seconds(), What: c.what}
+		i := sort.Search(len(ts.Longest), func(i int) bool { return ts.Longest[i].Seconds < f.Seconds })
+		if i < keepLongest {
+			ts.Longest = append(ts.Longest[:i], append([]flyingJSON{f}, ts.Longest[i:]...)...)
+			ts.Longest = ts.Longest[:min(len(ts.Longest), keepLongest)]
+		}
+	}
+	return ts
+}
+
+// StatusPart prints exec's part of a --status file (mw status).
+var StatusPart = cli.StatusPart{Key: "tasks", Print: printTaskStatus}
+
+func printTaskStatus(w io.Writer, raw json.RawMessage) error {
+	var ts taskStatus
+	if err := json.Unmarshal(raw, &ts); err != nil {
+		return err
+	}
+	fmt.Fprintf(w, "tasks: %s finished, %d failed; %d in flight", doneText(ts.Finished, ts.Total), ts.Failed, ts.InFlight)
+	if ts.Resumed > 0 {
+		fmt.Fprintf(w, ", %d in the joblog already", ts.Resumed)
+	}
+	eta := "-"
+	if ts.ETA >= 0 {
+		eta = cli.Dur(time.Duration(ts.ETA * float64(time.Second)))
+	}
+	fmt.Fprintf(w, "; %s tasks/s, ETA %s\n", cli.Rate(ts.Rate), eta)
+	if ts.Barrier != "" {
+		fmt.Fprintf(w, "  waiting at %s\n", ts.Barrier)
+	}
+	if ts.Stopped != "" {
+		fmt.Fprintf(w, "  %s\n", ts.Stopped)
+	}
+	width := len("host")
+	for _, h := range ts.Hosts {
+		width = max(width, len(h.Host))
+	}
+	if len(ts.Hosts) > 0 {
+		fmt.Fprintf(w, "  %-*s %9s %7s\n", width, "host", "finished", "failed")
+	}
+	for _, h := range ts.Hosts {
+		fmt.Fprintf(w, "  %-*s %9d %7d\n", width, h.Host, h.Finished, h.Failed)
+	}
+	if len(ts.Longest) > 0 {
+		fmt.Fprintln(w, "longest in flight (sent to a worker: running there, or queued):")
+	}
+	for _, f := range ts.Longest {
+		which := fmt.Sprintf("task %d", f.Task)
+		if f.Tasks > 1 {
+			which = fmt.Sprintf("tasks %d-%d", f.Task, f.Task+f.Tasks-1)
+		}
+		fmt.Fprintf(w, "  %-12s %8s  %s\n", which, cli.Dur(time.Duration(f.Seconds*float64(time.Second))), f.What)
+	}
+	return nil
+}
+
+// doneText is "12/40 (30.0%)", or "12" when the total is not known.
+func doneText(done uint64, total int64) string {
+	if total <= 0 {
+		return fmt.Sprint(done)
+	}
+	return fmt.Sprintf("%d/%d (%.1f%%)", done, total, 100*float64(done)/float64(total))
+}
