@@ -131,6 +131,7 @@ type manager struct {
 	joblog *os.File
 	sink   *sink
 	acct   *account
+	stdout *os.File // mpirun's stdout, which the sink writes to (launcherStdout), or nil
 	run    string   // the run's name (random): its spill files' names start with spillPrefix(run)
 }
 
@@ -182,6 +183,11 @@ func (m *manager) open(ctx context.Context) (*rank.Plan, error) {
 	src.acct = m.acct
 	m.sink = newSink(o, m.env, m.joblog, todo, times)
 	m.sink.acct, m.sink.gate = m.acct, src.gate
+	if m.env.Stdout == io.Writer(os.Stdout) && o.output != outUngroup {
+		if f := launcherStdout(); f != nil {
+			m.sink.stdout, m.stdout = f, f
+		}
+	}
 	src.gate.says = func(why string) { fmt.Fprintf(m.env.Stderr, "mw: exec: %s\n", why) }
 	chunks := int64(-1)
 	if todo >= 0 {
@@ -505,5 +511,8 @@ func (m *manager) close() {
 	}
 	if m.joblog != nil {
 		m.joblog.Close()
+	}
+	if m.stdout != nil {
+		m.stdout.Close()
 	}
 }

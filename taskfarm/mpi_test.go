@@ -17,8 +17,9 @@ import (
 )
 
 // These tests run the mw binary under a real mpirun. -q leaves out the banner mpirun
-// prints when a rank exits non-zero (mw exec does whenever a task fails), and
-// odls_base_sigkill_timeout 0 spares the 1-2 s mpirun otherwise waits before it exits then.
+// prints when a rank exits non-zero (mw exec does whenever a task fails),
+// odls_base_sigkill_timeout 0 spares the 1-2 s mpirun otherwise waits before it exits then,
+// and --bind-to none lets a rank's -j tasks spread over the cores (bound to one, mw warns).
 
 func needMPI(t *testing.T) { mwtest.NeedMPI(t) }
 
@@ -26,7 +27,7 @@ func needMPI(t *testing.T) { mwtest.NeedMPI(t) }
 func mpiExec(t *testing.T, np int, stdin string, args ...string) result {
 	t.Helper()
 	full := append([]string{"-q", "--mca", "odls_base_sigkill_timeout", "0", "-np", strconv.Itoa(np), "--oversubscribe",
-		mwtest.Binary(t), "exec", "--quiet"}, args...)
+		"--bind-to", "none", mwtest.Binary(t), "exec", "--quiet"}, args...)
 	r := mwtest.Command(t, []byte(stdin), "mpirun", full...)
 	return result{stdout: string(r.Stdout), stderr: string(r.Stderr), code: r.Code}
 }
