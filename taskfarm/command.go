@@ -79,6 +79,9 @@ func (o *options) resolve(rest []string, set map[string]bool, env *cli.Env) erro
 	if err := o.resolveOutput(set); err != nil {
 		return err
 	}
+	if err := o.resolveResources(); err != nil {
+		return err
+	}
 	h, err := parseHalt(o.haltText)
 	if err != nil {
 		return fmt.Errorf("--halt %s: %w", o.haltText, err)
@@ -252,6 +255,10 @@ func (o *options) engine(ef *cli.EngineFlags, set map[string]bool, rank0 int) er
 	}
 	files = append(files, cli.Out("--joblog", joblogPath(o.joblog)))
 	o.slotsOnRank0 = runtime.NumCPU()
+	o.res = o.findResources(rank0)
+	if n := o.resourceSlots(o.res); n > 0 && !o.jobsSet && !set["threads"] {
+		ef.Threads = min(n, rank.MaxThreads)
+	}
 	if o.jobsSet {
 		o.slotsOnRank0 = o.jobs.slots(runtime.NumCPU())
 		threads := o.jobs.slots(rankCPUs(rank0))
@@ -269,6 +276,9 @@ func (o *options) engine(ef *cli.EngineFlags, set map[string]bool, rank0 int) er
 		// A task issued is then a task started: --halt stops and --timeout N% measures
 		// what GNU parallel would have started, not tasks waiting in a window.
 		ef.Window = 1
+	}
+	if o.jobs.kind != '=' || o.jobs.value != 0 { // -j 0 asks for as many as can be
+		o.threads = ef.Threads
 	}
 	switch {
 	case o.tries == 0:

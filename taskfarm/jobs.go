@@ -256,7 +256,7 @@ func (e *lengthEstimate) add(rec []string, seq uint64) {
 	v := &jobVars{seq: seq, slot: 1, trim: e.trim}
 	for k := range e.t.counts {
 		tok := token{kind: tokRpl, rpl: k.kind, pos: k.pos}
-		if k.pos != 0 || k.kind == rplSeq || k.kind == rplSlot {
+		if k.pos != 0 || k.kind.perJob() {
 			pos := k.pos
 			if pos == 0 {
 				pos = 1

@@ -106,6 +106,14 @@ type options struct {
 	files        bool
 	slotsOnRank0 int      // -j as GNU parallel computes it on rank 0's node: what -X and --block -N spread over
 	warnings     []string // what rank 0 says about the command line before the run
+
+	// Resources (mw's own): each rank's GPUs (--gpus N|auto), what each task takes of its
+	// cores and GPUs, and what this rank found it has (a computing rank's, from engine).
+	gpus     string
+	cpuShare share
+	gpuShare share
+	res      *rankResources
+	threads  int // the tasks each rank runs at once when -j or --threads says, else 0
 }
 
 // jobsSpec is a -j value: N, N%, +N, -N or 0.

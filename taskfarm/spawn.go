@@ -15,6 +15,8 @@ import (
 type taskIO struct {
 	stdin          *os.File
 	stdout, stderr *os.File
+	cores          []int    // the cores it is bound to, none for its rank's
+	devs           []string // the GPUs it is given (with --gpus)
 }
 
 // execute starts the command and waits for it. A done tctx kills the task's process group
@@ -37,7 +39,7 @@ func (w *worker) execute(tctx context.Context, path string, argv, env []string, 
 		Env:   env,
 		Files: []uintptr{tio.stdin.Fd(), tio.stdout.Fd(), tio.stderr.Fd()},
 		Sys:   sysProcAttr(),
-	})
+	}, tio.cores)
 	runtime.KeepAlive(tio)
 	if err != nil {
 		return 0, &os.PathError{Op: "fork/exec", Path: path, Err: err}
@@ -84,13 +86,15 @@ func (w *worker) execute(tctx context.Context, path string, argv, env []string, 
 	return pid, nil
 }
 
-// start starts a task; with --nice from an OS thread of its own made that nice, which the
-// task inherits from its first instruction (Linux keeps niceness per thread). That thread
-// lives until done is called after the task is reaped (a task started with Pdeathsig is
-// killed when the thread that started it ends), then ends with its goroutine, locked, so
-// that no other goroutine runs niced.
-func (w *worker) start(path string, argv []string, attr *syscall.ProcAttr) (p process, done func(), err error) {
-	if !w.cfg.niceSet {
+// start starts a task; with --nice, or cores to bind it to, from an OS thread of its own
+// made that nice and bound to those cores, which the task inherits from its first
+// instruction (Linux keeps niceness and the CPU binding per thread, and a child starts with
+// its parent thread's). That thread lives until done is called after the task is reaped (a
+// task started with Pdeathsig is killed when the thread that started it ends), then ends
+// with its goroutine, locked, so that no other goroutine runs niced or bound. (The
+// runtime starts no thread of its own from a locked one: it inherits nothing.)
+func (w *worker) start(path string, argv []string, attr *syscall.ProcAttr, cores []int) (p process, done func(), err error) {
+	if !w.cfg.niceSet && len(cores) == 0 {
 		p, err = startProcess(path, argv, attr)
 		return p, func() {}, err
 	}
@@ -101,11 +105,18 @@ func (w *worker) start(path string, argv []string, attr *syscall.ProcAttr) (p pr
 	ch, release := make(chan started, 1), make(chan struct{})
 	go func() {
 		runtime.LockOSThread() // never unlocked: the thread ends with the goroutine
-		if cur, err := syscall.Getpriority(syscall.PRIO_PROCESS, 0); err == nil && w.cfg.nice > 20-cur {
+		if cur, err := syscall.Getpriority(syscall.PRIO_PROCESS, 0); w.cfg.niceSet && err == nil && w.cfg.nice > 20-cur {
 			// GNU parallel does not lower the niceness a job starts with.
 			syscall.Setpriority(syscall.PRIO_PROCESS, 0, w.cfg.nice)
 		}
-		p, err := startProcess(path, argv, attr)
+		var p process
+		var err error
+		if len(cores) > 0 {
+			err = pinThread(cores)
+		}
+		if err == nil {
+			p, err = startProcess(path, argv, attr)
+		}
 		ch <- started{p, err}
 		if err == nil {
 			<-release

@@ -19,7 +19,11 @@ const (
 	rplBaseNoExt                    // {/.} {/} without its extension
 	rplSeq                          // {#}  the job's sequence number
 	rplSlot                         // {%}  the job slot running it
+	rplGPU                          // {gpu} the GPUs given to the task (mw's, with --gpus)
 )
+
+// perJob reports whether a replacement string has one value per job (not per argument).
+func (k rplKind) perJob() bool { return k == rplSeq || k == rplSlot || k == rplGPU }
 
 // rplNames are the replacement strings and what they stand for (GNU parallel's defaults;
 // -I, --extensionreplace and the others rename them).
@@ -267,6 +271,7 @@ type jobVars struct {
 	args []string // the job's values, flattened: records one after the other
 	seq  uint64
 	slot int
+	gpus string // the task's GPUs, comma separated ({gpu})
 	trim string // --trim: n, l, r, lr or rl
 	// noArg drops the value replacement strings entirely when args is empty (-N0, and
 	// --pipepart's parts): otherwise an empty job has one empty value.
@@ -314,7 +319,7 @@ func (t *template) appendToken(out []piece, k token, args []string, v *jobVars, 
 	case tokText:
 		return append(out, piece{text: k.text})
 	}
-	if k.pos != 0 || k.rpl == rplSeq || k.rpl == rplSlot {
+	if k.pos != 0 || k.rpl.perJob() {
 		return append(out, piece{text: replaceOne(k, args, v, m.quoteValues)})
 	}
 	for i, a := range args {
@@ -334,7 +339,7 @@ func (t *template) composeContext(args []string, v *jobVars, m composeMode) []pi
 	flush := func() {
 		perValue := false
 		for _, k := range groupToks {
-			perValue = perValue || k.kind == tokRpl && k.pos == 0 && k.rpl != rplSeq && k.rpl != rplSlot
+			perValue = perValue || k.kind == tokRpl && k.pos == 0 && !k.rpl.perJob()
 		}
 		if !perValue {
 			for _, k := range groupToks {
@@ -346,7 +351,7 @@ func (t *template) composeContext(args []string, v *jobVars, m composeMode) []pi
 					out = append(out, piece{space: true})
 				}
 				for _, k := range groupToks {
-					if k.kind == tokRpl && k.pos == 0 && k.rpl != rplSeq && k.rpl != rplSlot {
+					if k.kind == tokRpl && k.pos == 0 && !k.rpl.perJob() {
 						out = append(out, piece{text: replaceValue(k.rpl, a, v, m.quoteValues)})
 						continue
 					}
@@ -378,6 +383,11 @@ func replaceOne(k token, args []string, v *jobVars, quote bool) string {
 		return strconv.FormatUint(v.seq, 10)
 	case rplSlot:
 		return strconv.Itoa(v.slot)
+	case rplGPU:
+		if quote {
+			return shellQuote(v.gpus)
+		}
+		return v.gpus
 	}
 	i := k.pos - 1
 	if k.pos < 0 {
@@ -405,6 +415,8 @@ func replaceValue(k rplKind, a string, v *jobVars, quote bool) string {
 		a = strconv.FormatUint(v.seq, 10)
 	case rplSlot:
 		a = strconv.Itoa(v.slot)
+	case rplGPU:
+		a = v.gpus
 	}
 	if quote {
 		return shellQuote(a)

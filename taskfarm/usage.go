@@ -114,10 +114,30 @@ OPTIONS
 flags:
   mw's own, shared by every workload: --chunk N (jobs per message, default 1),
   --window N (default 2; 1 with --halt or --timeout N%), --mode push|pull, --threads N
-  (same as -j N), --stats FILE, --trace FILE, --quiet, --keep-going. And exec's: --tasks
-  FILE (each line a command: -a FILE without a command), --buffer SIZE (output kept in
-  memory per stream before it spills to --tmpdir; default 4M), --shell (the default:
-  compose through the shell; undoes -q).
+  (same as -j N), --stats FILE (tasks succeeded, failed, timed out, retried, output
+  written, the slowest), --status FILE (a live status, replaced every --status-every
+  DURATION, default 2s; read it with mw status FILE), --trace FILE, --quiet,
+  --keep-going. And exec's: --tasks FILE (each line a command: -a FILE without a
+  command), --buffer SIZE (output kept in memory per stream before it spills to --tmpdir;
+  default 4M), --shell (the default: compose through the shell; undoes -q).
+
+  Cores and GPUs (mw's own), on each worker rank:
+  --cpus-per-task N  bind each task to N cores of its own, of those the rank may use (its
+                    binding); the rank runs cores / N tasks at once (unless -j says)
+  --gpus N|auto     the rank's GPUs (auto: from CUDA_VISIBLE_DEVICES, ROCR_VISIBLE_DEVICES,
+                    Slurm's SLURM_STEP_GPUS, nvidia-smi, rocm-smi or the device files), one
+                    per task by default: each task sees only its own in
+                    CUDA_VISIBLE_DEVICES, ROCR_VISIBLE_DEVICES and ZE_AFFINITY_MASK, and
+                    {gpu} in the command; the rank runs as many tasks at once as it has
+  --gpus-per-task N  GPUs per task (0: none, the variables empty)
+  Both take replacement strings too (--cpus-per-task {2}: a column of the input). A task
+  starts once its cores and GPUs are free, in the order the tasks came (none starved).
+
+  --tasks FILE lines that are mw's (disBatch's #DISBATCH BARRIER [CHECK] too):
+  #MW BARRIER       every task before it finishes before any task after it starts
+  #MW BARRIER CHECK  the same; if a task since the barrier before failed, the run stops
+                    there (the tasks after it are not run)
+  #MW cpus=N gpus=N  the cores and GPUs of the tasks after it, up to the next such line
 
   Every other GNU parallel option is refused by name (exit 255) with a hint: -S and the
   other remote options (mw uses MPI ranks), {= perl =}, --plus, --rpl, --csv, --tee,

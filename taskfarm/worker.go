@@ -67,6 +67,9 @@ type worker struct {
 	part   *os.File  // --pipepart's file
 	pace   *pacer
 	mem    *memWatch
+	pool   *pool     // the rank's cores and GPUs, when tasks take some (nil otherwise)
+	cpuT   *template // --cpus-per-task with replacement strings
+	gpuT   *template // --gpus-per-task with replacement strings
 
 	paths sync.Map // program name -> path, as PATH resolves it
 	slots slotPool
@@ -94,7 +97,7 @@ func newWorker(o *options, facts workerFacts, st setup) (*worker, error) {
 	w.prefix = fmt.Sprintf("mw[%d@%s]: exec: ", facts.rank, facts.host)
 	w.spill = cfg.tmpdirGiven || st.managerHost == facts.host
 	w.name = st.run
-	w.env = taskEnv(facts.rank, st.ntasks, cfg.slotVar)
+	w.env = taskEnv(facts.rank, st.ntasks, cfg.slotVar, o.gpus != "")
 	w.direct = directShell(cfg.shell) && !relativePath() && w.dirT == nil
 	if w.direct {
 		w.pwd = taskDir(cfg.dir)
@@ -111,7 +114,40 @@ func newWorker(o *options, facts workerFacts, st setup) (*worker, error) {
 			return nil, fmt.Errorf("--pipepart: %w", err)
 		}
 	}
+	if err := w.shareOut(st); err != nil {
+		return nil, err
+	}
 	return w, nil
+}
+
+// shareOut prepares the rank's cores and GPUs for its tasks, when they take some: with
+// --cpus-per-task or --gpus, or a --tasks file (whose #MW lines may ask). A rank that
+// runs more tasks at once than its launcher gave it cores says so.
+func (w *worker) shareOut(st setup) error {
+	o, res := w.o, w.o.res
+	if res == nil {
+		return nil
+	}
+	if res.err != nil {
+		return res.err
+	}
+	if warn := o.bindingWarning(res, o.threads); warn != "" {
+		fmt.Fprintf(w.facts.stderr, "%swarning: %s\n", w.prefix, warn)
+	}
+	if !o.cpuShare.given() && o.gpus == "" && o.tasks == "" {
+		return nil
+	}
+	w.pool = newPool(res.cores, res.devs)
+	var err error
+	if o.cpuShare.tmpl {
+		if w.cpuT, err = parseTemplate(rewriteNames([]string{o.cpuShare.text}, st.names), o.rpl); err != nil {
+			return err
+		}
+	}
+	if o.gpuShare.tmpl {
+		w.gpuT, err = parseTemplate(rewriteNames([]string{o.gpuShare.text}, st.names), o.rpl)
+	}
+	return err
 }
 
 // workerConfig derives a worker's settings from the options.
@@ -185,13 +221,19 @@ func checkDirs(cfg workerConfig) error {
 }
 
 // taskEnv is the environment every task starts from: mw's, without the variables set per
-// task, with MW_RANK and MW_NTASKS.
-func taskEnv(rank int, ntasks int64, slotVar string) []string {
+// task, with MW_RANK and MW_NTASKS. With GPUs to share (gpus) it leaves out the rank's own
+// device variables: each task gets its own.
+func taskEnv(rank int, ntasks int64, slotVar string, gpus bool) []string {
 	var env []string
 	for _, kv := range os.Environ() {
-		switch k, _, _ := strings.Cut(kv, "="); k {
+		k, _, _ := strings.Cut(kv, "=")
+		switch k {
 		case "MW_TASK", "MW_SLOT", "MW_RANK", "MW_NTASKS", "PARALLEL_SEQ", "PARALLEL_JOBSLOT", slotVar:
 			continue
+		case "CUDA_VISIBLE_DEVICES", "ROCR_VISIBLE_DEVICES", "HIP_VISIBLE_DEVICES", "ZE_AFFINITY_MASK", "GPU_DEVICE_ORDINAL":
+			if gpus {
+				continue
+			}
 		}
 		env = append(env, kv)
 	}
@@ -334,20 +376,34 @@ func (w *worker) vars(j *job, slot int) *jobVars {
 // when the engine stops the job (ctx is done; the task is killed) or the worker itself
 // fails (it cannot capture output).
 func (w *worker) runTask(ctx context.Context, j *job) (record, error) {
+	v := w.vars(j, 0)
+	g, granted, rerr := w.resources(ctx, j, v)
+	if rerr != nil && ctx.Err() != nil {
+		return record{}, ctx.Err()
+	}
+	if granted {
+		defer w.pool.release(g)
+	}
 	slot := w.slots.get()
 	defer w.slots.put(slot)
-	v := w.vars(j, slot)
+	v.slot, v.gpus = slot, strings.Join(g.devs, ",")
 	line := w.tmpl.compose(v, w.mode)
 	r := record{seq: j.seq, host: w.facts.host, cmd: line, results: w.resultsPath(v, j)}
 	if r.tag = w.tag(v); r.tag != nil {
 		r.flags |= flagTagged
 	}
-	if w.cfg.dryRun {
+	switch {
+	case rerr != nil:
+		// It cannot run here as asked: a failure of the task, as a shell's for a command it
+		// cannot execute (126), saying why.
+		r.exit, r.stderr = 126, fmt.Appendf(nil, "%stask %d: %v\n", w.prefix, j.seq, rerr)
+		return r, nil
+	case w.cfg.dryRun:
 		r.stdout = []byte(line + "\n")
 		return r, nil
 	}
 	for {
-		err := w.runOnce(ctx, j, v, &r)
+		err := w.runOnce(ctx, j, v, g, &r)
 		if !errors.Is(err, errMemoryLow) {
 			return r, err
 		}
@@ -373,7 +429,7 @@ func (w *worker) tag(v *jobVars) []byte {
 
 // runOnce runs the task once: it waits for its turn (--delay, --memfree), starts it, waits
 // for it and collects its output into r.
-func (w *worker) runOnce(ctx context.Context, j *job, v *jobVars, r *record) error {
+func (w *worker) runOnce(ctx context.Context, j *job, v *jobVars, g grant, r *record) error {
 	if w.pace != nil && !w.pace.wait(ctx) || w.mem != nil && !w.mem.waitFree(ctx) {
 		return ctx.Err()
 	}
@@ -394,7 +450,7 @@ func (w *worker) runOnce(ctx context.Context, j *job, v *jobVars, r *record) err
 	}
 	start := time.Now()
 	r.start = start.UnixNano()
-	serr := w.startAndWait(tctx, j, v, taskIO{stdin: stdin, stdout: streams.out, stderr: streams.err}, r)
+	serr := w.startAndWait(tctx, j, v, taskIO{stdin: stdin, stdout: streams.out, stderr: streams.err, cores: g.cores, devs: g.devs}, r)
 	r.runtime = int64(time.Since(start))
 	if ctx.Err() != nil {
 		return ctx.Err()
@@ -436,6 +492,9 @@ func (w *worker) startAndWait(tctx context.Context, j *job, v *jobVars, tio task
 		"PARALLEL_SEQ="+strconv.FormatUint(j.seq, 10), "PARALLEL_JOBSLOT="+strconv.Itoa(v.slot))
 	if w.cfg.slotVar != "" {
 		env = append(env, w.cfg.slotVar+"="+strconv.Itoa(v.slot-1))
+	}
+	if w.o.gpus != "" {
+		env = append(env, deviceEnv(tio.devs)...)
 	}
 	dir := w.cfg.dir
 	if w.dirT != nil {
