@@ -167,6 +167,17 @@ func runInterp(ctx context.Context, env *cli.Env, args []string) error {
 	}
 	r := &interpRun{opt: o, env: env, ef: ef}
 	defer r.close()
+	if o.fps > 0 {
+		// The latency figures in --stats and --status; r.lat is made by open, before the
+		// engine's progress goroutine starts.
+		latency := func() any {
+			if r.lat == nil {
+				return nil
+			}
+			return r.lat.Figures(o.fps)
+		}
+		ef.Report = cli.Report{Key: "latency", Stats: func(rank.Stats) any { return latency() }, Status: func(rank.Progress) any { return latency() }}
+	}
 	// RunJob commits the output on success and aborts it on failure.
 	if _, err := cli.RunJob(ctx, env, r.job(), ef); err != nil || r.src == nil {
 		return err // or not the manager, or a resumed job already complete

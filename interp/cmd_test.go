@@ -3,6 +3,7 @@ package interp
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -328,12 +329,14 @@ func TestHelp(t *testing.T) {
 	}
 }
 
-// TestRealTime: --fps paces the frames, the output is the same, and the report is printed.
+// TestRealTime: --fps paces the frames, the output is the same, and the report is printed,
+// its figures in --stats too.
 func TestRealTime(t *testing.T) {
 	frames, pgm := testStream(56, 16, 20, 5)
 	look := filepath.Join(t.TempDir(), "look")
+	stats := filepath.Join(t.TempDir(), "stats.json")
 	start := time.Now()
-	r := runInproc(t, Command, 3, pgm, "--fps", "400", "--png", look)
+	r := runInproc(t, Command, 3, pgm, "--fps", "400", "--png", look, "--stats", stats)
 	if r.err != nil {
 		t.Fatal(r.err)
 	}
@@ -353,6 +356,21 @@ func TestRealTime(t *testing.T) {
 		t.Errorf("no latency report:\n%s", r.stderr)
 	}
 	t.Log(r.stderr)
+	b, err := os.ReadFile(stats)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var js struct {
+		Latency LatencyFigures `json:"latency"`
+	}
+	if err := json.Unmarshal(b, &js); err != nil {
+		t.Fatal(err)
+	}
+	l := js.Latency
+	if l.Frames != 20 || l.FPS != 400 || l.Deadline != 0.0025 || !(l.P50 > 0 && l.P50 <= l.P99 && l.P99 <= l.Max) ||
+		!strings.Contains(r.stderr, fmt.Sprintf("; %d missed the", l.Missed)) {
+		t.Errorf("--stats latency %+v, report %q", l, r.stderr)
+	}
 }
 
 func TestGenFrames(t *testing.T) {

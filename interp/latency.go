@@ -107,6 +107,24 @@ func (l *Latency) Max() time.Duration {
 	return l.max
 }
 
+// LatencyFigures are the real-time figures in the run's --stats and --status (stable
+// field names for scripts).
+type LatencyFigures struct {
+	FPS      float64 `json:"frames_per_second"`
+	Frames   uint64  `json:"frames"`
+	P50      float64 `json:"p50_seconds"`
+	P99      float64 `json:"p99_seconds"`
+	Max      float64 `json:"max_seconds"`
+	Missed   uint64  `json:"missed"`
+	Deadline float64 `json:"deadline_seconds"`
+}
+
+// Figures are the latency figures so far, for a stream paced at fps.
+func (l *Latency) Figures(fps float64) LatencyFigures {
+	return LatencyFigures{FPS: fps, Frames: l.Count(), P50: l.Quantile(0.5).Seconds(), P99: l.Quantile(0.99).Seconds(),
+		Max: l.Max().Seconds(), Missed: l.Missed(), Deadline: l.deadline.Seconds()}
+}
+
 // Report is the one-line real-time summary.
 func (l *Latency) Report(name string, fps float64) string {
 	return fmt.Sprintf("%s: real time: %d frames at %g/s: latency p50 %s, p99 %s, max %s; %d missed the %s deadline",
