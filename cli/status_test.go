@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -136,6 +137,21 @@ func TestPrintStatus(t *testing.T) {
 	require.Equal(t, "job: failed on no-such-host (pid 42) in 1m30s, 10s ago\n  error: rank 2 on n2: chunk 7: boom\nchunks: 300 done\n", b.String())
 }
 
+func TestDurAndSeconds(t *testing.T) {
+	for d, want := range map[time.Duration]string{35 * time.Microsecond: "35µs", 4270 * time.Microsecond: "4.27ms", 850 * time.Millisecond: "850ms",
+		4200 * time.Millisecond: "4.2s", 83 * time.Second: "1m23s", 3*time.Hour + 5*time.Minute + 20*time.Second: "3h5m0s", -2 * time.Second: "-2s"} {
+		require.Equal(t, want, Dur(d))
+	}
+	require.NotEmpty(t, Dur(math.MinInt64))
+	require.Equal(t, time.Duration(math.MaxInt64), Seconds(1e300))
+	require.Equal(t, time.Duration(-math.MaxInt64), Seconds(-1e300))
+	require.Equal(t, time.Duration(0), Seconds(math.NaN()))
+	require.Equal(t, 1500*time.Millisecond, Seconds(1.5))
+	for r, want := range map[float64]string{0: "0", 0.05: "0.050", 3.21: "3.21", 14.8: "14.8", 12345.6: "12346"} {
+		require.Equal(t, want, Rate(r))
+	}
+}
+
 func TestParseStatusRefusesOtherFiles(t *testing.T) {
 	for _, bad := range []string{"", "{", "[]", `{"workload": "x"}`, `{"workload": "x", "state": "odd"}`,
 		`{"workload": "x", "state": "done"}`, `{"workload": "", "state": "done", "started": "2026-01-02T03:04:05Z", "updated": "2026-01-02T03:04:05Z"}`} {
@@ -148,7 +164,7 @@ func TestParseStatusRefusesOtherFiles(t *testing.T) {
 // prints it, and never panics.
 func FuzzStatusFile(f *testing.F) {
 	f.Add([]byte(`{"workload": "exec", "state": "running", "started": "2026-01-02T03:04:05Z", "updated": "2026-01-02T03:04:06Z", "every": 2, "chunks_total": -1, "eta_seconds": -1, "tasks": {"total": 3}}`))
-	f.Add([]byte(`{"workload": "x", "state": "done", "started": "2026-01-02T03:04:05Z", "updated": "0001-01-01T00:00:00Z", "elapsed_seconds": 1e300}`))
+	f.Add([]byte(`{"workload": "x", "state": "done", "started": "2026-01-02T03:04:05Z", "updated": "2026-01-02T03:04:05Z", "elapsed_seconds": -1e300, "eta_seconds": 1e300}`))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		st, raw, err := ParseStatus(b)
 		if err != nil {

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"syscall"
 	"time"
@@ -93,11 +94,11 @@ func knownState(s string) bool {
 func PrintStatus(w io.Writer, st Status, raw map[string]json.RawMessage, part StatusPart, now time.Time) error {
 	var b bytes.Buffer
 	age := now.Sub(st.Updated)
-	elapsed := time.Duration(st.Elapsed * float64(time.Second))
+	elapsed := Seconds(st.Elapsed)
 	live := st.State == StateStarting || st.State == StateRunning
 	if live {
 		fmt.Fprintf(&b, "%s: %s on %s (pid %d) for %s; updated %s ago (every %s)\n", st.Workload, st.State, st.Host, st.PID,
-			Dur(elapsed), Dur(age), Dur(time.Duration(st.Every*float64(time.Second))))
+			Dur(elapsed), Dur(age), Dur(Seconds(st.Every)))
 		if gone := goneNote(st, age); gone != "" {
 			fmt.Fprintf(&b, "  %s\n", gone)
 		}
@@ -127,7 +128,7 @@ func goneNote(st Status, age time.Duration) string {
 	if host, _ := os.Hostname(); host == st.Host && st.PID > 0 && syscall.Kill(st.PID, 0) == syscall.ESRCH {
 		return fmt.Sprintf("process %d on %s is gone: the run ended without its last update (killed?)", st.PID, st.Host)
 	}
-	every := time.Duration(st.Every * float64(time.Second))
+	every := Seconds(st.Every)
 	if age > 3*every+10*time.Second {
 		return fmt.Sprintf("no update for %s: the run may be gone, or its node cut off", Dur(age))
 	}
@@ -146,12 +147,28 @@ func etaText(secs float64) string {
 	if secs < 0 {
 		return "-"
 	}
-	return Dur(time.Duration(secs * float64(time.Second)))
+	return Dur(Seconds(secs))
+}
+
+// Seconds is a number of seconds as a duration, held within the durations there are (a
+// status file may say anything).
+func Seconds(s float64) time.Duration {
+	switch {
+	case math.IsNaN(s):
+		return 0
+	case s >= math.MaxInt64/float64(time.Second):
+		return math.MaxInt64
+	case s <= math.MinInt64/float64(time.Second):
+		return -math.MaxInt64
+	}
+	return time.Duration(s * float64(time.Second))
 }
 
 // Dur is a duration as a person reads it: 850ms, 4.2s, 1m23s, 3h5m.
 func Dur(d time.Duration) string {
 	switch {
+	case d == math.MinInt64:
+		return "-" + Dur(math.MaxInt64)
 	case d < 0:
 		return "-" + Dur(-d)
 	case d < time.Millisecond:

@@ -315,7 +315,7 @@ func (o *options) countJobs() int64 {
 		return -1
 	}
 	if o.tasks != "" && o.directivesRefused() == "" {
-		return countTasks(o.inputs[0], o.rec.delim[0])
+		return countFile(o.inputs[0], o.rec.delim[0], countTaskLines) // #MW lines are not tasks
 	}
 	var groups []int64
 	for i, s := range o.inputs {
@@ -345,35 +345,25 @@ func (o *options) countJobs() int64 {
 	return total
 }
 
-// countTasks counts the task lines of a --tasks file: -1 for stdin or anything but a
-// regular file.
-func countTasks(s source, delim byte) int64 {
-	f, ok := openRegular(s)
-	if !ok {
+// countFile counts what count counts in a file source: -1 for stdin, anything but a
+// regular file, or an error.
+func countFile(s source, delim byte, count func(io.Reader, byte) (int64, error)) int64 {
+	if s.kind != srcFile || s.path == "-" {
+		return -1
+	}
+	f, err := os.Open(s.path)
+	if err != nil {
 		return -1
 	}
 	defer f.Close()
-	n, err := countTaskLines(f, delim)
+	if fi, err := f.Stat(); err != nil || !fi.Mode().IsRegular() {
+		return -1
+	}
+	n, err := count(f, delim)
 	if err != nil {
 		return -1
 	}
 	return n
-}
-
-// openRegular opens a file source that is a regular file; false for stdin or another kind.
-func openRegular(s source) (*os.File, bool) {
-	if s.kind != srcFile || s.path == "-" {
-		return nil, false
-	}
-	f, err := os.Open(s.path)
-	if err != nil {
-		return nil, false
-	}
-	if fi, err := f.Stat(); err != nil || !fi.Mode().IsRegular() {
-		f.Close()
-		return nil, false
-	}
-	return f, true
 }
 
 // countSource counts a source's records: -1 for stdin or anything but a regular file.
@@ -387,16 +377,7 @@ func countSource(s source, delim byte) int64 {
 		n, _ := countRecords(strings.NewReader(b.String()), delim)
 		return n
 	}
-	f, ok := openRegular(s)
-	if !ok {
-		return -1
-	}
-	defer f.Close()
-	n, err := countRecords(f, delim)
-	if err != nil {
-		return -1
-	}
-	return n
+	return countFile(s, delim, countRecords)
 }
 
 // openArgs opens the argument sources (stdin when none is given), warning as GNU parallel

@@ -2,6 +2,7 @@ package taskfarm
 
 import (
 	"encoding/json"
+	"io"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -11,7 +12,10 @@ import (
 
 	"github.com/mw-hpc/mw/cli"
 	"github.com/mw-hpc/mw/internal/mwtest"
+	"github.com/mw-hpc/mw/rank"
 )
+
+func rankProgress(elapsed time.Duration) rank.Progress { return rank.Progress{Elapsed: elapsed, TotalChunks: -1} }
 
 // reportScript: ok prints, failN exits N, hang sleeps (for --timeout), flaky fails its
 // first try only.
@@ -135,4 +139,18 @@ func TestStatusWhileTasksRun(t *testing.T) {
 	if err := json.Unmarshal(r.Stdout, &final); err != nil || final.State != "done" || final.Tasks.Finished != 4 || final.Tasks.InFlight != 0 {
 		t.Errorf("final status %s: %+v, %v", r.Stdout, final, err)
 	}
+}
+
+// FuzzTaskStatus: whatever exec's part of a status file holds, mw status prints it or says
+// what is wrong, and never panics.
+func FuzzTaskStatus(f *testing.F) {
+	a := newAccount(10, true)
+	a.finish(&record{seq: 1, host: "n1", exit: 1})
+	a.issued(0, flyingChunk{first: 2, tasks: 3, issued: time.Now(), what: "x y"})
+	seed, _ := json.Marshal(a.statusJSON(rankProgress(time.Second), time.Now()))
+	f.Add(seed)
+	f.Add([]byte(`{"total": -5, "eta_seconds": 1e308, "longest_in_flight": [{"task": 18446744073709551615, "tasks": 18446744073709551615, "seconds": -1e308}]}`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		printTaskStatus(io.Discard, b)
+	})
 }

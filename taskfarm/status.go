@@ -82,7 +82,7 @@ func printTaskStatus(w io.Writer, raw json.RawMessage) error {
 	}
 	eta := "-"
 	if ts.ETA >= 0 {
-		eta = cli.Dur(time.Duration(ts.ETA * float64(time.Second)))
+		eta = cli.Dur(cli.Seconds(ts.ETA))
 	}
 	fmt.Fprintf(w, "; %s tasks/s, ETA %s\n", cli.Rate(ts.Rate), eta)
 	if ts.Barrier != "" {
@@ -109,7 +109,7 @@ func printTaskStatus(w io.Writer, raw json.RawMessage) error {
 		if f.Tasks > 1 {
 			which = fmt.Sprintf("tasks %d-%d", f.Task, f.Task+f.Tasks-1)
 		}
-		fmt.Fprintf(w, "  %-12s %8s  %s\n", which, cli.Dur(time.Duration(f.Seconds*float64(time.Second))), f.What)
+		fmt.Fprintf(w, "  %-12s %8s  %s\n", which, cli.Dur(cli.Seconds(f.Seconds)), f.What)
 	}
 	return nil
 }
