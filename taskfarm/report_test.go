@@ -15,7 +15,9 @@ import (
 	"github.com/mw-hpc/mw/rank"
 )
 
-func rankProgress(elapsed time.Duration) rank.Progress { return rank.Progress{Elapsed: elapsed, TotalChunks: -1} }
+func rankProgress(elapsed time.Duration) rank.Progress {
+	return rank.Progress{Elapsed: elapsed, TotalChunks: -1}
+}
 
 // reportScript: ok prints, failN exits N, hang sleeps (for --timeout), flaky fails its
 // first try only.
