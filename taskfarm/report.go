@@ -220,7 +220,13 @@ func (a *account) summary(st rank.Stats) string {
 		}
 	}
 	if len(st.Lost) > 0 {
-		fmt.Fprintf(&b, "; %s lost", plural(uint64(len(st.Lost)), "worker"))
+		fmt.Fprintf(&b, "; %s lost:", plural(uint64(len(st.Lost)), "worker"))
+		for i, l := range st.Lost[:min(3, len(st.Lost))] {
+			if i > 0 {
+				b.WriteByte(',')
+			}
+			fmt.Fprintf(&b, " rank %d on %s (%s)", l.Rank, l.Host, l.How)
+		}
 	}
 	if len(a.slowest) > 0 {
 		b.WriteString("; slowest:")

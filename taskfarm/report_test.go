@@ -1,12 +1,15 @@
 package taskfarm
 
 import (
+	"bytes"
+	"context"
 	"encoding/json"
 	"io"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -155,4 +158,56 @@ func FuzzTaskStatus(f *testing.F) {
 	f.Fuzz(func(t *testing.T, b []byte) {
 		printTaskStatus(io.Discard, b)
 	})
+}
+
+// TestReportCountsTasksRunAgain: a worker rank lost while it runs a task (its transport
+// crashes, as mpirun --enable-recovery sees a dead rank) costs only that task, which runs
+// again on the other worker: the report counts it as run again, and the joblog has it once.
+func TestReportCountsTasksRunAgain(t *testing.T) {
+	dir := t.TempDir()
+	stats, log := filepath.Join(dir, "stats.json"), filepath.Join(dir, "joblog")
+	script := `if [ "$MW_RANK" = 2 ] && [ ! -e "$1/released" ]; then touch "$1/held"; while [ ! -e "$1/released" ]; do sleep 0.01; done; fi; echo "task $MW_TASK"`
+	args := []string{"--stats", stats, "--joblog", log, "-j", "1", "--window", "1", "-q", "--", "sh", "-c", script, "sh", dir, ":::", "a", "b", "c", "d"}
+	ctx, cancel := context.WithTimeout(context.Background(), testDeadline)
+	defer cancel()
+	net := rank.NewInprocNet(3)
+	var so, se bytes.Buffer
+	var wg sync.WaitGroup
+	var err0 error
+	for r := 0; r < 3; r++ {
+		env := &cli.Env{Stdin: strings.NewReader(""), Stdout: io.Discard, Stderr: io.Discard, Rank: r}
+		if r == 0 {
+			env.Stdout, env.Stderr = &so, &se
+		}
+		tr := net.Rank(r)
+		env.Transport = func() (rank.Transport, error) { return tr, nil }
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := Command.Run(ctx, env, args); r == 0 {
+				err0 = err
+			}
+		}()
+	}
+	waitFor(t, func() bool { _, err := os.Stat(filepath.Join(dir, "held")); return err == nil })
+	net.Crash(2, true)
+	waitFor(t, func() bool { b, _ := os.ReadFile(log); return strings.Count(string(b), "\n") == 5 })
+	os.WriteFile(filepath.Join(dir, "released"), nil, 0o644) // rank 2's task ends; its result is lost
+	wg.Wait()
+	if err0 != nil || so.String() != "task 1\ntask 2\ntask 3\ntask 4\n" {
+		t.Fatalf("exit %v stdout %q stderr %q", err0, so.String(), se.String())
+	}
+	b, _ := os.ReadFile(stats)
+	var js struct {
+		Tasks taskStats `json:"tasks"`
+	}
+	if err := json.Unmarshal(b, &js); err != nil {
+		t.Fatal(err)
+	}
+	if ok, failed, _, _ := joblogCounts(t, log); js.Tasks.RunAgain != 1 || js.Tasks.Tasks != 4 || ok != 4 || failed != 0 {
+		t.Errorf("--stats %+v, joblog %d succeeded %d failed; want 1 run again, 4 tasks once each", js.Tasks, ok, failed)
+	}
+	if !strings.Contains(se.String(), "1 run again after a lost worker") || !strings.Contains(se.String(), "1 worker lost: rank 2 on ") {
+		t.Errorf("run report %q", se.String())
+	}
 }

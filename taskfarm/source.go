@@ -68,7 +68,7 @@ func (s *jobSource) Next() (rank.Chunk, error) {
 		j.timeout = s.times.timeout()
 		s.buf = appendJob(s.buf[:0], j, s.kind)
 		data = partition.Pack(data, s.buf)
-		if n == 0 {
+		if n == 0 && s.acct.watching {
 			fc = flyingChunk{first: j.seq, issued: time.Now(), what: s.acct.describe(j, s.kind)}
 		}
 		n++
@@ -132,9 +132,6 @@ func (s liveJobSource) SetNotify(notify func()) { s.gate.notify = notify }
 
 // describe is what the status shows of a job in flight: its values, or its command.
 func (a *account) describe(j *job, kind jobKind) string {
-	if !a.watching {
-		return ""
-	}
 	switch kind {
 	case jobArgs:
 		return clip(strings.Join(j.flatArgs(), " "))
