@@ -61,6 +61,7 @@ package mpi
 #cgo nocallback mw_recvfixed
 #cgo noescape mw_mrecv
 #cgo nocallback mw_mrecv
+#cgo nocallback mw_imrecv
 #cgo nocallback mw_iprobe
 #cgo nocallback mw_isend
 #cgo nocallback mw_wait
@@ -90,7 +91,7 @@ enum {
 	MW_INIT_THREAD = 1, MW_COMM_SET_ERRHANDLER, MW_COMM_RANK, MW_COMM_SIZE, MW_FINALIZE,
 	MW_SEND, MW_MPROBE, MW_IMPROBE, MW_IPROBE, MW_GET_COUNT, MW_MRECV, MW_ISEND, MW_WAIT,
 	MW_TEST, MW_BCAST, MW_BARRIER, MW_ABORT, MW_GET_PROCESSOR_NAME, MW_INITIALIZED,
-	MW_FINALIZED, MW_RECV,
+	MW_FINALIZED, MW_RECV, MW_IMRECV,
 };
 
 // What a receive did.
@@ -198,6 +199,18 @@ static mw_res mw_tryrecv(char *buf, int cap, int source, int tag, uintptr_t comm
 	if (rc != MPI_SUCCESS) return mw_fail(MW_IMPROBE, rc);
 	if (!flag) { mw_res r = {0}; return r; }
 	return mw_take(buf, cap, msg, &st);
+}
+
+// mw_imrecv starts receiving matched message m into buf (MPI_Imrecv), and tests it once.
+static mw_res mw_imrecv(char *buf, int n, uintptr_t m) {
+	MPI_Message msg = (MPI_Message)m;
+	MPI_Request req;
+	int rc = MPI_Imrecv(mw_buf(buf, n), n, MPI_BYTE, &msg, &req);
+	if (rc != MPI_SUCCESS) return mw_fail(MW_IMRECV, rc);
+	mw_res r = {0};
+	if ((rc = MPI_Test(&req, &r.extra, MPI_STATUS_IGNORE)) != MPI_SUCCESS) return mw_fail(MW_TEST, rc);
+	r.req = (uintptr_t)req;
+	return r;
 }
 
 static mw_res mw_recvfixed(char *buf, int n, int source, int tag, uintptr_t comm) {
@@ -408,6 +421,7 @@ var callNames = [...]string{
 	C.MW_INITIALIZED:         "MPI_Initialized",
 	C.MW_FINALIZED:           "MPI_Finalized",
 	C.MW_RECV:                "MPI_Recv",
+	C.MW_IMRECV:              "MPI_Imrecv",
 }
 
 // mpiError turns an MPI return code of the call with index call into an *Error.
@@ -657,6 +671,69 @@ func (c *Communicator) TryRecv(buf []byte, source, tag int) (data []byte, st Sta
 	}
 	data, st, err = finishRecv(buf, &r)
 	return data, st, err == nil, err
+}
+
+// Message is a message matched (MPI_Improbe) and not received yet: StartRecv receives it.
+type Message struct {
+	msg   C.uintptr_t
+	Count int // its size in bytes
+}
+
+// TryRecvSmall is TryRecv that receives at once only a message of at most small bytes that
+// fits buf: one sent eagerly, whose data came with its envelope. A larger one is matched and
+// returned held, for StartRecv to receive without waiting: a large message's data comes
+// from its sender (rendezvous), and a blocking receive of it waits for the sender, forever
+// when the sender is dead. ok reports a message received or held.
+func (c *Communicator) TryRecvSmall(buf []byte, small, source, tag int) (data []byte, st Status, held *Message, ok bool, err error) {
+	if c.comm == 0 {
+		return nil, Status{}, nil, false, notRunning(C.MW_IMPROBE)
+	}
+	tick()
+	k := min(cap(buf), max(small, 0))
+	r := C.mw_tryrecv(ptr(buf), capCount(buf[:k:k]), cint(source), cint(tag), c.comm)
+	switch {
+	case r.rc != 0:
+		return nil, Status{}, nil, false, mpiError(r.call, r.rc)
+	case r.state == C.MW_NONE:
+		return nil, Status{}, nil, false, nil
+	}
+	st = Status{Source: int(r.source), Tag: int(r.tag), Count: int(r.count)}
+	if r.state == C.MW_HELD {
+		return nil, st, &Message{msg: r.msg, Count: int(r.count)}, true, nil
+	}
+	return buf[:st.Count], st, nil, true, nil
+}
+
+// StartRecv starts receiving held message m into buf (MPI_Imrecv; len(buf) is m.Count) with
+// r, which must be new or done, and tests it once: done reports it complete. Otherwise buf
+// stays pinned, MPI's, until Test reports r done.
+func (c *Communicator) StartRecv(m *Message, buf []byte, r *Request) (done bool, err error) {
+	if c.comm == 0 {
+		return false, notRunning(C.MW_IMRECV)
+	}
+	if r.req != 0 && !r.done {
+		return false, errors.New("mpi: MPI_Imrecv: Request still in use")
+	}
+	if len(buf) != m.Count {
+		return false, fmt.Errorf("mpi: MPI_Imrecv: a buffer of %d bytes for a message of %d", len(buf), m.Count)
+	}
+	tick()
+	*r = Request{pin: r.pin, copyBuf: r.copyBuf}
+	if len(buf) > 0 {
+		r.pin.Pin(&buf[0])
+		r.pinned = true
+	}
+	res := C.mw_imrecv(ptr(buf), C.int(len(buf)), m.msg)
+	if res.rc != 0 {
+		r.finish()
+		return false, mpiError(res.call, res.rc)
+	}
+	r.req = res.req
+	if res.extra != 0 {
+		r.finish()
+		return true, nil
+	}
+	return false, nil
 }
 
 // finishRecv completes a receive whose message was matched by mw_recv or mw_tryrecv: if it

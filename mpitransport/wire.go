@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"runtime"
+	"slices"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -62,11 +63,10 @@ const (
 // costs, for the lowest latency (real time on cores to spare; make bench compares it).
 var busyPoll = os.Getenv("MW_POLL") == "busy"
 
-// Receiving: a message that fits the spare buffer arrives with the probe, in one call. A
-// small one (up to copyFrame bytes) is copied out into a pooled frame of its size and the
-// spare kept; a larger one keeps the spare as its buffer and a new spare comes from the
-// pools. A message larger than the spare gets a buffer of its own (a second call), and the
-// next spare is that large.
+// Receiving: a message sent eagerly (up to smallRecv bytes) arrives with the probe, in one
+// call. A small one (up to copyFrame bytes) is copied out into a pooled frame of its size and
+// the spare kept; a larger one keeps the spare as its buffer and a new spare comes from the
+// pools. A message larger than smallRecv is received without waiting (see receive).
 const (
 	copyFrame  = 4 << 10
 	firstSpare = 64 << 10
@@ -115,6 +115,7 @@ type wire struct {
 	sleeps, rung    atomic.Uint64  // sleeps that waited, and those a peer's ring ended (Stats)
 	tested          []int          // complete's peers to ring, reused
 	spareReqs       []*mpi.Request // done, for start to use again
+	recvs           []pendingRecv  // large messages being received, and those behind them
 }
 
 func newWire(comm *mpi.Communicator, b bells) *wire {
@@ -127,12 +128,7 @@ func newWire(comm *mpi.Communicator, b bells) *wire {
 // usually done then: its frame is recycled and its peer rung). The sends still in flight are
 // tested, and their peers rung, by complete.
 func (w *wire) start(to int, f []byte) error {
-	var req *mpi.Request
-	if n := len(w.spareReqs); n > 0 {
-		req, w.spareReqs = w.spareReqs[n-1], w.spareReqs[:n-1]
-	} else {
-		req = new(mpi.Request)
-	}
+	req := w.request()
 	done, err := w.comm.IsendTest(req, f, to, tag)
 	w.busy(false)
 	if err != nil {
@@ -185,45 +181,127 @@ func (w *wire) complete() (progressed bool, err error) {
 	return progressed, nil
 }
 
-// abandon drops the sends in flight to rank r from the ones complete and drain wait for:
-// r is lost, and a send to it over TCP never completes. Their requests and buffers stay
-// MPI's for good.
+// abandon drops the sends in flight to rank r from the ones complete and drain wait for,
+// and the receives under way from r: r is lost, and a send to it over TCP, or a large
+// message from it, never completes. Their requests and buffers stay MPI's for good.
 func (w *wire) abandon(r int) {
-	j := 0
-	for _, p := range w.pending {
-		if p.to != r {
-			w.pending[j] = p
-			j++
-		}
-	}
-	clear(w.pending[j:])
-	w.pending = w.pending[:j]
+	w.pending = slices.DeleteFunc(w.pending, func(p pendingSend) bool { return p.to == r })
+	w.recvs = slices.DeleteFunc(w.recvs, func(p pendingRecv) bool { return p.from == r })
 }
 
-// receive takes one message if one is there, and records it as traffic (busy).
+// receive takes one message if one is there, and records it as traffic (busy). A small one
+// (sent eagerly: its data came with it) is received at once; a large one is started
+// (MPI_Imrecv) and comes out of a later call once complete, since its data comes from its
+// sender, and a blocking receive of it would wait for ever on a sender that died. A message
+// from a source whose earlier one is still coming waits behind it: each sender's messages
+// come out in the order sent.
 func (w *wire) receive() (from int, data []byte, ok bool, err error) {
+	if from, data, ok, err = w.nextRecv(); ok || err != nil {
+		return from, data, ok, err
+	}
 	if w.spare == nil {
 		w.spare = frame.Get(firstSpare)
 	}
-	data, st, ok, err := w.comm.TryRecv(w.spare[:cap(w.spare)], mpi.AnySource, tag)
+	data, st, held, ok, err := w.comm.TryRecvSmall(w.spare[:cap(w.spare)], smallRecv, mpi.AnySource, tag)
 	if err != nil {
 		return 0, nil, false, fmt.Errorf("receive: %w", err)
 	}
 	if !ok {
 		return 0, nil, false, nil
 	}
-	switch {
-	case len(data) > cap(w.spare): // in a buffer of its own
-		frame.Put(w.spare)
-		w.spare = frame.Get(len(data))
-	case len(data) <= copyFrame:
-		data = append(frame.Get(len(data))[:0], data...)
-	default:
-		w.spare = frame.Get(cap(w.spare))
-	}
 	w.busy(true)
 	w.afterWake = 0
+	if held != nil {
+		return w.startRecv(st.Source, held)
+	}
+	if len(data) <= copyFrame {
+		data = append(frame.Get(len(data))[:0], data...)
+	} else {
+		w.spare = frame.Get(cap(w.spare))
+	}
+	if w.behind(st.Source) {
+		w.recvs = append(w.recvs, pendingRecv{from: st.Source, data: data})
+		return w.nextRecv()
+	}
 	return st.Source, data, true, nil
+}
+
+// smallRecv is the largest message received at once (TryRecvSmall): Open MPI's
+// shared-memory eager limit as mw sets it.
+const smallRecv = 32 << 10
+
+// pendingRecv is a large message being received (req not nil), or a message received
+// behind one from the same source, waiting its turn.
+type pendingRecv struct {
+	from int
+	req  *mpi.Request
+	data []byte
+}
+
+// startRecv starts receiving held message m from rank from.
+func (w *wire) startRecv(from int, m *mpi.Message) (int, []byte, bool, error) {
+	buf := frame.Get(m.Count)
+	req := w.request()
+	done, err := w.comm.StartRecv(m, buf, req)
+	if err != nil {
+		return 0, nil, false, fmt.Errorf("receive: %w", err)
+	}
+	p := pendingRecv{from: from, req: req, data: buf}
+	if done {
+		p.req = nil
+		w.spareReqs = append(w.spareReqs, req)
+	}
+	w.recvs = append(w.recvs, p)
+	return w.nextRecv()
+}
+
+// request returns a done request to use again, or a new one.
+func (w *wire) request() *mpi.Request {
+	if n := len(w.spareReqs); n > 0 {
+		r := w.spareReqs[n-1]
+		w.spareReqs = w.spareReqs[:n-1]
+		return r
+	}
+	return new(mpi.Request)
+}
+
+// behind reports whether a message from rank from waits for an earlier one still coming.
+func (w *wire) behind(from int) bool {
+	for _, p := range w.recvs {
+		if p.from == from {
+			return true
+		}
+	}
+	return false
+}
+
+// nextRecv tests the receives under way and returns the first message complete that no
+// earlier one from its source holds back.
+func (w *wire) nextRecv() (int, []byte, bool, error) {
+	if len(w.recvs) == 0 {
+		return 0, nil, false, nil
+	}
+	for i := range w.recvs {
+		p := &w.recvs[i]
+		if p.req == nil {
+			continue
+		}
+		done, err := p.req.Test()
+		if err != nil {
+			return 0, nil, false, fmt.Errorf("receive from rank %d: %w", p.from, err)
+		}
+		if done {
+			w.spareReqs = append(w.spareReqs, p.req)
+			p.req = nil
+		}
+	}
+	for i, p := range w.recvs {
+		if p.req == nil && !slices.ContainsFunc(w.recvs[:i], func(q pendingRecv) bool { return q.from == p.from }) {
+			w.recvs = slices.Delete(w.recvs, i, i+1)
+			return p.from, p.data, true, nil
+		}
+	}
+	return 0, nil, false, nil
 }
 
 // checkParent fails once this rank's launcher (mpirun, orted, slurmstepd) is gone: an
@@ -308,7 +386,7 @@ func (w *wire) pause(now mono.Time, quitting bool) time.Duration {
 	if deep {
 		d = deepSleep
 	}
-	if quitting || len(w.pending) > 0 {
+	if quitting || len(w.pending) > 0 || len(w.recvs) > 0 {
 		d = minSleep
 	}
 	if c := w.hint.Within; c > 0 {

@@ -1,6 +1,7 @@
 package rank
 
 import (
+	"encoding/binary"
 	"fmt"
 	"slices"
 	"time"
@@ -194,4 +195,32 @@ func (m *manager) startLocal() {
 	m.heard[m.size] = m.now
 	var n [8]byte
 	m.out.add(m.size, record{kind: kindSetup, data: n[:]})
+}
+
+// lostRanks is the stop's data: the ranks lost, 4 bytes each, so that every worker knows
+// not to wait for them as its process ends (MPI_Finalize may wait for a lost rank).
+func (m *manager) lostRanks() []byte {
+	var b []byte
+	for r := 1; r < m.size; r++ {
+		if m.lost[r] {
+			b = binary.LittleEndian.AppendUint32(b, uint32(r))
+		}
+	}
+	return b
+}
+
+// parseLostRanks reads a stop's data (lostRanks) from the manager of a world of size.
+func parseLostRanks(data []byte, size int) ([]int, error) {
+	if len(data)%4 != 0 {
+		return nil, fmt.Errorf("a stop message of %d bytes, not a list of ranks", len(data))
+	}
+	var rs []int
+	for ; len(data) > 0; data = data[4:] {
+		r := binary.LittleEndian.Uint32(data)
+		if r < 1 || uint64(r) >= uint64(size) {
+			return nil, fmt.Errorf("a stop message names rank %d, not a worker of %d ranks", r, size)
+		}
+		rs = append(rs, int(r))
+	}
+	return rs, nil
 }

@@ -139,7 +139,8 @@ func TestManagerUnheard(t *testing.T) {
 	}
 }
 
-// TestLastWorkerLost: once every worker rank is lost, rank 0 computes the rest itself.
+// TestLastWorkerLost: once every worker rank is lost, rank 0 computes the rest itself (and
+// the run ends as soon as it is done: its worker acknowledges the stop).
 func TestLastWorkerLost(t *testing.T) {
 	const chunks = 300
 	h := newHarness(2, chunks)
@@ -154,10 +155,17 @@ func TestLastWorkerLost(t *testing.T) {
 		}
 		return digest(c.Data), nil
 	}
-	st, err, _ := h.run(t, lostCfg(2, 1))
+	cfg := lostCfg(2, 1)
+	cfg.Log = newLineWatch("did not answer") // a stop that waited for its deadline would say so
+	st, err, _ := h.run(t, cfg)
 	require.NoError(t, err)
 	requireInOrder(t, h.sink, chunks)
 	require.Len(t, st.Lost, 2)
+	select {
+	case <-cfg.Log.(*lineWatch).seen:
+		t.Fatal("a worker did not answer the stop")
+	default:
+	}
 	require.Positive(t, st.PerWorker[0], "rank 0's own worker computed the rest")
 	require.Len(t, st.PerWorker, 3)
 	require.Contains(t, st.Summary("test"), "chunks per worker 0:")

@@ -261,13 +261,16 @@ func (m *manager) stop() {
 	}
 	m.phase = stopping
 	m.waiting = 1 // held until every stop is queued
-	for to := 1; to <= m.size; to++ {
-		if to < m.size || m.localStarted {
-			m.out.add(to, record{kind: kindStop})
-			if !m.lost[to] {
-				m.waiting++
-			}
+	stop := record{kind: kindStop, data: m.lostRanks()}
+	for to := 1; to < m.size; to++ {
+		m.out.add(to, stop)
+		if !m.lost[to] {
+			m.waiting++
 		}
+	}
+	if m.localStarted {
+		m.out.add(m.size, record{kind: kindStop}) // in process: no rank of its world is lost
+		m.waiting++
 	}
 	m.acknowledged()
 }
@@ -284,8 +287,8 @@ func (m *manager) transportFailed(err error) {
 // report names those).
 func (m *manager) silent() []string {
 	var s []string
-	for r := 1; r < m.size; r++ {
-		if !m.acked[r] && !m.lost[r] {
+	for r := 1; r <= m.size; r++ {
+		if !m.acked[r] && !m.lost[r] && (r < m.size || m.localStarted) {
 			s = append(s, m.who(r))
 		}
 	}

@@ -134,6 +134,7 @@ func (l *managerLoop) loop(ctx context.Context) error {
 			m.transportFailed(err)
 		}
 	}
+	l.notices() // a rank lost in the last round: nothing must wait for it
 	return nil
 }
 

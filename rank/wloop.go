@@ -61,6 +61,7 @@ var forceInline *bool
 func runWorker(ctx context.Context, t Transport, job Job, cfg Config) error {
 	clock := clockOf(t)
 	l := &workerLoop{t: t, w: newWorker(cfg, t.Host(), clock()), job: job, cfg: cfg, clock: clock}
+	l.w.size = t.Size()
 	l.cctx, l.cancel = context.WithCancel(ctx)
 	defer l.cancel()
 	defer context.AfterFunc(ctx, t.Wake)()
@@ -116,6 +117,11 @@ func (l *workerLoop) loop(ctx context.Context) error {
 		}
 	}
 	_, err := l.flush() // the stop's acknowledgement
+	if n, ok := l.t.(LossNotifier); ok {
+		for _, r := range w.lost {
+			n.Forget(r) // nothing waits for them as the process ends
+		}
+	}
 	return err
 }
 

@@ -37,6 +37,8 @@ type worker struct {
 	cancel    bool   // the job stopped: the owner loop cancels the computations
 	draining  bool
 	err       error    // why the worker gave up, once it did
+	size      int      // ranks in the world (0 in the simulator: it checks no stop's list)
+	lost      []int    // the ranks the manager's stop names lost, for the transport to forget
 	lastSent  monoTime // when the last frame for the manager was queued (heartbeats)
 	heard     monoTime // when the last frame from the manager came
 
@@ -168,7 +170,7 @@ func (w *worker) onServing(now monoTime, r record) error {
 	}
 	switch r.kind {
 	case kindStop:
-		w.stop(now)
+		return w.onStop(now, r)
 	case kindTask:
 		if w.held++; w.held > w.limit {
 			return fmt.Errorf("manager sent chunk %d beyond the window of %d", r.seq, w.limit)
@@ -197,7 +199,7 @@ func (w *worker) onServing(now monoTime, r record) error {
 func (w *worker) onSettingUp(now monoTime, r record) error {
 	switch r.kind {
 	case kindStop:
-		w.stop(now)
+		return w.onStop(now, r)
 	case kindDrain:
 		w.draining = true
 	case kindHeartbeat:
@@ -211,10 +213,23 @@ func (w *worker) onSettingUp(now monoTime, r record) error {
 func (w *worker) onGivenUp(now monoTime, r record) {
 	switch r.kind {
 	case kindStop:
-		w.stop(now)
+		_ = w.onStop(now, r) // a bad list: it has given up already
 	case kindAbort:
 		w.phase = ended
 	}
+}
+
+// onStop ends the worker on the manager's stop, which names the ranks lost.
+func (w *worker) onStop(now monoTime, r record) error {
+	if w.size > 0 {
+		lost, err := parseLostRanks(r.data, w.size)
+		if err != nil {
+			return err
+		}
+		w.lost = lost
+	}
+	w.stop(now)
+	return nil
 }
 
 // stop ends the worker: computations still running are cancelled, and their results
