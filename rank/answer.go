@@ -26,6 +26,7 @@ func (m *manager) onAnswer(from int, r record) error {
 		return fmt.Errorf("%s: %s for chunk %d, which is held by %s", m.who(from), r.kind, r.seq, m.who(f.rank))
 	}
 	m.slots.push(from) // the credit the answer frees (in pull mode it asked for the next: checkAsk)
+	m.answered++
 	switch r.kind {
 	case kindSkip:
 		return m.skipped(from, f)

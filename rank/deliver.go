@@ -143,7 +143,7 @@ func (m *manager) settle() {
 			return
 		}
 	}
-	if m.phase != running || !m.srcDone || m.flights.len() > 0 {
+	if m.phase != running || !m.srcDone || m.flights.len() > 0 || !m.allReported() {
 		return
 	}
 	if e, ok := m.plan.Sink.(EndSink); ok {

@@ -479,7 +479,7 @@ func TestSetupReachesEveryWorker(t *testing.T) {
 }
 
 func TestDuplicateResultIsRefused(t *testing.T) {
-	h := newHarness(2, 50)
+	h := newHarness(2, 2000) // enough that rank 2 joins and computes while the job is on
 	h.net.Duplicate(2, true)
 	_, err, _ := h.run(t, cfgWith(2, 1))
 	require.Error(t, err)
@@ -507,7 +507,7 @@ func TestBadMessagesNameTheSender(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			h := newHarness(2, 100)
+			h := newHarness(2, 2000) // enough that the job is still on when the sender's first chunk comes
 			var once sync.Once
 			h.work = func(_ context.Context, r int, c Chunk) ([]byte, error) {
 				if r == tc.from || tc.from > 2 { // the sender has joined: its host is known
@@ -561,7 +561,7 @@ func TestMalformedFramesNameTheSender(t *testing.T) {
 // the ask bit set gives up, and the manager reports why and ends the job: every rank
 // returns (a worker that only quit left the manager waiting for its chunks).
 func TestWorkerRefusesAnAsk(t *testing.T) {
-	h := newHarness(2, 100)
+	h := newHarness(2, 2000) // enough that the job is still on when rank 1's first chunk comes
 	var once sync.Once
 	h.work = func(_ context.Context, r int, c Chunk) ([]byte, error) {
 		if r == 1 {

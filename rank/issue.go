@@ -110,6 +110,7 @@ func (m *manager) issueBackups() {
 		}
 		oldest.backup = to
 		m.st.Backups++
+		m.issuedN++
 		m.out.add(to, m.task(oldest))
 	}
 }
@@ -117,6 +118,7 @@ func (m *manager) issueBackups() {
 // send issues flight f to worker to.
 func (m *manager) send(to int, f *flight) {
 	f.rank = to
+	m.issuedN++
 	if f.c.Attempt == 0 && m.cfg.Backups {
 		m.issued.push(f)
 	}

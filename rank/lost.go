@@ -19,6 +19,7 @@ import (
 // ranks is what the manager knows of its peers' presence. Indexed by rank.
 type ranks struct {
 	joined       int        // workers that announced themselves (ready)
+	lostUnjoined int        // workers lost before they announced themselves
 	heard        []monoTime // when a frame last came from each
 	told         []monoTime // when a frame last went to each
 	lost         []bool
@@ -68,6 +69,11 @@ func (m *manager) tick(now monoTime) monoTime {
 	return m.nextScan
 }
 
+// allReported reports whether every worker joined or was lost: a job ends only then, so
+// that a worker that cannot start (its setup refused, say) fails the job however soon the
+// others did the work.
+func (m *manager) allReported() bool { return m.joined+m.lostUnjoined >= m.size-1 }
+
 // sent records that a frame went to rank to at now (the owner loop calls it).
 func (m *manager) sent(to int, now monoTime) { m.told[to] = now }
 
@@ -78,6 +84,9 @@ func (m *manager) lose(r int, how string) {
 	}
 	m.lost[r] = true
 	m.lostCount++
+	if m.threads[r] == 0 {
+		m.lostUnjoined++
+	}
 	m.forget = append(m.forget, r)
 	lw := LostWorker{Rank: r, Host: m.hosts[r], At: m.now.Sub(m.start), How: how}
 	if m.phase == stopping {

@@ -58,6 +58,8 @@ type manager struct {
 	now        monoTime // the time of the event being handled
 	rx         []byte   // the frame being handled; nil once the reorder buffer took it
 
+	answered, issuedN int // answers handled and chunks issued (tasks sent), for the sizer
+
 	// Read by the progress goroutine.
 	doneChunks, doneItems atomic.Uint64
 	inFlight              atomic.Int64
@@ -209,10 +211,10 @@ func (m *manager) join(from int, r record) error {
 	for k := 0; k < c && m.cfg.Mode != Pull; k++ {
 		m.slots.push(from)
 	}
+	m.joined++
 	if m.sized != nil {
 		// Every worker counted at this one's threads until each has joined: the first
 		// chunks are sized for the whole farm, not for the few ranks that joined first.
-		m.joined++
 		m.sizer.slots = max(1, m.credits/m.cfg.Window+(m.size-1-m.joined)*th)
 	}
 	if m.tr != nil {
@@ -332,6 +334,10 @@ func (m *manager) gaveUp(from int, r record, doing string) error {
 	}
 	return fmt.Errorf("%s: %s%s", m.who(from), doing, why)
 }
+
+// messages counts the chunks the manager moved so far, each way's larger share: answers
+// handled, or chunks issued (the sizer's cost per chunk).
+func (m *manager) messages() int { return max(m.answered, m.issuedN) }
 
 // who names a rank and its host for messages.
 func (m *manager) who(r int) string {

@@ -22,7 +22,6 @@ type managerLoop struct {
 	own     ownClock
 	stopBy  monoTime // stopping: when to give up on the acknowledgements
 	stopped bool     // the stop's deadline is set
-	answers int      // answers handled since the last wait, for the sizer
 	job     Job
 	ctx     context.Context
 	local   *localWorker // rank 0's own worker, once every other is lost
@@ -113,7 +112,7 @@ func (l *managerLoop) loop(ctx context.Context) error {
 			m.fail(ctx.Err())
 		}
 		if m.sized != nil {
-			l.own.begin(l.clock)
+			l.own.begin(m.messages(), l.clock)
 		}
 		got := l.receive(now)
 		if l.ready.Load() && l.ready.Swap(false) {
@@ -123,10 +122,9 @@ func (l *managerLoop) loop(ctx context.Context) error {
 		next := m.tick(now)
 		l.checkStop(ctx, now)
 		sent := l.flush(now)
-		if m.sized != nil && l.answers > 0 {
-			l.own.end(l.answers, l.clock, &m.sizer)
+		if m.sized != nil {
+			l.own.end(m.messages(), l.clock, &m.sizer)
 		}
-		l.answers = 0
 		if sent || got || m.phase == finished {
 			continue
 		}
@@ -171,7 +169,6 @@ func (l *managerLoop) receive(now monoTime) bool {
 		if !ok {
 			return k > 0
 		}
-		l.answers += answersIn(f)
 		if m.onFrame(now, from, f) {
 			frame.Put(f)
 		}
@@ -179,8 +176,8 @@ func (l *managerLoop) receive(now monoTime) bool {
 	return true
 }
 
-// answersIn counts the records of frame f, for the sizer's cost per answer.
-func answersIn(f []byte) int {
+// recordsIn counts the records of frame f.
+func recordsIn(f []byte) int {
 	n := 0
 	for len(f) >= recordHeader {
 		size := recordHeader + int(uint32(f[20])|uint32(f[21])<<8|uint32(f[22])<<16|uint32(f[23])<<24)
@@ -269,13 +266,15 @@ func (m *manager) advance() {
 // cancellation (a signal) caused: those alive answer within a few milliseconds.
 const cancelledStopWait = 300 * time.Millisecond
 
-// ownClock measures the manager's own time per answer, for the sizer (--chunk auto): the
-// time of each round of the loop that handled answers (receiving them, the step function's
-// work, the sends it led to), on the monotonic clock or as its transport charges it
-// (costClock), divided by the answers. Used by the owner loop.
+// ownClock measures the manager's own time per chunk, for the sizer (--chunk auto): the
+// time of each round of the loop (receiving answers, the step function's work, the sends it
+// led to), on the monotonic clock or as its transport charges it (costClock), divided by
+// the chunks it moved: its answers handled, or its chunks issued where more (a worker that
+// joins gets its whole window at once). Used by the owner loop.
 type ownClock struct {
 	cc    costClock
 	start time.Duration // own time at the start of the round
+	moved int           // the manager's messages() then
 }
 
 func (c *ownClock) read(clock func() monoTime) time.Duration {
@@ -285,10 +284,12 @@ func (c *ownClock) read(clock func() monoTime) time.Duration {
 	return time.Duration(clock())
 }
 
-// begin marks the start of a round.
-func (c *ownClock) begin(clock func() monoTime) { c.start = c.read(clock) }
+// begin marks the start of a round; moved is the manager's messages() count.
+func (c *ownClock) begin(moved int, clock func() monoTime) { c.start, c.moved = c.read(clock), moved }
 
-// end records a round that handled answers.
-func (c *ownClock) end(answers int, clock func() monoTime, z *sizer) {
-	z.manager((c.read(clock)-c.start)/time.Duration(answers), answers)
+// end records a round, if it moved chunks.
+func (c *ownClock) end(moved int, clock func() monoTime, z *sizer) {
+	if n := moved - c.moved; n > 0 {
+		z.manager((c.read(clock)-c.start)/time.Duration(n), n)
+	}
 }

@@ -392,7 +392,7 @@ func (n *simNet) Send(to int, f []byte) error {
 	n.txFree = tx
 	n.push(simEvent{ev: evWorker, t: tx + int64(n.model.Latency), rank: int32(to), frame: f})
 	n.msgsOut++
-	n.records += uint64(answersIn(f))
+	n.records += uint64(recordsIn(f))
 	return nil
 }
 
@@ -422,7 +422,7 @@ func (n *simNet) Recv() (int, []byte, bool, error) {
 	}
 	n.charge()
 	n.msgsIn++
-	n.records += uint64(answersIn(e.frame))
+	n.records += uint64(recordsIn(e.frame))
 	if n.memEvery > 0 {
 		if n.recvs++; n.recvs%n.memEvery == 0 {
 			n.sampleHeap()
