@@ -27,6 +27,7 @@ type ranks struct {
 	forget       []int    // ranks lost since the owner loop last told the transport
 	nextScan     monoTime // when tick next looks at every rank
 	lastTick     monoTime // when tick was last called
+	stoppedAt    monoTime // when the stop went out
 	localStarted bool     // rank 0's own worker runs (every other was lost)
 }
 
@@ -51,6 +52,9 @@ func (m *manager) tick(now monoTime) monoTime {
 		}
 	}
 	m.lastTick = now
+	if m.phase == stopping {
+		return m.tickStopping(now, timeout)
+	}
 	if now < m.nextScan || m.phase == finished {
 		return m.nextScan
 	}
@@ -67,6 +71,28 @@ func (m *manager) tick(now monoTime) monoTime {
 	}
 	m.advance()
 	return m.nextScan
+}
+
+// stopGrace is how long a worker has to answer the stop before it is taken for lost (at
+// most the worker timeout): a live worker's owner loop answers within milliseconds, and
+// the output is committed only once every worker has answered or is lost, so a worker that
+// died near the end must not hold the job for the whole timeout.
+const stopGrace = time.Second
+
+// tickStopping takes a worker that has not answered the stop within stopGrace for lost.
+func (m *manager) tickStopping(now monoTime, timeout time.Duration) monoTime {
+	grace := min(stopGrace, timeout)
+	due := m.stoppedAt.Add(grace)
+	if now < due {
+		return due
+	}
+	m.now = now
+	for r := 1; r < m.size && m.phase == stopping; r++ {
+		if !m.lost[r] && !m.acked[r] {
+			m.lose(r, "no answer to the stop in "+grace.String())
+		}
+	}
+	return now.Add(grace)
 }
 
 // allReported reports whether every worker joined or was lost: a job ends only then, so

@@ -261,7 +261,7 @@ func (m *manager) stop() {
 		m.phase = finished
 		return
 	}
-	m.phase = stopping
+	m.phase, m.stoppedAt = stopping, m.now
 	m.waiting = 1 // held until every stop is queued
 	stop := record{kind: kindStop, data: m.lostRanks()}
 	for to := 1; to < m.size; to++ {

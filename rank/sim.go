@@ -75,6 +75,15 @@ type SimConfig struct {
 	// MemEvery, when > 0, samples the live heap (after a GC) every MemEvery frames the
 	// manager receives; SimResult.PeakHeap is the largest sample.
 	MemEvery int
+	// Lost is the fraction of the workers lost during the run, each at a moment drawn
+	// (from Seed) over the ideal makespan; a lost worker sends nothing more, and what it
+	// held is lost with it. The manager finds out by the launcher's notice, NoticeDelay
+	// after the loss (default 125 ms: half of mpitransport's poll), or, with ByTimeout, by
+	// the worker's silence (Engine.WorkerTimeout; the live workers send heartbeats).
+	Lost        float64
+	ByTimeout   bool
+	NoticeDelay time.Duration
+	Seed        uint64
 }
 
 // SimResult is what a simulated run predicts.
@@ -206,6 +215,8 @@ type simNet struct {
 	maxChunk        int
 	closed          bool
 	err             error // a protocol violation seen by a simulated worker
+	notices         []int // workers lost, for the manager's Lost (LossNotifier)
+	tick            int64 // a worker's tick interval, when workers send heartbeats (0: none)
 	memEvery, recvs int
 	peakHeap        uint64
 }
@@ -216,6 +227,7 @@ type simWorker struct {
 	w     *worker
 	queue []simTask // chunks waiting for a thread, oldest first
 	busy  int       // threads computing
+	dead  bool      // lost (SimConfig.Lost): it hears and sends nothing
 }
 
 // simTask is a chunk a simulated worker holds: its task (its data let go: the frame it
@@ -229,6 +241,9 @@ const (
 	evWorker  uint8 = iota // a frame reaches a worker
 	evDone                 // a worker's thread finishes a chunk
 	evManager              // a frame reaches the manager's link
+	evLose                 // a worker is lost
+	evNotice               // the launcher tells the manager of a lost worker
+	evTick                 // a worker's clock ticks (heartbeats)
 )
 
 type simEvent struct {
@@ -243,8 +258,9 @@ type simEvent struct {
 }
 
 var (
-	_ Transport = (*simNet)(nil)
-	_ costClock = (*simNet)(nil)
+	_ Transport    = (*simNet)(nil)
+	_ costClock    = (*simNet)(nil)
+	_ LossNotifier = (*simNet)(nil)
 )
 
 // newSimNet returns the manager's end of a simulated network of sc.Workers workers that
@@ -268,8 +284,50 @@ func newSimNet(sc SimConfig, cfg Config) *simNet {
 		n.ws[r].w = newWorker(cfg, "sim", 0)
 	}
 	n.events = make(evHeap, 0, 2*sc.Workers+16)
+	n.planLosses(sc, cfg)
 	return n
 }
+
+// planLosses schedules the losses SimConfig.Lost asks for, and with ByTimeout the workers'
+// heartbeats.
+func (n *simNet) planLosses(sc SimConfig, cfg Config) {
+	k := int(math.Round(sc.Lost * float64(sc.Workers)))
+	if k <= 0 {
+		return
+	}
+	ideal := float64(n.chunkWork(0, sc.Items)) / float64(sc.Workers*cfg.Threads)
+	notice := int64(sc.NoticeDelay)
+	if notice == 0 {
+		notice = int64(125 * time.Millisecond)
+	}
+	for i := range k {
+		r := 1 + int(splitmix(sc.Seed^uint64(i)*0x51ed27)%uint64(sc.Workers))
+		at := int64(float64(splitmix(sc.Seed+uint64(i)+1)>>11) / (1 << 53) * ideal)
+		n.push(simEvent{ev: evLose, t: at, rank: int32(r)})
+		if !sc.ByTimeout {
+			n.push(simEvent{ev: evNotice, t: at + notice, rank: int32(r)})
+		}
+	}
+	if sc.ByTimeout {
+		_, every := cfg.heartbeats()
+		n.tick = int64(every)
+		for r := 1; r <= sc.Workers; r++ {
+			n.push(simEvent{ev: evTick, t: n.tick, rank: int32(r)})
+		}
+	}
+}
+
+// Lost implements LossNotifier: the workers the launcher has told of by now.
+func (n *simNet) Lost() []int {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	l := n.notices
+	n.notices = nil
+	return l
+}
+
+// Forget implements LossNotifier: nothing is pending in the model.
+func (n *simNet) Forget(int) {}
 
 // start calibrates the CPU clock and starts charging the calling goroutine.
 func (n *simNet) start() {
@@ -494,14 +552,36 @@ func (n *simNet) process(e simEvent) {
 		e.t = avail
 		n.inbox = append(n.inbox, e)
 	case evWorker:
-		n.ws[e.rank].w.onFrame(monoTime(e.t), 0, e.frame)
-		n.act(int(e.rank), e.t)
+		if !n.ws[e.rank].dead {
+			n.ws[e.rank].w.onFrame(monoTime(e.t), 0, e.frame)
+			n.act(int(e.rank), e.t)
+		}
 		frame.Put(e.frame) // act took what it needed of the chunks' data
 	case evDone:
 		s := &n.ws[e.rank]
 		s.busy--
-		s.w.done(monoTime(e.t), computed{task: e.task.task, out: n.result(e.task.c.Items), work: time.Duration(e.work), thread: int(e.thread)})
-		n.act(int(e.rank), e.t)
+		if !s.dead {
+			s.w.done(monoTime(e.t), computed{task: e.task.task, out: n.result(e.task.c.Items), work: time.Duration(e.work), thread: int(e.thread)})
+			n.act(int(e.rank), e.t)
+		}
+	default:
+		n.processLoss(e)
+	}
+}
+
+// processLoss applies a loss, the launcher's notice of one, or a worker's tick.
+func (n *simNet) processLoss(e simEvent) {
+	s := &n.ws[e.rank]
+	switch {
+	case e.ev == evLose:
+		s.dead, s.queue = true, nil
+	case e.ev == evNotice:
+		n.notices = append(n.notices, int(e.rank))
+	case e.ev == evTick && !s.dead && s.w.phase != ended:
+		if _, err := s.w.tick(monoTime(e.t)); err == nil {
+			n.act(int(e.rank), e.t)
+		}
+		n.push(simEvent{ev: evTick, t: e.t + n.tick, rank: e.rank})
 	}
 }
 

@@ -236,3 +236,29 @@ func BenchmarkSimManager(b *testing.B) {
 	}
 	b.ReportMetric(r.Capacity(), "msgs/s")
 }
+
+// TestSimLostWorkers: a simulated run that loses 1% of its workers at random moments still
+// computes every chunk once (the lost workers' chunks run elsewhere), found by the
+// launcher's notice or by their silence; the report names each lost worker.
+func TestSimLostWorkers(t *testing.T) {
+	for _, byTimeout := range []bool{false, true} {
+		e := engine(2, Push, false)
+		e.WorkerTimeout = time.Second // longer than the notice's delay
+		if byTimeout {
+			e.WorkerTimeout = 100 * time.Millisecond
+		}
+		r := simulate(t, SimConfig{Workers: 1000, Items: 1000 * 1000, Item: time.Millisecond, Chunk: 10,
+			Engine: e, ManagerCost: 300 * time.Nanosecond, Lost: 0.01, ByTimeout: byTimeout, Seed: 7})
+		require.EqualValues(t, 100000, r.Stats.Chunks, "by timeout %v", byTimeout)
+		require.Len(t, r.Stats.Lost, 10)
+		how := "the launcher's notice"
+		if byTimeout {
+			how = "unheard for 100ms"
+		}
+		for _, l := range r.Stats.Lost {
+			require.Equal(t, how, l.How)
+		}
+		require.Greater(t, r.Efficiency, 0.8, "a lost worker costs its chunks and the time to find it out")
+		t.Logf("by timeout %v: efficiency %.3f, makespan %v", byTimeout, r.Efficiency, r.Makespan)
+	}
+}

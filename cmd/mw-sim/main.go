@@ -75,6 +75,9 @@ type options struct {
 	speed     float64
 	svg       string
 	sat       bool
+	lost      float64
+	lostBy    string
+	timeout   time.Duration
 }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -95,6 +98,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.Float64Var(&o.speed, "speed", 1, "the manager's core, relative to this machine's")
 	fs.StringVar(&o.svg, "svg", "sim.svg", "write the efficiency plot to `FILE` ('' for none)")
 	fs.BoolVar(&o.sat, "saturation", true, "measure the manager's saturation point first")
+	fs.Float64Var(&o.lost, "lost", 0, "lose this `FRACTION` of the workers at random moments of each run (0.01: 1%)")
+	fs.StringVar(&o.lostBy, "lost-by", "notice", "how the manager finds a lost worker: notice (the launcher's, 125 ms later) or timeout (its silence)")
+	fs.DurationVar(&o.timeout, "worker-timeout", 0, "the engine's --worker-timeout (0: its default)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return err
@@ -134,11 +140,18 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if o.perWorker < 1 || o.window < 1 || o.speed <= 0 || o.threads < 1 {
 		return usagef("-per-worker, -threads, -window and -speed must be positive")
 	}
+	if o.lost < 0 || o.lost > 1 || o.timeout < 0 || (o.lostBy != "notice" && o.lostBy != "timeout") {
+		return usagef("-lost must be a fraction from 0 to 1, -worker-timeout not negative, -lost-by notice or timeout")
+	}
 	cfg := rank.DefaultConfig()
 	cfg.Window, cfg.Mode, cfg.Backups, cfg.Unordered = o.window, mode, o.backups, o.unordered
+	cfg.WorkerTimeout = o.timeout
 
 	fmt.Fprintf(stdout, "# net %s (latency %v, %.1f GB/s, overhead %v per message), %s items, %d per worker thread, %d threads per worker rank, window %d, %s, backups %v, unordered %v, manager speed %g\n",
 		o.net, net.Latency, net.Bandwidth/1e9, net.Overhead, o.dist, o.perWorker, o.threads, o.window, mode, o.backups, o.unordered, o.speed)
+	if o.lost > 0 {
+		fmt.Fprintf(stdout, "# %.2f%% of the workers lost at random moments, found by %s (worker timeout %v)\n", 100*o.lost, o.lostBy, o.timeout)
+	}
 	if o.sat {
 		for _, w := range []int{100, 10000} {
 			sc := rank.SimConfig{Workers: w, Items: 1 << 20, Item: 1, Chunk: 1, Net: net, Engine: cfg, ManagerSpeed: o.speed}
@@ -158,7 +171,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		for _, chunk := range o.chunks {
 			for _, w := range o.workers {
 				sc := rank.SimConfig{Workers: w, Threads: o.threads, Items: uint64(o.perWorker) * uint64(w*o.threads), Item: item, Chunk: chunk,
-					Net: net, Engine: cfg, ManagerSpeed: o.speed}
+					Net: net, Engine: cfg, ManagerSpeed: o.speed, Lost: o.lost, ByTimeout: o.lostBy == "timeout", Seed: 1}
 				switch o.dist {
 				case "fixed":
 				case "exp":
