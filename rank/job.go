@@ -52,9 +52,11 @@ type SizedSource interface {
 
 // Worker computes the result of one chunk. It must be pure: the same chunk gives the same
 // bytes, on any rank. It may be called concurrently from several goroutines (one per
-// thread of a worker rank, and briefly one more: a rank's receiving loop computes cheap
-// chunks itself), and must return promptly once ctx is cancelled where it can. The
-// returned slice is owned by the engine from then on.
+// thread of a worker rank; on a rank with one thread and one core's worth of CPU, cheap
+// chunks are computed by the rank's owner loop instead), and must return promptly once ctx
+// is cancelled where it can: when the job stops, Run returns without waiting for the
+// computations still running, whose results are dropped. c.Data is valid only during the
+// call; the returned slice is owned by the engine from then on (it may be c.Data itself).
 type Worker func(ctx context.Context, c Chunk) ([]byte, error)
 
 // Sink receives results strictly in Seq order, from one goroutine (the manager's).
