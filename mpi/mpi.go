@@ -723,7 +723,13 @@ func (c *Communicator) StartRecv(m *Message, buf []byte, r *Request) (done bool,
 		r.pin.Pin(&buf[0])
 		r.pinned = true
 	}
-	res := C.mw_imrecv(ptr(buf), C.int(len(buf)), m.msg)
+	return r.started(C.mw_imrecv(ptr(buf), C.int(len(buf)), m.msg))
+}
+
+// started takes the outcome of a call that started r's operation and tested it once: done
+// when the test said so; a failure at the start or at the test leaves the buffer MPI's no
+// longer, as a failed Test does.
+func (r *Request) started(res C.mw_res) (done bool, err error) {
 	if res.rc != 0 {
 		r.finish()
 		return false, mpiError(res.call, res.rc)
@@ -842,19 +848,7 @@ func (c *Communicator) isend(r *Request, buf []byte, dest, tag int, test bool) (
 	if test {
 		ctest = 1
 	}
-	res := C.mw_isend(ptr(buf), C.int(len(buf)), cint(dest), cint(tag), c.comm, ctest, from)
-	if res.rc != 0 {
-		// Failed at MPI_Isend, nothing started; or at MPI_Test, after which MPI no longer
-		// uses the buffer (as Test's failure).
-		r.finish()
-		return false, mpiError(res.call, res.rc)
-	}
-	r.req = res.req
-	if res.extra != 0 {
-		r.finish()
-		return true, nil
-	}
-	return false, nil
+	return r.started(C.mw_isend(ptr(buf), C.int(len(buf)), cint(dest), cint(tag), c.comm, ctest, from))
 }
 
 // Wait blocks until r completes (MPI_Wait) and releases its buffer. Waiting again on a
