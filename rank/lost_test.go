@@ -267,3 +267,32 @@ func TestManagerAwayLosesNoWorker(t *testing.T) {
 	require.NoError(t, werrs[1])
 	require.NoError(t, werrs[2])
 }
+
+// TestDiesAtTheStop: a worker that dies before it answers the stop (no notice, a timeout of
+// a minute) holds the job a second, not the timeout: it is taken for lost.
+func TestDiesAtTheStop(t *testing.T) {
+	h := newHarness(2, 50)
+	ctx, cancel := context.WithTimeout(context.Background(), testDeadline)
+	defer cancel()
+	cfg := cfgWith(2, 1)
+	cfg.WorkerTimeout = time.Minute
+	var wg sync.WaitGroup
+	for r := 1; r <= 2; r++ {
+		tr := h.net.Rank(r)
+		if r == 2 {
+			tr = &tap{Transport: tr, onRecv: func(_ int, rec record) {
+				if rec.kind == kindStop {
+					h.net.Crash(2, false)
+				}
+			}}
+		}
+		wg.Add(1)
+		go func() { defer wg.Done(); Run(ctx, tr, h.job(r), cfg) }()
+	}
+	st, err := Run(ctx, h.net.Rank(0), h.job(0), cfg)
+	wg.Wait()
+	require.NoError(t, err)
+	requireInOrder(t, h.sink, 50)
+	require.Len(t, st.Lost, 1)
+	require.Equal(t, "no answer to the stop in 1s", st.Lost[0].How, "found by the stop's grace, not the minute's timeout")
+}
