@@ -13,3 +13,6 @@ const SendCopy = sendCopy
 
 // ErrorMsg is errorMsg, for the tests.
 var ErrorMsg = errorMsg
+
+// LostState is lostState, for the tests.
+var LostState = lostState

@@ -2,8 +2,9 @@
 // (the default) or MPICH's family (MPICH, Intel MPI, Cray MPICH, MVAPICH), chosen by build
 // tag: none for Open MPI's pkg-config file ompi-c, mpich for mpich, and mpicc for an MPI
 // that cgo's C compiler finds itself (CC=mpicc, or CGO_CFLAGS and CGO_LDFLAGS). Only
-// impl.go knows which it is (Implementation, Version, LibraryVersion, SetParamDefault); the
-// rest is standard MPI-3.
+// impl.go knows which it is (Implementation, Version, LibraryVersion, SetParamDefault), and
+// lost.go (WatchLost: the launcher's notice of a lost rank, from Open MPI's runtime through
+// its own PMIx library, found at run time); the rest is standard MPI-3.
 //
 // Its names follow github.com/sbromberger/gompi (Start, Stop, IsOn, WorldRank, WorldSize, a
 // Communicator with Rank, Size, Barrier, Abort), but it is not a drop-in replacement: every
@@ -29,7 +30,8 @@
 //
 // IsOn, WorldRank, WorldSize, Nop, Implementation, Version, LibraryVersion, SharedMemoryBTL,
 // ThreadLevel.String and Error are safe to call from any goroutine at any time;
-// SetParamDefault belongs before Start, on one goroutine.
+// SetParamDefault belongs before Start, on one goroutine. WatchLost makes no MPI call: it
+// may be called from any goroutine between Start and Stop.
 //
 // # Buffers
 //
