@@ -114,10 +114,28 @@ func (m *manager) begin(plan *Plan, openErr error) {
 	var n [8]byte
 	binary.LittleEndian.PutUint64(n[:], uint64(len(plan.Setup)))
 	m.toAll(record{kind: kindSetup, data: n[:]})
+	m.dealFirst()
 	if m.tr != nil {
 		m.tr.name(0, 0, "rank 0 (manager) on "+m.hosts[0], "send")
 		m.tr.thread(0, 1, "write")
 	}
+}
+
+// dealFirst gives every worker, in push mode, a window of chunks with its setup, as for
+// one thread (its ready message brings the rest): on a farm of thousands the first chunks
+// then go out in the setup's frames, not one round trip later.
+func (m *manager) dealFirst() {
+	if m.cfg.Mode == Pull {
+		return
+	}
+	for k := 0; k < m.cfg.Window; k++ {
+		for r := 1; r < m.size; r++ {
+			m.slots.push(r)
+		}
+	}
+	m.credits += (m.size - 1) * m.cfg.Window
+	m.sizer.slots = max(1, m.size-1)
+	m.issue()
 }
 
 // toAll queues r for every worker not lost.
@@ -207,6 +225,9 @@ func (m *manager) join(from int, r record) error {
 		m.st.Threads = th
 	}
 	c := th * m.cfg.Window
+	if m.cfg.Mode != Pull && from < m.size {
+		c -= m.cfg.Window // dealt with the setup (dealFirst)
+	}
 	m.credits += c
 	for k := 0; k < c && m.cfg.Mode != Pull; k++ {
 		m.slots.push(from)

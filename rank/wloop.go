@@ -213,7 +213,7 @@ func (l *workerLoop) start(now monoTime, mk made) {
 // those not started when a drain came, and cancels the computations when the job stopped.
 func (l *workerLoop) dispatch(now monoTime) {
 	w := l.w
-	if len(w.toCompute) > 0 {
+	if len(w.toCompute) > 0 && w.phase == serving {
 		ts := w.toCompute
 		if l.inline {
 			ts = l.computeInline(ts)

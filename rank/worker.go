@@ -155,6 +155,15 @@ func (w *worker) onSetup(r record) error {
 // threads computing goroutines: the worker announces itself (and asks, in pull mode).
 func (w *worker) started(now monoTime, threads int) {
 	w.threads, w.limit, w.phase = threads, threads*w.cfg.Window, serving
+	if w.draining { // a drain came while it set up: the chunks that came with the setup go back
+		held := w.toCompute
+		w.toCompute = nil
+		defer func() {
+			for _, t := range held {
+				w.unstarted(now, t)
+			}
+		}()
+	}
 	ready := make([]byte, 4, 4+len(w.host))
 	binary.LittleEndian.PutUint32(ready, uint32(threads))
 	w.send(now, record{kind: kindReady, data: append(ready, w.host...)})
@@ -172,18 +181,7 @@ func (w *worker) onServing(now monoTime, r record) error {
 	case kindStop:
 		return w.onStop(now, r)
 	case kindTask:
-		if w.held++; w.held > w.limit {
-			return fmt.Errorf("manager sent chunk %d beyond the window of %d", r.seq, w.limit)
-		}
-		t := task{c: Chunk{Seq: r.seq, Data: r.data, Attempt: r.attempt, Lost: r.thread}, ticket: r.ticket, in: w.in}
-		if w.in != nil {
-			w.in.refs++
-		}
-		if w.draining {
-			w.unstarted(now, t)
-			return nil
-		}
-		w.toCompute = append(w.toCompute, t)
+		return w.accept(now, r, w.limit)
 	case kindDrain:
 		// Chunks not started go back; those running complete.
 		w.draining, w.reclaim = true, true
@@ -203,9 +201,30 @@ func (w *worker) onSettingUp(now monoTime, r record) error {
 	case kindDrain:
 		w.draining = true
 	case kindHeartbeat:
+	case kindTask:
+		// The first window comes with the setup, as for one thread: held until started.
+		return w.accept(now, r, w.cfg.Window)
 	default:
 		return fmt.Errorf("unexpected %s message from the manager while setting up (chunk %d)", r.kind, r.seq)
 	}
+	return nil
+}
+
+// accept takes task record r, within a window of limit chunks held: to compute, or back
+// unstarted during a drain.
+func (w *worker) accept(now monoTime, r record, limit int) error {
+	if w.held++; w.held > limit {
+		return fmt.Errorf("manager sent chunk %d beyond the window of %d", r.seq, limit)
+	}
+	t := task{c: Chunk{Seq: r.seq, Data: r.data, Attempt: r.attempt, Lost: r.thread}, ticket: r.ticket, in: w.in}
+	if w.in != nil {
+		w.in.refs++
+	}
+	if w.draining && w.phase == serving {
+		w.unstarted(now, t)
+		return nil
+	}
+	w.toCompute = append(w.toCompute, t)
 	return nil
 }
 
