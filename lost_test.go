@@ -54,25 +54,43 @@ func lostWorkloads(t *testing.T, dir string) []lostWorkload {
 	}
 	require.NoError(t, os.WriteFile(tasks, []byte(tl.String()), 0o644))
 	ws := []lostWorkload{
-		// selftest writes its file at the end: its journal, flushed as the output advances,
-		// says when the run is under way. The others stream to stdout as they go (interp
-		// paced at 1500 frames a second, as a scanner would give them).
-		{name: "selftest", args: []string{"selftest", "--items", "1500", "--chunk", "5", "--cost", "2ms"}, file: true, total: 300, span: 1200 * time.Millisecond},
+		// The others than selftest stream to stdout as they go (interp paced at 1500 frames
+		// a second, as a scanner would give them).
+		lostSelftestRun(),
 		{name: "interp", args: []string{"interp", "-i", frames, "--chunk", "1", "--fps", "1500", "--threads", "1", "-o", "-"}, total: 2000, span: 1000 * time.Millisecond},
 		{name: "overlay", args: []string{"overlay", "-a", a, "-b", b, "--chunk", "1", "--threads", "1", "-o", "-"}, total: 60000, span: 250 * time.Millisecond},
 		{name: "exec", args: []string{"exec", "-a", tasks, "-q"}, tail: []string{"--", "sh", "-c", "echo task $1; sleep 0.01", "sh"}, total: 240, span: 1200 * time.Millisecond},
 	}
 	for i := range ws {
-		out := filepath.Join(dir, ws[i].name+".ref")
-		r := mwtest.Run(t, nil, ws[i].command(out, "--quiet")...)
-		require.Zero(t, r.Code, "%s: %s", ws[i].name, r.Stderr)
-		ws[i].want = r.Stdout
-		if ws[i].file {
-			ws[i].want, _ = os.ReadFile(out)
-		}
-		require.NotEmpty(t, ws[i].want)
+		ws[i].reference(t, dir)
 	}
 	return ws
+}
+
+// lostSelftestRun is selftest's run in the trials: 1.5 s of items. It writes its file at
+// the end: its journal, flushed as the output advances, says when the run is under way.
+func lostSelftestRun() lostWorkload {
+	return lostWorkload{name: "selftest", args: []string{"selftest", "--items", "1500", "--chunk", "5", "--cost", "2ms"}, file: true, total: 300, span: 1200 * time.Millisecond}
+}
+
+// lostSelftest is lostSelftestRun with its reference output, for the tests of one fault.
+func lostSelftest(t *testing.T, dir string) lostWorkload {
+	w := lostSelftestRun()
+	w.reference(t, dir)
+	return w
+}
+
+// reference sets w.want from a run without mpirun.
+func (w *lostWorkload) reference(t *testing.T, dir string) {
+	t.Helper()
+	out := filepath.Join(dir, w.name+".ref")
+	r := mwtest.Run(t, nil, w.command(out, "--quiet")...)
+	require.Zero(t, r.Code, "%s: %s", w.name, r.Stderr)
+	w.want = r.Stdout
+	if w.file {
+		w.want, _ = os.ReadFile(out)
+	}
+	require.NotEmpty(t, w.want)
 }
 
 // command is the workload's command line writing to out when it writes a file, with flags
@@ -94,6 +112,7 @@ type lostRun struct {
 	signal  syscall.Signal
 	resume  time.Duration // SIGCONT this long after a SIGSTOP (0: never)
 	delay   time.Duration // from the victim's start to the signal
+	timeout time.Duration // --worker-timeout (0: 1s)
 }
 
 // lostResult is how a lostRun ended.
@@ -101,19 +120,23 @@ type lostResult struct {
 	code           int
 	out, stderr    []byte
 	stats          statsReport
-	hit            []bool // per victim: the signal reached it while mpirun ran
+	hit            []bool      // per victim: the signal reached it while mpirun ran
+	struck         []time.Time // per victim: when the signal was sent
 	elapsed        time.Duration
 	statsReadError error
 }
 
 type statsReport struct {
-	Chunks uint64 `json:"chunks"`
+	Chunks uint64  `json:"chunks"`
+	Wall   float64 `json:"wall_seconds"`
 	Lost   []struct {
-		Rank     int    `json:"rank"`
-		Host     string `json:"host"`
-		How      string `json:"how"`
-		Reissued int    `json:"chunks_issued_again"`
+		Rank     int     `json:"rank"`
+		Host     string  `json:"host"`
+		At       float64 `json:"at_seconds"`
+		How      string  `json:"how"`
+		Reissued int     `json:"chunks_issued_again"`
 	} `json:"lost_workers"`
+	written time.Time // when the file was written: the run's end, give or take a write
 }
 
 func (lr lostRun) run(t *testing.T, bin, dir string) lostResult {
@@ -123,7 +146,11 @@ func (lr lostRun) run(t *testing.T, bin, dir string) lostResult {
 	os.Remove(out)
 	os.Remove(stats)
 	os.Remove(journal)
-	flags := append([]string{"--quiet", "--stats", stats, "--worker-timeout", "1s"}, lr.extra...)
+	timeout := lr.timeout
+	if timeout == 0 {
+		timeout = time.Second
+	}
+	flags := append([]string{"--quiet", "--stats", stats, "--worker-timeout", timeout.String()}, lr.extra...)
 	args := append([]string{"-q", "--enable-recovery", "-np", fmt.Sprint(lr.np), "--oversubscribe", bin}, lr.w.command(out, flags...)...)
 	ctx, cancel := context.WithTimeout(context.Background(), mwtest.Deadline)
 	defer cancel()
@@ -138,7 +165,7 @@ func (lr lostRun) run(t *testing.T, bin, dir string) lostResult {
 	require.NoError(t, cmd.Start())
 	exited := make(chan error, 1)
 	go func() { exited <- cmd.Wait() }()
-	res := lostResult{hit: make([]bool, len(lr.victims))}
+	res := lostResult{hit: make([]bool, len(lr.victims)), struck: make([]time.Time, len(lr.victims))}
 	// The run is under way once output comes (every rank is past MPI_Init and the setup's
 	// collectives, where a rank's death hangs the others inside MPI).
 	running := func() bool { return so.n.Load() > 0 || journaled(journal) }
@@ -147,7 +174,7 @@ func (lr lostRun) run(t *testing.T, bin, dir string) lostResult {
 		if err != nil {
 			break
 		}
-		if err = lr.strike(bin, v, exited); err == nil {
+		if res.struck[i], err = lr.strike(bin, v, exited); err == nil {
 			res.hit[i] = true
 		}
 	}
@@ -169,6 +196,9 @@ func (lr lostRun) run(t *testing.T, bin, dir string) lostResult {
 	b, rerr := os.ReadFile(stats)
 	if res.statsReadError = rerr; rerr == nil {
 		require.NoError(t, json.Unmarshal(b, &res.stats))
+		if fi, err := os.Stat(stats); err == nil {
+			res.stats.written = fi.ModTime()
+		}
 	}
 	return res
 }
@@ -189,17 +219,18 @@ func (lr lostRun) waitFor(cond func() bool, exited chan error) error {
 	return nil
 }
 
-// strike waits lr.delay, then signals rank v (SIGCONT after resume).
-func (lr lostRun) strike(bin string, v int, exited chan error) error {
+// strike waits lr.delay, then signals rank v (SIGCONT after resume), and returns when.
+func (lr lostRun) strike(bin string, v int, exited chan error) (time.Time, error) {
 	pid := mwtest.FindRank(bin, v)
 	select {
 	case err := <-exited:
 		exited <- err
-		return errExited
+		return time.Time{}, errExited
 	case <-time.After(lr.delay):
 	}
+	at := time.Now()
 	if pid == 0 || syscall.Kill(pid, lr.signal) != nil {
-		return errExited
+		return at, errExited
 	}
 	switch {
 	case lr.signal == syscall.SIGSTOP && lr.resume > 0:
@@ -214,7 +245,7 @@ func (lr lostRun) strike(bin string, v int, exited chan error) error {
 			syscall.Kill(pid, syscall.SIGKILL)
 		}()
 	}
-	return nil
+	return at, nil
 }
 
 // checkSurvived checks that res is the run that lost nothing, and that the report names
@@ -265,7 +296,7 @@ func TestLostWorkerTrials(t *testing.T) {
 func TestLostWorkerFaults(t *testing.T) {
 	mwtest.NeedMPI(t)
 	bin, dir := mwtest.Binary(t), t.TempDir()
-	st := lostWorkloads(t, dir)[0] // selftest: 1.5 s of items
+	st := lostSelftest(t, dir)
 	for _, lr := range []lostRun{
 		{w: st, np: 3, victims: []int{2}, signal: syscall.SIGSTOP, delay: 300 * time.Millisecond},
 		{w: st, np: 3, victims: []int{1}, signal: syscall.SIGSTOP, resume: 2500 * time.Millisecond, delay: 300 * time.Millisecond},
@@ -280,17 +311,38 @@ func TestLostWorkerFaults(t *testing.T) {
 	}
 }
 
+// TestLostWorkerNotice: under mpirun --enable-recovery a SIGKILLed worker is found by the
+// launcher's notice (Open MPI's process table, polled by rank 0), with a --worker-timeout
+// longer than the whole run so that silence cannot be what found it.
+func TestLostWorkerNotice(t *testing.T) {
+	mwtest.NeedMPI(t)
+	bin, dir := mwtest.Binary(t), t.TempDir()
+	lr := lostRun{w: lostSelftest(t, dir), np: 3, victims: []int{2}, signal: syscall.SIGKILL,
+		delay: 300 * time.Millisecond, timeout: 60 * time.Second}
+	res := lr.run(t, bin, dir)
+	require.True(t, res.hit[0], "the kill landed while the job ran")
+	lr.checkSurvived(t, res)
+	require.Len(t, res.stats.Lost, 1)
+	lost := res.stats.Lost[0]
+	require.Equal(t, "the launcher's notice", lost.How, "how rank 2 was found\nstderr: %s", res.stderr)
+	// The run's start is the stats file's time less its wall time: the notice's delay
+	// follows, for the record (no verdict rests on it).
+	start := res.stats.written.Add(-time.Duration(res.stats.Wall * float64(time.Second)))
+	found := start.Add(time.Duration(lost.At * float64(time.Second)))
+	t.Logf("rank 2 killed at %.3fs, found lost at %.3fs: notice after %v", res.struck[0].Sub(start).Seconds(), lost.At, found.Sub(res.struck[0]).Round(time.Millisecond))
+}
+
 // TestLostWorkersFail: --lost-workers fail ends the job at the first loss, naming the rank,
 // and leaves no output looking complete.
 func TestLostWorkersFail(t *testing.T) {
 	mwtest.NeedMPI(t)
 	bin, dir := mwtest.Binary(t), t.TempDir()
-	lr := lostRun{w: lostWorkloads(t, dir)[0], np: 3, victims: []int{2}, signal: syscall.SIGKILL,
+	lr := lostRun{w: lostSelftest(t, dir), np: 3, victims: []int{2}, signal: syscall.SIGKILL,
 		delay: 300 * time.Millisecond, extra: []string{"--lost-workers", "fail"}}
 	res := lr.run(t, bin, dir)
 	// mpirun --enable-recovery exits 0 whatever its ranks do: mw's line says it failed.
 	require.Contains(t, string(res.stderr), "mw: selftest: rank 2 on ")
-	require.Contains(t, string(res.stderr), " was lost (unheard for 1s); --lost-workers fail ends the job at the first loss")
+	require.Regexp(t, ` was lost \((the launcher's notice|unheard for 1s)\); --lost-workers fail ends the job at the first loss`, string(res.stderr))
 	require.Empty(t, res.out, "no output left looking complete")
 }
 

@@ -16,3 +16,10 @@ var ErrorMsg = errorMsg
 
 // LostState is lostState, for the tests.
 var LostState = lostState
+
+// PinnedRequest is a Request under way that pins buf, as Isend leaves one, without MPI.
+func PinnedRequest(buf []byte) *Request {
+	r := &Request{req: 1, pinned: true}
+	r.pin.Pin(&buf[0])
+	return r
+}

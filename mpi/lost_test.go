@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"syscall"
@@ -203,4 +204,34 @@ func watchKill(t *testing.T, w *mpi.Communicator) string {
 	}
 	t.Logf("rank 2 reported %v after it was told to die", time.Since(sent))
 	return fmt.Sprint(lost)
+}
+
+// TestAbandonKeepsBuffer: an abandoned Request keeps its pinned buffer for good (MPI may
+// still use it), and the runtime does not panic over a pinned Pinner dropped; a buffer
+// without a Request is collected meanwhile.
+func TestAbandonKeepsBuffer(t *testing.T) {
+	kept, freed := make(chan struct{}), make(chan struct{})
+	func() {
+		buf, other := make([]byte, 4096), make([]byte, 4096)
+		runtime.AddCleanup(&buf[0], func(c chan struct{}) { close(c) }, kept)
+		runtime.AddCleanup(&other[0], func(c chan struct{}) { close(c) }, freed)
+		mpi.PinnedRequest(buf).Abandon()
+	}()
+	deadline := time.After(10 * time.Second)
+	for done := false; !done; {
+		runtime.GC()
+		select {
+		case <-freed:
+			done = true
+		case <-deadline:
+			t.Fatal("the buffer without a Request was not collected in 10 s")
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+	runtime.GC()
+	select {
+	case <-kept:
+		t.Fatal("the abandoned Request's buffer was collected")
+	case <-time.After(50 * time.Millisecond):
+	}
 }

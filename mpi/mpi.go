@@ -38,7 +38,8 @@
 // Blocking calls (Send, Recv, RecvInto, RecvFixed, TryRecv, Bcast) pass the slice to MPI
 // for the duration of the call only. Isend and IsendTest pin their slice with a
 // runtime.Pinner until they, Wait or Test report completion; the caller must not modify it
-// until then and must complete every Request. Empty and nil slices work everywhere. A
+// until then and must complete every Request (or Abandon it, when its peer is gone: its
+// slice then stays MPI's for good). Empty and nil slices work everywhere. A
 // message is at most math.MaxInt32 bytes (MPI counts are C ints); Bcast cuts longer
 // buffers into pieces of at most 1 GiB.
 //
@@ -339,6 +340,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 	"unsafe"
@@ -780,7 +782,8 @@ func (c *Communicator) Iprobe(source, tag int) (bool, Status, error) {
 }
 
 // Request is a pending non-blocking operation. The caller must complete it with Wait, or Test
-// until it reports done, before dropping it. A Request must not be copied.
+// until it reports done, before dropping it, or give it up with Abandon. A Request must not be
+// copied.
 type Request struct {
 	req     C.uintptr_t // MPI_Request
 	pin     runtime.Pinner
@@ -907,6 +910,27 @@ func (r *Request) finish() {
 		r.pin.Unpin()
 		r.pinned = false
 	}
+}
+
+// abandoned holds the Requests given up with Abandon: MPI may still use their buffers.
+var abandoned struct {
+	sync.Mutex
+	reqs []*Request
+}
+
+// Abandon gives r up without completing it, as for an operation with a peer that is gone (a
+// send to it over TCP, a large message from it, never completes). MPI may still read or
+// write r's buffer, so r, and the buffer it pins, stay reachable for the rest of the process
+// (dropped, a pinned Request would make the runtime panic, and its buffer could be reused
+// while MPI writes into it). The caller must not use r again. A done r is left alone. Safe
+// from any goroutine; it makes no MPI call.
+func (r *Request) Abandon() {
+	if r == nil || r.done {
+		return
+	}
+	abandoned.Lock()
+	abandoned.reqs = append(abandoned.reqs, r)
+	abandoned.Unlock()
 }
 
 // Go 1.26's sysmon takes the P away from a goroutine that is in a cgo call once that goroutine

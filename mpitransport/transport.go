@@ -37,6 +37,7 @@ type mpiTransport struct {
 	// which may wait for them, is skipped (owner only).
 	forgotten []bool
 	anyLost   bool
+	notices   notices // rank 0: the launcher's notice of lost ranks
 }
 
 var (
@@ -113,8 +114,12 @@ func (t *mpiTransport) own(started chan<- error, l launch.Info) {
 	}
 	t.w = newWire(comm, b)
 	t.forgotten = make([]bool, t.size)
+	if noticeWanted(l, t.rank, t.size, os.Getenv) {
+		t.notices.start(t.k)
+	}
 	started <- nil
 	t.serve()
+	t.notices.end()
 	if t.failed != nil {
 		comm.Abort(1)
 	}
@@ -194,13 +199,14 @@ func (t *mpiTransport) Send(to int, f []byte) error {
 	}
 	err := t.fail(t.w.start(to, f))
 	if t.forgotten[to] {
-		t.w.abandon(to) // started, never waited for: a lost rank may never take it
+		t.giveUp(to) // started, never waited for: a lost rank may never take it
 	}
 	return err
 }
 
-// Lost implements rank.LossNotifier: no launcher's notice yet reaches this transport.
-func (t *mpiTransport) Lost() []int { return nil }
+// Lost implements rank.LossNotifier: the ranks the launcher reported lost since the last
+// call (rank 0 under mpirun --enable-recovery; see notice.go).
+func (t *mpiTransport) Lost() []int { return t.notices.take() }
 
 // Forget implements rank.LossNotifier: the sends in flight to rank r are abandoned (their
 // buffers stay MPI's), later ones are started and never waited for (the manager's last
@@ -210,6 +216,22 @@ func (t *mpiTransport) Forget(r int) {
 		return
 	}
 	t.forgotten[r], t.anyLost = true, true
+	t.giveUp(r)
+}
+
+// giveUp abandons the sends in flight to lost rank r and the receives under way from it:
+// MPI keeps their requests and buffers for good (mpi.Request.Abandon).
+func (t *mpiTransport) giveUp(r int) {
+	for _, p := range t.w.pending {
+		if p.to == r {
+			p.req.Abandon()
+		}
+	}
+	for _, p := range t.w.recvs {
+		if p.from == r {
+			p.req.Abandon() // nil (done) is left alone
+		}
+	}
 	t.w.abandon(r)
 }
 
