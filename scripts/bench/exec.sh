@@ -13,8 +13,10 @@
 # mw runs with --bind-to none: tasks inherit their rank's binding, and Open MPI binds each
 # rank to one core at -np 1 and 2, which would put a rank's two tasks on one core.
 # "wall" includes mpirun's start-up (about 0.3 s); "run" is the engine's own time from
-# --stats. xargs runs before the first mw row and after each one: a row's "xargs" is the mean
-# of the two runs beside it and "/xargs" its wall rate over that, so that a machine whose
+# --stats; "mgr_us" is the CPU time of rank 0's process per task from --stats (under mpirun
+# the manager's own; with one rank, "*": the tasks' start-ups and waits too). xargs runs
+# before the first mw row and after each one: a row's "xargs" is the mean of the two runs
+# beside it and "/xargs" its wall rate over that, so that a machine whose
 # speed drifts during the benchmark (a 2-core VM does, by 10-20% within minutes) tilts no
 # ratio; the shell rows alternate with GNU parallel's the same way ("/parallel"). Numbers are
 # only meaningful on an otherwise idle machine.
@@ -37,7 +39,7 @@ xargs_run() {
 	xlast=$(rate "$t0" "$t1")
 	xsum=$((xsum + xlast)) xn=$((xn + 1))
 }
-printf '%-50s %8s %10s %10s %8s %7s\n' what wall_s tasks/s run_tasks/s xargs /xargs
+printf '%-50s %8s %10s %10s %8s %7s %8s\n' what wall_s tasks/s run_tasks/s xargs /xargs mgr_us
 xargs_run
 mwrun() { # mwrun LABEL BINARY NP J [FLAGS...]: a row of `true N` tasks
 	local t0 t1 run label=$1 bin=$2 np=$3 j=$4 before=$xlast mwrate
@@ -49,9 +51,11 @@ mwrun() { # mwrun LABEL BINARY NP J [FLAGS...]: a row of `true N` tasks
 	t1=$(now)
 	xargs_run
 	run=$(grep -o '"wall_seconds": *[0-9.e+-]*' "$work/stats.json" | sed 's/.*: *//')
+	mgr=$(grep -o '"manager_cpu_seconds_per_task": *[0-9.e+-]*' "$work/stats.json" | sed 's/.*: *//')
+	mgr=$(awk -v s="$mgr" -v alone="$((np <= 1))" 'BEGIN { printf "%.1f%s", s * 1e6, alone ? "*" : "" }')
 	mwrate=$(rate "$t0" "$t1")
-	printf '%-50s %8.2f %10s %10s %8.0f %7.2f\n' "$label" "$(awk -v a="$t0" -v b="$t1" 'BEGIN{print b-a}')" "$mwrate" "$(rate 0 "$run")" \
-		"$(((before + xlast) / 2))" "$(ratio "$mwrate" "$(((before + xlast) / 2))")"
+	printf '%-50s %8.2f %10s %10s %8.0f %7.2f %8s\n' "$label" "$(awk -v a="$t0" -v b="$t1" 'BEGIN{print b-a}')" "$mwrate" "$(rate 0 "$run")" \
+		"$(((before + xlast) / 2))" "$(ratio "$mwrate" "$(((before + xlast) / 2))")" "$mgr"
 }
 mwrun "mw exec -j 2 true (no shell, no mpirun)" "$mw" 0 2
 [[ -n ${BASE_MW:-} ]] && mwrun "BASE_MW exec -j 2 true (no mpirun)" "$BASE_MW" 0 2
