@@ -1,5 +1,7 @@
 package mpi
 
+import "time"
+
 // SetBcastChunk makes Bcast hand MPI pieces of at most n (at least 1) bytes, so tests can
 // cover the pieces without 2 GiB buffers; restore puts the 1 GiB back.
 func SetBcastChunk(n int) (restore func()) {
@@ -22,4 +24,14 @@ func PinnedRequest(buf []byte) *Request {
 	r := &Request{req: 1, pinned: true}
 	r.pin.Pin(&buf[0])
 	return r
+}
+
+// WatchPause is a watch's pause after queries that took took, in order, for the tests.
+func WatchPause(interval time.Duration, took ...time.Duration) time.Duration {
+	w := &watch{}
+	for _, d := range took {
+		w.took[w.polls%watchRecent] = d
+		w.polls++
+	}
+	return w.pause(interval)
 }

@@ -18,6 +18,7 @@ import "C"
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 )
@@ -36,7 +37,8 @@ const (
 )
 
 const (
-	watchPace      = 50 // the pause between queries is at least this many times the last one's time
+	watchPace      = 50 // the pause between queries is at least this many times a query's time
+	watchRecent    = 8  // queries whose shortest time is a query's time (one slowed down says nothing)
 	watchStopGrace = 5 * time.Second
 	watchWhyLength = 256
 )
@@ -53,9 +55,9 @@ var watching sync.Mutex // held by the running watch: one at a time
 // WatchLost starts a goroutine that asks Open MPI's runtime (this process's daemon, through
 // PMIx) which ranks of the job are lost, and calls lost(r) once for each rank r found lost
 // (see lostState; never for this process's own rank), on that goroutine. It asks every
-// interval, or less often when a query is slow: the pause is at least 50 times the last
-// query's time, so that the runtime, which answers each query with a walk of the whole job,
-// spends at most 2% of its time on them. The goroutine makes PMIx calls only, never an MPI
+// interval, or less often when queries are slow: the pause is at least 50 times the shortest
+// of the last 8 queries' times, so that the runtime, which answers each query with a walk of
+// the whole job, spends at most 2% of its time on them. The goroutine makes PMIx calls only, never an MPI
 // call, and lost must make none either: it should record r and wake the goroutine that owns
 // MPI. Only mpirun itself knows the state of every rank: a process whose daemon is an orted
 // (one on another host than mpirun's) learns only of the ranks on its own host.
@@ -101,13 +103,14 @@ func WatchLost(interval time.Duration, lost func(rank int)) (stop func(), err er
 	return w.stop, nil
 }
 
-// watch is a running WatchLost.
+// watch is a running WatchLost. Its goroutine owns states, told, took and polls.
 type watch struct {
 	self   int
 	lost   func(int)
-	states []byte        // the last query's answer, a PMIx state per rank (the goroutine's)
-	told   []bool        // ranks already reported (the goroutine's)
-	took   time.Duration // the last query's time (the goroutine's)
+	states []byte                     // the last query's answer, a PMIx state per rank
+	told   []bool                     // ranks already reported
+	took   [watchRecent]time.Duration // the last queries' times, a ring
+	polls  int                        // queries made
 
 	mu      sync.Mutex // held while lost runs; stopped under it
 	stopped bool
@@ -119,7 +122,7 @@ type watch struct {
 // run asks again and again, until stop. A failed query is retried at the next.
 func (w *watch) run(interval time.Duration) {
 	defer close(w.done)
-	t := time.NewTimer(max(interval, watchPace*w.took))
+	t := time.NewTimer(w.pause(interval))
 	defer t.Stop()
 	for {
 		select {
@@ -128,15 +131,24 @@ func (w *watch) run(interval time.Duration) {
 		case <-t.C:
 		}
 		_ = w.poll()
-		t.Reset(max(interval, watchPace*w.took))
+		t.Reset(w.pause(interval))
 	}
+}
+
+// pause is the time to the next query: interval, or watchPace times a query's time.
+func (w *watch) pause(interval time.Duration) time.Duration {
+	if w.polls == 0 {
+		return interval
+	}
+	return max(interval, watchPace*slices.Min(w.took[:min(w.polls, watchRecent)]))
 }
 
 // poll asks for the process table once and reports the ranks newly lost.
 func (w *watch) poll() error {
 	start := time.Now()
 	rc := C.mw_lost_poll((*C.uint8_t)(&w.states[0]), C.int(len(w.states)))
-	w.took = time.Since(start)
+	w.took[w.polls%watchRecent] = time.Since(start)
+	w.polls++
 	if rc != 0 {
 		return fmt.Errorf("mpi: watch lost ranks: %w: PMIx_Query_info_nb(process table): %s", ErrNoNotice, C.GoString(C.mw_lost_error_string(rc)))
 	}

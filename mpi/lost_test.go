@@ -35,6 +35,26 @@ func TestLostState(t *testing.T) {
 	}
 }
 
+// TestWatchPause: the watch asks every interval, less often where every recent query was
+// slow (a large job), but not after one slowed down (a busy machine).
+func TestWatchPause(t *testing.T) {
+	ms := time.Millisecond
+	for _, tt := range []struct {
+		took []time.Duration
+		want time.Duration
+	}{
+		{nil, 250 * ms},
+		{[]time.Duration{ms / 2, 2 * ms}, 250 * ms},
+		{[]time.Duration{ms, ms, 60 * ms}, 250 * ms},
+		{[]time.Duration{20 * ms, 30 * ms, 20 * ms}, time.Second},
+		{[]time.Duration{ms, 20 * ms, 20 * ms, 20 * ms, 20 * ms, 20 * ms, 20 * ms, 20 * ms, 20 * ms}, time.Second}, // the fast one is 8 queries old
+	} {
+		if got := mpi.WatchPause(250*ms, tt.took...); got != tt.want {
+			t.Errorf("after queries of %v: pause %v, want %v", tt.took, got, tt.want)
+		}
+	}
+}
+
 // TestWatchLostRefused: WatchLost needs MPI running, and Open MPI.
 func TestWatchLostRefused(t *testing.T) {
 	if mpi.IsOn() {

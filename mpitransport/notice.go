@@ -39,6 +39,23 @@ func recoveryOn(v string) bool {
 	return false
 }
 
+// asyncFinalize is Open MPI's parameter that drops MPI_Finalize's fence.
+const asyncFinalize = "async_mpi_finalize"
+
+// finalizeWithoutFence makes MPI_Finalize skip its fence across all ranks when mpirun runs
+// with recovery on (l and getenv as in noticeWanted), and reports whether it set the
+// parameter (mpi.SetParamDefault; the environment's own value wins). A worker lost after
+// the manager's stop went out is not named in the stop, and the others' MPI_Finalize would
+// wait for it for ever. mw's end needs no fence: a worker's results come before its answer
+// to the stop, the manager ends once every worker answered or is lost, and each rank
+// completes its sends before MPI stops. Call it before MPI starts.
+func finalizeWithoutFence(l launch.Info, getenv func(string) string) (bool, error) {
+	if l.By != launch.OpenMPI || !recoveryOn(getenv("OMPI_MCA_orte_enable_recovery")) {
+		return false, nil
+	}
+	return mpi.SetParamDefault(asyncFinalize, "1")
+}
+
 // notices keeps the ranks the launcher reported lost until the owner loop takes them. The
 // watch's goroutine adds (add); the owner loop takes (take) and ends the watch (end).
 type notices struct {

@@ -67,13 +67,17 @@ func startMPI(l launch.Info) (rank.Transport, error) {
 	if err := setEagerLimit(); err != nil {
 		return nil, fmt.Errorf("start MPI: %w", err)
 	}
+	fenceless, err := finalizeWithoutFence(l, os.Getenv)
+	if err != nil {
+		return nil, fmt.Errorf("start MPI: %w", err)
+	}
 	k, err := newWaker()
 	if err != nil {
 		return nil, fmt.Errorf("start MPI: %w", err)
 	}
 	t.k = k
 	started := make(chan error, 1)
-	go t.own(started, l)
+	go t.own(started, l, fenceless)
 	if err := <-started; err != nil {
 		return nil, err
 	}
@@ -82,11 +86,17 @@ func startMPI(l launch.Info) (rank.Transport, error) {
 
 // own is the owner goroutine: it starts MPI, runs the calls it is given until Close, and
 // stops MPI (or aborts the job after an MPI failure, since peers may wait for this rank).
-func (t *mpiTransport) own(started chan<- error, l launch.Info) {
+// fenceless says that finalizeWithoutFence set its parameter, which MPI has read once it
+// started: mw exec's tasks do not inherit it.
+func (t *mpiTransport) own(started chan<- error, l launch.Info, fenceless bool) {
 	runtime.LockOSThread() // never unlocked: the thread ends with the goroutine
 	preciseTimers()
 	defer close(t.done)
-	if _, err := mpi.Start(mpi.ThreadFunneled); err != nil {
+	_, err := mpi.Start(mpi.ThreadFunneled)
+	if fenceless {
+		os.Unsetenv("OMPI_MCA_" + asyncFinalize)
+	}
+	if err != nil {
 		if mpi.IsOn() {
 			mpi.Stop()
 		}
