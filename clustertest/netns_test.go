@@ -83,6 +83,12 @@ func (c *cluster) mpirun(t *testing.T, deadline time.Duration, args ...string) r
 type stats struct {
 	Workers int      `json:"workers"`
 	Hosts   []string `json:"hosts"`
+	Lost    []struct {
+		Rank int     `json:"rank"`
+		Host string  `json:"host"`
+		At   float64 `json:"at_seconds"`
+		How  string  `json:"how"`
+	} `json:"lost_workers"`
 }
 
 // TestNetnsClusterHosts runs every workload across three hosts (network namespaces with
@@ -91,7 +97,8 @@ type stats struct {
 // worker rank killed with SIGKILL, and a host whose link goes down, must each end a
 // journaled job non-zero within 30 s, naming the lost rank or host, and a --resume run of
 // the same command across the hosts must then complete it with the bytes of an
-// uninterrupted run.
+// uninterrupted run. Under mpirun --enable-recovery the same faults cost only the lost
+// worker (TestNetnsClusterRecovery).
 func TestNetnsClusterHosts(t *testing.T) {
 	c := startCluster(t)
 	bin := mwtest.Binary(t)
@@ -221,6 +228,89 @@ func TestNetnsClusterHosts(t *testing.T) {
 	})
 }
 
+// TestNetnsClusterRecovery: under mpirun --enable-recovery over TCP between the hosts, the
+// faults of TestNetnsClusterHosts cost only the lost worker. A worker SIGKILLed on h3: mw
+// ends with the bytes of an uninterrupted run, and --stats names rank 2 on h3, found by the
+// launcher's notice (rank 0 runs on h1 with mpirun, whose process table has every rank;
+// --worker-timeout is longer than the run). h3's link down: mw finishes the job without it,
+// rank 2 found by its silence (the notice never comes); mpirun then waits for h3's daemon for ever (Open MPI 4.1.4),
+// so the test ends it once rank 0 is done.
+func TestNetnsClusterRecovery(t *testing.T) {
+	c := startCluster(t)
+	bin := mwtest.Binary(t)
+	work := t.TempDir()
+	// 2 workers of 2 threads do 4000 items of 1 ms a second: the fault comes after faultAt
+	// chunks (a quarter of a second), one worker does the rest in seconds.
+	const items = 6000
+	want := uninterrupted(t, items)
+	job := func(name, timeout string) (out, st string, j *running) {
+		out, st = filepath.Join(work, name+".txt"), filepath.Join(work, name+".stats.json")
+		args := append(append([]string{"--enable-recovery", bin, "selftest"}, selftestArgs(items)...),
+			"--threads", "2", "--quiet", "-o", out, "--journal", out+".journal", "--stats", st, "--worker-timeout", timeout)
+		j = c.start(t, args...)
+		c.waitRank(t, j, bin, 2, "h3")
+		waitJournal(t, out+".journal", faultAt, 60*time.Second, j.ended)
+		return out, st, j
+	}
+	// checkLost checks the output and that --stats names rank 2 on h3, found as how (a
+	// regular expression) says.
+	checkLost := func(t *testing.T, out, st, how string) stats {
+		sameBytes(t, want, readFile(t, out), "the output of a run that lost rank 2")
+		var s stats
+		require.NoError(t, json.Unmarshal(readFile(t, st), &s))
+		require.Len(t, s.Lost, 1, "lost workers in --stats")
+		require.Equal(t, 2, s.Lost[0].Rank)
+		require.Equal(t, "h3", s.Lost[0].Host)
+		require.Regexp(t, "^("+how+")$", s.Lost[0].How, "how rank 2 was found")
+		return s
+	}
+	t.Run("kill-9-worker", func(t *testing.T) {
+		out, st, j := job("kill-9", "60s")
+		victim := findRank(bin, 2)
+		require.NotZero(t, victim, "rank 2 is gone before the fault")
+		require.NoError(t, syscall.Kill(victim, syscall.SIGKILL))
+		r := j.wait(60 * time.Second)
+		require.Equal(t, 0, r.Code, "%s", r) // whatever mw does: mw's files are the truth
+		s := checkLost(t, out, st, "the launcher's notice")
+		t.Logf("killed rank 2 on h3: found at %.3fs by the launcher's notice; mpirun exited %d after %v", s.Lost[0].At, r.Code, r.Took.Round(time.Millisecond))
+		c.reap(t, bin)
+	})
+	t.Run("link-down", func(t *testing.T) {
+		out, st, j := job("link-down", "3s")
+		c.link(t, "h3", "down")
+		cut := time.Now()
+		t.Cleanup(func() { c.link(t, "h3", "up") })
+		c.waitManager(t, j, bin, st)
+		// By its silence: for the timeout, or at the stop if the others did the rest sooner.
+		s := checkLost(t, out, st, "unheard for 3s|no answer to the stop in 1s")
+		t.Logf("h3's link down: rank 2 lost at %.3fs (%s); mw done %v after the cut", s.Lost[0].At, s.Lost[0].How, time.Since(cut).Round(time.Millisecond))
+		select {
+		case <-j.done:
+			t.Logf("mpirun exited after mw: %v", j.err)
+		case <-time.After(5 * time.Second):
+			t.Logf("mpirun still waits for h3's daemon 5 s after mw is done: ending it")
+		}
+		j.kill()
+		c.reap(t, bin)
+		c.link(t, "h3", "up")
+	})
+}
+
+// waitManager waits (at most 60 s) until rank 0 of bin has written its --stats file st and
+// ended: mw is done, whatever mpirun does.
+func (c *cluster) waitManager(t *testing.T, j *running, bin, st string) {
+	t.Helper()
+	for end := time.Now().Add(60 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		if fi, err := os.Stat(st); err == nil && fi.Size() > 0 && findRank(bin, 0) == 0 {
+			return
+		}
+		if why := j.ended(); why != "" {
+			t.Fatalf("mpirun ended before mw wrote %s: %s", st, why)
+		}
+		require.True(t, time.Now().Before(end), "rank 0 not done 60 s after the fault\nstderr:\n%s", j.se.Bytes())
+	}
+}
+
 // addr is a host's address, from the cluster's ssh config (Host hN / HostName addr).
 func (c *cluster) addr(t *testing.T, host string) string {
 	t.Helper()
@@ -280,15 +370,18 @@ func (c *cluster) start(t *testing.T, args ...string) *running {
 	cmd.Stdout, cmd.Stderr = &j.so, &j.se
 	require.NoError(t, cmd.Start())
 	go func() { j.err = cmd.Wait(); close(j.done) }()
-	t.Cleanup(func() {
-		select {
-		case <-j.done:
-		default:
-			syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-			<-j.done
-		}
-	})
+	t.Cleanup(j.kill)
 	return j
+}
+
+// kill ends the run (its process group), if it still runs.
+func (j *running) kill() {
+	select {
+	case <-j.done:
+	default:
+		syscall.Kill(-j.cmd.Process.Pid, syscall.SIGKILL)
+		<-j.done
+	}
 }
 
 // wait waits for the run to end, at most d after now; it fails the test at the deadline.

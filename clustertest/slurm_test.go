@@ -2,11 +2,13 @@ package clustertest
 
 import (
 	"bytes"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -173,7 +175,7 @@ func TestSlurmBatchScripts(t *testing.T) {
 		{j: s.submit(t, "overlay", work, "overlay.sbatch", env, in.MapA, in.MapB, p("overlay.csv")),
 			state: "COMPLETED", exit: "0:0", file: p("overlay.csv"), want: in.Overlay, errMatch: `^overlay: \d+ chunks in `},
 		{j: s.submit(t, "exec", work, "exec.sbatch", env, in.Tasks),
-			state: "COMPLETED", exit: "0:0", want: in.Exec, errMatch: `^exec: 30 chunks in `},
+			state: "COMPLETED", exit: "0:0", want: in.Exec, errMatch: `^exec: 30 tasks in `},
 		{j: s.submit(t, "srun-interp", work, "srun-pmix.sbatch", env, "interp", "-i", in.Frames, "-o", p("srun-interp.pgm")),
 			state: "COMPLETED", exit: "0:0", file: p("srun-interp.pgm"), want: in.Interp, errMatch: `^interp: \d+ chunks in .* 2 workers x 1 thread`},
 		{j: s.submit(t, "srun-selftest", work, "srun-pmix.sbatch", env, "selftest", "--items", strconv.Itoa(in.Items), "--chunk", "100"),
@@ -221,6 +223,52 @@ func TestSlurmBatchScripts(t *testing.T) {
 	}
 	// On the same Slurm (its start and stop cost seconds), once the jobs above have ended.
 	t.Run("scancel-resume", func(t *testing.T) { cancelResume(t, s, work, env) })
+	t.Run("lost-worker", func(t *testing.T) { lostWorker(t, s, work, env) })
+}
+
+// lostWorker kills a worker rank of a selftest.sbatch job midway (sbatch --no-kill, mpirun
+// --enable-recovery): the job must end COMPLETED with the bytes of an uninterrupted run,
+// its run report and --stats naming the rank.
+func lostWorker(t *testing.T, s *slurm, work string, env []string) {
+	const items = 6000 // 2 workers of 1 thread: 3 s of 1 ms items
+	want := uninterrupted(t, items)
+	out, journal := filepath.Join(work, "lost.txt"), filepath.Join(work, "lost.journal")
+	args := append(append([]string{out}, selftestArgs(items)...), "--journal", journal)
+	j := s.submit(t, "lost", work, "selftest.sbatch", env, args...)
+	t.Cleanup(func() {
+		if j.state == "" {
+			s.cmd(t, "scancel", j.id)
+		}
+		killAll(t, jobProcs(j.id))
+	})
+	waitJournal(t, journal, faultAt, 60*time.Second, func() string { return "" })
+	victim := jobRank(j.id, 2)
+	require.NotZero(t, victim, "rank 2 of job %s is gone before the fault", j.id)
+	require.NoError(t, syscall.Kill(victim, syscall.SIGKILL))
+	s.wait(t, 60*time.Second, j)
+	stderr := readFile(t, j.errOut())
+	require.Equal(t, "COMPLETED", j.state, "job %s ended %s\nstderr:\n%s", j.id, j.state, stderr)
+	state, exit := s.sacct(t, j)
+	require.Equal(t, "COMPLETED 0:0", state+" "+exit, "sacct -c")
+	sameBytes(t, want, readFile(t, out), "the output of a job that lost rank 2")
+	require.Regexp(t, `(?m)^selftest: .*; 1 worker lost: rank 2 on \S+ at `, string(stderr), "the run report names the lost rank")
+	var st stats
+	require.NoError(t, json.Unmarshal(readFile(t, out+".stats.json"), &st))
+	require.Len(t, st.Lost, 1)
+	require.Equal(t, 2, st.Lost[0].Rank)
+	t.Logf("job %s lost rank 2 at %.3fs (%s) and completed", j.id, st.Lost[0].At, st.Lost[0].How)
+}
+
+// jobRank returns the pid of MPI rank r of Slurm job id (mpirun's rank, by its environment),
+// or 0.
+func jobRank(id string, r int) int {
+	for pid := range jobProcs(id) {
+		env, _ := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "environ"))
+		if bytes.Contains(env, []byte("\x00OMPI_COMM_WORLD_RANK="+strconv.Itoa(r)+"\x00")) {
+			return pid
+		}
+	}
+	return 0
 }
 
 // cancelResume cancels a journaled selftest job with scancel midway, then resubmits the
