@@ -166,7 +166,7 @@ func TestKilledWorkerEndsJob(t *testing.T) {
 	tasks := filepath.Join(t.TempDir(), "tasks")
 	require.NoError(t, os.WriteFile(tasks, []byte(strings.Repeat("x\n", 100000)), 0o644))
 	cmd := exec.Command("mpirun", "-q", "--mca", "odls_base_sigkill_timeout", "2", "-np", "3", "--oversubscribe", bin,
-		"exec", "--quiet", "-j", "1", "-a", tasks, "--", "sh", "-c", "echo $MW_TASK; exec sleep 0.01")
+		"exec", "--quiet", "-j", "1", "-a", tasks, "-q", "--", "sh", "-c", "echo $MW_TASK; exec sleep 0.01")
 	cmd.Env = mwtest.MPIEnv()
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	var stderr bytes.Buffer
@@ -190,7 +190,8 @@ func TestKilledWorkerEndsJob(t *testing.T) {
 	case err := <-exited:
 		require.Error(t, err, "mpirun must exit non-zero")
 		require.Contains(t, stderr.String(), "mw: exec: stopped: terminated signal received; rank 2 on ")
-		require.Contains(t, stderr.String(), " did not answer the stop")
+		require.Contains(t, stderr.String(), " did not answer the stop (gone before it: killed, out of memory?); "+
+			"run mpirun --enable-recovery to finish the job without a lost worker\n")
 	case <-time.After(10 * time.Second):
 		t.Fatalf("mpirun still running 10 s after a worker was killed\nstderr: %s", stderr.Bytes())
 	}

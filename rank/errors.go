@@ -15,9 +15,11 @@ type StopUnanswered struct {
 
 func (e *StopUnanswered) Error() string { return e.Err.Error() + "; " + e.Detail() }
 
-// Detail names the ranks that did not answer.
+// Detail names the ranks that did not answer, and how to run so that such a loss costs only
+// the lost ranks' chunks.
 func (e *StopUnanswered) Detail() string {
-	return strings.Join(e.Ranks, ", ") + " did not answer the stop (gone before it: killed, out of memory?)"
+	return strings.Join(e.Ranks, ", ") + " did not answer the stop (gone before it: killed, out of memory?); " +
+		"run mpirun --enable-recovery to finish the job without a lost worker"
 }
 
 func (e *StopUnanswered) Unwrap() error { return e.Err }
