@@ -341,9 +341,10 @@ type journaledSink struct {
 }
 
 var (
-	_ rank.EndSink     = (*journaledSink)(nil)
-	_ rank.GapSink     = (*journaledSink)(nil)
-	_ rank.ArrivalSink = (*journaledSink)(nil)
+	_ rank.EndSink      = (*journaledSink)(nil)
+	_ rank.GapSink      = (*journaledSink)(nil)
+	_ rank.ArrivalSink  = (*journaledSink)(nil)
+	_ rank.TraceLabeler = (*journaledSink)(nil)
 )
 
 func (s *journaledSink) Put(seq uint64, out []byte) error {
@@ -363,6 +364,14 @@ func (s *journaledSink) Arrived(seq uint64, out []byte) error {
 		return a.Arrived(seq, out)
 	}
 	return nil
+}
+
+// TraceLabel implements rank.TraceLabeler for a workload's Sink that is one.
+func (s *journaledSink) TraceLabel(c rank.Chunk, result []byte) (string, []byte) {
+	if l, ok := s.sink.(rank.TraceLabeler); ok {
+		return l.TraceLabel(c, result)
+	}
+	return "", nil
 }
 
 // LeftOut implements rank.GapSink: an "x" record, after the workload's own LeftOut.

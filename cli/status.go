@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -35,6 +37,53 @@ type Status struct {
 	Items    uint64    `json:"items_done"`
 	Rate     float64   `json:"chunks_per_second"`
 	ETA      float64   `json:"eta_seconds"` // -1: not known
+	// While running: each host's chunks in flight, and the chunks in flight longest.
+	Running []HostLoad   `json:"running_per_host,omitempty"`
+	Longest []LongFlight `json:"longest_in_flight,omitempty"`
+}
+
+// HostLoad is a host's worker ranks and their chunks in flight.
+type HostLoad struct {
+	Host   string `json:"host"`
+	Ranks  int    `json:"ranks"`
+	Chunks int    `json:"chunks_in_flight"`
+}
+
+// LongFlight is one of the chunks in flight longest: sent to a rank (computing there, or
+// queued) Seconds ago.
+type LongFlight struct {
+	Chunk   uint64  `json:"chunk"`
+	Rank    int     `json:"rank"`
+	Host    string  `json:"host"`
+	Seconds float64 `json:"seconds"`
+	Backup  bool    `json:"backup,omitempty"`
+}
+
+// HostLoads sums a progress report's ranks by host, in host order.
+func HostLoads(running []rank.RankLoad) []HostLoad {
+	var hosts []HostLoad
+	at := map[string]int{}
+	for _, l := range running {
+		i, ok := at[l.Host]
+		if !ok {
+			i = len(hosts)
+			at[l.Host] = i
+			hosts = append(hosts, HostLoad{Host: l.Host})
+		}
+		hosts[i].Ranks++
+		hosts[i].Chunks += l.Chunks
+	}
+	slices.SortFunc(hosts, func(a, b HostLoad) int { return strings.Compare(a.Host, b.Host) })
+	return hosts
+}
+
+// LongFlights are a progress report's chunks in flight longest, as of its snapshot.
+func LongFlights(p rank.Progress) []LongFlight {
+	var out []LongFlight
+	for _, f := range p.Longest {
+		out = append(out, LongFlight{Chunk: f.Seq, Rank: f.Rank, Host: f.Host, Seconds: max(p.Elapsed-f.Sent, 0).Seconds(), Backup: f.Backup})
+	}
+	return out
 }
 
 // The states of a run in its status file.
@@ -125,6 +174,7 @@ func (s *statusWriter) write(part any) error {
 	st.Updated = time.Now()
 	st.Elapsed, st.Workers, st.Chunks, st.Total = p.Elapsed.Seconds(), p.Workers, p.Chunks, p.TotalChunks
 	st.InFlight, st.Items = p.InFlight, p.Items
+	st.Running, st.Longest = HostLoads(p.Running), LongFlights(p)
 	st.Rate, st.ETA = rateAndETA(p.Chunks, p.TotalChunks, p.Elapsed)
 	b, err := json.MarshalIndent(st, "", "  ")
 	if err == nil {

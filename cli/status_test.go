@@ -127,6 +127,25 @@ func TestPrintStatus(t *testing.T) {
 		"chunks: 300/1200 (25.0%) done, 8 in flight, 4 workers; 3.33 chunks/s, ETA 4m30s\n"+
 		"extra: {\"x\": 1}\n", b.String())
 
+	// The hosts' load and the longest in flight, from a progress report; a part that shows
+	// them itself keeps them from being printed twice.
+	p := rank.Progress{Elapsed: 90 * time.Second,
+		Running: []rank.RankLoad{{Rank: 2, Host: "n2", Chunks: 3}, {Rank: 1, Host: "n1", Chunks: 2}, {Rank: 3, Host: "n2", Chunks: 1}},
+		Longest: []rank.InFlight{{Seq: 17, Rank: 2, Host: "n2", Sent: 30 * time.Second}, {Seq: 17, Rank: 3, Host: "n2", Sent: 80 * time.Second, Backup: true}}}
+	st.Running, st.Longest = HostLoads(p.Running), LongFlights(p)
+	require.Equal(t, []HostLoad{{Host: "n1", Ranks: 1, Chunks: 2}, {Host: "n2", Ranks: 2, Chunks: 4}}, st.Running)
+	b.Reset()
+	require.NoError(t, PrintStatus(&b, st, raw, part, start.Add(92*time.Second)))
+	require.Contains(t, b.String(), "4 workers; 3.33 chunks/s, ETA 4m30s\n"+
+		"  host ranks in flight\n  n1       1         2\n  n2       2         4\n"+
+		"longest in flight (sent to a worker: computing there, or queued):\n"+
+		"  chunk 17           1m0s  rank 2 on n2\n  chunk 17            10s  rank 3 on n2 (backup copy)\nextra:")
+	b.Reset()
+	part.ShowsFlights = true
+	require.NoError(t, PrintStatus(&b, st, raw, part, start.Add(92*time.Second)))
+	require.NotContains(t, b.String(), "longest")
+	st.Running, st.Longest, part.ShowsFlights = nil, nil, false
+
 	b.Reset()
 	require.NoError(t, PrintStatus(&b, st, raw, part, start.Add(time.Hour)))
 	require.Contains(t, b.String(), "no update for 58m30s: the run may be gone")

@@ -17,6 +17,9 @@ import (
 type StatusPart struct {
 	Key   string
 	Print func(w io.Writer, raw json.RawMessage) error
+	// ShowsFlights: the part shows the hosts' load and the longest in flight itself, in
+	// the workload's words; the chunks' own lists are not printed.
+	ShowsFlights bool
 }
 
 const statusUsage = `usage: mw status [--json] FILE
@@ -113,6 +116,9 @@ func PrintStatus(w io.Writer, st Status, raw map[string]json.RawMessage, part St
 		fmt.Fprintf(&b, ", %d in flight, %d workers; %s chunks/s, ETA %s", st.InFlight, st.Workers, Rate(st.Rate), etaText(st.ETA))
 	}
 	b.WriteString("\n")
+	if !part.ShowsFlights {
+		printFlights(&b, st)
+	}
 	if r, ok := raw[part.Key]; ok && part.Print != nil && string(r) != "null" {
 		if err := part.Print(&b, r); err != nil {
 			return fmt.Errorf("its %s: %w", part.Key, err)
@@ -120,6 +126,30 @@ func PrintStatus(w io.Writer, st Status, raw map[string]json.RawMessage, part St
 	}
 	_, err := w.Write(b.Bytes())
 	return err
+}
+
+// printFlights prints the hosts' chunks in flight and the chunks in flight longest.
+func printFlights(b *bytes.Buffer, st Status) {
+	width := len("host")
+	for _, h := range st.Running {
+		width = max(width, len(h.Host))
+	}
+	if len(st.Running) > 0 {
+		fmt.Fprintf(b, "  %-*s %5s %9s\n", width, "host", "ranks", "in flight")
+	}
+	for _, h := range st.Running {
+		fmt.Fprintf(b, "  %-*s %5d %9d\n", width, h.Host, h.Ranks, h.Chunks)
+	}
+	if len(st.Longest) > 0 {
+		fmt.Fprintln(b, "longest in flight (sent to a worker: computing there, or queued):")
+	}
+	for _, f := range st.Longest {
+		backup := ""
+		if f.Backup {
+			backup = " (backup copy)"
+		}
+		fmt.Fprintf(b, "  chunk %-8d %8s  rank %d on %s%s\n", f.Chunk, Dur(Seconds(f.Seconds)), f.Rank, f.Host, backup)
+	}
 }
 
 // goneNote says when a running job's file looks abandoned: its process is gone (on this

@@ -14,9 +14,10 @@ func (m *manager) onAnswer(from int, r record) error {
 	}
 	f, ok := m.flights.get(r.ticket, r.seq)
 	if !ok || (f.rank != from && f.backup != from) {
-		if holder, late := m.late[r.seq]; late && holder == from {
+		if lc, late := m.late[r.seq]; late && lc.rank == from {
 			// The losing copy of a backed-up chunk: drop it, free its credit.
 			delete(m.late, r.seq)
+			m.traceLate(r, lc)
 			m.slots.push(from)
 			return nil
 		}
@@ -31,10 +32,10 @@ func (m *manager) onAnswer(from int, r record) error {
 	case kindSkip:
 		return m.skipped(from, f)
 	case kindError:
-		m.traceChunk(from, r, f, "error")
+		m.traceAnswer(from, r, f)
 		return m.failedOnce(from, f, r)
 	}
-	m.traceChunk(from, r, f, "chunk")
+	m.traceAnswer(from, r, f)
 	return m.succeeded(from, f, r)
 }
 
@@ -49,7 +50,12 @@ func otherHolder(f *flight, from int) int {
 // succeeded takes the result r of flight f from worker from: it goes to the Sink, in order.
 func (m *manager) succeeded(from int, f *flight, r record) error {
 	if other := otherHolder(f, from); other > 0 {
-		m.late[f.c.Seq] = other
+		lc := lateCopy{rank: other}
+		lc.sent, lc.backup = f.copyOf(other)
+		if m.tr != nil {
+			lc.c = f.c
+		}
+		m.late[f.c.Seq] = lc
 	}
 	if m.sized != nil {
 		m.sizer.observe(f.items, r.work)
@@ -74,7 +80,8 @@ func (m *manager) succeeded(from int, f *flight, r record) error {
 func (m *manager) failedOnce(from int, f *flight, r record) error {
 	if other := otherHolder(f, from); other > 0 {
 		// The other copy may still succeed; forget this one.
-		f.rank, f.backup, f.failed = other, 0, from
+		f.dropCopy(from)
+		f.failed = from
 		return nil
 	}
 	if f.c.Attempt >= m.cfg.Retries {
@@ -102,24 +109,11 @@ func (m *manager) failedOnce(from int, f *flight, r record) error {
 // -1: it waited for a retry when the drain came), unless another copy of it still runs.
 func (m *manager) skipped(from int, f *flight) error {
 	if other := otherHolder(f, from); from > 0 && other > 0 {
-		f.rank, f.backup = other, 0 // the other copy runs on
+		f.dropCopy(from) // the other copy runs on
 		return nil
 	}
 	seq := f.c.Seq
 	m.flights.remove(f)
 	m.st.Skipped++
 	return m.deliverGap(from, seq)
-}
-
-// traceChunk records the computation that answer r reports on its worker's track; the span
-// ends now and lasts the compute time the worker measured, so no other host's clock is read.
-func (m *manager) traceChunk(from int, r record, f *flight, cat string) {
-	if m.tr == nil {
-		return
-	}
-	name := "chunk " + fmtUint(r.seq)
-	if cat == "error" {
-		name += " failed"
-	}
-	m.tr.span(from, r.thread, name, cat, m.now-monoTime(r.work), r.work, r.seq, f.c.Attempt)
 }

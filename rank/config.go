@@ -169,4 +169,28 @@ type Progress struct {
 	Items       uint64 // items in the chunks written, when the source counts them
 	InFlight    int    // chunks being computed
 	Workers     int
+	// Running is each worker rank's chunks in flight (copies of chunks done already, still
+	// computing, count too), and Longest the chunks in flight longest, longest first (at
+	// most ProgressLongest): as the manager saw them a moment before the snapshot.
+	Running []RankLoad
+	Longest []InFlight
+}
+
+// ProgressLongest is the most chunks in Progress.Longest.
+const ProgressLongest = 8
+
+// RankLoad is a worker rank's chunks in flight.
+type RankLoad struct {
+	Rank   int
+	Host   string
+	Chunks int
+}
+
+// InFlight is a chunk in flight: sent to Rank (computing there, or queued) at Sent.
+type InFlight struct {
+	Seq    uint64
+	Rank   int
+	Host   string
+	Sent   time.Duration // from the run's start: it has been in flight Progress.Elapsed-Sent
+	Backup bool          // a backup copy (Config.Backups)
 }

@@ -89,8 +89,7 @@ func (m *manager) put(seq uint64, out []byte) error {
 	}
 	err := m.plan.Sink.Put(seq, out)
 	if m.tr != nil {
-		end := m.tr.clock()
-		m.tr.span(0, 1, "write chunk "+fmtUint(seq), "write", begin, end.Sub(begin), seq, 0)
+		m.traceWrite(seq, out, begin)
 	}
 	switch {
 	case errors.Is(err, ErrDrain):

@@ -78,6 +78,7 @@ type harness struct {
 	net      *InprocNet
 	src      *countSource
 	sink     *listSink
+	sinkAs   Sink    // if set, the Sink of the job instead of sink (wrapping it)
 	computed [][]int // per rank: seqs it computed (only with record)
 	mu       sync.Mutex
 	work     func(ctx context.Context, rank int, c Chunk) ([]byte, error)
@@ -124,7 +125,11 @@ func (h *harness) job(rank int) Job {
 			if h.openErr != nil {
 				return nil, h.openErr
 			}
-			return &Plan{Source: h.src, Sink: h.sink, Setup: h.setup, Total: -1}, nil
+			var sink Sink = h.sink
+			if h.sinkAs != nil {
+				sink = h.sinkAs
+			}
+			return &Plan{Source: h.src, Sink: sink, Setup: h.setup, Total: -1}, nil
 		},
 		NewWorker: func(setup []byte) (Worker, error) {
 			h.mu.Lock()
@@ -1168,7 +1173,8 @@ func TestCancelledStopNamesSilentRanks(t *testing.T) {
 	require.ErrorAs(t, err, &su)
 	require.ErrorIs(t, err, context.Canceled)
 	require.Equal(t, []string{"rank 2 on inproc"}, su.Ranks)
-	require.Equal(t, "rank 2 on inproc did not answer the stop (gone before it: killed, out of memory?)", su.Detail())
+	require.Equal(t, "rank 2 on inproc did not answer the stop (gone before it: killed, out of memory?); "+
+		"run mpirun --enable-recovery to finish the job without a lost worker", su.Detail())
 }
 
 // drainGate is a worker's transport that opens gate once the worker receives the drain.

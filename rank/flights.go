@@ -10,6 +10,32 @@ type flight struct {
 	backup int    // worker holding a backup copy (straggler), 0 for none
 	failed int    // rank that failed it last, 0 for none
 	live   bool   // in flight (a free flight waits for reuse)
+	// When each copy was sent, and its trace flow: for --status's longest in flight and
+	// for --trace.
+	sent, backupSent sendMark
+}
+
+// sendMark is when a copy of a chunk was sent, and the trace's flow of that attempt (0
+// without a trace).
+type sendMark struct {
+	at   monoTime
+	flow uint64
+}
+
+// dropCopy forgets the copy that rank from held, of two: the other runs on alone.
+func (f *flight) dropCopy(from int) {
+	if f.rank == from {
+		f.rank, f.sent = f.backup, f.backupSent
+	}
+	f.backup, f.backupSent = 0, sendMark{}
+}
+
+// copyOf is the send of the copy that rank from holds.
+func (f *flight) copyOf(from int) (sendMark, bool) {
+	if from == f.backup && from > 0 {
+		return f.backupSent, true
+	}
+	return f.sent, false
 }
 
 // flights holds the chunks in flight by ticket: a worker's answer names the ticket its task

@@ -109,6 +109,7 @@ func (m *manager) issueBackups() {
 			return
 		}
 		oldest.backup = to
+		oldest.backupSent = m.markSend(to, oldest, true)
 		m.st.Backups++
 		m.issuedN++
 		m.out.add(to, m.task(oldest))
@@ -118,6 +119,7 @@ func (m *manager) issueBackups() {
 // send issues flight f to worker to.
 func (m *manager) send(to int, f *flight) {
 	f.rank = to
+	f.sent = m.markSend(to, f, false)
 	m.issuedN++
 	if f.c.Attempt == 0 && m.cfg.Backups {
 		m.issued.push(f)

@@ -89,6 +89,16 @@ type ArrivalSink interface {
 	Arrived(seq uint64, out []byte) error
 }
 
+// TraceLabeler is a Sink that names its chunks in the trace (Config.Trace): the spans of
+// an attempt at chunk c are called name, and args (a JSON object, or nil) adds its fields
+// to theirs. result is the attempt's result, nil when it has none (it is being sent, it
+// failed, its worker was lost, the run ended first); c.Data is nil for a chunk done already.
+// The manager's goroutine calls it, with a trace only.
+type TraceLabeler interface {
+	Sink
+	TraceLabel(c Chunk, result []byte) (name string, args []byte)
+}
+
 // GapSink is a Sink told of the chunks the output leaves out: those that failed every try
 // (Config.KeepGoing) and those a drain (ErrDrain) kept from starting. LeftOut is called
 // for such a chunk, from the manager's goroutine, where Put would have been (in Seq

@@ -148,15 +148,16 @@ func (m *manager) reclaim(r int) int {
 		if !f.live {
 			continue
 		}
-		if f.backup == r {
-			f.backup = 0
-		}
-		if f.rank != r {
+		if f.rank != r && f.backup != r {
 			continue
 		}
-		held++
+		mark, backup := f.copyOf(r)
+		m.traceUnanswered(r, f.c, mark, backup, "lost")
+		if f.rank == r {
+			held++
+		}
 		if f.backup > 0 {
-			f.rank, f.backup = f.backup, 0
+			f.dropCopy(r) // the other copy runs on
 			continue
 		}
 		f.c.Lost++
@@ -169,8 +170,9 @@ func (m *manager) reclaim(r int) int {
 	}
 	slices.SortFunc(back, func(a, b *flight) int { return cmpSeq(a.c.Seq, b.c.Seq) })
 	m.retryq = append(back, m.retryq...)
-	for seq, holder := range m.late {
-		if holder == r {
+	for seq, lc := range m.late {
+		if lc.rank == r {
+			m.traceUnanswered(r, lc.c, lc.sent, lc.backup, "lost")
 			delete(m.late, seq)
 		}
 	}

@@ -4,7 +4,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"strconv"
 	"strings"
 	"sync/atomic"
 
@@ -39,9 +38,9 @@ type manager struct {
 	acked   []bool   // stopping: the workers that acknowledged the stop
 	ranks            // who is joined, heard from, told, lost (lost.go)
 
-	flights  flights        // the chunks issued and not done, by ticket
-	late     map[uint64]int // chunks done while a second holder still computes them
-	issued   issuedQueue    // the flights in the order of their chunks, for backups
+	flights  flights             // the chunks issued and not done, by ticket
+	late     map[uint64]lateCopy // chunks done while a second holder still computes them
+	issued   issuedQueue         // the flights in the order of their chunks, for backups
 	failed   []FailedChunk
 	retryq   []*flight
 	ro       *partition.Reorder
@@ -55,14 +54,17 @@ type manager struct {
 	sizer      sizer
 	backupFrom uint64 // no chunk below it can get a backup
 	tr         *tracer
-	now        monoTime // the time of the event being handled
-	rx         []byte   // the frame being handled; nil once the reorder buffer took it
+	labeler    TraceLabeler      // the Sink, when it names its chunks in the trace
+	writeFlows map[uint64]uint64 // with a trace: the flow of each result not yet written
+	now        monoTime          // the time of the event being handled
+	rx         []byte            // the frame being handled; nil once the reorder buffer took it
 
 	answered, issuedN int // answers handled and chunks issued (tasks sent), for the sizer
 
 	// Read by the progress goroutine.
 	doneChunks, doneItems atomic.Uint64
 	inFlight              atomic.Int64
+	detail                progressDetail
 
 	st Stats
 }
@@ -78,7 +80,7 @@ const (
 
 func newManager(cfg Config, size int, host string, now monoTime) *manager {
 	n := size + 1 // the workers, and a local one (local.go)
-	m := &manager{cfg: cfg, size: size, out: newOutbox(n), start: now, now: now, late: map[uint64]int{}}
+	m := &manager{cfg: cfg, size: size, out: newOutbox(n), start: now, now: now, late: map[uint64]lateCopy{}}
 	m.threads, m.hosts, m.asked, m.acked = make([]int, n), make([]string, n), make([]int, n), make([]bool, n)
 	m.ranks = newRanks(n, now)
 	m.hosts[0] = host
@@ -106,6 +108,12 @@ func (m *manager) begin(plan *Plan, openErr error) {
 	m.arrival, _ = plan.Sink.(ArrivalSink)
 	m.gaps, _ = plan.Sink.(GapSink)
 	m.sized, _ = plan.Source.(SizedSource)
+	if m.tr != nil {
+		m.labeler, _ = plan.Sink.(TraceLabeler)
+		m.writeFlows = map[uint64]uint64{}
+		m.tr.name(0, 0, "rank 0 (manager) on "+m.hosts[0], "send")
+		m.tr.thread(0, 1, "write")
+	}
 	m.ro = partition.NewReorder(partition.ReorderConfig{First: plan.First, MemBytes: m.cfg.ReorderMem, Dir: m.cfg.SpillDir})
 	m.nextSeq, m.backupFrom = plan.First, plan.First
 	m.slots = newRing(m.size)
@@ -115,10 +123,6 @@ func (m *manager) begin(plan *Plan, openErr error) {
 	binary.LittleEndian.PutUint64(n[:], uint64(len(plan.Setup)))
 	m.toAll(record{kind: kindSetup, data: n[:]})
 	m.dealFirst()
-	if m.tr != nil {
-		m.tr.name(0, 0, "rank 0 (manager) on "+m.hosts[0], "send")
-		m.tr.thread(0, 1, "write")
-	}
 }
 
 // dealFirst gives every worker, in push mode, a window of chunks with its setup, as for
@@ -239,10 +243,7 @@ func (m *manager) join(from int, r record) error {
 		m.sizer.slots = max(1, m.credits/m.cfg.Window+(m.size-1-m.joined)*th)
 	}
 	if m.tr != nil {
-		m.tr.name(from, 0, m.who(from), "thread 0")
-		for t := 1; t < th; t++ {
-			m.tr.thread(from, t, "thread "+strconv.Itoa(t))
-		}
+		m.traceNames(from, th)
 	}
 	return nil
 }

@@ -49,7 +49,7 @@ func runManager(ctx context.Context, t Transport, job Job, cfg Config) (Stats, e
 	}
 	m.begin(plan, err)
 	defer context.AfterFunc(ctx, t.Wake)()
-	stopProgress := m.progress()
+	stopProgress := m.progress(t.Wake)
 	if oerr := t.Own(func() error { return l.loop(ctx) }); oerr != nil && m.err == nil {
 		m.err = oerr
 	}
@@ -77,6 +77,7 @@ func (l *managerLoop) result(ctx context.Context) error {
 	m := l.m
 	err := m.err
 	if m.tr != nil {
+		m.traceAbandoned(l.clock())
 		if terr := m.tr.close(); err == nil && terr != nil {
 			err = fmt.Errorf("write trace: %w", terr)
 		}
@@ -118,8 +119,9 @@ func (l *managerLoop) loop(ctx context.Context) error {
 		if l.ready.Load() && l.ready.Swap(false) {
 			m.sourceReady(now)
 		}
-		l.notices()
+		l.notices(now)
 		next := m.tick(now)
+		m.publishDetail()
 		l.checkStop(ctx, now)
 		sent := l.flush(now)
 		if m.sized != nil {
@@ -132,16 +134,17 @@ func (l *managerLoop) loop(ctx context.Context) error {
 			m.transportFailed(err)
 		}
 	}
-	l.notices() // a rank lost in the last round: nothing must wait for it
+	l.notices(l.clock()) // a rank lost in the last round: nothing must wait for it
 	return nil
 }
 
 // notices tells the manager of the ranks the transport knows lost (the launcher's notice),
 // and the transport of the ranks the manager took for lost, which it must never wait for.
-func (l *managerLoop) notices() {
+func (l *managerLoop) notices(now monoTime) {
 	m := l.m
 	if n, ok := l.t.(LossNotifier); ok {
 		for _, r := range n.Lost() {
+			m.now = max(m.now, now)
 			m.lose(r, "the launcher's notice")
 		}
 	}

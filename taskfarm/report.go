@@ -51,7 +51,6 @@ type slowTask struct {
 // flyingChunk is a chunk issued to the workers and not yet finished.
 type flyingChunk struct {
 	first, tasks uint64 // its first task's number, and how many it holds
-	issued       time.Time
 	what         string // the first task's values (or command), clipped
 }
 
@@ -184,7 +183,7 @@ func clip(s string) string {
 // report is exec's part of the engine's reports: the run report's line, --stats and --status.
 func (a *account) report() cli.Report {
 	return cli.Report{Key: "tasks", Summary: a.summary, Stats: func(st rank.Stats) any { return a.statsJSON(st) },
-		Status: func(p rank.Progress) any { return a.statusJSON(p, time.Now()) }}
+		Status: func(p rank.Progress) any { return a.statusJSON(p) }}
 }
 
 // summary is the run report's line, in tasks: "exec: 100 tasks in 12.3s (8.13 tasks/s): 97

@@ -123,13 +123,17 @@ func TestStatusWhileTasksRun(t *testing.T) {
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
-	if ts.Total != 4 || ts.Longest[0].What != "wait" || ts.Longest[0].Task > 2 {
+	if ts.Total != 4 || ts.Longest[0].What != "wait" || ts.Longest[0].Task > 2 || ts.Longest[0].Host != "inproc" ||
+		ts.Longest[0].Rank+ts.Longest[1].Rank != 3 {
 		t.Errorf("status %+v", ts)
+	}
+	if len(ts.Hosts) != 1 || ts.Hosts[0].Ranks != 2 || ts.Hosts[0].InFlight != 2 {
+		t.Errorf("hosts %+v: want inproc's 2 ranks with a task each", ts.Hosts)
 	}
 	r := mwtest.Run(t, nil, "status", status)
 	text := string(r.Stdout)
 	if r.Code != 0 || !strings.Contains(text, "exec: running on ") || !strings.Contains(text, "2 in flight, 2 workers") || !strings.Contains(text, "tasks: 0/4 (0.0%) finished, 0 failed; 2 in flight") ||
-		!strings.Contains(text, "longest in flight") {
+		!strings.Contains(text, "longest in flight") || !strings.Contains(text, "wait (rank ") {
 		t.Errorf("mw status: exit %d\n%s%s", r.Code, text, r.Stderr)
 	}
 	os.WriteFile(filepath.Join(dir, "go"), nil, 0o644)
@@ -151,8 +155,11 @@ func TestStatusWhileTasksRun(t *testing.T) {
 func FuzzTaskStatus(f *testing.F) {
 	a := newAccount(10, true)
 	a.finish(&record{seq: 1, host: "n1", exit: 1})
-	a.issued(0, flyingChunk{first: 2, tasks: 3, issued: time.Now(), what: "x y"})
-	seed, _ := json.Marshal(a.statusJSON(rankProgress(time.Second), time.Now()))
+	a.issued(0, flyingChunk{first: 2, tasks: 3, what: "x y"})
+	p := rankProgress(time.Second)
+	p.Running = []rank.RankLoad{{Rank: 1, Host: "n1", Chunks: 1}}
+	p.Longest = []rank.InFlight{{Seq: 0, Rank: 1, Host: "n1", Sent: time.Second / 2}}
+	seed, _ := json.Marshal(a.statusJSON(p))
 	f.Add(seed)
 	f.Add([]byte(`{"total": -5, "eta_seconds": 1e308, "longest_in_flight": [{"task": 18446744073709551615, "tasks": 18446744073709551615, "seconds": -1e308}]}`))
 	f.Fuzz(func(t *testing.T, b []byte) {

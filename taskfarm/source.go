@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"strings"
-	"time"
 
 	"github.com/mw-hpc/mw/partition"
 	"github.com/mw-hpc/mw/rank"
@@ -69,7 +68,7 @@ func (s *jobSource) Next() (rank.Chunk, error) {
 		s.buf = appendJob(s.buf[:0], j, s.kind)
 		data = partition.Pack(data, s.buf)
 		if n == 0 && s.acct.watching {
-			fc = flyingChunk{first: j.seq, issued: time.Now(), what: s.acct.describe(j, s.kind)}
+			fc = flyingChunk{first: j.seq, what: s.acct.describe(j, s.kind)}
 		}
 		n++
 	}

@@ -4,8 +4,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"slices"
 	"sort"
-	"time"
 
 	"github.com/mw-hpc/mw/cli"
 	"github.com/mw-hpc/mw/rank"
@@ -31,6 +31,8 @@ type hostJSON struct {
 	Host     string `json:"host"`
 	Finished uint64 `json:"finished"`
 	Failed   uint64 `json:"failed"`
+	Ranks    int    `json:"ranks"`            // its worker ranks now
+	InFlight int    `json:"chunks_in_flight"` // tasks in flight with --chunk 1
 }
 
 type flyingJSON struct {
@@ -38,10 +40,14 @@ type flyingJSON struct {
 	Tasks   uint64  `json:"tasks"` // in its chunk (--chunk), from Task on
 	Seconds float64 `json:"seconds"`
 	What    string  `json:"what"`
+	Rank    int     `json:"rank"`
+	Host    string  `json:"host"`
+	Backup  bool    `json:"backup,omitempty"` // a backup copy (the first runs on elsewhere)
 }
 
-// statusJSON is the status of the run as of now.
-func (a *account) statusJSON(p rank.Progress, now time.Time) taskStatus {
+// statusJSON is the status of the run as of progress report p: tasks as they finish, the
+// hosts' load, and the tasks in flight longest (the engine's, named by their tasks).
+func (a *account) statusJSON(p rank.Progress) taskStatus {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	ts := taskStatus{Total: a.total, Finished: a.finished, Failed: a.finishedFailed, Resumed: a.resumed, ETA: -1,
@@ -55,21 +61,30 @@ func (a *account) statusJSON(p rank.Progress, now time.Time) taskStatus {
 	for h, t := range a.hosts {
 		ts.Hosts = append(ts.Hosts, hostJSON{Host: h, Finished: t.done, Failed: t.failed})
 	}
+	for _, l := range cli.HostLoads(p.Running) {
+		i := slices.IndexFunc(ts.Hosts, func(h hostJSON) bool { return h.Host == l.Host })
+		if i < 0 {
+			i = len(ts.Hosts)
+			ts.Hosts = append(ts.Hosts, hostJSON{Host: l.Host})
+		}
+		ts.Hosts[i].Ranks, ts.Hosts[i].InFlight = l.Ranks, l.Chunks
+	}
 	sort.Slice(ts.Hosts, func(i, j int) bool { return ts.Hosts[i].Host < ts.Hosts[j].Host })
 	for _, c := range a.flying {
 		ts.InFlight += c.tasks
-		f := flyingJSON{Task: c.first, Tasks: c.tasks, Seconds: now.Sub(c.issued).Seconds(), What: c.what}
-		i := sort.Search(len(ts.Longest), func(i int) bool { return ts.Longest[i].Seconds < f.Seconds })
-		if i < keepLongest {
-			ts.Longest = append(ts.Longest[:i], append([]flyingJSON{f}, ts.Longest[i:]...)...)
-			ts.Longest = ts.Longest[:min(len(ts.Longest), keepLongest)]
+	}
+	for _, f := range cli.LongFlights(p) {
+		c, ok := a.flying[f.Chunk]
+		if ok && len(ts.Longest) < keepLongest {
+			ts.Longest = append(ts.Longest, flyingJSON{Task: c.first, Tasks: c.tasks, Seconds: f.Seconds, What: c.what,
+				Rank: f.Rank, Host: f.Host, Backup: f.Backup})
 		}
 	}
 	return ts
 }
 
 // StatusPart prints exec's part of a --status file (mw status).
-var StatusPart = cli.StatusPart{Key: "tasks", Print: printTaskStatus}
+var StatusPart = cli.StatusPart{Key: "tasks", Print: printTaskStatus, ShowsFlights: true}
 
 func printTaskStatus(w io.Writer, raw json.RawMessage) error {
 	var ts taskStatus
@@ -91,16 +106,7 @@ func printTaskStatus(w io.Writer, raw json.RawMessage) error {
 	if ts.Stopped != "" {
 		fmt.Fprintf(w, "  %s\n", ts.Stopped)
 	}
-	width := len("host")
-	for _, h := range ts.Hosts {
-		width = max(width, len(h.Host))
-	}
-	if len(ts.Hosts) > 0 {
-		fmt.Fprintf(w, "  %-*s %9s %7s\n", width, "host", "finished", "failed")
-	}
-	for _, h := range ts.Hosts {
-		fmt.Fprintf(w, "  %-*s %9d %7d\n", width, h.Host, h.Finished, h.Failed)
-	}
+	printHosts(w, ts.Hosts)
 	if len(ts.Longest) > 0 {
 		fmt.Fprintln(w, "longest in flight (sent to a worker: running there, or queued):")
 	}
@@ -109,9 +115,28 @@ func printTaskStatus(w io.Writer, raw json.RawMessage) error {
 		if f.Tasks > 1 {
 			which = fmt.Sprintf("tasks %d-%d", f.Task, f.Task+f.Tasks-1)
 		}
-		fmt.Fprintf(w, "  %-12s %8s  %s\n", which, cli.Dur(cli.Seconds(f.Seconds)), f.What)
+		where := fmt.Sprintf("rank %d on %s", f.Rank, f.Host)
+		if f.Backup {
+			where += ", a backup copy"
+		}
+		fmt.Fprintf(w, "  %-12s %8s  %s (%s)\n", which, cli.Dur(cli.Seconds(f.Seconds)), f.What, where)
 	}
 	return nil
+}
+
+// printHosts prints the hosts' tasks finished and failed, and their worker ranks' chunks
+// in flight (tasks, with --chunk 1).
+func printHosts(w io.Writer, hosts []hostJSON) {
+	width := len("host")
+	for _, h := range hosts {
+		width = max(width, len(h.Host))
+	}
+	if len(hosts) > 0 {
+		fmt.Fprintf(w, "  %-*s %9s %7s %5s %9s\n", width, "host", "finished", "failed", "ranks", "in flight")
+	}
+	for _, h := range hosts {
+		fmt.Fprintf(w, "  %-*s %9d %7d %5d %9d\n", width, h.Host, h.Finished, h.Failed, h.Ranks, h.InFlight)
+	}
 }
 
 // doneText is "12/40 (30.0%)", or "12" when the total is not known.
