@@ -40,6 +40,25 @@ type Status struct {
 	// While running: each host's chunks in flight, and the chunks in flight longest.
 	Running []HostLoad   `json:"running_per_host,omitempty"`
 	Longest []LongFlight `json:"longest_in_flight,omitempty"`
+	Lost    []LostRank   `json:"lost_workers,omitempty"`
+}
+
+// LostRank is a worker rank lost during the run (rank.LostWorker).
+type LostRank struct {
+	Rank     int     `json:"rank"`
+	Host     string  `json:"host"`
+	At       float64 `json:"at_seconds"` // from the run's start
+	How      string  `json:"how"`
+	Reissued int     `json:"chunks_issued_again"`
+}
+
+// LostRanks are a run's lost workers as the status file has them.
+func LostRanks(lost []rank.LostWorker) []LostRank {
+	var out []LostRank
+	for _, l := range lost {
+		out = append(out, LostRank{Rank: l.Rank, Host: l.Host, At: l.At.Seconds(), How: l.How, Reissued: l.Reissued})
+	}
+	return out
 }
 
 // HostLoad is a host's worker ranks and their chunks in flight.
@@ -158,7 +177,7 @@ func (s *statusWriter) finish(st rank.Stats, err error) error {
 		s.head.State, s.head.Error = StateFailed, err.Error()
 	}
 	p := s.last
-	p.Elapsed, p.Chunks, p.InFlight = st.Wall, st.Chunks, 0
+	p.Elapsed, p.Chunks, p.InFlight, p.Lost = st.Wall, st.Chunks, 0, st.Lost
 	s.last = p
 	var part any
 	if s.rep.Status != nil {
@@ -174,7 +193,7 @@ func (s *statusWriter) write(part any) error {
 	st.Updated = time.Now()
 	st.Elapsed, st.Workers, st.Chunks, st.Total = p.Elapsed.Seconds(), p.Workers, p.Chunks, p.TotalChunks
 	st.InFlight, st.Items = p.InFlight, p.Items
-	st.Running, st.Longest = HostLoads(p.Running), LongFlights(p)
+	st.Running, st.Longest, st.Lost = HostLoads(p.Running), LongFlights(p), LostRanks(p.Lost)
 	st.Rate, st.ETA = rateAndETA(p.Chunks, p.TotalChunks, p.Elapsed)
 	b, err := json.MarshalIndent(st, "", "  ")
 	if err == nil {

@@ -146,6 +146,13 @@ func TestPrintStatus(t *testing.T) {
 	require.NotContains(t, b.String(), "longest")
 	st.Running, st.Longest, part.ShowsFlights = nil, nil, false
 
+	// Lost workers, whatever the part shows.
+	st.Lost = LostRanks([]rank.LostWorker{{Rank: 3, Host: "n2", At: 75 * time.Second, How: "the launcher's notice", Reissued: 4}})
+	b.Reset()
+	require.NoError(t, PrintStatus(&b, st, raw, part, start.Add(92*time.Second)))
+	require.Contains(t, b.String(), "ETA 4m30s\nlost: rank 3 on n2 at 1m15s (the launcher's notice), 4 chunks issued again\n")
+	st.Lost = nil
+
 	b.Reset()
 	require.NoError(t, PrintStatus(&b, st, raw, part, start.Add(time.Hour)))
 	require.Contains(t, b.String(), "no update for 58m30s: the run may be gone")

@@ -116,6 +116,9 @@ func PrintStatus(w io.Writer, st Status, raw map[string]json.RawMessage, part St
 		fmt.Fprintf(&b, ", %d in flight, %d workers; %s chunks/s, ETA %s", st.InFlight, st.Workers, Rate(st.Rate), etaText(st.ETA))
 	}
 	b.WriteString("\n")
+	for _, l := range st.Lost {
+		fmt.Fprintf(&b, "lost: rank %d on %s at %s (%s), %d chunks issued again\n", l.Rank, l.Host, Dur(Seconds(l.At)), l.How, l.Reissued)
+	}
 	if !part.ShowsFlights {
 		printFlights(&b, st)
 	}

@@ -174,6 +174,7 @@ type Progress struct {
 	// most ProgressLongest): as the manager saw them a moment before the snapshot.
 	Running []RankLoad
 	Longest []InFlight
+	Lost    []LostWorker // the worker ranks lost so far
 }
 
 // ProgressLongest is the most chunks in Progress.Longest.

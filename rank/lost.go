@@ -119,21 +119,29 @@ func (m *manager) lose(r int, how string) {
 		if !m.acked[r] {
 			m.acknowledged()
 		}
-		m.st.Lost = append(m.st.Lost, lw)
+		m.recordLost(lw)
 		return
 	}
 	if m.cfg.FailOnLostWorker {
-		m.st.Lost = append(m.st.Lost, lw)
+		m.recordLost(lw)
 		m.fail(fmt.Errorf("%s was lost (%s); --lost-workers fail ends the job at the first loss", m.who(r), how))
 		return
 	}
 	lw.Reissued = m.reclaim(r)
-	m.st.Lost = append(m.st.Lost, lw)
+	m.recordLost(lw)
 	if m.cfg.Log != nil {
 		fmt.Fprintf(m.cfg.Log, "%s was lost (%s); %s issued again\n", m.who(r), how, plural(lw.Reissued, "chunk"))
 	}
 	if m.lostCount == m.size-1 && m.phase == running {
 		m.startLocal()
+	}
+}
+
+// recordLost adds lw to the run's stats and its trace.
+func (m *manager) recordLost(lw LostWorker) {
+	m.st.Lost = append(m.st.Lost, lw)
+	if m.tr != nil {
+		m.tr.lost(lw, m.now)
 	}
 }
 

@@ -20,8 +20,10 @@ func (m *manager) progress(wake func()) func() {
 			Elapsed: monoNow().Sub(m.start), Chunks: m.doneChunks.Load(), TotalChunks: total,
 			Items: m.doneItems.Load(), InFlight: int(max(m.inFlight.Load(), 0)), Workers: max(m.size-1, 1),
 		}
-		if !final {
-			p.Running, p.Longest = m.detail.ask(wake)
+		if final { // the owner loop has ended: its stats are the caller's to read
+			p.Lost = slices.Clone(m.st.Lost)
+		} else {
+			p.Running, p.Longest, p.Lost = m.detail.ask(wake)
 		}
 		return p
 	}
@@ -55,6 +57,7 @@ type progressDetail struct {
 	mu      sync.Mutex
 	running []RankLoad
 	longest []InFlight
+	lost    []LostWorker
 }
 
 // detailWait bounds the wait for the owner loop's publish: a loop held in the workload's
@@ -62,7 +65,7 @@ type progressDetail struct {
 const detailWait = 200 * time.Millisecond
 
 // ask asks the owner loop for the detail and returns it, or the last one published.
-func (d *progressDetail) ask(wake func()) ([]RankLoad, []InFlight) {
+func (d *progressDetail) ask(wake func()) ([]RankLoad, []InFlight, []LostWorker) {
 	select {
 	case <-d.ready:
 	default:
@@ -77,7 +80,7 @@ func (d *progressDetail) ask(wake func()) ([]RankLoad, []InFlight) {
 	t.Stop()
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	return slices.Clone(d.running), slices.Clone(d.longest)
+	return slices.Clone(d.running), slices.Clone(d.longest), slices.Clone(d.lost)
 }
 
 // publishDetail publishes the detail of the chunks in flight, if the progress goroutine
@@ -90,6 +93,7 @@ func (m *manager) publishDetail() {
 	running, longest := m.flightDetail()
 	m.detail.mu.Lock()
 	m.detail.running, m.detail.longest = running, longest
+	m.detail.lost = append(m.detail.lost[:0], m.st.Lost...)
 	m.detail.mu.Unlock()
 	select {
 	case m.detail.ready <- struct{}{}:

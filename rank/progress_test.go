@@ -3,6 +3,7 @@ package rank
 import (
 	"context"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -69,4 +70,45 @@ func TestProgressShowsWhatRunsWhere(t *testing.T) {
 	require.NoError(t, err)
 	requireInOrder(t, h.sink, chunks)
 	require.Equal(t, 1, finals)
+}
+
+// TestProgressNamesLostWorkers: once a worker is lost, the progress reports name it; the
+// job holds a chunk until a report has, and the final report names it too.
+func TestProgressNamesLostWorkers(t *testing.T) {
+	const chunks, held = 100, 60
+	h := newHarness(3, chunks)
+	var crashed atomic.Int64
+	seen := make(chan struct{})
+	h.work = func(ctx context.Context, r int, c Chunk) ([]byte, error) {
+		if c.Seq == 20 && c.Lost == 0 {
+			crashed.Store(int64(r))
+			h.net.Crash(r, true)
+		}
+		if c.Seq == held {
+			select {
+			case <-seen:
+			case <-ctx.Done():
+				return nil, ctx.Err()
+			}
+		}
+		return digest(c.Data), nil
+	}
+	cfg := lostCfg(2, 1)
+	cfg.Progress = time.Millisecond
+	var once sync.Once
+	var final []LostWorker
+	cfg.OnProgress = func(p Progress, last bool) {
+		if last {
+			final = p.Lost
+			return
+		}
+		if len(p.Lost) == 1 && p.Lost[0].Rank == int(crashed.Load()) {
+			once.Do(func() { close(seen) })
+		}
+	}
+	st, err, _ := h.run(t, cfg)
+	require.NoError(t, err)
+	requireInOrder(t, h.sink, chunks)
+	require.Equal(t, st.Lost, final)
+	require.Len(t, final, 1)
 }

@@ -143,6 +143,26 @@ func (t *tracer) flow(phase byte, pid, tid int, at monoTime, id uint64) {
 	t.flushBuf()
 }
 
+// lost records a worker's loss: an instant event on every track, with its rank, host, how
+// it was found and the chunks issued again.
+func (t *tracer) lost(lw LostWorker, at monoTime) {
+	t.begin()
+	t.buf = append(t.buf, `{"name":`...)
+	t.buf = strconv.AppendQuote(t.buf, "rank "+strconv.Itoa(lw.Rank)+" on "+lw.Host+" lost")
+	t.buf = append(t.buf, `,"cat":"lost","ph":"i","s":"g",`...)
+	t.appendWhere(0, 0, at)
+	t.buf = append(t.buf, `,"args":{"rank":`...)
+	t.buf = strconv.AppendInt(t.buf, int64(lw.Rank), 10)
+	t.buf = append(t.buf, `,"host":`...)
+	t.buf = strconv.AppendQuote(t.buf, lw.Host)
+	t.buf = append(t.buf, `,"how":`...)
+	t.buf = strconv.AppendQuote(t.buf, lw.How)
+	t.buf = append(t.buf, `,"chunks_issued_again":`...)
+	t.buf = strconv.AppendInt(t.buf, int64(lw.Reissued), 10)
+	t.buf = append(t.buf, `}}`...)
+	t.flushBuf()
+}
+
 // appendWhere appends an event's pid, tid and ts fields.
 func (t *tracer) appendWhere(pid, tid int, at monoTime) {
 	t.buf = append(t.buf, `"pid":`...)

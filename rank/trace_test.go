@@ -202,6 +202,16 @@ func TestTraceLostAttempts(t *testing.T) {
 	}
 	require.Equal(t, st.Lost[0].Reissued, lost)
 	require.Len(t, tr.attempts[attemptKey{seq: 20, lost: 1, copy: "first"}], 1, "chunk 20 ran again")
+	var instants []traceEvent
+	for _, e := range tr.events {
+		if e.Ph == "i" {
+			instants = append(instants, e)
+		}
+	}
+	require.Len(t, instants, 1, "the loss, once")
+	require.Equal(t, fmt.Sprintf("rank %d on inproc lost", crashed.Load()), instants[0].Name)
+	require.Equal(t, map[string]any{"rank": float64(crashed.Load()), "host": "inproc", "how": "the launcher's notice",
+		"chunks_issued_again": float64(st.Lost[0].Reissued)}, instants[0].Args)
 }
 
 // labelSink names chunk N "item N+1", with its result's first byte, as exec names a task.
