@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+
+	"github.com/mw-hpc/mw/internal/human"
 )
 
 // The sequence of collective calls. Every rank runs the same program, and each collective
@@ -220,7 +222,7 @@ func (w *world) judgeEnd(pos position, at []*position) error {
 		switch p := at[r]; {
 		case p == nil: // gone
 		case p.state == atCall:
-			return &outOfStep{fmt.Sprintf("%s %s, after rank 0 returned from pool.Main's body (%s)", w.who(r), p.did(), plural(pos.calls, "collective call"))}
+			return &outOfStep{fmt.Sprintf("%s %s, after rank 0 returned from pool.Main's body (%s)", w.who(r), p.did(), human.Plural(pos.calls, "collective call"))}
 		case p.state == atPanic:
 			return fmt.Errorf("%s %s", w.who(r), p.did())
 		case len(p.err) > 0:
@@ -236,12 +238,12 @@ func (p position) did() string {
 	case atCall:
 		return fmt.Sprintf("called %s at %s", p.what, p.where)
 	case atPanic:
-		return fmt.Sprintf("panicked outside a task (%s) at %s, after %s", p.what, p.where, plural(p.calls, "collective call"))
+		return fmt.Sprintf("panicked outside a task (%s) at %s, after %s", p.what, p.where, human.Plural(p.calls, "collective call"))
 	}
 	if len(p.err) > 0 {
-		return fmt.Sprintf("returned from pool.Main's body with an error (%v) after %s", errorFrom(p.err), plural(p.calls, "collective call"))
+		return fmt.Sprintf("returned from pool.Main's body with an error (%v) after %s", errorFrom(p.err), human.Plural(p.calls, "collective call"))
 	}
-	return "returned from pool.Main's body after " + plural(p.calls, "collective call")
+	return "returned from pool.Main's body after " + human.Plural(p.calls, "collective call")
 }
 
 // end is the last step of the sequence, at the end of Main's body (pos: how it ended).
@@ -277,11 +279,4 @@ func (w *world) end(ctx context.Context, pos position, report func(error)) error
 			return verdict
 		}
 	}
-}
-
-func plural(n int, what string) string {
-	if n == 1 {
-		return "1 " + what
-	}
-	return fmt.Sprintf("%d %ss", n, what)
 }

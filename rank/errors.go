@@ -3,6 +3,8 @@ package rank
 import (
 	"fmt"
 	"strings"
+
+	"github.com/mw-hpc/mw/internal/human"
 )
 
 // StopUnanswered is the error of a run that a cancellation (a signal) ended while some
@@ -41,7 +43,7 @@ func (e *PartialError) Error() string {
 	if len(e.Failed) == 1 {
 		were = "was"
 	}
-	fmt.Fprintf(&b, "%s failed and %s left out of the output:", plural(len(e.Failed), "chunk"), were)
+	fmt.Fprintf(&b, "%s failed and %s left out of the output:", human.Plural(len(e.Failed), "chunk"), were)
 	for i, f := range e.Failed {
 		if i == 5 {
 			fmt.Fprintf(&b, " and %d more", len(e.Failed)-i)

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"slices"
 	"time"
+
+	"github.com/mw-hpc/mw/internal/human"
 )
 
 // Lost workers. A worker rank is lost when the manager has not heard from it for
@@ -130,7 +132,7 @@ func (m *manager) lose(r int, how string) {
 	lw.Reissued = m.reclaim(r)
 	m.recordLost(lw)
 	if m.cfg.Log != nil {
-		fmt.Fprintf(m.cfg.Log, "%s was lost (%s); %s issued again\n", m.who(r), how, plural(lw.Reissued, "chunk"))
+		fmt.Fprintf(m.cfg.Log, "%s was lost (%s); %s issued again\n", m.who(r), how, human.Plural(lw.Reissued, "chunk"))
 	}
 	if m.lostCount == m.size-1 && m.phase == running {
 		m.startLocal()
@@ -218,7 +220,7 @@ func lostReport(lost []LostWorker) string {
 	if len(lost) == 0 {
 		return ""
 	}
-	s := fmt.Sprintf("%s lost:", plural(len(lost), "worker"))
+	s := fmt.Sprintf("%s lost:", human.Plural(len(lost), "worker"))
 	for i, l := range lost {
 		if i == 5 {
 			return s + fmt.Sprintf(" and %d more", len(lost)-i)
@@ -227,7 +229,7 @@ func lostReport(lost []LostWorker) string {
 		if l.Host != "" {
 			host = " on " + l.Host
 		}
-		s += fmt.Sprintf(" rank %d%s at %v (%s, %s issued again);", l.Rank, host, l.At.Round(time.Millisecond), l.How, plural(l.Reissued, "chunk"))
+		s += fmt.Sprintf(" rank %d%s at %v (%s, %s issued again);", l.Rank, host, l.At.Round(time.Millisecond), l.How, human.Plural(l.Reissued, "chunk"))
 	}
 	return s[:len(s)-1]
 }

@@ -2,8 +2,9 @@ package rank
 
 import (
 	"fmt"
-	"sort"
 	"strings"
+
+	"github.com/mw-hpc/mw/internal/human"
 )
 
 // Summary is the run report's one-line form, e.g.
@@ -29,9 +30,9 @@ func (s Stats) Summary(name string) string {
 		fmt.Fprintf(&b, " written of %d computed", computed)
 	}
 	fmt.Fprintf(&b, " in %s (%.0f chunks/s), %s in, %s out (%s/s)", s.Wall.Round(1e6), rate(float64(s.Chunks)),
-		bytesStr(s.BytesIn), bytesStr(s.BytesOut), bytesStr(uint64(rate(float64(s.BytesOut)))))
-	fmt.Fprintf(&b, "; %s x %s", plural(s.Workers, "worker"), plural(s.Threads, "thread"))
-	if hs := distinct(s.Hosts); len(hs) > 0 {
+		human.Bytes(s.BytesIn), human.Bytes(s.BytesOut), human.Bytes(uint64(rate(float64(s.BytesOut)))))
+	fmt.Fprintf(&b, "; %s x %s", human.Plural(s.Workers, "worker"), human.Plural(s.Threads, "thread"))
+	if hs := human.Hosts(s.Hosts); len(hs) > 0 {
 		fmt.Fprintf(&b, " on %s", strings.Join(hs, ","))
 	}
 	if s.ManagerCPU > 0 && secs > 0 {
@@ -65,38 +66,4 @@ func (s Stats) Summary(name string) string {
 		b.WriteString("; " + l)
 	}
 	return b.String()
-}
-
-// plural is "1 worker", "2 workers".
-func plural(n int, noun string) string {
-	if n == 1 {
-		return "1 " + noun
-	}
-	return fmt.Sprintf("%d %ss", n, noun)
-}
-
-func distinct(hosts []string) []string {
-	seen := map[string]bool{}
-	var out []string
-	for _, h := range hosts {
-		if h != "" && !seen[h] {
-			seen[h] = true
-			out = append(out, h)
-		}
-	}
-	sort.Strings(out)
-	return out
-}
-
-func bytesStr(n uint64) string {
-	switch {
-	case n >= 1e9:
-		return fmt.Sprintf("%.2f GB", float64(n)/1e9)
-	case n >= 1e6:
-		return fmt.Sprintf("%.1f MB", float64(n)/1e6)
-	case n >= 1e3:
-		return fmt.Sprintf("%.1f kB", float64(n)/1e3)
-	default:
-		return fmt.Sprintf("%d B", n)
-	}
 }

@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/mw-hpc/mw/internal/human"
 	"github.com/mw-hpc/mw/launch"
 )
 
@@ -84,7 +85,7 @@ func (o *options) findResources(rank int) *rankResources {
 		res.devs, res.where, res.err = rankDevices(o.gpus, systemProbe)
 	}
 	if res.err == nil && o.cpuShare.n > len(res.cores) {
-		res.err = fmt.Errorf("--cpus-per-task %d: this rank may use %s (%s)%s", o.cpuShare.n, plural(uint64(len(res.cores)), "core"),
+		res.err = fmt.Errorf("--cpus-per-task %d: this rank may use %s (%s)%s", o.cpuShare.n, human.Plural(len(res.cores), "core"),
 			cpuListText(res.cores), bindingHint(len(res.cores)))
 	}
 	return res
@@ -136,7 +137,7 @@ func (o *options) bindingWarning(res *rankResources, threads int) string {
 		return "" // every core of the node: -j above it is the user's choice
 	}
 	return fmt.Sprintf("%d tasks at once share the %s this rank may use (%s) of the node's %d: its launcher bound it; mpirun --bind-to none (srun --cpu-bind=none) lets them spread, or give --cpus-per-task",
-		threads, plural(uint64(len(res.cores)), "core"), cpuListText(res.cores), node)
+		threads, human.Plural(len(res.cores), "core"), cpuListText(res.cores), node)
 }
 
 // taskShare is what a task asks for of a share: the job's own request (a --tasks file's
@@ -177,7 +178,7 @@ func (w *worker) resources(ctx context.Context, j *job, v *jobVars) (g grant, ok
 		return grant{}, false, nil
 	}
 	if gpus > 0 && w.o.gpus == "" {
-		return grant{}, false, fmt.Errorf("asks for %s: give the ranks theirs with --gpus N or --gpus auto", plural(uint64(gpus), "GPU"))
+		return grant{}, false, fmt.Errorf("asks for %s: give the ranks theirs with --gpus N or --gpus auto", human.Plural(gpus, "GPU"))
 	}
 	g, err = w.pool.acquire(ctx, cpus, gpus)
 	return g, err == nil, err

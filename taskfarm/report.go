@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/mw-hpc/mw/cli"
+	"github.com/mw-hpc/mw/internal/human"
 	"github.com/mw-hpc/mw/rank"
 )
 
@@ -192,7 +193,7 @@ func (a *account) summary(st rank.Stats) string {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	var b strings.Builder
-	fmt.Fprintf(&b, "exec: %s in %s (%s tasks/s): %d succeeded, %d failed", plural(a.written, "task"), cli.Dur(st.Wall),
+	fmt.Fprintf(&b, "exec: %s in %s (%s tasks/s): %d succeeded, %d failed", human.Plural(a.written, "task"), cli.Dur(st.Wall),
 		cli.Rate(perSecond(a.written, st.Wall)), a.succeeded, a.failed)
 	if a.timedOut > 0 {
 		fmt.Fprintf(&b, " (%d timed out)", a.timedOut)
@@ -206,8 +207,8 @@ func (a *account) summary(st rank.Stats) string {
 	if a.resumed > 0 {
 		fmt.Fprintf(&b, ", %d in the joblog already", a.resumed)
 	}
-	fmt.Fprintf(&b, "; output %s (stdout %s, stderr %s)", bytesText(a.outBytes+a.errBytes), bytesText(a.outBytes), bytesText(a.errBytes))
-	fmt.Fprintf(&b, "; %s x %s on %s", plural(uint64(st.Workers), "worker"), plural(uint64(st.Threads), "slot"), strings.Join(distinct(st.Hosts), ","))
+	fmt.Fprintf(&b, "; output %s (stdout %s, stderr %s)", human.Bytes(a.outBytes+a.errBytes), human.Bytes(a.outBytes), human.Bytes(a.errBytes))
+	fmt.Fprintf(&b, "; %s x %s on %s", human.Plural(st.Workers, "worker"), human.Plural(st.Threads, "slot"), strings.Join(human.Hosts(st.Hosts), ","))
 	if st.ManagerCPU > 0 {
 		who := "manager"
 		if st.Alone {
@@ -219,7 +220,7 @@ func (a *account) summary(st rank.Stats) string {
 		}
 	}
 	if len(st.Lost) > 0 {
-		fmt.Fprintf(&b, "; %s lost:", plural(uint64(len(st.Lost)), "worker"))
+		fmt.Fprintf(&b, "; %s lost:", human.Plural(len(st.Lost), "worker"))
 		for i, l := range st.Lost[:min(3, len(st.Lost))] {
 			if i > 0 {
 				b.WriteByte(',')
@@ -288,37 +289,4 @@ func perSecond(n uint64, d time.Duration) float64 {
 		return 0
 	}
 	return float64(n) / d.Seconds()
-}
-
-// plural is "1 task", "2 tasks".
-func plural(n uint64, noun string) string {
-	if n == 1 {
-		return "1 " + noun
-	}
-	return fmt.Sprintf("%d %ss", n, noun)
-}
-
-// distinct is the hosts, each once, sorted.
-func distinct(hosts []string) []string {
-	var out []string
-	for _, h := range hosts {
-		if h != "" && !slices.Contains(out, h) {
-			out = append(out, h)
-		}
-	}
-	slices.Sort(out)
-	return out
-}
-
-// bytesText is a size in bytes as a person reads it: 363 B, 8.0 kB, 150.0 MB.
-func bytesText(n uint64) string {
-	switch {
-	case n >= 1e9:
-		return fmt.Sprintf("%.2f GB", float64(n)/1e9)
-	case n >= 1e6:
-		return fmt.Sprintf("%.1f MB", float64(n)/1e6)
-	case n >= 1e3:
-		return fmt.Sprintf("%.1f kB", float64(n)/1e3)
-	}
-	return fmt.Sprintf("%d B", n)
 }

@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+
+	"github.com/mw-hpc/mw/internal/human"
 )
 
 // pool is a worker rank's cores and GPUs, shared out to its tasks as they start: each
@@ -44,8 +46,8 @@ func newPool(cores []int, devs []string) *pool {
 // done. A request larger than the rank's is an error at once.
 func (p *pool) acquire(ctx context.Context, cpus, gpus int) (grant, error) {
 	if cpus > len(p.cores) || gpus > len(p.devs) {
-		return grant{}, fmt.Errorf("asks for %s and %s; this rank has %s (%s) and %s", plural(uint64(cpus), "core"), plural(uint64(gpus), "GPU"),
-			plural(uint64(len(p.cores)), "core"), cpuListText(p.cores), plural(uint64(len(p.devs)), "GPU"))
+		return grant{}, fmt.Errorf("asks for %s and %s; this rank has %s (%s) and %s", human.Plural(cpus, "core"), human.Plural(gpus, "GPU"),
+			human.Plural(len(p.cores), "core"), cpuListText(p.cores), human.Plural(len(p.devs), "GPU"))
 	}
 	p.mu.Lock()
 	if len(p.queue) == 0 && p.fits(cpus, gpus) {

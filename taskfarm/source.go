@@ -6,6 +6,7 @@ import (
 	"io"
 	"strings"
 
+	"github.com/mw-hpc/mw/internal/human"
 	"github.com/mw-hpc/mw/partition"
 	"github.com/mw-hpc/mw/rank"
 )
@@ -172,7 +173,7 @@ func (g *barrierGate) pass(chain []*barrier, acct *account) error {
 	acct.waitAt("")
 	for _, b := range chain {
 		if b.check && g.failed > 0 {
-			why := fmt.Sprintf("stopped at %s: %s since the barrier before it failed; the tasks after it were not run", b, plural(g.failed, "task"))
+			why := fmt.Sprintf("stopped at %s: %s since the barrier before it failed; the tasks after it were not run", b, human.Plural(g.failed, "task"))
 			acct.stop(why)
 			g.stoppedBy = g.failed
 			if g.says != nil {
