@@ -17,15 +17,18 @@ import (
 	"github.com/mw-hpc/mw/rank"
 )
 
-// commands maps a workload name to its command; gens maps `mw gen <what>` to its command.
-// Each workload registers itself from its own main_<name>.go file.
+// commands maps a workload name to its command, tools a command that runs no job (mw
+// status) to its command, and gens `mw gen <what>` to its command. Each registers itself
+// from its own main_<name>.go file.
 var (
 	commands = map[string]cli.Command{}
+	tools    = map[string]cli.Command{}
 	gens     = map[string]cli.Command{}
 )
 
-func register(c cli.Command)    { commands[c.Name] = c }
-func registerGen(c cli.Command) { gens[c.Name] = c }
+func register(c cli.Command)     { commands[c.Name] = c }
+func registerTool(c cli.Command) { tools[c.Name] = c }
+func registerGen(c cli.Command)  { gens[c.Name] = c }
 
 // run is the whole program but for the exit: it returns the exit code.
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
@@ -138,6 +141,9 @@ func pick(args []string) (name string, rest []string, cmd cli.Command, err error
 	}
 	c, ok := commands[name]
 	if !ok {
+		c, ok = tools[name]
+	}
+	if !ok {
 		return "", rest, cli.Command{}, cli.Usagef("unknown workload %q; one of %s (mw -h lists them)", name, strings.Join(names(commands), ", "))
 	}
 	return name, rest, c, nil
@@ -149,6 +155,7 @@ func helpCmd(_ context.Context, env *cli.Env, _ []string) error {
 
 usage: mpirun -np N mw <workload> [flags]     (-np 1 works too: the manager does the work)
        mw gen <what> [flags]                   make a synthetic input
+       mw status [--json] FILE                 print a run's --status file, from any node
        mw version
 
 Rank 0 is the manager: it cuts the ordered input into numbered chunks, deals them to the

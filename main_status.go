@@ -7,5 +7,5 @@ import (
 
 // mw status FILE: a run's --status file as a table; exec's part lists its tasks.
 func init() {
-	register(cli.StatusCommand(map[string]cli.StatusPart{"exec": taskfarm.StatusPart}))
+	registerTool(cli.StatusCommand(map[string]cli.StatusPart{"exec": taskfarm.StatusPart}))
 }
