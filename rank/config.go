@@ -82,6 +82,8 @@ type Config struct {
 	OnProgress func(p Progress, final bool)
 	// Trace, when not nil, receives the run as Chrome Trace Event JSON.
 	Trace io.Writer
+
+	alone bool // set by runAlone: the one worker is this process's, not a rank of its own
 }
 
 // DefaultConfig returns the defaults documented in the CLI help.

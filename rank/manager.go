@@ -366,6 +366,8 @@ func (m *manager) who(r int) string {
 	switch {
 	case r == m.size && m.size > 0:
 		return "rank 0's own worker"
+	case m.cfg.alone && r == 1:
+		return "the worker on " + m.hosts[r]
 	case r >= 0 && r < len(m.hosts) && m.hosts[r] != "":
 		return fmt.Sprintf("rank %d on %s", r, m.hosts[r])
 	}

@@ -117,6 +117,7 @@ func runAlone(ctx context.Context, t Transport, job Job, cfg Config) (Stats, err
 			return Stats{}, err
 		}
 	}
+	cfg.alone = true
 	var gone error
 	if s, ok := t.(solo); ok && s.launcher > 1 {
 		var stop func()

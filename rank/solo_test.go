@@ -29,6 +29,17 @@ func TestSoloRunsEverything(t *testing.T) {
 	require.Equal(t, []byte("setup"), h.gotSetup[0])
 	require.NoError(t, tr.Close())
 
+	// A failing chunk names the one worker as what it is, not as a rank of its own.
+	h = newHarness(1, chunks)
+	h.work = func(_ context.Context, _ int, c Chunk) ([]byte, error) {
+		if c.Seq == 7 {
+			return nil, fmt.Errorf("bad item")
+		}
+		return digest(c.Data), nil
+	}
+	_, err = Run(context.Background(), solo{host: "h"}, h.job(0), cfgWith(2, 2))
+	require.ErrorContains(t, err, "the worker on h: chunk 7")
+	require.NotContains(t, err.Error(), "rank 1")
 }
 
 // TestSoloStopsWhenLauncherGone: a world of one that a launcher started (mpirun -np 1)
