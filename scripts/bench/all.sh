@@ -5,7 +5,7 @@ set -euo pipefail
 export MW_BENCH_ALL=1 # pingpong.sh runs once, here, not again inside engine.sh
 cd "$(dirname "$0")/../.."
 echo "load average: $(cut -d' ' -f1-3 /proc/loadavg) (numbers taken under load are noise)"
-for s in pingpong engine chunk scaling sim interp overlay exec pool; do
+for s in pingpong engine chunk scaling sim interp overlay exec exec-cases pool; do
 	f=scripts/bench/$s.sh
 	[ -f "$f" ] || continue
 	echo
