@@ -28,9 +28,15 @@ GO_WANT  := $(shell sed -n 's/^go //p' go.mod)
 BIN      := ./mw
 RUNDIR   := run
 DEB_PKGS := openmpi-bin libopenmpi-dev mpich libmpich-dev pkg-config gcc parallel slurmctld slurmd slurm-client munge openssh-server openssh-client iproute2
-# The packages whose tests start MPI ranks themselves (internal/mpitest): `make test` runs
+# The packages whose tests start MPI ranks themselves (internal/mpitest), or run mw or an
+# example under the launcher (internal/mwtest, examples/internal/exrun): `make test` runs
 # them once more against each other MPI that pkg-config finds (Open MPI, MPICH).
-MPI_TEST_PKGS := ./mpi/ ./internal/mpitest/... ./cmd/mw-cmanager/
+MPI_TEST_PKGS := ./mpi/ ./internal/mpitest/... ./internal/mwtest/ ./cmd/mw-cmanager/ . ./examples/...
+# The workload packages whose tests under the launcher have MPI in their names (TestMPI...,
+# ...MPI, TestUnderMPIRun...): the other MPI's pass runs those tests alone, as the rest of
+# these packages is pure Go, the same code under either MPI.
+MPI_RUN_PKGS  := ./interp/ ./overlay/ ./taskfarm/ ./pool/
+MPI_RUN_TESTS := MPI
 # The MPIs the tests know, as name:pkg-config file:build tag.
 OTHER_MPIS    := openmpi:ompi-c: mpich:mpich:mpich
 
@@ -90,7 +96,8 @@ build: $(INSTALL)
 	$(GO) build -tags "$$tags" -ldflags "$(LDFLAGS)" -o $(BIN) .
 
 # test: unit tests with the race detector and real mpirun runs against the chosen MPI, the
-# MPI tests once more against the other one, and a short fuzz of every parser.
+# MPI tests and the workloads' runs under the launcher once more against the other one,
+# and a short fuzz of every parser.
 test: build lint
 	@$(select_mpi); set -x; $(GO) test -tags "$$tags" -race -count=1 -timeout 20m ./...
 	@$(select_mpi); \
@@ -100,6 +107,8 @@ test: build lint
 		if ! $(PKG_CONFIG) --exists $$pc; then echo "make: test: no $$name here (pkg-config $$pc): its pass of the MPI tests is left out; make deps installs it"; continue; fi; \
 		echo "+ $(GO) test -tags '$$tag' -race -count=1 $(MPI_TEST_PKGS)   # against $$name"; \
 		$(GO) test -tags "$$tag" -race -count=1 -timeout 10m $(MPI_TEST_PKGS) || exit 1; \
+		echo "+ $(GO) test -tags '$$tag' -race -count=1 -run '$(MPI_RUN_TESTS)' $(MPI_RUN_PKGS)   # against $$name"; \
+		$(GO) test -tags "$$tag" -race -count=1 -timeout 10m -run '$(MPI_RUN_TESTS)' $(MPI_RUN_PKGS) || exit 1; \
 	done
 	$(MAKE) --no-print-directory fuzz
 
@@ -128,7 +137,7 @@ lint: $(INSTALL)
 	@$(select_mpi); set -x; $(GO) vet -tags "$$tags" ./...
 	@$(select_mpi); for other in $(OTHER_MPIS); do \
 		pc=$$(echo $$other | cut -d: -f2); tag=$${other##*:}; \
-		[ $${other%%:*} = $$mpi ] || ! $(PKG_CONFIG) --exists $$pc || $(GO) vet -tags "$$tag" $(MPI_TEST_PKGS) || exit 1; \
+		[ $${other%%:*} = $$mpi ] || ! $(PKG_CONFIG) --exists $$pc || $(GO) vet -tags "$$tag" $(MPI_TEST_PKGS) $(MPI_RUN_PKGS) || exit 1; \
 	done
 
 # run: the main job on a built-in input: 2000 synthetic ultrasonic frames (56 x 256)

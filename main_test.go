@@ -155,57 +155,105 @@ func TestHelpAndVersion(t *testing.T) {
 	require.Regexp(t, `^mw \S+\n(Open MPI|MPICH)`, string(r.Stdout)) // then the MPI library's version
 }
 
-// TestKilledWorkerEndsJob kills one worker rank with SIGKILL in the middle of a run (once
-// the first task's output is printed, every rank is past its start): mpirun must end the
-// whole job with a non-zero exit, well within 10 seconds, and rank 0, sent SIGTERM by
-// mpirun, names the rank that did not answer its stop, even under mpirun -q. (mpirun sends
-// SIGCONT, SIGTERM and SIGKILL odls_base_sigkill_timeout apart, 1 s by default: 2 here,
-// for a loaded machine.)
+// TestKilledWorkerEndsJob kills one worker rank with SIGKILL in the middle of a run, once
+// every rank is past its start: the launcher must end the whole job with a non-zero exit,
+// well within 10 seconds, saying what happened, and the job must leave no output looking
+// complete. Open MPI's mpirun sends rank 0 SIGTERM (SIGCONT, SIGTERM and SIGKILL
+// odls_base_sigkill_timeout apart, 1 s by default: 2 here, for a loaded machine), and rank
+// 0 names the rank that did not answer its stop, even under mpirun -q. MPICH's hydra
+// SIGKILLs every other rank at once (strace on rank 0: "killed by SIGKILL", even under
+// mpiexec -disable-auto-cleanup) and prints its banner on stdout, with the killed rank's
+// exit code; rank 0 has no time to say anything.
 func TestKilledWorkerEndsJob(t *testing.T) {
 	bin := mwtest.Binary(t)
-	tasks := filepath.Join(t.TempDir(), "tasks")
-	require.NoError(t, os.WriteFile(tasks, []byte(strings.Repeat("x\n", 100000)), 0o644))
-	cmd := exec.Command("mpirun", "-q", "--mca", "odls_base_sigkill_timeout", "2", "-np", "3", "--oversubscribe", bin,
-		"exec", "--quiet", "-j", "1", "-a", tasks, "-q", "--", "sh", "-c", "echo $MW_TASK; exec sleep 0.01")
-	cmd.Env = mwtest.MPIEnv()
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	printed := make(chan struct{})
-	cmd.Stdout = &firstWrite{done: printed}
-	require.NoError(t, cmd.Start())
-	defer syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
+	dir := t.TempDir()
+	// killed runs mw with args under the launcher with 3 ranks, kills rank 2 once started
+	// says every rank is past its start, and checks that the launcher ends the job and says
+	// why; it returns the job's stdout and stderr.
+	killed := func(t *testing.T, started func(stdout []byte) bool, args ...string) (stdout, stderr string) {
+		t.Helper()
+		cmd := mwtest.Job{NP: 3, OpenMPI: []string{"-q", "--mca", "odls_base_sigkill_timeout", "2"}}.Cmd(bin, args...)
+		var so, se lockedBuffer
+		cmd.Stdout, cmd.Stderr = &so, &se
+		require.NoError(t, cmd.Start())
+		defer syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+		exited := make(chan error, 1)
+		go func() { exited <- cmd.Wait() }()
+		for deadline := time.Now().Add(mwtest.Deadline); !started(so.Bytes()); time.Sleep(10 * time.Millisecond) {
+			select {
+			case err := <-exited:
+				t.Fatalf("the job ended before the kill (%v)\nstderr: %s", err, se.Bytes())
+			default:
+			}
+			require.True(t, time.Now().Before(deadline), "the job did not get under way\nstderr: %s", se.Bytes())
+		}
+		victim := findRank(bin, 2)
+		require.NotZero(t, victim, "rank 2 is gone already")
+		require.NoError(t, syscall.Kill(victim, syscall.SIGKILL))
+		var err error
+		select {
+		case err = <-exited:
+		case <-time.After(10 * time.Second):
+			t.Fatalf("the launcher still running 10 s after a worker was killed\nstderr: %s", se.Bytes())
+		}
+		var ee *exec.ExitError
+		require.ErrorAs(t, err, &ee, "the launcher must exit non-zero")
+		stdout, stderr = string(so.Bytes()), string(se.Bytes())
+		if mwtest.OpenMPI() {
+			require.Regexp(t, `(?m)^mw: \w+: stopped: terminated signal received; rank 2 on \S+ did not answer the stop `+
+				`\(gone before it: killed, out of memory\?\); run mpirun --enable-recovery to finish the job without a lost worker$`, stderr)
+		} else {
+			require.Contains(t, stdout, "=   BAD TERMINATION OF ONE OF YOUR APPLICATION PROCESSES\n", "stderr: %s", stderr)
+			require.Contains(t, stdout, "=   EXIT CODE: 9\n", "stderr: %s", stderr)
+		}
+		return stdout, stderr
+	}
 
-	select {
-	case <-printed:
-	case <-time.After(mwtest.Deadline):
-		t.Fatalf("no task output\nstderr: %s", stderr.Bytes())
-	}
-	victim := findRank(bin, 2)
-	require.NotZero(t, victim, "rank 2 is gone already")
-	require.NoError(t, syscall.Kill(victim, syscall.SIGKILL))
-	select {
-	case err := <-exited:
-		require.Error(t, err, "mpirun must exit non-zero")
-		require.Contains(t, stderr.String(), "mw: exec: stopped: terminated signal received; rank 2 on ")
-		require.Contains(t, stderr.String(), " did not answer the stop (gone before it: killed, out of memory?); "+
-			"run mpirun --enable-recovery to finish the job without a lost worker\n")
-	case <-time.After(10 * time.Second):
-		t.Fatalf("mpirun still running 10 s after a worker was killed\nstderr: %s", stderr.Bytes())
-	}
+	t.Run("exec-stdout", func(t *testing.T) {
+		// Tasks printing to stdout: every rank is past its start once the first task's
+		// output is there.
+		tasks := filepath.Join(dir, "tasks")
+		require.NoError(t, os.WriteFile(tasks, []byte(strings.Repeat("x\n", 100000)), 0o644))
+		stdout, _ := killed(t, func(so []byte) bool { return len(so) > 0 },
+			"exec", "--quiet", "-j", "1", "-a", tasks, "-q", "--", "sh", "-c", "echo $MW_TASK; exec sleep 0.01")
+		require.NotContains(t, stdout, "\n100000\n", "the last task's output, after the kill")
+	})
+	t.Run("selftest-file", func(t *testing.T) {
+		// A file with a journal: every rank is past its start once the journal records a
+		// chunk written; the output stays partial, for --resume.
+		out := filepath.Join(dir, "out.txt")
+		journal := out + ".journal"
+		killed(t, func([]byte) bool {
+			b, _ := os.ReadFile(journal)
+			return bytes.Contains(b, []byte("\nc "))
+		}, "selftest", "--items", "100000", "--chunk", "10", "--cost", "1ms", "--quiet", "-o", out, "--journal", journal)
+		_, err := os.Stat(out)
+		require.True(t, os.IsNotExist(err), "the killed job left its output %s looking complete", out)
+		_, err = os.Stat(filepath.Join(dir, ".out.txt.partial"))
+		require.NoError(t, err, "the killed job left no partial output for --resume")
+		b, err := os.ReadFile(journal)
+		require.NoError(t, err)
+		require.NotRegexp(t, `(?m)^r `, string(b), "the journal records a complete output")
+	})
 }
 
-// firstWrite is a Writer that closes done at its first write and discards everything.
-type firstWrite struct {
-	once sync.Once
-	done chan struct{}
+// lockedBuffer is a bytes.Buffer that a command writes while the test reads it.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
 }
 
-func (w *firstWrite) Write(p []byte) (int, error) {
-	w.once.Do(func() { close(w.done) })
-	return len(p), nil
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+// Bytes returns a copy of what was written so far.
+func (b *lockedBuffer) Bytes() []byte {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return bytes.Clone(b.b.Bytes())
 }
 
 // findRank returns the pid of the process running bin as MPI rank r, or 0.
@@ -253,9 +301,7 @@ func TestJournalResumeAfterKill(t *testing.T) {
 			args := []string{"selftest", "--items", strconv.Itoa(items), "--chunk", chunk, "--cost", "200us", "-o", out, "--journal", jr, "--quiet"}
 			np := 2 + seed%3
 
-			cmd := exec.Command("mpirun", append([]string{"-np", strconv.Itoa(np), "--oversubscribe", bin}, args...)...)
-			cmd.Env = mwtest.MPIEnv()
-			cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+			cmd := mwtest.Job{NP: np}.Cmd(bin, args...)
 			require.NoError(t, cmd.Start())
 			exited := make(chan error, 1)
 			go func() { exited <- cmd.Wait() }()
@@ -370,9 +416,7 @@ func TestKeepGoingLeavesOutPoisonChunks(t *testing.T) {
 // launcher, must notice and exit by themselves instead of running on unseen.
 func TestOrphanedRanksStop(t *testing.T) {
 	bin := mwtest.Binary(t)
-	cmd := exec.Command("mpirun", "-np", "3", "--oversubscribe", bin, "selftest", "--items", "100000000", "--chunk", "1", "--cost", "1ms", "--quiet", "-o", filepath.Join(t.TempDir(), "out"))
-	cmd.Env = mwtest.MPIEnv()
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd := mwtest.Job{NP: 3}.Cmd(bin, "selftest", "--items", "100000000", "--chunk", "1", "--cost", "1ms", "--quiet", "-o", filepath.Join(t.TempDir(), "out"))
 	require.NoError(t, cmd.Start())
 	defer syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
 	for deadline := time.Now().Add(30 * time.Second); findRank(bin, 2) == 0; time.Sleep(50 * time.Millisecond) {
@@ -666,7 +710,7 @@ func TestBellsLetRanksSleepUntilRung(t *testing.T) {
 	dir := t.TempDir()
 	wakeups := func(env string) (slept, rung float64) {
 		stats := filepath.Join(dir, env+".json")
-		r := mwtest.Command(t, nil, "mpirun", "-np", "3", "--oversubscribe", "-x", "MW_POLL="+env, mwtest.Binary(t),
+		r := mwtest.Job{NP: 3, Env: []string{"MW_POLL=" + env}}.Run(t, nil, mwtest.Binary(t),
 			"selftest", "--items", strconv.Itoa(items), "--chunk", "1", "--cost", "175ms", "--quiet", "--stats", stats)
 		require.Equal(t, 0, r.Code, "stderr: %s", r.Stderr)
 		require.Equal(t, oracle(items), r.Stdout)

@@ -14,7 +14,8 @@ import (
 func needMPI(t *testing.T) { mwtest.NeedMPI(t) }
 
 // TestMPISameBytes: under a real mpirun the output bytes are the sequential computation's,
-// for -np 1 to 4 and several chunk sizes, from a file and from stdin to stdout.
+// for -np 1 to 4 and several chunk sizes, from a file and from stdin to stdout (under
+// MPICH as much of the stream as its mpiexec forwards: 4 of the 40 frames).
 func TestMPISameBytes(t *testing.T) {
 	needMPI(t)
 	dir := t.TempDir()
@@ -62,8 +63,12 @@ func TestMPISameBytes(t *testing.T) {
 		}
 	})
 	t.Run("stdin_stdout_raw", func(t *testing.T) {
-		r := mwtest.MPIRun(t, 3, frames, "interp", "--format", "raw", "--chunk", "3", "--quiet")
-		if r.Code != 0 || !bytes.Equal(r.Stdout, sequential(t, frames, 56, 256, 3, FormatRaw)) {
+		in := frames
+		if limit := mwtest.StdinLimit(); limit > 0 {
+			in = frames[:limit/(56*256)*(56*256)] // as many whole frames as the launcher forwards
+		}
+		r := mwtest.MPIRun(t, 3, in, "interp", "--format", "raw", "--chunk", "3", "--quiet")
+		if r.Code != 0 || !bytes.Equal(r.Stdout, sequential(t, in, 56, 256, 3, FormatRaw)) {
 			t.Fatalf("exit %d, %d bytes out\n%s", r.Code, len(r.Stdout), r.Stderr)
 		}
 	})

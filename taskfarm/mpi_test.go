@@ -16,19 +16,22 @@ import (
 	"github.com/mw-hpc/mw/internal/mwtest"
 )
 
-// These tests run the mw binary under a real mpirun. -q leaves out the banner mpirun
-// prints when a rank exits non-zero (mw exec does whenever a task fails),
-// odls_base_sigkill_timeout 0 spares the 1-2 s mpirun otherwise waits before it exits then,
-// and --bind-to none lets a rank's -j tasks spread over the cores (bound to one, mw warns).
+// These tests run the mw binary under a real launcher (mpirun, or mpiexec.mpich under the
+// build tag mpich). Open MPI's -q leaves out the banner mpirun prints when a rank exits
+// non-zero (mw exec does whenever a task fails), odls_base_sigkill_timeout 0 spares the
+// 1-2 s mpirun otherwise waits before it exits then (hydra needs neither), and unbound
+// ranks let a rank's -j tasks spread over the cores (bound to one, mw warns).
 
 func needMPI(t *testing.T) { mwtest.NeedMPI(t) }
+
+// quietMPI are the Open MPI flags above.
+var quietMPI = []string{"-q", "--mca", "odls_base_sigkill_timeout", "0"}
 
 // mpiExec runs `mpirun -q -np np mw exec args...` and returns what it printed.
 func mpiExec(t *testing.T, np int, stdin string, args ...string) result {
 	t.Helper()
-	full := append([]string{"-q", "--mca", "odls_base_sigkill_timeout", "0", "-np", strconv.Itoa(np), "--oversubscribe",
-		"--bind-to", "none", mwtest.Binary(t), "exec", "--quiet"}, args...)
-	r := mwtest.Command(t, []byte(stdin), "mpirun", full...)
+	job := mwtest.Job{NP: np, Unbound: true, OpenMPI: quietMPI}
+	r := job.Run(t, []byte(stdin), mwtest.Binary(t), append([]string{"exec", "--quiet"}, args...)...)
 	return result{stdout: string(r.Stdout), stderr: string(r.Stderr), code: r.Code}
 }
 
@@ -91,13 +94,12 @@ func TestResumeAfterKillMPI(t *testing.T) {
 			in := filepath.Join(dir, "tasks")
 			os.WriteFile(in, []byte(input.String()), 0o644)
 			jl := filepath.Join(dir, "joblog")
-			args := []string{"-q", "-np", strconv.Itoa(np), "--oversubscribe", mwtest.Binary(t), "exec", "--quiet",
+			job, bin := mwtest.Job{NP: np, OpenMPI: []string{"-q"}}, mwtest.Binary(t)
+			args := []string{"exec", "--quiet",
 				"-j", "2", "-a", in, "--joblog", jl, "-q", "--", "sh", "-c", resumeScript, "sh", dir, strconv.Itoa(k), "{}"}
 
 			// First run: wait until tasks 1..k-1 are logged and a blocked task runs, then kill.
-			cmd := exec.Command("mpirun", args...)
-			cmd.Env = mwtest.MPIEnv()
-			cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+			cmd := job.Cmd(bin, args...)
 			var out1, err1 bytes.Buffer
 			cmd.Stdout, cmd.Stderr = &out1, &err1
 			if err := cmd.Start(); err != nil {
@@ -157,8 +159,8 @@ func TestResumeAfterKillMPI(t *testing.T) {
 
 			// Second run, resumed: only tasks k..n run.
 			os.WriteFile(filepath.Join(dir, "go"), nil, 0o644)
-			args = append(args[:7:7], append([]string{"--resume"}, args[7:]...)...)
-			r := mwtest.Command(t, nil, "mpirun", args...)
+			args = append(args[:2:2], append([]string{"--resume"}, args[2:]...)...)
+			r := job.Run(t, nil, bin, args...)
 			if r.Code != 0 {
 				t.Fatalf("resumed run: exit %d: %s", r.Code, r.Stderr)
 			}

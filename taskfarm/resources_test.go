@@ -280,9 +280,9 @@ func TestEachTaskItsOwnCores(t *testing.T) {
 func TestEachTaskItsOwnGPUsMPI(t *testing.T) {
 	needMPI(t)
 	dir := t.TempDir()
-	args := []string{"-q", "-np", "2", "--oversubscribe", "--bind-to", "none", "-x", "CUDA_VISIBLE_DEVICES=0,1", mwtest.Binary(t), "exec", "--quiet",
-		"--gpus", "auto", "-q", "--", "sh", "-c", exclusiveScript, "sh", dir, "{gpu}", "2", ":::", "1", "2", "3"}
-	r := mwtest.Command(t, nil, "mpirun", args...)
+	job := mwtest.Job{NP: 2, Unbound: true, Env: []string{"CUDA_VISIBLE_DEVICES=0,1"}, OpenMPI: []string{"-q"}}
+	r := job.Run(t, nil, mwtest.Binary(t), "exec", "--quiet",
+		"--gpus", "auto", "-q", "--", "sh", "-c", exclusiveScript, "sh", dir, "{gpu}", "2", ":::", "1", "2", "3")
 	if r.Code != 0 {
 		t.Fatalf("exit %d stderr %q", r.Code, r.Stderr)
 	}

@@ -2,14 +2,12 @@ package main
 
 import (
 	"fmt"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/mw-hpc/mw/internal/mwtest"
+	"github.com/mw-hpc/mw/examples/internal/exrun"
 )
 
 // sieve is the oracle: the primes below n by the sieve of Eratosthenes.
@@ -42,13 +40,14 @@ func TestPrimesUnderMPIRun(t *testing.T) {
 	}
 	fmt.Fprintf(&want, "total %d\n", total)
 
-	bin := filepath.Join(t.TempDir(), "primes")
-	build := exec.Command("go", "build", "-o", bin, ".")
-	out, err := build.CombinedOutput()
-	require.NoError(t, err, "%s", out)
-	for _, np := range []int{1, 3} {
-		r := mwtest.Command(t, nil, "mpirun", "-np", fmt.Sprint(np), "--oversubscribe", bin, "-limit", fmt.Sprint(limit), "-block", fmt.Sprint(block))
+	bin := exrun.Build(t, "primes")
+	nps := []int{0} // alone
+	if exrun.MPI(t) {
+		nps = append(nps, 1, 3)
+	}
+	for _, np := range nps {
+		r := exrun.Run(t, np, bin, "-limit", fmt.Sprint(limit), "-block", fmt.Sprint(block))
 		require.Equal(t, 0, r.Code, "%s", r.Stderr)
-		require.Equal(t, want.String(), string(r.Stdout), "np %d", np)
+		require.Equal(t, want.String(), string(r.Stdout), "np %d (0: alone)", np)
 	}
 }

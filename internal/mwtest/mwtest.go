@@ -1,30 +1,39 @@
 // Package mwtest builds the mw binary once per test process and runs it, alone or under a
-// real mpirun, for the integration tests of every package.
+// real launcher, for the integration tests of every package. The launcher is the one of the
+// MPI this build uses (package mpirun): Open MPI's mpirun, or under the build tag mpich
+// MPICH's mpiexec.mpich; the binary is built with the same tags.
 package mwtest
 
 import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/mw-hpc/mw/internal/mpitest/mpirun"
 )
 
 // Deadline bounds every run; a run past it is killed and fails the test.
 var Deadline = 120 * time.Second
 
-var (
-	buildOnce sync.Once
-	binPath   string
-	buildErr  error
-)
+// builds are the mw binaries built in this test process, by build tags.
+var builds sync.Map // string -> *build
+
+type build struct {
+	once sync.Once
+	path string
+	err  error
+}
 
 // Root is the repository's root directory.
 func Root() string {
@@ -32,30 +41,38 @@ func Root() string {
 	return filepath.Clean(filepath.Join(filepath.Dir(file), "..", ".."))
 }
 
-// Binary builds the mw command once per test process and returns its path. The binary is
-// built without the race detector (four race-instrumented ranks on two cores are slow); the
-// engine's concurrency is race-tested in process.
+// Binary builds the mw command once per test process, against the launcher's MPI, and
+// returns its path. The binary is built without the race detector (four race-instrumented
+// ranks on two cores are slow); the engine's concurrency is race-tested in process.
 func Binary(t testing.TB) string {
 	t.Helper()
-	buildOnce.Do(func() {
+	return BinaryFor(t, Launcher())
+}
+
+// BinaryFor builds the mw command once per test process against the MPI of launcher l
+// (go build -tags l.Tags), whichever MPI this build uses, and returns its path: the tests
+// that run mw under both MPIs' launchers (clustertest) take each one's binary.
+func BinaryFor(t testing.TB, l mpirun.Launcher) string {
+	t.Helper()
+	v, _ := builds.LoadOrStore(l.Tags, &build{})
+	b := v.(*build)
+	b.once.Do(func() {
 		dir, err := os.MkdirTemp("", "mwtest-")
 		if err != nil {
-			buildErr = err
+			b.err = fmt.Errorf("mw for %s: %w", l.MPI, err)
 			return
 		}
-		binPath = filepath.Join(dir, "mw")
-		args := []string{"build", "-o", binPath}
-		cmd := exec.Command("go", append(args, ".")...)
+		b.path = filepath.Join(dir, "mw")
+		cmd := exec.Command("go", "build", "-tags", l.Tags, "-o", b.path, ".")
 		cmd.Dir = Root()
-		out, err := cmd.CombinedOutput()
-		if err != nil {
-			buildErr = errors.New("go build: " + err.Error() + "\n" + string(out))
+		if out, err := cmd.CombinedOutput(); err != nil {
+			b.err = fmt.Errorf("go build -tags %q (mw for %s): %w\n%s", l.Tags, l.MPI, err, out)
 		}
 	})
-	if buildErr != nil {
-		t.Fatal(buildErr)
+	if b.err != nil {
+		t.Fatal(b.err)
 	}
-	return binPath
+	return b.path
 }
 
 // Result is what a run printed and how it ended.
@@ -64,20 +81,89 @@ type Result struct {
 	Code           int // exit code; -1 when killed at the deadline
 }
 
-// MPIEnv is the environment mpirun needs here (root, oversubscription allowed).
-func MPIEnv() []string {
-	return append(os.Environ(),
-		"OMPI_ALLOW_RUN_AS_ROOT=1", "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1",
-		"OMPI_MCA_rmaps_base_oversubscribe=1",
-	)
+// Launcher is the launcher of the MPI this build uses.
+func Launcher() mpirun.Launcher { return mpirun.Current() }
+
+// OpenMPI reports whether the launcher is Open MPI's mpirun (else MPICH's hydra).
+func OpenMPI() bool { return Launcher().MPI == "Open MPI" }
+
+// NeedOpenMPI skips t under another MPI's launcher, saying why: what the test relies on
+// that only Open MPI's mpirun does.
+func NeedOpenMPI(t testing.TB, why string) {
+	t.Helper()
+	if !OpenMPI() {
+		t.Skipf("Open MPI only: under %s, %s", Launcher().MPI, why)
+	}
 }
 
-// MPIRun runs `mpirun -np np --oversubscribe mw args...` with stdin, and returns what it
-// printed and its exit code. It fails the test if the run passes the Deadline.
+// StdinLimit is the most stdin the launcher forwards to rank 0 (0: no limit). MPICH 4.0.2's
+// mpiexec forwards 64 KiB, then fails ("process reading stdin too slowly; can't keep up").
+func StdinLimit() int {
+	if OpenMPI() {
+		return 0
+	}
+	return 64 << 10
+}
+
+// MPIEnv is the environment the launcher needs here (Open MPI's: root, oversubscription
+// allowed).
+func MPIEnv() []string { return Launcher().Env(os.Environ()) }
+
+// Job is a launch of NP ranks under the launcher, with what a test asks of it beyond them.
+type Job struct {
+	NP      int
+	Unbound bool     // bind no rank to a core (Open MPI binds each of 2 ranks or fewer)
+	Tagged  bool     // the launcher prefixes each line a rank prints with its rank
+	Env     []string // NAME=value settings every rank sees
+	// OpenMPI are flags that Open MPI's mpirun alone takes, left out under another
+	// launcher: -q (no banner when a rank exits non-zero: hydra prints none then), --mca
+	// odls_base_sigkill_timeout N (its wait from SIGTERM to SIGKILL as it ends a job:
+	// hydra sends SIGKILL at once), --tag-output, ...
+	OpenMPI []string
+}
+
+// Argv returns the command line that runs prog with args as j.
+func (j Job) Argv(prog string, args ...string) []string {
+	l := Launcher()
+	o := mpirun.Options{Unbound: j.Unbound, TagOutput: j.Tagged}
+	for _, kv := range j.Env {
+		name, _, _ := strings.Cut(kv, "=")
+		o.Export = append(o.Export, name)
+	}
+	argv := append([]string{l.Command}, l.Args(j.NP, o)...)
+	if OpenMPI() {
+		argv = append(argv, j.OpenMPI...)
+	}
+	return append(append(argv, prog), args...)
+}
+
+// Environ returns the launcher's environment for j.
+func (j Job) Environ() []string { return append(MPIEnv(), j.Env...) }
+
+// Cmd returns the command that runs prog with args as j, in a process group of its own
+// (Open MPI's ranks, and hydra's proxies and ranks, have groups of their own), not started.
+func (j Job) Cmd(prog string, args ...string) *exec.Cmd {
+	argv := j.Argv(prog, args...)
+	cmd := exec.Command(argv[0], argv[1:]...)
+	cmd.Env = j.Environ()
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	return cmd
+}
+
+// Run runs prog with args as j with stdin, and returns what it printed and its exit code.
+// It fails the test if the run passes the Deadline.
+func (j Job) Run(t testing.TB, stdin []byte, prog string, args ...string) Result {
+	t.Helper()
+	argv := j.Argv(prog, args...)
+	return command(t, stdin, j.Environ(), argv[0], argv[1:]...)
+}
+
+// MPIRun runs mw args under the launcher with np ranks (more than the cores if need be)
+// and stdin, and returns what it printed and its exit code. It fails the test if the run
+// passes the Deadline.
 func MPIRun(t testing.TB, np int, stdin []byte, args ...string) Result {
 	t.Helper()
-	full := append([]string{"-np", strconv.Itoa(np), "--oversubscribe", Binary(t)}, args...)
-	return Command(t, stdin, "mpirun", full...)
+	return Job{NP: np}.Run(t, stdin, Binary(t), args...)
 }
 
 // Run runs mw alone (no mpirun).
@@ -90,10 +176,15 @@ func Run(t testing.TB, stdin []byte, args ...string) Result {
 // whole process group at the deadline.
 func Command(t testing.TB, stdin []byte, name string, args ...string) Result {
 	t.Helper()
+	return command(t, stdin, MPIEnv(), name, args...)
+}
+
+func command(t testing.TB, stdin []byte, env []string, name string, args ...string) Result {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), Deadline)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, name, args...)
-	cmd.Env = MPIEnv()
+	cmd.Env = env
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
 	var so, se bytes.Buffer
@@ -115,9 +206,18 @@ func Command(t testing.TB, stdin []byte, name string, args ...string) Result {
 	return r
 }
 
-// FindRank returns the pid of a process running bin as MPI rank r (by its
-// OMPI_COMM_WORLD_RANK), or 0 when there is none.
+// rankVars are the variables in which the launchers tell a rank its world rank: Open MPI's
+// mpirun, and MPICH's hydra or Slurm's srun --mpi=pmi2.
+var rankVars = []string{mpirun.OpenMPI().RankVar, mpirun.MPICH().RankVar}
+
+// FindRank returns the pid of a process running bin as MPI rank r (by the variable in
+// which its launcher told it its rank: OMPI_COMM_WORLD_RANK, PMI_RANK), or 0 when there is
+// none.
 func FindRank(bin string, r int) int {
+	var want [][]byte
+	for _, v := range rankVars {
+		want = append(want, []byte(v+"="+strconv.Itoa(r)))
+	}
 	procs, _ := filepath.Glob("/proc/[0-9]*")
 	for _, p := range procs {
 		exe, err := os.Readlink(filepath.Join(p, "exe"))
@@ -126,22 +226,24 @@ func FindRank(bin string, r int) int {
 		}
 		env, _ := os.ReadFile(filepath.Join(p, "environ"))
 		for _, kv := range bytes.Split(env, []byte{0}) {
-			if string(kv) == "OMPI_COMM_WORLD_RANK="+strconv.Itoa(r) {
-				pid, _ := strconv.Atoi(filepath.Base(p))
-				return pid
+			for _, w := range want {
+				if bytes.Equal(kv, w) {
+					pid, _ := strconv.Atoi(filepath.Base(p))
+					return pid
+				}
 			}
 		}
 	}
 	return 0
 }
 
-// NeedMPI skips an integration test in -short mode and where mpirun is missing.
+// NeedMPI skips an integration test in -short mode and where the launcher is missing.
 func NeedMPI(t testing.TB) {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("-short: no mpirun runs")
 	}
-	if _, err := exec.LookPath("mpirun"); err != nil {
-		t.Skip("mpirun is not installed")
+	if _, err := exec.LookPath(Launcher().Command); err != nil {
+		t.Skip(Launcher().Command + " is not installed")
 	}
 }

@@ -25,6 +25,13 @@ var mpich = Launcher{MPI: "MPICH", Command: "mpiexec.mpich", Tags: "mpich", Rank
 // Current is the launcher of the MPI this build uses.
 func Current() Launcher { return current }
 
+// OpenMPI is Open MPI's launcher, whatever this build uses (for tests that run a binary
+// built against each MPI: go build with its Tags).
+func OpenMPI() Launcher { return openMPI }
+
+// MPICH is MPICH's launcher, whatever this build uses.
+func MPICH() Launcher { return mpich }
+
 // Options are what a test asks of a launch beyond its ranks.
 type Options struct {
 	TagOutput bool     // prefix each line a rank prints with its rank (see Untag)
