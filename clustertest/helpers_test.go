@@ -18,6 +18,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/mw-hpc/mw/internal/mpitest/mpirun"
 	"github.com/mw-hpc/mw/internal/mwtest"
 )
 
@@ -71,10 +72,12 @@ func run(t *testing.T, deadline time.Duration, env []string, name string, args .
 }
 
 // environ is the MPI environment with env added, less any SLURM_* variable of a Slurm job
-// the tests may run in (sbatch and mpirun would take them for the test cluster's).
+// the tests may run in (sbatch and mpirun would take them for the test cluster's). It is
+// Open MPI's (root, oversubscription allowed) whatever MPI this build uses: the tests run
+// Open MPI's mpirun, and MPICH's hydra, which needs nothing and ignores it.
 func environ(env ...string) []string {
 	var e []string
-	for _, kv := range mwtest.MPIEnv() {
+	for _, kv := range mpirun.OpenMPI().Env(os.Environ()) {
 		if !strings.HasPrefix(kv, "SLURM_") {
 			e = append(e, kv)
 		}
@@ -93,6 +96,33 @@ func skipLoudly(t *testing.T, format string, args ...any) {
 	}
 	fmt.Fprintf(os.Stderr, "clustertest: %s: SKIPPED: %s\n", t.Name(), msg)
 	t.Skip(msg)
+}
+
+// openMPIBinary is mw built against Open MPI, for the tests that run it with mpirun (the
+// sbatch scripts, the netns cluster's wrapper), whatever MPI this build uses.
+func openMPIBinary(t *testing.T) string {
+	t.Helper()
+	return mwtest.BinaryFor(t, mpirun.OpenMPI())
+}
+
+// needMPICH skips the test, loudly, where MPICH is not installed: its launcher
+// (mpiexec.mpich, by the name that does not depend on the system's alternatives) and its
+// pkg-config file, which go build -tags mpich needs.
+func needMPICH(t *testing.T) {
+	t.Helper()
+	if _, err := exec.LookPath(mpirun.MPICH().Command); err != nil {
+		skipLoudly(t, "MPICH is not installed (no %s; make deps installs mpich)", mpirun.MPICH().Command)
+	}
+	if err := exec.Command("pkg-config", "--exists", "mpich").Run(); err != nil {
+		skipLoudly(t, "MPICH's pkg-config file mpich.pc is missing (make deps installs libmpich-dev)")
+	}
+}
+
+// mpichBinary is mw built against MPICH (go build -tags mpich), for the tests that run it
+// with hydra or srun --mpi=pmi2; call needMPICH first.
+func mpichBinary(t *testing.T) string {
+	t.Helper()
+	return mwtest.BinaryFor(t, mpirun.MPICH())
 }
 
 // needRoot skips unless the tests run as root (daemons, namespaces).

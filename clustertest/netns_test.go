@@ -18,6 +18,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/mw-hpc/mw/internal/mpitest/mpirun"
 	"github.com/mw-hpc/mw/internal/mwtest"
 )
 
@@ -79,6 +80,32 @@ func (c *cluster) mpirun(t *testing.T, deadline time.Duration, args ...string) r
 	return run(t, deadline, c.env, script("cluster/netns-cluster.sh"), c.mpirunArgs(args...)...)
 }
 
+// hydraArgs are the words that run MPICH's mpiexec over ssh inside h1, one rank per host:
+// a hostfile of the hosts' addresses (host:slots lines), the cluster's ssh config through a
+// wrapper (-launcher-exec takes a program, not a command line), and the hosts' interface.
+// It writes the hostfile and the wrapper into the cluster's directory the first time.
+func (c *cluster) hydraArgs(t *testing.T, args ...string) []string {
+	t.Helper()
+	hosts, ssh := filepath.Join(c.dir, "hosts.mpich"), filepath.Join(c.dir, "ssh.mpich")
+	if _, err := os.Stat(ssh); err != nil {
+		var hf strings.Builder
+		for _, h := range c.hosts {
+			fmt.Fprintf(&hf, "%s:1\n", c.addr(t, h))
+		}
+		require.NoError(t, os.WriteFile(hosts, []byte(hf.String()), 0o644))
+		wrapper := fmt.Sprintf("#!/bin/sh\nexec ssh -F %s \"$@\"\n", filepath.Join(c.dir, "ssh", "config"))
+		require.NoError(t, os.WriteFile(ssh, []byte(wrapper), 0o755))
+	}
+	return append([]string{"run", "h1", "--", mpirun.MPICH().Command, "-f", hosts, "-launcher", "ssh", "-launcher-exec", ssh,
+		"-iface", "eth0", "-n", strconv.Itoa(nHosts), "-ppn", "1"}, args...)
+}
+
+// hydra runs mw across the hosts with MPICH's mpiexec and waits for it.
+func (c *cluster) hydra(t *testing.T, deadline time.Duration, args ...string) result {
+	t.Helper()
+	return run(t, deadline, c.env, script("cluster/netns-cluster.sh"), c.hydraArgs(t, args...)...)
+}
+
 // stats is the part of mw's --stats JSON the tests read.
 type stats struct {
 	Workers int      `json:"workers"`
@@ -101,49 +128,12 @@ type stats struct {
 // worker (TestNetnsClusterRecovery).
 func TestNetnsClusterHosts(t *testing.T) {
 	c := startCluster(t)
-	bin := mwtest.Binary(t)
+	bin := openMPIBinary(t)
 	work := t.TempDir()
 	in := makeInputs(t, work)
 	p := func(name string) string { return filepath.Join(work, name) }
 
-	cases := []struct {
-		name   string
-		args   []string
-		output string // "" is mpirun's stdout
-		want   []byte
-	}{
-		{"selftest", []string{"selftest", "--items", strconv.Itoa(in.Items), "--chunk", "100", "-o", p("selftest.txt")}, p("selftest.txt"), in.Selftest},
-		{"interp", []string{"interp", "-i", in.Frames, "-o", p("interp.pgm")}, p("interp.pgm"), in.Interp},
-		{"overlay", []string{"overlay", "-a", in.MapA, "-b", in.MapB, "-o", p("overlay.csv")}, p("overlay.csv"), in.Overlay},
-		{"exec", []string{"exec", "--tasks", in.Tasks, "--joblog", p("exec.joblog")}, "", in.Exec},
-	}
-	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			st := p(tc.name + ".stats.json")
-			args := append([]string{bin}, tc.args...)
-			r := c.mpirun(t, 90*time.Second, append(args, "--stats", st)...)
-			require.Equal(t, 0, r.Code, "%s", r)
-			got := r.Stdout
-			if tc.output != "" {
-				got = readFile(t, tc.output)
-			}
-			sameBytes(t, tc.want, got, tc.name+" across "+strings.Join(c.hosts, ","))
-			var s stats
-			require.NoError(t, json.Unmarshal(readFile(t, st), &s))
-			require.Equal(t, c.hosts, s.Hosts, "the ranks' hosts in --stats, by rank")
-			require.Equal(t, nHosts-1, s.Workers)
-			require.Regexp(t, `(?m)^`+tc.name+`: .* on h1,h2,h3`, string(r.Stderr), "the run report names the hosts")
-			t.Logf("%s across %d hosts in %v", tc.name, nHosts, r.Took.Round(time.Millisecond))
-		})
-	}
-	t.Run("exec-joblog-hosts", func(t *testing.T) {
-		// The tasks ran on the worker hosts: the joblog's Host column.
-		hosts := map[string]bool{}
-		for _, l := range strings.Split(strings.TrimSpace(string(readFile(t, p("exec.joblog")))), "\n")[1:] {
-			hosts[strings.Split(l, "\t")[1]] = true
-		}
-		require.Equal(t, map[string]bool{"h2": true, "h3": true}, hosts)
-	})
+	c.workloads(t, bin, work, in, c.mpirun)
 
 	// The faults: a journaled run of 1 ms items (-o and --journal), broken once its journal
 	// records faultAt chunks; it must end non-zero within 30 s naming the lost rank or host,
@@ -228,6 +218,97 @@ func TestNetnsClusterHosts(t *testing.T) {
 	})
 }
 
+// workloads runs every workload across the hosts with launch (mpirun, or hydra), one rank
+// per host: the bytes must be the local run's, and the ranks' hosts (--stats, the run
+// report, exec's joblog) h1, h2 and h3.
+func (c *cluster) workloads(t *testing.T, bin, work string, in *inputs, launch func(*testing.T, time.Duration, ...string) result) {
+	t.Helper()
+	p := func(name string) string { return filepath.Join(work, name) }
+	cases := []struct {
+		name   string
+		args   []string
+		output string // "" is the launcher's stdout
+		want   []byte
+	}{
+		{"selftest", []string{"selftest", "--items", strconv.Itoa(in.Items), "--chunk", "100", "-o", p("selftest.txt")}, p("selftest.txt"), in.Selftest},
+		{"interp", []string{"interp", "-i", in.Frames, "-o", p("interp.pgm")}, p("interp.pgm"), in.Interp},
+		{"overlay", []string{"overlay", "-a", in.MapA, "-b", in.MapB, "-o", p("overlay.csv")}, p("overlay.csv"), in.Overlay},
+		{"exec", []string{"exec", "--tasks", in.Tasks, "--joblog", p("exec.joblog")}, "", in.Exec},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			st := p(tc.name + ".stats.json")
+			args := append([]string{bin}, tc.args...)
+			r := launch(t, 90*time.Second, append(args, "--stats", st)...)
+			require.Equal(t, 0, r.Code, "%s", r)
+			got := r.Stdout
+			if tc.output != "" {
+				got = readFile(t, tc.output)
+			}
+			sameBytes(t, tc.want, got, tc.name+" across "+strings.Join(c.hosts, ","))
+			var s stats
+			require.NoError(t, json.Unmarshal(readFile(t, st), &s))
+			require.Equal(t, c.hosts, s.Hosts, "the ranks' hosts in --stats, by rank")
+			require.Equal(t, nHosts-1, s.Workers)
+			require.Regexp(t, `(?m)^`+tc.name+`: .* on h1,h2,h3`, string(r.Stderr), "the run report names the hosts")
+			t.Logf("%s across %d hosts in %v", tc.name, nHosts, r.Took.Round(time.Millisecond))
+		})
+	}
+	t.Run("exec-joblog-hosts", func(t *testing.T) {
+		// The tasks ran on the worker hosts: the joblog's Host column.
+		hosts := map[string]bool{}
+		for _, l := range strings.Split(strings.TrimSpace(string(readFile(t, p("exec.joblog")))), "\n")[1:] {
+			hosts[strings.Split(l, "\t")[1]] = true
+		}
+		require.Equal(t, map[string]bool{"h2": true, "h3": true}, hosts)
+	})
+}
+
+// TestNetnsClusterMPICH: mw built against MPICH, launched by MPICH's hydra over ssh across
+// the three hosts (mpiexec.mpich -f HOSTFILE -launcher ssh -iface eth0, one rank per host):
+// every workload gives the bytes of a local run with its ranks on h1, h2 and h3; a worker
+// rank killed with SIGKILL ends a journaled job non-zero at once, hydra's banner naming
+// the host, and a --resume run of the same command across the hosts then completes it with
+// the bytes of an uninterrupted run. (A host whose link goes down leaves hydra waiting, with
+// no keep-alive: README, Which MPI; not tried here.)
+func TestNetnsClusterMPICH(t *testing.T) {
+	needMPICH(t)
+	c := startCluster(t)
+	bin := mpichBinary(t)
+	work := t.TempDir()
+	in := makeInputs(t, work)
+	c.workloads(t, bin, work, in, c.hydra)
+
+	t.Run("kill-9-worker", func(t *testing.T) {
+		// 2 workers of 1 thread do 2000 items of 1 ms a second: the fault comes after
+		// faultAt chunks (half a second), well before the end.
+		const items = 10000
+		total := items / faultChunk
+		want := uninterrupted(t, items)
+		out, journal := filepath.Join(work, "kill-9.txt"), filepath.Join(work, "kill-9.journal")
+		args := append(append([]string{bin, "selftest"}, selftestArgs(items)...), "--quiet", "-o", out, "--journal", journal)
+		job := c.launch(t, c.hydraArgs(t, append(slices.Clip(args), "--threads", "1")...))
+		victim := c.waitRank(t, job, bin, 1, "h2")
+		waitJournal(t, journal, faultAt, 60*time.Second, job.ended)
+		require.NoError(t, syscall.Kill(victim, syscall.SIGKILL))
+		r := job.wait(30 * time.Second)
+		require.NotEqual(t, 0, r.Code, "mpiexec must exit non-zero\n%s", r)
+		// "BAD TERMINATION OF ONE OF YOUR APPLICATION PROCESSES / PID 123 RUNNING AT
+		// 10.231.77.2 / EXIT CODE: 9", on mpiexec's stdout.
+		require.Regexp(t, `BAD TERMINATION OF ONE OF YOUR APPLICATION PROCESSES\n=\s+PID \d+ RUNNING AT `+regexp.QuoteMeta(c.addr(t, "h2"))+`\n`,
+			string(r.Stdout), "hydra's banner does not name the lost rank's host\n%s", r)
+		t.Logf("killed rank 1 on h2: mpiexec exited %d after %v", r.Code, r.Took.Round(time.Millisecond))
+		c.reap(t, bin)
+		require.Empty(t, c.leftovers(t, bin), "processes of the faulted run still alive")
+		n := checkFaulted(t, out, journal, total)
+		st := out + ".stats.json"
+		r = c.hydra(t, 90*time.Second, append(slices.Clip(args), "--resume", "--threads", "4", "--stats", st)...)
+		require.Equal(t, 0, r.Code, "the --resume run failed\n%s", r)
+		checkResumed(t, out, journal, st, want, total, n)
+		t.Logf("resumed across %d hosts after %d of %d chunks: completed in %v", nHosts, n, total, r.Took.Round(time.Millisecond))
+	})
+}
+
 // TestNetnsClusterRecovery: under mpirun --enable-recovery over TCP between the hosts, the
 // faults of TestNetnsClusterHosts cost only the lost worker. A worker SIGKILLed on h3: mw
 // ends with the bytes of an uninterrupted run, and --stats names rank 2 on h3, found by the
@@ -237,7 +318,7 @@ func TestNetnsClusterHosts(t *testing.T) {
 // so the test ends it once rank 0 is done.
 func TestNetnsClusterRecovery(t *testing.T) {
 	c := startCluster(t)
-	bin := mwtest.Binary(t)
+	bin := openMPIBinary(t)
 	work := t.TempDir()
 	// 2 workers of 2 threads do 4000 items of 1 ms a second: the fault comes after faultAt
 	// chunks (a quarter of a second), one worker does the rest in seconds.
@@ -358,11 +439,17 @@ func (b *syncBuffer) Bytes() []byte {
 	return bytes.Clone(b.b.Bytes())
 }
 
-// start starts mw across the hosts without waiting; the test's cleanup kills it (its
-// process group) if it is still running.
+// start starts mw across the hosts with mpirun without waiting; the test's cleanup kills it
+// (its process group) if it is still running.
 func (c *cluster) start(t *testing.T, args ...string) *running {
 	t.Helper()
-	cmd := exec.Command(script("cluster/netns-cluster.sh"), c.mpirunArgs(args...)...)
+	return c.launch(t, c.mpirunArgs(args...))
+}
+
+// launch starts netns-cluster.sh with words (run h1 -- LAUNCHER ...) as start does.
+func (c *cluster) launch(t *testing.T, words []string) *running {
+	t.Helper()
+	cmd := exec.Command(script("cluster/netns-cluster.sh"), words...)
 	cmd.Env = environ(c.env...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	cmd.WaitDelay = 5 * time.Second
@@ -438,7 +525,8 @@ func (j *running) ended() string {
 }
 
 // leftovers returns the processes that mw runs left alive in the cluster's hosts once
-// mpirun is gone: ranks (bin) and Open MPI's daemons (orted), by pid. A rank or daemon on a
+// the launcher is gone: ranks (bin), Open MPI's daemons (orted) and MPICH's proxies
+// (hydra_pmi_proxy), by pid. A rank or daemon on a
 // host cut off from mpirun outlives the job until its own timeouts end it; the manager
 // (rank 0) holds the journal's lock as long as it lives.
 func (c *cluster) leftovers(t *testing.T, bin string) map[int]string {
@@ -464,8 +552,8 @@ func (c *cluster) leftovers(t *testing.T, bin string) map[int]string {
 		case !alive(pid):
 		case exe == bin:
 			left[pid] = "mw on " + host
-		case strings.TrimSpace(string(comm)) == "orted":
-			left[pid] = "orted on " + host
+		case strings.TrimSpace(string(comm)) == "orted", strings.TrimSpace(string(comm)) == "hydra_pmi_proxy":
+			left[pid] = strings.TrimSpace(string(comm)) + " on " + host
 		}
 	}
 	return left

@@ -13,8 +13,6 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
-
-	"github.com/mw-hpc/mw/internal/mwtest"
 )
 
 // slurm is a local one-node Slurm started by scripts/slurm/local-slurm.sh.
@@ -78,9 +76,26 @@ type job struct {
 // local node (sbatch's options override the script's #SBATCH lines), and returns the job.
 func (s *slurm) submit(t *testing.T, name, dir, scriptName string, env []string, args ...string) *job {
 	t.Helper()
+	return s.sbatch(t, name, dir, env, append([]string{script("slurm/" + scriptName)}, args...)...)
+}
+
+// submitWrap submits a batch job of one command line (sbatch --wrap), sized and named as
+// submit does, its stdout and stderr in the files that the scripts name.
+func (s *slurm) submitWrap(t *testing.T, name, dir string, env []string, argv ...string) *job {
+	t.Helper()
+	words := make([]string, len(argv))
+	for i, a := range argv {
+		words[i] = "'" + strings.ReplaceAll(a, "'", `'\''`) + "'"
+	}
+	return s.sbatch(t, name, dir, env, "--output=%x-%j.out", "--error=%x-%j.err", "--wrap", strings.Join(words, " "))
+}
+
+// sbatch submits a job of 3 tasks of 1 CPU on the node with the arguments that follow
+// sbatch's options, and returns it.
+func (s *slurm) sbatch(t *testing.T, name, dir string, env []string, args ...string) *job {
+	t.Helper()
 	full := append([]string{"--parsable", "--job-name=" + name, "--chdir=" + dir,
-		"--nodes=1", "--ntasks-per-node=3", "--cpus-per-task=1", "--time=5"},
-		append([]string{script("slurm/" + scriptName)}, args...)...)
+		"--nodes=1", "--ntasks-per-node=3", "--cpus-per-task=1", "--time=5"}, args...)
 	r := run(t, 30*time.Second, append(s.env, env...), "sbatch", full...)
 	require.Equal(t, 0, r.Code, "sbatch %v: %s", full, r)
 	id := strings.TrimSpace(strings.SplitN(string(r.Stdout), ";", 2)[0])
@@ -146,14 +161,22 @@ func (j *job) errOut() string { return filepath.Join(j.dir, j.name+"-"+j.id+".er
 
 // TestSlurmBatchScripts submits every sbatch script of scripts/slurm/ to a local one-node
 // Slurm: each job must end COMPLETED with the bytes of a local run; jobs whose work fails
-// must end FAILED with mw's exit code in sacct. Then a journaled job cancelled with scancel
-// midway and resubmitted with --resume must complete with the bytes of an uninterrupted run.
+// must end FAILED with mw's exit code in sacct. With them, mw built against MPICH runs
+// under srun --mpi=pmi2 (the PMI that Debian's Slurm and MPICH share; under pmix or plain
+// srun MPI makes each MPICH rank a world of its own, which mw refuses): one world of 3
+// ranks, with the same bytes and the same failure. Then a journaled job cancelled with scancel midway and resubmitted with
+// --resume must complete with the bytes of an uninterrupted run.
 func TestSlurmBatchScripts(t *testing.T) {
 	s := startSlurm(t)
-	bin := mwtest.Binary(t)
+	bin := openMPIBinary(t)
 	work := t.TempDir()
 	in := makeInputs(t, work)
 	env := []string{"MW=" + bin}
+	mpich := ""
+	t.Run("srun-pmi2", func(t *testing.T) {
+		needMPICH(t)
+		mpich = mpichBinary(t)
+	})
 
 	type check struct {
 		j        *job
@@ -163,6 +186,7 @@ func TestSlurmBatchScripts(t *testing.T) {
 		want     []byte
 		errMatch string // a line the job's stderr must have
 		noFile   string // an output that a failed run must not leave
+		stats    string // --stats of a run that must be one world of 3 ranks
 	}
 	p := func(name string) string { return filepath.Join(work, name) }
 	// All the jobs at once (the node has room): the test takes as long as the slowest.
@@ -189,6 +213,21 @@ func TestSlurmBatchScripts(t *testing.T) {
 		{j: s.submit(t, "srun-fail", work, "srun-pmix.sbatch", env, "selftest", "--items", "5000", "--chunk", "10", "--fail-at", "777", "-o", p("srun-fail.txt")),
 			state: "FAILED", exit: "1:0", noFile: p("srun-fail.txt"),
 			errMatch: `^mw: selftest: rank [12] on \S+: chunk 77: item 777: injected failure \(--fail-at\)$`},
+	}
+	if mpich != "" {
+		srun := []string{"srun", "--mpi=pmi2", "--kill-on-bad-exit=1", mpich, "selftest"}
+		checks = append(checks,
+			check{j: s.submitWrap(t, "pmi2-selftest", work, nil, append(srun, "--items", strconv.Itoa(in.Items), "--chunk", "100", "--stats", p("pmi2.stats.json"))...),
+				state: "COMPLETED", exit: "0:0", want: in.Selftest, stats: p("pmi2.stats.json"),
+				errMatch: `^selftest: 200 chunks in .* 2 workers x 1 thread on `},
+			check{j: s.submitWrap(t, "pmi2-fail", work, nil, append(srun, "--items", "5000", "--chunk", "10", "--fail-at", "777", "-o", p("pmi2-fail.txt"))...),
+				state: "FAILED", exit: "1:0", noFile: p("pmi2-fail.txt"),
+				errMatch: `^mw: selftest: rank [12] on \S+: chunk 77: item 777: injected failure \(--fail-at\)$`},
+			// Under PMIx, which MPICH does not speak, MPI makes each rank a world of one:
+			// mw sees it, and every rank refuses, naming the PMI to use.
+			check{j: s.submitWrap(t, "pmix-mpich", work, nil, "srun", "--mpi=pmix", mpich, "selftest", "--items", "100", "-o", p("pmix-mpich.txt")),
+				state: "FAILED", exit: "1:0", noFile: p("pmix-mpich.txt"),
+				errMatch: `^mw: selftest: start MPI: MPI says this process is rank 0 of 1, but PMIx started it as rank 0 of 3: .*--mpi=pmi2 for MPICH\)$`})
 	}
 	jobs := make([]*job, len(checks))
 	for i, c := range checks {
@@ -218,6 +257,14 @@ func TestSlurmBatchScripts(t *testing.T) {
 			if c.noFile != "" {
 				_, err := os.Stat(c.noFile)
 				require.True(t, os.IsNotExist(err), "a failed run left its output file %s", c.noFile)
+			}
+			if c.stats != "" {
+				// One world: rank 0 of 3 managed 2 workers (in worlds of one, each rank
+				// would run the whole job alone, and print it once more).
+				var st stats
+				require.NoError(t, json.Unmarshal(readFile(t, c.stats), &st))
+				require.Equal(t, 2, st.Workers, "workers in --stats")
+				require.Len(t, st.Hosts, 3, "ranks' hosts in --stats")
 			}
 		})
 	}
