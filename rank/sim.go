@@ -99,6 +99,19 @@ type SimResult struct {
 	PeakHeap    uint64        // largest live heap sampled (MemEvery), bytes
 	Chunks      uint64        // chunks read from the source (retries and backups not counted)
 	MaxChunk    int           // most items in one chunk issued
+	// Where the lost efficiency went: the worker threads' idle time (thread-seconds; their
+	// sum is Workers x Threads x Makespan - Work), and the moments that split the run.
+	Idle       SimIdle
+	Dealt      time.Duration // when the last thread started its first chunk
+	SourceDone time.Duration // when the last chunk left the source
+	Written    time.Duration // when the last result reached the Sink (the stop follows)
+}
+
+// SimIdle splits the worker threads' idle time by phase.
+type SimIdle struct {
+	Start  time.Duration // before each thread's first chunk (dealing the first window)
+	Middle time.Duration // between chunks, while the source still had chunks
+	Tail   time.Duration // after the last chunk left the source: uneven ends, and the stop
 }
 
 // MsgRate is the manager's message rate over the run, frames per virtual second.
@@ -166,7 +179,10 @@ func Simulate(ctx context.Context, sc SimConfig) (SimResult, error) {
 		Stats: st, Makespan: time.Duration(net.now_), Work: time.Duration(net.chunkWork(0, sc.Items)),
 		ManagerBusy: time.Duration(net.busy), Messages: net.msgsIn + net.msgsOut, Records: net.records,
 		Real: time.Since(begin), PeakHeap: net.peakHeap, Chunks: net.tasks, MaxChunk: net.maxChunk,
+		Dealt: time.Duration(net.dealt), SourceDone: time.Duration(net.srcDoneAt), Written: time.Duration(net.written),
 	}
+	net.closeIdle(net.now_)
+	res.Idle = net.idle
 	if err == nil && net.err != nil {
 		err = net.err
 	}
@@ -219,15 +235,23 @@ type simNet struct {
 	tick            int64 // a worker's tick interval, when workers send heartbeats (0: none)
 	memEvery, recvs int
 	peakHeap        uint64
+
+	idle      SimIdle // the worker threads' idle time so far, by phase
+	dealt     int64   // the latest first start of a thread
+	srcDoneAt int64   // when the last chunk left the source (srcDone)
+	srcDone   bool
+	written   int64 // when the Sink got the latest result
 }
 
 // simWorker is one simulated worker rank: the real worker step function, and its threads
 // modelled as a queue of chunks and a count of threads computing.
 type simWorker struct {
-	w     *worker
-	queue []simTask // chunks waiting for a thread, oldest first
-	busy  int       // threads computing
-	dead  bool      // lost (SimConfig.Lost): it hears and sends nothing
+	w       *worker
+	queue   []simTask // chunks waiting for a thread, oldest first
+	busy    int       // threads computing
+	dead    bool      // lost (SimConfig.Lost): it hears and sends nothing
+	started int       // threads that have started a chunk
+	idle    []int64   // since when each thread that finished a chunk and started none since is idle
 }
 
 // simTask is a chunk a simulated worker holds: its task (its data let go: the frame it
@@ -560,6 +584,7 @@ func (n *simNet) process(e simEvent) {
 	case evDone:
 		s := &n.ws[e.rank]
 		s.busy--
+		s.idle = append(s.idle, e.t)
 		if !s.dead {
 			s.w.done(monoTime(e.t), computed{task: e.task.task, out: n.result(e.task.c.Items), work: time.Duration(e.work), thread: int(e.thread)})
 			n.act(int(e.rank), e.t)
@@ -639,6 +664,40 @@ func (n *simNet) startChunk(r int, t int64) {
 	work := n.chunkWork(tk.first, uint64(tk.c.Items))
 	n.push(simEvent{ev: evDone, t: t + work, rank: int32(r), task: tk, work: work, thread: uint16(s.busy)})
 	s.busy++
+	if s.started < n.threads {
+		s.started++
+		n.idle.Start += time.Duration(t)
+		n.dealt = max(n.dealt, t)
+		return
+	}
+	n.idleGap(s.idle[0], t)
+	s.idle = s.idle[1:]
+	if len(s.idle) == 0 {
+		s.idle = s.idle[:0:0]
+	}
+}
+
+// idleGap counts a thread idle from a to b: in the middle of the run, or in its tail once
+// the source is done.
+func (n *simNet) idleGap(a, b int64) {
+	if n.srcDone && n.srcDoneAt < b {
+		n.idle.Middle += time.Duration(max(n.srcDoneAt-a, 0))
+		n.idle.Tail += time.Duration(b - max(a, n.srcDoneAt))
+		return
+	}
+	n.idle.Middle += time.Duration(b - a)
+}
+
+// closeIdle counts the threads idle at the end of the run, end.
+func (n *simNet) closeIdle(end int64) {
+	for r := 1; r < len(n.ws); r++ {
+		s := &n.ws[r]
+		n.idle.Start += time.Duration(int64(n.threads-s.started) * end)
+		for _, a := range s.idle {
+			n.idleGap(a, end)
+		}
+		s.idle = nil
+	}
 }
 
 // workerSend sends frame f from worker r at time t to the manager, over the manager's link.
@@ -716,7 +775,7 @@ func (n *simNet) job(sc SimConfig) Job {
 		Name: "sim",
 		Open: func(context.Context) (*Plan, error) {
 			src := &simSource{items: sc.Items, per: uint64(max(sc.Chunk, 1)), net: n}
-			p := &Plan{Source: src, Sink: simSink{}, Total: -1}
+			p := &Plan{Source: src, Sink: simSink{n}, Total: -1}
 			if sc.Chunk == 0 {
 				p.Source = simSized{src}
 			}
@@ -746,6 +805,9 @@ func (s *simSource) nextN(per uint64) (Chunk, error) {
 	c := Chunk{Seq: s.seq, Data: d, Items: int(k)}
 	s.seq++
 	s.next += k
+	if s.next == s.items {
+		s.net.srcDone, s.net.srcDoneAt = true, s.net.now_
+	}
 	s.net.tasks++
 	s.net.maxChunk = max(s.net.maxChunk, int(k))
 	return c, nil
@@ -756,6 +818,10 @@ type simSized struct{ *simSource }
 func (s simSized) NextN(k int) (Chunk, error) { return s.nextN(uint64(max(k, 1))) }
 func (s simSized) Remaining() int64           { return int64(s.items - s.next) }
 
-type simSink struct{}
+// simSink discards the results, noting when the last came.
+type simSink struct{ net *simNet }
 
-func (simSink) Put(uint64, []byte) error { return nil }
+func (s simSink) Put(uint64, []byte) error {
+	s.net.written = s.net.now_
+	return nil
+}

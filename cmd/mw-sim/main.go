@@ -30,6 +30,7 @@ import (
 	"math"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"time"
@@ -78,6 +79,8 @@ type options struct {
 	lost      float64
 	lostBy    string
 	timeout   time.Duration
+	phases    bool
+	profile   string
 }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -101,6 +104,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.Float64Var(&o.lost, "lost", 0, "lose this `FRACTION` of the workers at random moments of each run (0.01: 1%)")
 	fs.StringVar(&o.lostBy, "lost-by", "notice", "how the manager finds a lost worker: notice (the launcher's, 125 ms later) or timeout (its silence)")
 	fs.DurationVar(&o.timeout, "worker-timeout", 0, "the engine's --worker-timeout (0: its default)")
+	fs.BoolVar(&o.phases, "phases", false, "after each row, where the lost efficiency went: the threads' idle time at the start, in the middle and in the tail")
+	fs.StringVar(&o.profile, "cpuprofile", "", "write a CPU profile of the simulations (the manager's code and the simulator's) to `FILE`")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return err
@@ -142,6 +147,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	if o.lost < 0 || o.lost > 1 || o.timeout < 0 || (o.lostBy != "notice" && o.lostBy != "timeout") {
 		return usagef("-lost must be a fraction from 0 to 1, -worker-timeout not negative, -lost-by notice or timeout")
+	}
+	if o.profile != "" {
+		stop, err := startProfile(o.profile)
+		if err != nil {
+			return err
+		}
+		defer stop()
 	}
 	cfg := rank.DefaultConfig()
 	cfg.Window, cfg.Mode, cfg.Backups, cfg.Unordered = o.window, mode, o.backups, o.unordered
@@ -190,6 +202,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 					w, item, chunkName(chunk), 100*r.Efficiency, r.Makespan.Round(time.Microsecond), ideal.Round(time.Microsecond),
 					100*r.ManagerBusy.Seconds()/r.Makespan.Seconds(), r.MsgRate(), r.MaxChunk, r.Real.Round(time.Millisecond))
 				pts = append(pts, point{item: item, chunk: chunk, workers: w, eff: r.Efficiency})
+				if o.phases {
+					printPhases(stdout, r, w*o.threads, sc.Items)
+				}
 			}
 		}
 	}
@@ -203,6 +218,36 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	fmt.Fprintf(stdout, "# wrote %s\n", o.svg)
 	return nil
+}
+
+// printPhases says where a run's efficiency went: the share of the threads' time idle
+// before their first chunk, between chunks while the source had more, and after the source
+// ran dry (of which the stop: every thread idle from the last result to the end); when the
+// last thread started, the source ran dry and the last result came; the chunks and what
+// the manager did.
+func printPhases(w io.Writer, r rank.SimResult, threads int, items uint64) {
+	total := float64(threads) * r.Makespan.Seconds()
+	pct := func(d time.Duration) float64 { return 100 * d.Seconds() / total }
+	stop := 100 * (r.Makespan - r.Written).Seconds() / r.Makespan.Seconds()
+	fmt.Fprintf(w, "#   idle: start %.1f%%, middle %.1f%%, tail %.1f%% (the stop %.1f%%); last thread started at %v, source dry at %v, last result at %v; %d chunks (%.0f items on average), %d frames, %d records, manager busy %v\n",
+		pct(r.Idle.Start), pct(r.Idle.Middle), pct(r.Idle.Tail), stop, r.Dealt.Round(time.Microsecond), r.SourceDone.Round(time.Microsecond),
+		r.Written.Round(time.Microsecond), r.Chunks, float64(items)/math.Max(1, float64(r.Chunks)), r.Messages, r.Records, r.ManagerBusy.Round(time.Microsecond))
+	if r.Stats.MaxReorder > 0 {
+		fmt.Fprintf(w, "#   reorder buffer: at most %d results held, %d spilled (%d bytes)\n", r.Stats.MaxReorder, r.Stats.Spilled, r.Stats.SpilledBytes)
+	}
+}
+
+// startProfile starts a CPU profile into file path; stop ends it and closes the file.
+func startProfile(path string) (stop func(), err error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, fmt.Errorf("cpu profile: %w", err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("cpu profile: %w", err)
+	}
+	return func() { pprof.StopCPUProfile(); f.Close() }, nil
 }
 
 func parseList[T any](s string, parse func(string) (T, error)) ([]T, error) {
