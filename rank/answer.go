@@ -58,7 +58,7 @@ func (m *manager) succeeded(from int, f *flight, r record) error {
 		m.late[f.c.Seq] = lc
 	}
 	if m.sized != nil {
-		m.sizer.observe(f.items, r.work)
+		m.sizer.observe(f.items, r.work, len(r.data))
 	}
 	m.st.PerWorker[from]++
 	m.doneItems.Add(uint64(f.items))

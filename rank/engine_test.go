@@ -27,12 +27,16 @@ type countSource struct {
 	n, next uint64
 	calls   atomic.Int64
 	onNext  func(calls int64) // if set, called at every Next with the count so far
+	fail    error             // if set, what every Next returns
 }
 
 func (s *countSource) Next() (Chunk, error) {
 	n := s.calls.Add(1)
 	if s.onNext != nil {
 		s.onNext(n)
+	}
+	if s.fail != nil {
+		return Chunk{}, s.fail
 	}
 	if s.next >= s.n {
 		return Chunk{}, io.EOF
@@ -688,6 +692,22 @@ func TestEarlyStop(t *testing.T) {
 	require.ErrorAs(t, err, &pe)
 	require.Len(t, pe.Failed, 1)
 	require.Equal(t, uint64(7), pe.Failed[0].Seq)
+}
+
+// TestStopDuringTheDeal: a job that ends while the first windows are dealt (a farm of more
+// than dealSlice workers, whose source fails at once) stops every worker: those the deal
+// had not reached get the setup's announcement with the stop, and answer it; none is taken
+// for lost for want of an answer.
+func TestStopDuringTheDeal(t *testing.T) {
+	workers := 2 * dealSlice
+	h := newHarness(workers, 1000)
+	h.src.fail = errors.New("input unreadable")
+	st, err, werrs := h.run(t, cfgWith(2, 1))
+	require.ErrorContains(t, err, "input unreadable")
+	require.Zero(t, len(st.Lost), "workers taken for lost")
+	for r := 1; r <= workers; r++ {
+		require.NoError(t, werrs[r], "rank %d", r)
+	}
 }
 
 func TestDrainFinishesInFlight(t *testing.T) {

@@ -64,7 +64,7 @@ func (m *manager) tick(now monoTime) monoTime {
 	m.nextScan = now.Add(every / 2)
 	for r := 1; r < m.size; r++ {
 		switch {
-		case m.lost[r]:
+		case m.lost[r] || !m.announced(r): // nothing may go before the setup's announcement
 		case now.Sub(m.heard[r]) > timeout:
 			m.lose(r, "unheard for "+timeout.String())
 		case now.Sub(m.told[r]) >= every:

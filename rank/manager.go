@@ -58,6 +58,8 @@ type manager struct {
 	writeFlows map[uint64]uint64 // with a trace: the flow of each result not yet written
 	now        monoTime          // the time of the event being handled
 	rx         []byte            // the frame being handled; nil once the reorder buffer took it
+	dealt      int               // chunks of the first windows dealt (dealFirst)
+	dealEnd    int               // chunks of the first windows to deal
 
 	answered, issuedN int // answers handled and chunks issued (tasks sent), for the sizer
 
@@ -119,27 +121,87 @@ func (m *manager) begin(plan *Plan, openErr error) {
 	m.slots = newRing(m.size)
 	m.flights = newFlights(m.size)
 	m.st.Workers = m.size - 1
-	var n [8]byte
-	binary.LittleEndian.PutUint64(n[:], uint64(len(plan.Setup)))
-	m.toAll(record{kind: kindSetup, data: n[:]})
 	m.dealFirst()
 }
 
-// dealFirst gives every worker, in push mode, a window of chunks with its setup, as for
-// one thread (its ready message brings the rest): on a farm of thousands the first chunks
-// then go out in the setup's frames, not one round trip later.
+// dealSlice is how many chunks (or, in pull mode, setups) the deal issues per round of
+// the owner loop: their frames go out before the next are made, so on a farm of 100,000
+// the first workers compute while the last are dealt.
+const dealSlice = 256
+
+// dealFirst starts the deal: every worker gets the setup's announcement and, in push mode,
+// a window of chunks, as for one thread (its ready message brings the rest), so that on a
+// farm of thousands the first chunks go out with the setup, not one round trip later. The
+// deal goes round the farm a chunk per worker at a time: every worker's first chunk (with
+// its setup) before any worker's second, so that all start early, and chunks end in about
+// the order of their seqs (the reorder buffer holds little). It deals everything at once
+// when a setup must be broadcast after the first frames (a worker joins the broadcast only
+// once it has the announcement); otherwise dealSlice chunks now and as many per round after
+// (dealMore).
 func (m *manager) dealFirst() {
+	m.sizer.start(m.size-1, m.cfg)
+	m.dealEnd = (m.size - 1) * m.cfg.Window
 	if m.cfg.Mode == Pull {
-		return
+		m.dealEnd = m.size - 1 // setups only: the workers' asks bring the chunks
 	}
-	for k := 0; k < m.cfg.Window; k++ {
-		for r := 1; r < m.size; r++ {
+	n := dealSlice
+	if len(m.plan.Setup) > 0 {
+		n = m.dealEnd
+	}
+	m.deal(n)
+}
+
+// announced reports whether worker r has been sent its setup's announcement: nothing may
+// go to it before.
+func (m *manager) announced(r int) bool { return m.dealt >= min(r, m.size-1) }
+
+// dealMore continues the deal at now, if it is not done; the owner loop calls it once per
+// round.
+func (m *manager) dealMore(now monoTime) {
+	if m.dealt < m.dealEnd && m.phase == running {
+		m.now = now
+		m.deal(dealSlice)
+	}
+}
+
+// deal deals the next n chunks of the first windows: deal d goes to worker 1 + d mod
+// workers, with the setup's announcement in its first round.
+func (m *manager) deal(n int) {
+	workers := m.size - 1
+	for end := min(m.dealEnd, m.dealt+n); m.dealt < end; m.dealt++ {
+		r := 1 + m.dealt%workers
+		if m.lost[r] {
+			continue
+		}
+		if m.dealt < workers { // its first round: the announcement goes first
+			m.announce(r)
+		}
+		if m.cfg.Mode != Pull {
 			m.slots.push(r)
+			m.credits++
 		}
 	}
-	m.credits += (m.size - 1) * m.cfg.Window
-	m.sizer.slots = max(1, m.size-1)
 	m.issue()
+}
+
+// announce queues the setup's announcement for worker r, the first record it gets; its
+// silence counts from then.
+func (m *manager) announce(r int) {
+	var length [8]byte
+	binary.LittleEndian.PutUint64(length[:], uint64(len(m.plan.Setup)))
+	m.out.add(r, record{kind: kindSetup, data: length[:]})
+	m.heard[r] = m.now
+}
+
+// announceRest announces the setup to the workers not lost that the deal has not reached
+// (the job ends during the deal), so that each answers the stop that follows, as the
+// others do.
+func (m *manager) announceRest() {
+	for ; m.dealt < m.size-1; m.dealt++ {
+		if r := m.dealt + 1; !m.lost[r] {
+			m.announce(r)
+		}
+	}
 }
 
 // toAll queues r for every worker not lost.
@@ -230,7 +292,7 @@ func (m *manager) join(from int, r record) error {
 	}
 	c := th * m.cfg.Window
 	if m.cfg.Mode != Pull && from < m.size {
-		c -= m.cfg.Window // dealt with the setup (dealFirst)
+		c -= m.cfg.Window // dealt by the deal (dealFirst)
 	}
 	m.credits += c
 	for k := 0; k < c && m.cfg.Mode != Pull; k++ {
@@ -240,7 +302,7 @@ func (m *manager) join(from int, r record) error {
 	if m.sized != nil {
 		// Every worker counted at this one's threads until each has joined: the first
 		// chunks are sized for the whole farm, not for the few ranks that joined first.
-		m.sizer.slots = max(1, m.credits/m.cfg.Window+(m.size-1-m.joined)*th)
+		m.sizer.joined(th, m.size-1)
 	}
 	if m.tr != nil {
 		m.traceNames(from, th)
@@ -285,6 +347,7 @@ func (m *manager) stop() {
 	}
 	m.phase, m.stoppedAt = stopping, m.now
 	m.waiting = 1 // held until every stop is queued
+	m.announceRest()
 	stop := record{kind: kindStop, data: m.lostRanks()}
 	for to := 1; to < m.size; to++ {
 		m.out.add(to, stop)

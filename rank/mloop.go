@@ -120,6 +120,7 @@ func (l *managerLoop) loop(ctx context.Context) error {
 			m.sourceReady(now)
 		}
 		l.notices(now)
+		m.dealMore(now)
 		next := m.tick(now)
 		m.publishDetail()
 		l.checkStop(ctx, now)

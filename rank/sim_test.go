@@ -164,6 +164,40 @@ func TestSimAutoFirstChunks(t *testing.T) {
 	require.LessOrEqual(t, r.MaxChunk, 20)
 }
 
+// TestSimAutoChunkingBusyManager: --chunk auto where the manager is the bottleneck, on the
+// fixed-cost clock: 2,000 single-thread workers with 1,000 items of 1 ms each at 25 us of
+// manager time a frame, so that a frame to or from every worker costs it 50 ms, as for
+// 100,000 workers at 500 ns a frame. Chunks shrink to base (the manager busy all the time)
+// at the end, not to a whole slot's share of what remains (the first workers back would
+// take it all, and the others wait), and the deal goes round the farm a chunk per worker
+// at a time. The same farm as 156 ranks of 64 threads at 5 us a frame keeps its threads
+// busier still. With ordered output and a reorder buffer of 8 MiB, the results of the
+// chunks in flight fit it: none is spilled.
+func TestSimAutoChunkingBusyManager(t *testing.T) {
+	type farm struct {
+		ranks, threads int
+		cost           time.Duration // the manager's per frame
+		floor          float64       // of efficiency
+	}
+	farms := []farm{{2000, 1, 25 * time.Microsecond, 0.78}}
+	if !small() {
+		farms = append(farms, farm{156, 64, 5 * time.Microsecond, 0.93})
+	}
+	for _, c := range farms {
+		e := engine(2, Push, false)
+		e.Unordered = true
+		r := simulate(t, SimConfig{Workers: c.ranks, Threads: c.threads, Items: uint64(1000 * c.ranks * c.threads),
+			Item: time.Millisecond, Net: NetCluster, Engine: e, ManagerCost: c.cost})
+		require.GreaterOrEqual(t, r.Efficiency, c.floor, "%d x %d threads: largest chunk %d", c.ranks, c.threads, r.MaxChunk)
+	}
+	e := engine(2, Push, false)
+	e.ReorderMem = 8 << 20
+	r := simulate(t, SimConfig{Workers: 2000, Items: 2000 * 1000, Item: time.Millisecond, Net: NetCluster, Engine: e,
+		ManagerCost: 25 * time.Microsecond})
+	require.Zero(t, r.Stats.Spilled, "largest chunk %d, %d results held", r.MaxChunk, r.Stats.MaxReorder)
+	require.LessOrEqual(t, r.Stats.MaxReorder, 2000*2)
+}
+
 // TestSimModes runs every mode and chunking on the measured clock: the real manager must
 // finish the job against the simulated workers, and the prediction must be sane.
 func TestSimModes(t *testing.T) {
