@@ -516,10 +516,14 @@ func TestBadMessagesNameTheSender(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			h := newHarness(2, 2000) // enough that the job is still on when the sender's first chunk comes
+			h := newHarness(2, 2000) // enough that the job is still on when the sender's second chunk comes
 			var once sync.Once
+			var chunks [3]atomic.Int32 // per rank, the chunks it began
 			h.work = func(_ context.Context, r int, c Chunk) ([]byte, error) {
-				if r == tc.from || tc.from > 2 { // the sender has joined: its host is known
+				// The sender's second chunk (window 1) came after the manager handled its
+				// first result, which followed its ready message: its host is known. Its
+				// first may come with its setup, before the manager heard of it.
+				if n := chunks[r].Add(1); (r == tc.from && n == 2) || tc.from > 2 {
 					once.Do(func() { inject(h.net, 0, tc.from, tc.rec) })
 				}
 				return digest(c.Data), nil
