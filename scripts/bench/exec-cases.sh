@@ -6,7 +6,8 @@
 #    two at a time: `mw exec -j 2 -k` alone, `mw exec --unordered`, and `parallel -k -j2`.
 #    A reorder buffer bounded by a count of entries made every slot wait for the slow head.
 # 2. large task output (issue 25): three tasks printing 50 MB each (head -c 50M /dev/zero),
-#    under `mpirun -np 3` (a manager and two workers), alone, and `parallel -k -j2`.
+#    under `mpirun -np 3` (a manager and two workers), alone, and `parallel -k -j2`; and
+#    `mpirun -np 3 true`, the launcher's own start-up and end, which mpirun's row includes.
 #
 #   scripts/bench/exec-cases.sh [WORKDIR]
 #   BASE_MW=/path/to/other/mw scripts/bench/exec-cases.sh   adds that mw's rows
@@ -50,6 +51,7 @@ for ((r = 0; r < rounds; r++)); do
 		best "50 MB x 3: mpirun -np 3 mw exec$tag" 150000000 "$mpi_run" -np 3 --bind-to none "$m" exec --quiet -j 1 -- "$big" ::: 1 2 3
 		best "50 MB x 3: mw exec -j 2 (no mpirun)$tag" 150000000 "$m" exec --quiet -j 2 -- "$big" ::: 1 2 3
 	done
+	best "50 MB x 3: mpirun -np 3 true (Open MPI's start-up alone)" 0 "$mpi_run" -np 3 true
 	best "sleeps: parallel -k -j2" 0 parallel -k -j2 -a "$work/sleeps" sleep
 	best "50 MB x 3: parallel -k -j2" 150000000 parallel -k -j2 "$big" ::: 1 2 3
 done
