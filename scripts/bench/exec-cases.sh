@@ -7,7 +7,8 @@
 #    A reorder buffer bounded by a count of entries made every slot wait for the slow head.
 # 2. large task output (issue 25): three tasks printing 50 MB each (head -c 50M /dev/zero),
 #    under `mpirun -np 3` (a manager and two workers), alone, and `parallel -k -j2`; and
-#    `mpirun -np 3 true`, the launcher's own start-up and end, which mpirun's row includes.
+#    a C program that only calls MPI_Init and MPI_Finalize under `mpirun -np 3`: what
+#    MPI's start-up and end alone cost, which mpirun's row includes.
 #
 #   scripts/bench/exec-cases.sh [WORKDIR]
 #   BASE_MW=/path/to/other/mw scripts/bench/exec-cases.sh   adds that mw's rows
@@ -23,6 +24,9 @@ export OMPI_MCA_rmaps_base_oversubscribe=1
 command -v parallel >/dev/null || { echo "GNU parallel is not installed: nothing to compare with"; exit 0; }
 { echo 4; for _ in {1..100}; do echo 0.05; done; } >"$work/sleeps"
 big='head -c 50000000 /dev/zero; true' # the value ({}) goes to true
+# What MPI alone costs under mpirun: start-up, MPI_Init, MPI_Finalize, no work.
+printf '#include <mpi.h>\nint main(int c, char **v) { MPI_Init(&c, &v); MPI_Finalize(); return 0; }\n' >"$work/mpi-hello.c"
+"$mpi_cc" -O2 -o "$work/mpi-hello" "$work/mpi-hello.c"
 
 # best LABEL WANT_BYTES CMD...: runs CMD rounds times (turns are taken by the caller) and
 # keeps the best wall time in best[LABEL]; fails if CMD's output is not WANT_BYTES long.
@@ -51,7 +55,7 @@ for ((r = 0; r < rounds; r++)); do
 		best "50 MB x 3: mpirun -np 3 mw exec$tag" 150000000 "$mpi_run" -np 3 --bind-to none "$m" exec --quiet -j 1 -- "$big" ::: 1 2 3
 		best "50 MB x 3: mw exec -j 2 (no mpirun)$tag" 150000000 "$m" exec --quiet -j 2 -- "$big" ::: 1 2 3
 	done
-	best "50 MB x 3: mpirun -np 3 true (Open MPI's start-up alone)" 0 "$mpi_run" -np 3 true
+	best "50 MB x 3: mpirun -np 3 MPI_Init+MPI_Finalize" 0 "$mpi_run" -np 3 "$work/mpi-hello"
 	best "sleeps: parallel -k -j2" 0 parallel -k -j2 -a "$work/sleeps" sleep
 	best "50 MB x 3: parallel -k -j2" 150000000 parallel -k -j2 "$big" ::: 1 2 3
 done
