@@ -242,8 +242,9 @@ func TestSimManagerMemory(t *testing.T) {
 	perWorker := float64(int64(wide)-int64(base)) / float64(w2-w1)
 	t.Logf("live heap: %d workers x 5 items each: %d B; x 50 items: %d B; %d workers: %d B; %.0f B per worker",
 		w1, base, many, w2, wide, perWorker)
-	// Ten times the items: the heap moves by less than 128 KiB (GC noise), not by the items.
-	require.Less(t, math.Abs(float64(int64(many)-int64(base))), float64(128<<10), "heap grows with items")
+	// Ten times the items: the heap grows by less than 128 KiB (GC noise), not by the items;
+	// it may come out smaller (seen: 186 KB less, as a collection fell differently).
+	require.Less(t, float64(int64(many)-int64(base)), float64(128<<10), "heap grows with items")
 	require.Less(t, perWorker, 4096.0, "heap per worker") // the manager's books and each simulated worker's step function
 	require.Greater(t, perWorker, 0.0)
 }
