@@ -210,7 +210,7 @@ func (l *workerLoop) start(now monoTime, mk made) {
 }
 
 // dispatch hands the chunks the worker accepted to the computing goroutines, gives back
-// those not started when a drain came, and cancels the computations when the job stopped.
+// those waiting for a busy goroutine when a drain came, and cancels the computations when the job stopped.
 func (l *workerLoop) dispatch(now monoTime) {
 	w := l.w
 	if len(w.toCompute) > 0 && w.phase == serving {
@@ -224,7 +224,7 @@ func (l *workerLoop) dispatch(now monoTime) {
 	}
 	if w.reclaim {
 		w.reclaim = false
-		for _, t := range l.queue.takeAll() {
+		for _, t := range l.queue.takeWaiting() {
 			w.unstarted(now, t)
 		}
 	}
@@ -389,17 +389,25 @@ func (q *computeQueue) take() (task, bool) {
 	return t, true
 }
 
-// takeAll removes every chunk not started.
-func (q *computeQueue) takeAll() []task {
+// takeWaiting removes the chunks that wait for a busy goroutine, the last queued first
+// given back; the first chunks, as many as there are goroutines free to take them, stay:
+// they start at once (a drain must not give back a chunk that had a free goroutine merely
+// because it came in the same round as the drain, while later chunks run elsewhere).
+func (q *computeQueue) takeWaiting() []task {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	ts := make([]task, 0, q.n)
-	for ; q.n > 0; q.n-- {
-		ts = append(ts, q.q[q.head])
-		q.q[q.head] = task{}
-		q.head = (q.head + 1) % len(q.q)
+	keep := int(max(q.threads-q.running.Load(), 0))
+	if q.n <= keep {
+		return nil
 	}
-	q.queued.Store(0)
+	ts := make([]task, 0, q.n-keep)
+	for i := keep; i < q.n; i++ {
+		at := (q.head + i) % len(q.q)
+		ts = append(ts, q.q[at])
+		q.q[at] = task{}
+	}
+	q.n = keep
+	q.queued.Store(int32(q.n))
 	return ts
 }
 
