@@ -635,12 +635,13 @@ func (n *simNet) act(r int, t int64) {
 	}
 	clear(w.toCompute)
 	w.toCompute = w.toCompute[:0]
-	if w.reclaim {
+	if w.reclaim { // as computeQueue.takeWaiting: a chunk with a free thread starts
 		w.reclaim = false
-		for _, tk := range s.queue {
+		keep := min(max(n.threads-s.busy, 0), len(s.queue))
+		for _, tk := range s.queue[keep:] {
 			w.unstarted(monoTime(t), tk.task)
 		}
-		s.queue = s.queue[:0]
+		s.queue = s.queue[:keep]
 	}
 	if w.cancel {
 		s.queue = s.queue[:0]
