@@ -111,9 +111,9 @@ func PrintStatus(w io.Writer, st Status, raw map[string]json.RawMessage, part St
 	if st.Error != "" {
 		fmt.Fprintf(&b, "  error: %s\n", st.Error)
 	}
-	fmt.Fprintf(&b, "chunks: %s done", doneOf(st.Chunks, st.Total))
+	fmt.Fprintf(&b, "chunks: %s done", DoneOf(st.Chunks, st.Total))
 	if live {
-		fmt.Fprintf(&b, ", %d in flight, %d workers; %s chunks/s, ETA %s", st.InFlight, st.Workers, Rate(st.Rate), etaText(st.ETA))
+		fmt.Fprintf(&b, ", %d in flight, %d workers; %s chunks/s, ETA %s", st.InFlight, st.Workers, Rate(st.Rate), ETAText(st.ETA))
 	}
 	b.WriteString("\n")
 	for _, l := range st.Lost {
@@ -168,15 +168,16 @@ func goneNote(st Status, age time.Duration) string {
 	return ""
 }
 
-// doneOf is "12/40 (30.0%)", or "12" when the total is not known.
-func doneOf(done uint64, total int64) string {
+// DoneOf is "12/40 (30.0%)", or "12" when the total is not known.
+func DoneOf(done uint64, total int64) string {
 	if total <= 0 {
 		return fmt.Sprint(done)
 	}
 	return fmt.Sprintf("%d/%d (%.1f%%)", done, total, 100*float64(done)/float64(total))
 }
 
-func etaText(secs float64) string {
+// ETAText is an estimate of the seconds left as a duration, "-" when not known (negative).
+func ETAText(secs float64) string {
 	if secs < 0 {
 		return "-"
 	}

@@ -91,15 +91,11 @@ func printTaskStatus(w io.Writer, raw json.RawMessage) error {
 	if err := json.Unmarshal(raw, &ts); err != nil {
 		return err
 	}
-	fmt.Fprintf(w, "tasks: %s finished, %d failed; %d in flight", doneText(ts.Finished, ts.Total), ts.Failed, ts.InFlight)
+	fmt.Fprintf(w, "tasks: %s finished, %d failed; %d in flight", cli.DoneOf(ts.Finished, ts.Total), ts.Failed, ts.InFlight)
 	if ts.Resumed > 0 {
 		fmt.Fprintf(w, ", %d in the joblog already", ts.Resumed)
 	}
-	eta := "-"
-	if ts.ETA >= 0 {
-		eta = cli.Dur(cli.Seconds(ts.ETA))
-	}
-	fmt.Fprintf(w, "; %s tasks/s, ETA %s\n", cli.Rate(ts.Rate), eta)
+	fmt.Fprintf(w, "; %s tasks/s, ETA %s\n", cli.Rate(ts.Rate), cli.ETAText(ts.ETA))
 	if ts.Barrier != "" {
 		fmt.Fprintf(w, "  waiting at %s\n", ts.Barrier)
 	}
@@ -111,10 +107,7 @@ func printTaskStatus(w io.Writer, raw json.RawMessage) error {
 		fmt.Fprintln(w, "longest in flight (sent to a worker: running there, or queued):")
 	}
 	for _, f := range ts.Longest {
-		which := fmt.Sprintf("task %d", f.Task)
-		if f.Tasks > 1 {
-			which = fmt.Sprintf("tasks %d-%d", f.Task, f.Task+f.Tasks-1)
-		}
+		which := taskRange(f.Task, f.Tasks)
 		where := fmt.Sprintf("rank %d on %s", f.Rank, f.Host)
 		if f.Backup {
 			where += ", a backup copy"
@@ -139,10 +132,10 @@ func printHosts(w io.Writer, hosts []hostJSON) {
 	}
 }
 
-// doneText is "12/40 (30.0%)", or "12" when the total is not known.
-func doneText(done uint64, total int64) string {
-	if total <= 0 {
-		return fmt.Sprint(done)
+// taskRange names the tasks of a chunk from first, 1-based as {#}: "task 7", "tasks 7-9".
+func taskRange(first, tasks uint64) string {
+	if tasks > 1 {
+		return fmt.Sprintf("tasks %d-%d", first, first+tasks-1)
 	}
-	return fmt.Sprintf("%d/%d (%.1f%%)", done, total, 100*float64(done)/float64(total))
+	return fmt.Sprintf("task %d", first)
 }

@@ -3,7 +3,6 @@ package taskfarm
 import (
 	"encoding/binary"
 	"encoding/json"
-	"fmt"
 
 	"github.com/mw-hpc/mw/partition"
 	"github.com/mw-hpc/mw/rank"
@@ -35,10 +34,7 @@ func (s *sink) TraceLabel(c rank.Chunk, result []byte) (string, []byte) {
 	if !ok {
 		return "", nil
 	}
-	name := fmt.Sprintf("task %d", a.Task)
-	if a.Tasks > 1 {
-		name = fmt.Sprintf("tasks %d-%d", a.Task, a.Task+uint64(a.Tasks)-1)
-	}
+	name := taskRange(a.Task, uint64(a.Tasks))
 	b, err := json.Marshal(a)
 	if err != nil {
 		return name, nil
