@@ -84,6 +84,51 @@ type options struct {
 }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	o, net, mode, err := parseOptions(args, stderr)
+	if err != nil {
+		return err
+	}
+	if o.profile != "" {
+		stop, err := startProfile(o.profile)
+		if err != nil {
+			return err
+		}
+		defer stop()
+	}
+	cfg := rank.DefaultConfig()
+	cfg.Window, cfg.Mode, cfg.Backups, cfg.Unordered = o.window, mode, o.backups, o.unordered
+	cfg.WorkerTimeout = o.timeout
+
+	fmt.Fprintf(stdout, "# net %s (latency %v, %.1f GB/s, overhead %v per message), %s items, %d per worker thread, %d threads per worker rank, window %d, %s, backups %v, unordered %v, manager speed %g\n",
+		o.net, net.Latency, net.Bandwidth/1e9, net.Overhead, o.dist, o.perWorker, o.threads, o.window, mode, o.backups, o.unordered, o.speed)
+	if o.lost > 0 {
+		fmt.Fprintf(stdout, "# %.2f%% of the workers lost at random moments, found by %s (worker timeout %v)\n", 100*o.lost, o.lostBy, o.timeout)
+	}
+	if o.sat {
+		if err := printSaturation(ctx, stdout, net, cfg, o.speed); err != nil {
+			return err
+		}
+	}
+	fmt.Fprintf(stdout, "%8s %6s %6s %10s %11s %10s %9s %10s %7s %9s\n",
+		"workers", "item", "chunk", "efficiency", "makespan", "ideal", "mgr busy", "msgs/s", "largest", "real")
+	pts, err := simulateRows(ctx, stdout, o, net, cfg)
+	if err != nil {
+		return err
+	}
+	if o.svg == "" {
+		return nil
+	}
+	sub := fmt.Sprintf("%s network (%v, %.1f GB/s, %v per message), %s item times, %d items per worker, window %d, %s, backups %v",
+		o.net, net.Latency, net.Bandwidth/1e9, net.Overhead, o.dist, o.perWorker, o.window, mode, o.backups)
+	if err := os.WriteFile(o.svg, plot("mw's manager past this machine, simulated: predicted efficiency", sub, o, pts), 0o644); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "# wrote %s\n", o.svg)
+	return nil
+}
+
+// parseOptions reads the command line: the options, the network model and the mode.
+func parseOptions(args []string, stderr io.Writer) (options, rank.NetModel, rank.Mode, error) {
 	fs := flag.NewFlagSet("mw-sim", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var o options
@@ -108,21 +153,43 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&o.profile, "cpuprofile", "", "write a CPU profile of the simulations (the manager's code and the simulator's) to `FILE`")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
-			return err
+			return o, rank.NetModel{}, 0, err
 		}
-		return usagef("%v", err)
+		return o, rank.NetModel{}, 0, usagef("%v", err)
 	}
 	if fs.NArg() > 0 {
-		return usagef("unexpected argument %q", fs.Arg(0))
+		return o, rank.NetModel{}, 0, usagef("unexpected argument %q", fs.Arg(0))
 	}
+	if err := o.parseLists(*workers, *items, *chunks); err != nil {
+		return o, rank.NetModel{}, 0, err
+	}
+	net, ok := map[string]rank.NetModel{"local": rank.NetLocal, "cluster": rank.NetCluster}[o.net]
+	if !ok {
+		return o, rank.NetModel{}, 0, usagef("-net %q: must be local or cluster", o.net)
+	}
+	mode, err := rank.ParseMode(o.mode)
+	if err != nil {
+		return o, rank.NetModel{}, 0, usagef("-mode %q: %v", o.mode, err)
+	}
+	if o.perWorker < 1 || o.window < 1 || o.speed <= 0 || o.threads < 1 {
+		return o, rank.NetModel{}, 0, usagef("-per-worker, -threads, -window and -speed must be positive")
+	}
+	if o.lost < 0 || o.lost > 1 || o.timeout < 0 || (o.lostBy != "notice" && o.lostBy != "timeout") {
+		return o, rank.NetModel{}, 0, usagef("-lost must be a fraction from 0 to 1, -worker-timeout not negative, -lost-by notice or timeout")
+	}
+	return o, net, mode, nil
+}
+
+// parseLists reads the comma-separated lists of worker counts, item times and chunk sizes.
+func (o *options) parseLists(workers, items, chunks string) error {
 	var err error
-	if o.workers, err = parseList(*workers, strconv.Atoi); err != nil {
+	if o.workers, err = parseList(workers, strconv.Atoi); err != nil {
 		return usagef("-workers: %v", err)
 	}
-	if o.items, err = parseList(*items, time.ParseDuration); err != nil {
+	if o.items, err = parseList(items, time.ParseDuration); err != nil {
 		return usagef("-items: %v", err)
 	}
-	if o.chunks, err = parseList(*chunks, func(s string) (int, error) {
+	if o.chunks, err = parseList(chunks, func(s string) (int, error) {
 		if s == "auto" {
 			return 0, nil
 		}
@@ -134,50 +201,28 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}); err != nil {
 		return usagef("-chunks: %v", err)
 	}
-	net, ok := map[string]rank.NetModel{"local": rank.NetLocal, "cluster": rank.NetCluster}[o.net]
-	if !ok {
-		return usagef("-net %q: must be local or cluster", o.net)
-	}
-	mode, err := rank.ParseMode(o.mode)
-	if err != nil {
-		return usagef("-mode %q: %v", o.mode, err)
-	}
-	if o.perWorker < 1 || o.window < 1 || o.speed <= 0 || o.threads < 1 {
-		return usagef("-per-worker, -threads, -window and -speed must be positive")
-	}
-	if o.lost < 0 || o.lost > 1 || o.timeout < 0 || (o.lostBy != "notice" && o.lostBy != "timeout") {
-		return usagef("-lost must be a fraction from 0 to 1, -worker-timeout not negative, -lost-by notice or timeout")
-	}
-	if o.profile != "" {
-		stop, err := startProfile(o.profile)
-		if err != nil {
-			return err
-		}
-		defer stop()
-	}
-	cfg := rank.DefaultConfig()
-	cfg.Window, cfg.Mode, cfg.Backups, cfg.Unordered = o.window, mode, o.backups, o.unordered
-	cfg.WorkerTimeout = o.timeout
+	return nil
+}
 
-	fmt.Fprintf(stdout, "# net %s (latency %v, %.1f GB/s, overhead %v per message), %s items, %d per worker thread, %d threads per worker rank, window %d, %s, backups %v, unordered %v, manager speed %g\n",
-		o.net, net.Latency, net.Bandwidth/1e9, net.Overhead, o.dist, o.perWorker, o.threads, o.window, mode, o.backups, o.unordered, o.speed)
-	if o.lost > 0 {
-		fmt.Fprintf(stdout, "# %.2f%% of the workers lost at random moments, found by %s (worker timeout %v)\n", 100*o.lost, o.lostBy, o.timeout)
-	}
-	if o.sat {
-		for _, w := range []int{100, 10000} {
-			sc := rank.SimConfig{Workers: w, Items: 1 << 20, Item: 1, Chunk: 1, Net: net, Engine: cfg, ManagerSpeed: o.speed}
-			sc.Engine.Backups = false
-			r, err := rank.Simulate(ctx, sc)
-			if err != nil {
-				return fmt.Errorf("saturation: %w", err)
-			}
-			fmt.Fprintf(stdout, "# saturation, %d workers, empty items, chunk 1: the manager sustains %.2fM messages/s (%.2fM chunks/s; %.0f ns of manager time per message)\n",
-				w, r.Capacity()/1e6, float64(r.Stats.Chunks)/r.ManagerBusy.Seconds()/1e6, r.ManagerBusy.Seconds()/float64(r.Messages)*1e9)
+// printSaturation prints the manager's saturation point: its rate with 100 and 10,000
+// workers of empty items, when it never waits.
+func printSaturation(ctx context.Context, stdout io.Writer, net rank.NetModel, cfg rank.Config, speed float64) error {
+	for _, w := range []int{100, 10000} {
+		sc := rank.SimConfig{Workers: w, Items: 1 << 20, Item: 1, Chunk: 1, Net: net, Engine: cfg, ManagerSpeed: speed}
+		sc.Engine.Backups = false
+		r, err := rank.Simulate(ctx, sc)
+		if err != nil {
+			return fmt.Errorf("saturation: %w", err)
 		}
+		fmt.Fprintf(stdout, "# saturation, %d workers, empty items, chunk 1: the manager sustains %.2fM messages/s (%.2fM chunks/s; %.0f ns of manager time per message)\n",
+			w, r.Capacity()/1e6, float64(r.Stats.Chunks)/r.ManagerBusy.Seconds()/1e6, r.ManagerBusy.Seconds()/float64(r.Messages)*1e9)
 	}
-	fmt.Fprintf(stdout, "%8s %6s %6s %10s %11s %10s %9s %10s %7s %9s\n",
-		"workers", "item", "chunk", "efficiency", "makespan", "ideal", "mgr busy", "msgs/s", "largest", "real")
+	return nil
+}
+
+// simulateRows simulates and prints a row for each item time, chunk size and worker count,
+// and returns the points for the plot.
+func simulateRows(ctx context.Context, stdout io.Writer, o options, net rank.NetModel, cfg rank.Config) ([]point, error) {
 	var pts []point
 	for _, item := range o.items {
 		for _, chunk := range o.chunks {
@@ -191,11 +236,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 				case "pareto":
 					sc.ItemTime = rank.ParetoItemTime(item, 2.5, 1)
 				default:
-					return usagef("-dist %q: must be fixed, exp or pareto", o.dist)
+					return nil, usagef("-dist %q: must be fixed, exp or pareto", o.dist)
 				}
 				r, err := rank.Simulate(ctx, sc)
 				if err != nil {
-					return fmt.Errorf("%d workers, %v items, chunk %s: %w", w, item, chunkName(chunk), err)
+					return nil, fmt.Errorf("%d workers, %v items, chunk %s: %w", w, item, chunkName(chunk), err)
 				}
 				ideal := r.Work / time.Duration(w*o.threads)
 				fmt.Fprintf(stdout, "%8d %6v %6s %9.1f%% %11v %10v %8.1f%% %10.0f %7d %9v\n",
@@ -208,16 +253,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			}
 		}
 	}
-	if o.svg == "" {
-		return nil
-	}
-	sub := fmt.Sprintf("%s network (%v, %.1f GB/s, %v per message), %s item times, %d items per worker, window %d, %s, backups %v",
-		o.net, net.Latency, net.Bandwidth/1e9, net.Overhead, o.dist, o.perWorker, o.window, mode, o.backups)
-	if err := os.WriteFile(o.svg, plot("mw's manager past this machine, simulated: predicted efficiency", sub, o, pts), 0o644); err != nil {
-		return err
-	}
-	fmt.Fprintf(stdout, "# wrote %s\n", o.svg)
-	return nil
+	return pts, nil
 }
 
 // printPhases says where a run's efficiency went: the share of the threads' time idle
