@@ -215,25 +215,9 @@ func (r *interpRun) open(_ context.Context) (*rank.Plan, error) {
 	if name == "-" || name == "" {
 		name = "stdin"
 	}
-	br := bufio.NewReaderSize(in, 1<<20)
-	var fr FrameReader
-	if o.format == FormatPGM {
-		w, h := 0, 0
-		if o.sizeSet {
-			w, h = o.width, o.height
-		}
-		pr := NewPGMReader(br, name, w, h)
-		if err := pr.Peek(); err != nil {
-			return nil, err
-		}
-		fr = pr
-	} else {
-		if _, err := br.Peek(1); err == io.EOF {
-			return nil, fmt.Errorf("read %s: %w", name, ErrEmpty)
-		} else if err != nil {
-			return nil, fmt.Errorf("read %s: %w", name, err)
-		}
-		fr = NewRawReader(br, name, o.width, o.height)
+	fr, err := o.frameReader(bufio.NewReaderSize(in, 1<<20), name)
+	if err != nil {
+		return nil, err
 	}
 	w, h := fr.Size()
 	if err := CheckGeometry(w, h, o.factor); err != nil {
@@ -270,6 +254,28 @@ func (r *interpRun) open(_ context.Context) (*rank.Plan, error) {
 		src = liveSource{r.src}
 	}
 	return &rank.Plan{Source: src, Sink: r.sink, Setup: encodeSetup(w, h, o.factor), Total: -1}, nil
+}
+
+// frameReader reads the input's frames in o's format, having read enough of it to know
+// their size: an empty input is an error here, not an empty output.
+func (o *options) frameReader(br *bufio.Reader, name string) (FrameReader, error) {
+	if o.format == FormatPGM {
+		w, h := 0, 0
+		if o.sizeSet {
+			w, h = o.width, o.height
+		}
+		pr := NewPGMReader(br, name, w, h)
+		if err := pr.Peek(); err != nil {
+			return nil, err
+		}
+		return pr, nil
+	}
+	if _, err := br.Peek(1); err == io.EOF {
+		return nil, fmt.Errorf("read %s: %w", name, ErrEmpty)
+	} else if err != nil {
+		return nil, fmt.Errorf("read %s: %w", name, err)
+	}
+	return NewRawReader(br, name, o.width, o.height), nil
 }
 
 // finish reports the latency and writes the PNG files (rank 0, after success).
