@@ -132,8 +132,6 @@ cprint() {
 }
 
 # --- 2. mw selftest, empty items.
-# stat FILE KEY: a number from the --stats JSON.
-stat() { awk -v k="\"$2\":" '$1 == k { gsub(",", "", $2); print $2 }' "$1"; }
 declare -A mwrate mwcps mwcpu mwn mwlabel
 # mwmeasure MPI NP CHUNK WINDOW MODE [ENV...]: selftest sized to ~$target s; records items/s,
 # chunks/s and the manager's share of a core under its key, if its rate beats the key's best.
@@ -151,7 +149,7 @@ mwmeasure() {
 	for try in 1 2; do
 		env "$@" "${run[$m]}" -np "$np" "$work/$m/mw" selftest --items "$n" --chunk "$chunk" --window "$window" --mode "$mode" \
 			--threads 1 --quiet --stats "$st" -o /dev/null
-		wall=$(stat "$st" wall_seconds)
+		wall=$(bench_stat "$st" wall_seconds)
 		if ((try == 1)) && short "$wall"; then
 			n=$(fit "$n" "$wall")
 			continue
@@ -163,8 +161,8 @@ mwmeasure() {
 	if [[ -z ${mwrate[$key]:-} ]] || ((rate > ${mwrate[$key]})); then
 		mwrate[$key]=$rate
 		mwn[$key]=$n
-		mwcps[$key]=$(stat "$st" chunks_per_second)
-		mwcpu[$key]=$(awk -v c="$(stat "$st" manager_cpu_seconds)" -v s="$wall" 'BEGIN { print 100 * c / s }')
+		mwcps[$key]=$(bench_stat "$st" chunks_per_second)
+		mwcpu[$key]=$(awk -v c="$(bench_stat "$st" manager_cpu_seconds)" -v s="$wall" 'BEGIN { print 100 * c / s }')
 		mwlabel[$key]=$chunk
 		[[ $# -gt 0 ]] && mwlabel[$key]="$chunk ($*)"
 	fi

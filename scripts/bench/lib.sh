@@ -37,3 +37,6 @@ bench_mpi() {
 		;;
 	esac
 }
+
+# bench_stat FILE KEY: the value of a top-level KEY in mw's --stats JSON (one key a line).
+bench_stat() { awk -v k="\"$2\":" '$1 == k { gsub(",", "", $2); print $2 }' "$1"; }

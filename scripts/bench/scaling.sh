@@ -21,13 +21,13 @@
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 cd "$root"
+. scripts/bench/lib.sh
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1
 work=$(mktemp -d "${TMPDIR:-/tmp}/mw-scaling.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 go build -o "$work/mw" .
 cores=$(nproc)
 echo "# $(uname -n), $cores cores, load average $(cut -d' ' -f1-3 /proc/loadavg) at start"
-stat() { awk -v k="\"$2\":" '$1 == k { gsub(",", "", $2); print $2 }' "$1"; }
 pct() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f%%", 100 * a / b }'; }
 now() { date +%s.%N; }
 
@@ -43,9 +43,9 @@ mwrow() {
 	esac
 	"${launch[@]}" "$work/mw" "$@" --quiet --stats "$work/st.json" >/dev/null
 	local wall cpu
-	wall=$(stat "$work/st.json" wall_seconds)
-	cpu=$(stat "$work/st.json" manager_cpu_seconds)
-	printf '%3d %-10s %-12s %7d %9.3f %11s %9s\n' "$np" "$bind" "$label" "$(stat "$work/st.json" workers)" "$wall" \
+	wall=$(bench_stat "$work/st.json" wall_seconds)
+	cpu=$(bench_stat "$work/st.json" manager_cpu_seconds)
+	printf '%3d %-10s %-12s %7d %9.3f %11s %9s\n' "$np" "$bind" "$label" "$(bench_stat "$work/st.json" workers)" "$wall" \
 		"$(pct "$ideal" "$wall")" "$(pct "$cpu" "$wall")"
 }
 header() { printf '%3s %-10s %-12s %7s %9s %11s %9s\n' np bind threads workers "wall s" efficiency "mgr cpu"; }

@@ -18,15 +18,14 @@ rounds=${ROUNDS:-3}
 bench_workdir ""
 bench_mpi openmpi
 export OMPI_MCA_rmaps_base_oversubscribe=1
-stat() { python3 -c "import json,sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])" "$1" "$2"; }
 
 declare -A rate cpu
 run() { # run BIN KEY ARGS...: one run; keeps the best rate and the least manager CPU
 	local bin=$1 key=$2 st=$work/st.json r c
 	shift 2
 	"$mpi_run" -np 3 "$bin" selftest --quiet -o /dev/null --stats "$st" "$@"
-	r=$(awk -v n="$(stat "$st" chunks)" -v w="$(stat "$st" wall_seconds)" 'BEGIN { printf "%.0f", n / w }')
-	c=$(awk -v c="$(stat "$st" manager_cpu_seconds)" -v w="$(stat "$st" wall_seconds)" 'BEGIN { printf "%.2f", 100 * c / w }')
+	r=$(awk -v n="$(bench_stat "$st" chunks)" -v w="$(bench_stat "$st" wall_seconds)" 'BEGIN { printf "%.0f", n / w }')
+	c=$(awk -v c="$(bench_stat "$st" manager_cpu_seconds)" -v w="$(bench_stat "$st" wall_seconds)" 'BEGIN { printf "%.2f", 100 * c / w }')
 	((r > ${rate[$key]:-0})) && rate[$key]=$r
 	[[ -z ${cpu[$key]:-} ]] || awk -v a="$c" -v b="${cpu[$key]}" 'BEGIN { exit !(a < b) }' && cpu[$key]=$c
 	return 0
