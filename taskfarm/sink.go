@@ -23,7 +23,6 @@ type sink struct {
 	times          *runtimes
 	o              *options
 	line           []byte
-	gap            bool // ordered output reached a job a drain left out: print nothing more
 	acct           *account
 	gate           *barrierGate
 
@@ -87,12 +86,11 @@ func (s *sink) Arrived(seq uint64, out []byte) error {
 	return nil
 }
 
-// LeftOut hears of a chunk that a drain kept from starting: in input order, nothing after
-// it is printed (GNU parallel starts jobs in order: what it ran is a prefix of the input).
+// LeftOut hears of a chunk that a drain kept from starting. The tasks after it that ran
+// are still printed and logged in their turn: a worker may hold a task unstarted while
+// later ones run elsewhere (where GNU parallel's jobs start in order), and a task that ran
+// but is missing from the joblog would run again under --resume.
 func (s *sink) LeftOut(seq uint64) error {
-	if !s.o.unordered {
-		s.gap = true
-	}
 	s.acct.landed(seq)
 	s.gate.land(1) // a BARRIER CHECK after it stops: it did not succeed
 	return nil
@@ -104,7 +102,7 @@ func (s *sink) Put(seq uint64, out []byte) error {
 	n := 0
 	return partition.Unpack(out, func(_ int, item []byte) error {
 		n++
-		if s.gap || s.fireN > 0 && seq == s.fired && n > s.fireN {
+		if s.fireN > 0 && seq == s.fired && n > s.fireN {
 			return discard(item)
 		}
 		r, err := decodeRecord(item)

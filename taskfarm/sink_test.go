@@ -183,6 +183,51 @@ func TestSinkHaltNowDropsWaitingChunks(t *testing.T) {
 	}
 }
 
+// --halt soon drains the job while task 1 waits unstarted on a worker that was slow to
+// start, and tasks 2 and 3 ran elsewhere: task 1 is left out, and 2 and 3 are printed
+// and logged in their turn all the same (so that --resume runs task 1 only).
+func TestSinkDrainKeepsTasksAfterALeftOutOne(t *testing.T) {
+	var out, msgs bytes.Buffer
+	path := filepath.Join(t.TempDir(), "log")
+	jl, err := openJoblog(path, false, joblogEnd{cutAt: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := testSink("soon,fail=1", jl, &out, &msgs)
+	two, three := packRecords(record{seq: 2, cmd: "b", stdout: []byte("two\n")}), packRecords(record{seq: 3, cmd: "c", exit: 4})
+	if err := s.Arrived(1, two); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Arrived(2, three); err != rank.ErrDrain {
+		t.Fatalf("Arrived: %v, want ErrDrain", err)
+	}
+	// The engine then delivers in input order: chunk 0 left out, chunks 1 and 2.
+	if err := s.LeftOut(0); err != nil {
+		t.Fatal(err)
+	}
+	for i, chunk := range [][]byte{two, three} {
+		if err := s.Put(uint64(i+1), chunk); err != nil {
+			t.Fatal(err)
+		}
+	}
+	jl.Close()
+	if out.String() != "two\n" {
+		t.Errorf("printed %q, want task 2's output", out.String())
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	done, _, err := readJoblog(f, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if done.has(1) || !done.has(2) || !done.has(3) {
+		t.Errorf("joblog has tasks 1 %v, 2 %v, 3 %v; want 2 and 3 only", done.has(1), done.has(2), done.has(3))
+	}
+}
+
 // removeSpills removes this run's spill files left in the tmpdir, and nothing else.
 func TestRemoveSpills(t *testing.T) {
 	dir := t.TempDir()
