@@ -411,13 +411,15 @@ func (q *computeQueue) takeWaiting() []task {
 	return ts
 }
 
-// finish hands back a computation's answer.
+// finish hands back a computation's answer. The goroutine stops counting as running
+// under the lock, before the owner loop can see the answer: a drain that comes in reply
+// to it then finds the goroutine free (takeWaiting).
 func (q *computeQueue) finish(c computed) {
 	q.mu.Lock()
 	q.done = append(q.done, c)
 	q.observe(c.work)
-	q.mu.Unlock()
 	q.running.Add(-1)
+	q.mu.Unlock()
 }
 
 // observe records a chunk's compute time in the moving average (cost).
