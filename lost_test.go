@@ -69,7 +69,7 @@ func lostWorkloads(t *testing.T, dir string) []lostWorkload {
 		// a second, as a scanner would give them).
 		lostSelftestRun(),
 		{name: "interp", args: []string{"interp", "-i", frames, "--chunk", "1", "--fps", "1500", "--threads", "1", "-o", "-"}, total: 2000, span: 1000 * time.Millisecond},
-		{name: "overlay", args: []string{"overlay", "-a", a, "-b", b, "--chunk", "1", "--threads", "1", "-o", "-"}, total: 60000, span: 250 * time.Millisecond},
+		{name: "overlay", args: []string{"overlay", "-a", a, "-b", b, "--chunk", "1", "--threads", "1", "-o", "-"}, total: 60000, span: 120 * time.Millisecond},
 		{name: "exec", args: []string{"exec", "-a", tasks, "-q"}, tail: []string{"--", "sh", "-c", "echo task $1; sleep 0.01", "sh"}, total: 240, span: 1200 * time.Millisecond},
 	}
 	for i := range ws {
