@@ -25,6 +25,8 @@ type managerLoop struct {
 	job     Job
 	ctx     context.Context
 	local   *localWorker // rank 0's own worker, once every other is lost
+	// sendFirst: a round sends what a frame led to before it polls again (IdleYielder).
+	sendFirst bool
 }
 
 // framesPerRound bounds the frames taken per round of the loop, so that sends and the
@@ -32,7 +34,7 @@ type managerLoop struct {
 const framesPerRound = 64
 
 func runManager(ctx context.Context, t Transport, job Job, cfg Config) (Stats, error) {
-	l := &managerLoop{t: t, clock: clockOf(t), job: job, ctx: ctx}
+	l := &managerLoop{t: t, clock: clockOf(t), job: job, ctx: ctx, sendFirst: yieldsWhenIdle(t)}
 	m := newManager(cfg, t.Size(), t.Host(), l.clock())
 	l.m = m
 	l.own.cc, _ = t.(costClock)
@@ -175,6 +177,9 @@ func (l *managerLoop) receive(now monoTime) bool {
 		}
 		if m.onFrame(now, from, f) {
 			frame.Put(f)
+		}
+		if l.sendFirst && m.out.pending() {
+			return true // see IdleYielder
 		}
 	}
 	return true

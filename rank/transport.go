@@ -69,6 +69,22 @@ type LossNotifier interface {
 	Forget(r int)
 }
 
+// IdleYielder is a Transport whose polls that find nothing give the core away (Open MPI on
+// a node with more ranks than cores): its owner loops then stop taking frames once one
+// leaves them something to send or compute, and send before they poll again, since a
+// yield before the answer goes out delays it by another process's time slice. Elsewhere
+// they take every frame there is first, and send what those led to in fewer messages.
+// Called by the owner loop.
+type IdleYielder interface {
+	YieldsWhenIdle() bool
+}
+
+// yieldsWhenIdle reports whether t is an IdleYielder that yields.
+func yieldsWhenIdle(t Transport) bool {
+	y, ok := t.(IdleYielder)
+	return ok && y.YieldsWhenIdle()
+}
+
 // ErrClosed is returned by a Transport after Close.
 var ErrClosed = errors.New("transport closed")
 

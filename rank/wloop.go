@@ -29,8 +29,13 @@ type workerLoop struct {
 
 	cctx   context.Context // the computations'; cancelled by a stop
 	cancel context.CancelFunc
-	inline bool      // the owner loop computes cheap chunks itself (inlineMode)
-	made   chan made // the Worker, made on a goroutine of its own (setUp)
+	inline bool // the owner loop computes cheap chunks itself (inlineMode)
+	// ownClock: the transport has a clock of its own (costClock), which clock reads.
+	ownClock bool
+	// sendFirst: a round computes and sends what a frame led to before it polls again
+	// (IdleYielder).
+	sendFirst bool
+	made      chan made // the Worker, made on a goroutine of its own (setUp)
 }
 
 // inlineMax bounds the recent cost of a chunk that the owner loop computes itself: what a
@@ -61,6 +66,8 @@ var forceInline *bool
 func runWorker(ctx context.Context, t Transport, job Job, cfg Config) error {
 	clock := clockOf(t)
 	l := &workerLoop{t: t, w: newWorker(cfg, t.Host(), clock()), job: job, cfg: cfg, clock: clock}
+	_, l.ownClock = t.(costClock)
+	l.sendFirst = yieldsWhenIdle(t)
 	l.w.size = t.Size()
 	l.cctx, l.cancel = context.WithCancel(ctx)
 	defer l.cancel()
@@ -142,6 +149,9 @@ func (l *workerLoop) receive(now monoTime) (bool, error) {
 		w.in = nil
 		if w.phase == ended || w.phase == settingUp && l.made == nil {
 			return true, nil // the setup's broadcast comes next
+		}
+		if l.sendFirst && (len(w.toCompute) > 0 || w.out.pending()) {
+			return true, nil // see IdleYielder
 		}
 	}
 	return true, nil
@@ -236,17 +246,25 @@ func (l *workerLoop) dispatch(now monoTime) {
 
 // computeInline computes on the owner loop the leading chunks of ts while recent chunks
 // were cheap and no computing goroutine holds one, and returns the rest (see inlineMode).
+// It reads the clock once per chunk: a chunk's end is the next one's start (the answer
+// queued between them costs next to nothing), and the time of its answer where the
+// transport has no clock of its own.
 func (l *workerLoop) computeInline(ts []task) []task {
+	start := monoNow()
 	for i, t := range ts {
 		cost := time.Duration(l.queue.cost.Load())
 		if cost <= 0 || cost > inlineMax || l.queue.running.Load() > 0 || l.queue.queued.Load() > 0 {
 			return ts[i:]
 		}
-		start := monoNow()
 		out, err := call(l.cctx, l.fn, t.c)
 		end := monoNow()
 		l.queue.observe(end.Sub(start))
-		l.w.done(l.clock(), computed{task: t, out: out, err: err, work: end.Sub(start)})
+		now := end
+		if l.ownClock {
+			now = l.clock()
+		}
+		l.w.done(now, computed{task: t, out: out, err: err, work: end.Sub(start)})
+		start = end
 	}
 	return nil
 }
@@ -254,6 +272,9 @@ func (l *workerLoop) computeInline(ts []task) []task {
 // collect feeds the computing goroutines' answers to the worker; it reports whether any came.
 func (l *workerLoop) collect(now monoTime) bool {
 	done := l.queue.takeDone()
+	if done == nil {
+		return false
+	}
 	for _, c := range done {
 		l.w.done(now, c)
 	}
@@ -330,7 +351,7 @@ type computeQueue struct {
 	busySince atomic.Int64 // when every goroutine last came to hold a chunk (a mono.Time)
 	cost      atomic.Int64 // recent compute time per chunk in ns (moving average)
 	done      []computed   // answers for the owner loop
-	held      mono.Time    // when the first answer in done came
+	answers   atomic.Int32 // len(done), read without the lock
 	spare     []computed   // the owner loop's last answers, for reuse
 }
 
@@ -417,6 +438,7 @@ func (q *computeQueue) takeWaiting() []task {
 func (q *computeQueue) finish(c computed) {
 	q.mu.Lock()
 	q.done = append(q.done, c)
+	q.answers.Store(int32(len(q.done)))
 	q.observe(c.work)
 	q.running.Add(-1)
 	q.mu.Unlock()
@@ -433,11 +455,15 @@ func (q *computeQueue) observe(work time.Duration) {
 
 // takeDone returns the answers handed back so far; give the slice back with recycle.
 func (q *computeQueue) takeDone() []computed {
+	if q.answers.Load() == 0 {
+		return nil // most rounds: no lock taken
+	}
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	d := q.done
 	q.done = q.spare[:0]
 	q.spare = nil
+	q.answers.Store(0)
 	return d
 }
 
