@@ -61,10 +61,9 @@ func (m *manager) succeeded(from int, f *flight, r record) error {
 		m.sizer.observe(f.items, r.work, len(r.data))
 	}
 	m.st.PerWorker[from]++
-	m.doneItems.Add(uint64(f.items))
+	m.itemsDone += uint64(f.items)
 	seq := f.c.Seq
 	m.flights.remove(f)
-	m.inFlight.Store(int64(m.flights.len()))
 	done := m.arrived(seq, r.data)
 	if done != nil && !errors.Is(done, ErrDone) {
 		return done

@@ -81,7 +81,6 @@ func (m *manager) leftOut(seq uint64) error {
 // put hands one result to the Sink; ErrDrain stops issuing, ErrDone ends the job.
 func (m *manager) put(seq uint64, out []byte) error {
 	m.st.Chunks++
-	m.doneChunks.Add(1)
 	m.st.BytesOut += uint64(len(out))
 	var begin monoTime
 	if m.tr != nil {

@@ -125,7 +125,6 @@ func (m *manager) send(to int, f *flight) {
 		m.issued.push(f)
 	}
 	m.out.add(to, m.task(f))
-	m.inFlight.Store(int64(m.flights.len()))
 }
 
 // task is the record that issues f. A task's thread field carries the workers the chunk

@@ -63,7 +63,9 @@ type manager struct {
 
 	answered, issuedN int // answers handled and chunks issued (tasks sent), for the sizer
 
-	// Read by the progress goroutine.
+	itemsDone uint64 // items of the chunks answered
+	// Read by the progress goroutine: the counts as of the owner loop's last round
+	// (publishCounts), and the details it asks for.
 	doneChunks, doneItems atomic.Uint64
 	inFlight              atomic.Int64
 	detail                progressDetail

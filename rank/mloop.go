@@ -55,6 +55,7 @@ func runManager(ctx context.Context, t Transport, job Job, cfg Config) (Stats, e
 	if oerr := t.Own(func() error { return l.loop(ctx) }); oerr != nil && m.err == nil {
 		m.err = oerr
 	}
+	m.publishCounts() // the final report's
 	stopProgress()
 	err = l.result(ctx)
 	m.st.Wall = l.clock().Sub(m.start)
@@ -124,6 +125,7 @@ func (l *managerLoop) loop(ctx context.Context) error {
 		l.notices(now)
 		m.dealMore(now)
 		next := m.tick(now)
+		m.publishCounts()
 		m.publishDetail()
 		l.checkStop(ctx, now)
 		sent := l.flush(now)

@@ -83,6 +83,14 @@ func (d *progressDetail) ask(wake func()) ([]RankLoad, []InFlight, []LostWorker)
 	return slices.Clone(d.running), slices.Clone(d.longest), slices.Clone(d.lost)
 }
 
+// publishCounts publishes the counts the progress goroutine reads, once a round of the
+// owner loop rather than at every chunk.
+func (m *manager) publishCounts() {
+	m.doneChunks.Store(m.st.Chunks)
+	m.doneItems.Store(m.itemsDone)
+	m.inFlight.Store(int64(m.flights.len()))
+}
+
 // publishDetail publishes the detail of the chunks in flight, if the progress goroutine
 // asked for it.
 func (m *manager) publishDetail() {
