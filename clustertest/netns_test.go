@@ -351,8 +351,12 @@ func TestNetnsClusterRecovery(t *testing.T) {
 		require.NotZero(t, victim, "rank 2 is gone before the fault")
 		require.NoError(t, syscall.Kill(victim, syscall.SIGKILL))
 		r := j.wait(60 * time.Second)
-		require.Equal(t, 0, r.Code, "%s", r) // whatever mw does: mw's files are the truth
-		s := checkLost(t, out, st, "the launcher's notice")
+		s := checkLost(t, out, st, "the launcher's notice") // mw's files are the truth
+		if r.Code != 0 && mpirunLogCrash(r.Stderr) {
+			t.Logf("mpirun crashed in its PMIx log forwarding after mw was done (exit %d): Open MPI 4.1.4's, not mw's", r.Code)
+		} else {
+			require.Equal(t, 0, r.Code, "%s", r)
+		}
 		t.Logf("killed rank 2 on h3: found at %.3fs by the launcher's notice; mpirun exited %d after %v", s.Lost[0].At, r.Code, r.Took.Round(time.Millisecond))
 		c.reap(t, bin)
 	})
@@ -472,6 +476,14 @@ func (j *running) kill() {
 }
 
 // wait waits for the run to end, at most d after now; it fails the test at the deadline.
+// mpirunLogCrash reports whether stderr shows Open MPI 4.1.4's mpirun dying of a segmentation
+// fault while it forwards a PMIx log message (pmix_server_log_fn): after a rank is killed
+// under --enable-recovery, each daemon logs "PMIX ERROR: BAD-PARAM", and mpirun crashed
+// forwarding it once in CI (2026-12-08), 90 ms after the usual end of the run.
+func mpirunLogCrash(stderr []byte) bool {
+	return bytes.Contains(stderr, []byte("Segmentation fault")) && bytes.Contains(stderr, []byte("pmix_server_log_fn"))
+}
+
 func (j *running) wait(d time.Duration) result {
 	j.t.Helper()
 	from := time.Now()
