@@ -108,76 +108,97 @@ func parseJournal(r io.Reader) (*journalState, error) {
 	st := &journalState{}
 	for n, line := range strings.Split(strings.TrimSuffix(string(data), "\n"), "\n") {
 		f := strings.Fields(line)
-		bad := func(why string) error { return fmt.Errorf("line %d: %s: %s", n+1, why, quote.Clip(line)) }
 		if n == 0 {
-			if len(f) != 4 || f[0] != journalMagic || f[1] != "1" {
-				return nil, bad("not an mw journal (version 1) header")
-			}
-			st.workload, st.key = f[2], f[3]
-			continue
+			err = st.header(f)
+		} else {
+			err = st.record(f)
 		}
-		if st.done {
-			return nil, bad("record after done")
-		}
-		switch {
-		case (len(f) == 4 || len(f) == 5) && (f[0] == "c" || f[0] == "x"):
-			seq, err1 := strconv.ParseUint(f[1], 10, 64)
-			off, err2 := strconv.ParseInt(f[2], 10, 64)
-			crc, err3 := strconv.ParseUint(f[3], 16, 32)
-			items := 0
-			var err4 error
-			if len(f) == 5 {
-				items, err4 = strconv.Atoi(f[4])
-				if err4 == nil && items < 1 {
-					err4 = errors.New("items")
-				}
-			}
-			if err1 != nil || err2 != nil || err3 != nil || err4 != nil || off < 0 {
-				return nil, bad("malformed chunk record")
-			}
-			want, prev := st.next()
-			if seq != want {
-				return nil, bad(fmt.Sprintf("chunk %d where %d was expected", seq, want))
-			}
-			if off < prev {
-				return nil, bad("output offset goes backwards")
-			}
-			if f[0] == "x" && len(st.records) > 0 && off != prev {
-				return nil, bad("a chunk left out wrote bytes") // (the first may follow a header)
-			}
-			st.records = append(st.records, journalRecord{seq, off, uint32(crc), items, f[0] == "x"})
-			// A chunk after an end: the run that wrote the end had left chunks out
-			// (--keep-going), and a resume computed them; its end comes again.
-			st.ended, st.renaming = false, false
-		case len(f) == 2 && f[0] == "e":
-			// A resumed run that had nothing left to compute writes its end again.
-			off, err := strconv.ParseInt(f[1], 10, 64)
-			if _, prev := st.next(); err != nil || off < prev {
-				return nil, bad("malformed end record")
-			}
-			st.ended, st.endOffset, st.renaming = true, off, false
-		case len(f) == 2 && f[0] == "r":
-			off, err := strconv.ParseInt(f[1], 10, 64)
-			if err != nil || off != st.final() {
-				return nil, bad("rename record does not match the chunks before it")
-			}
-			st.renaming = true
-		case len(f) == 3 && f[0] == "done":
-			chunks, err1 := strconv.ParseUint(f[1], 10, 64)
-			off, err2 := strconv.ParseInt(f[2], 10, 64)
-			next, _ := st.next()
-			if err1 != nil || err2 != nil || chunks != next || off != st.final() {
-				return nil, bad("done record does not match the chunks before it")
-			}
-			st.done, st.doneOffset = true, off
-		default:
-			return nil, bad("unknown record")
+		if err != nil {
+			return nil, fmt.Errorf("line %d: %v: %s", n+1, err, quote.Clip(line))
 		}
 	}
 	if st.workload == "" {
 		return nil, errors.New("line 1: empty journal")
 	}
 	return st, nil
+}
+
+// header reads the journal's first line.
+func (s *journalState) header(f []string) error {
+	if len(f) != 4 || f[0] != journalMagic || f[1] != "1" {
+		return errors.New("not an mw journal (version 1) header")
+	}
+	s.workload, s.key = f[2], f[3]
+	return nil
+}
+
+// record applies one record after the header, checking it against those before it.
+func (s *journalState) record(f []string) error {
+	if s.done {
+		return errors.New("record after done")
+	}
+	switch {
+	case (len(f) == 4 || len(f) == 5) && (f[0] == "c" || f[0] == "x"):
+		return s.chunkRecord(f)
+	case len(f) == 2 && f[0] == "e":
+		// A resumed run that had nothing left to compute writes its end again.
+		off, err := strconv.ParseInt(f[1], 10, 64)
+		if _, prev := s.next(); err != nil || off < prev {
+			return errors.New("malformed end record")
+		}
+		s.ended, s.endOffset, s.renaming = true, off, false
+	case len(f) == 2 && f[0] == "r":
+		off, err := strconv.ParseInt(f[1], 10, 64)
+		if err != nil || off != s.final() {
+			return errors.New("rename record does not match the chunks before it")
+		}
+		s.renaming = true
+	case len(f) == 3 && f[0] == "done":
+		chunks, err1 := strconv.ParseUint(f[1], 10, 64)
+		off, err2 := strconv.ParseInt(f[2], 10, 64)
+		next, _ := s.next()
+		if err1 != nil || err2 != nil || chunks != next || off != s.final() {
+			return errors.New("done record does not match the chunks before it")
+		}
+		s.done, s.doneOffset = true, off
+	default:
+		return errors.New("unknown record")
+	}
+	return nil
+}
+
+// chunkRecord applies a chunk's record: "c SEQ OFFSET CRC [ITEMS]" for a chunk written,
+// "x ..." for one left out.
+func (s *journalState) chunkRecord(f []string) error {
+	seq, err1 := strconv.ParseUint(f[1], 10, 64)
+	off, err2 := strconv.ParseInt(f[2], 10, 64)
+	crc, err3 := strconv.ParseUint(f[3], 16, 32)
+	items := 0
+	var err4 error
+	if len(f) == 5 {
+		items, err4 = strconv.Atoi(f[4])
+		if err4 == nil && items < 1 {
+			err4 = errors.New("items")
+		}
+	}
+	if err1 != nil || err2 != nil || err3 != nil || err4 != nil || off < 0 {
+		return errors.New("malformed chunk record")
+	}
+	want, prev := s.next()
+	if seq != want {
+		return fmt.Errorf("chunk %d where %d was expected", seq, want)
+	}
+	if off < prev {
+		return errors.New("output offset goes backwards")
+	}
+	if f[0] == "x" && len(s.records) > 0 && off != prev {
+		return errors.New("a chunk left out wrote bytes") // (the first may follow a header)
+	}
+	s.records = append(s.records, journalRecord{seq, off, uint32(crc), items, f[0] == "x"})
+	// A chunk after an end: the run that wrote the end had left chunks out
+	// (--keep-going), and a resume computed them; its end comes again.
+	s.ended, s.renaming = false, false
+	return nil
 }
 
 // notOutputFlags do not change the output's bytes: a resume may change them.
