@@ -315,84 +315,111 @@ type point struct {
 // plot draws efficiency (0-100%) against workers (log scale): a colour per item time, a
 // dash pattern per chunk size, the 90% goal as a grey line.
 func plot(title, sub string, o options, pts []point) []byte {
-	const (
-		w, h                   = 900, 540
-		left, right, top, bott = 70, 200, 64, 60
-	)
-	pw, ph := float64(w-left-right), float64(h-top-bott)
-	lo, hi := math.Log10(float64(o.workers[0])), math.Log10(float64(o.workers[0]))
-	for _, n := range o.workers {
-		lo, hi = math.Min(lo, math.Log10(float64(n))), math.Max(hi, math.Log10(float64(n)))
-	}
-	lo, hi = math.Floor(lo), math.Ceil(hi)
-	if hi == lo {
-		hi = lo + 1
-	}
-	x := func(n int) float64 { return left + pw*(math.Log10(float64(n))-lo)/(hi-lo) }
-	y := func(e float64) float64 { return top + ph*(1-e) }
-	colors := []string{"#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b"}
-	dashes := []string{"", "8,4", "2,3", "12,3,2,3"}
-
+	p := newFrame(o.workers)
 	var b strings.Builder
-	fmt.Fprintf(&b, `<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" viewBox="0 0 %d %d" font-family="sans-serif" font-size="12">`+"\n", w, h, w, h)
-	fmt.Fprintf(&b, `<rect width="%d" height="%d" fill="white"/>`+"\n", w, h)
-	fmt.Fprintf(&b, `<text x="%d" y="22" font-size="14" font-weight="bold">%s</text>`+"\n", left, esc(title))
-	fmt.Fprintf(&b, `<text x="%d" y="42" fill="#444">%s</text>`+"\n", left, esc(sub))
-	// Grid and axes.
-	for e := 0.0; e <= 1.0001; e += 0.1 {
-		fmt.Fprintf(&b, `<line x1="%d" y1="%.1f" x2="%.1f" y2="%.1f" stroke="#e5e5e5"/>`+"\n", left, y(e), left+pw, y(e))
-		fmt.Fprintf(&b, `<text x="%d" y="%.1f" text-anchor="end">%.0f%%</text>`+"\n", left-6, y(e)+4, 100*e)
+	fmt.Fprintf(&b, `<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" viewBox="0 0 %d %d" font-family="sans-serif" font-size="12">`+"\n", plotW, plotH, plotW, plotH)
+	fmt.Fprintf(&b, `<rect width="%d" height="%d" fill="white"/>`+"\n", plotW, plotH)
+	fmt.Fprintf(&b, `<text x="%d" y="22" font-size="14" font-weight="bold">%s</text>`+"\n", plotLeft, esc(title))
+	fmt.Fprintf(&b, `<text x="%d" y="42" fill="#444">%s</text>`+"\n", plotLeft, esc(sub))
+	p.grid(&b)
+	p.goal(&b)
+	p.series(&b, o, pts)
+	b.WriteString("</svg>\n")
+	return []byte(b.String())
+}
+
+// The plot's size and margins, in pixels.
+const (
+	plotW, plotH                           = 900, 540
+	plotLeft, plotRight, plotTop, plotBott = 70, 200, 64, 60
+)
+
+// frame is the plot's drawing area: pw x ph pixels, workers from 10^lo to 10^hi.
+type frame struct {
+	pw, ph, lo, hi float64
+}
+
+func newFrame(workers []int) frame {
+	p := frame{pw: plotW - plotLeft - plotRight, ph: plotH - plotTop - plotBott}
+	p.lo, p.hi = math.Log10(float64(workers[0])), math.Log10(float64(workers[0]))
+	for _, n := range workers {
+		p.lo, p.hi = math.Min(p.lo, math.Log10(float64(n))), math.Max(p.hi, math.Log10(float64(n)))
 	}
-	for d := lo; d <= hi; d++ {
-		for k := 1; k < 10 && d+math.Log10(float64(k)) <= hi; k++ {
+	p.lo, p.hi = math.Floor(p.lo), math.Ceil(p.hi)
+	if p.hi == p.lo {
+		p.hi = p.lo + 1
+	}
+	return p
+}
+
+func (p frame) x(n int) float64 { return p.xf(float64(n)) }
+
+func (p frame) xf(n float64) float64 { return plotLeft + p.pw*(math.Log10(n)-p.lo)/(p.hi-p.lo) }
+
+func (p frame) y(e float64) float64 { return plotTop + p.ph*(1-e) }
+
+// grid draws the grid, the axes' ticks and labels, and the frame.
+func (p frame) grid(b *strings.Builder) {
+	for e := 0.0; e <= 1.0001; e += 0.1 {
+		fmt.Fprintf(b, `<line x1="%d" y1="%.1f" x2="%.1f" y2="%.1f" stroke="#e5e5e5"/>`+"\n", plotLeft, p.y(e), plotLeft+p.pw, p.y(e))
+		fmt.Fprintf(b, `<text x="%d" y="%.1f" text-anchor="end">%.0f%%</text>`+"\n", plotLeft-6, p.y(e)+4, 100*e)
+	}
+	for d := p.lo; d <= p.hi; d++ {
+		for k := 1; k < 10 && d+math.Log10(float64(k)) <= p.hi; k++ {
 			n := math.Pow(10, d) * float64(k)
-			xx := left + pw*(math.Log10(n)-lo)/(hi-lo)
+			xx := p.xf(n)
 			stroke := "#f0f0f0"
 			if k == 1 {
 				stroke = "#d0d0d0"
-				fmt.Fprintf(&b, `<text x="%.1f" y="%.1f" text-anchor="middle">%s</text>`+"\n", xx, top+ph+18, commas(int(n)))
+				fmt.Fprintf(b, `<text x="%.1f" y="%.1f" text-anchor="middle">%s</text>`+"\n", xx, plotTop+p.ph+18, commas(int(n)))
 			}
-			fmt.Fprintf(&b, `<line x1="%.1f" y1="%d" x2="%.1f" y2="%.1f" stroke="%s"/>`+"\n", xx, top, xx, top+ph, stroke)
+			fmt.Fprintf(b, `<line x1="%.1f" y1="%d" x2="%.1f" y2="%.1f" stroke="%s"/>`+"\n", xx, plotTop, xx, plotTop+p.ph, stroke)
 		}
 	}
-	fmt.Fprintf(&b, `<line x1="%d" y1="%.1f" x2="%.1f" y2="%.1f" stroke="#888" stroke-dasharray="4,4"/>`+"\n", left, y(0.9), left+pw, y(0.9))
-	if n := 10000; float64(n) >= math.Pow(10, lo) && float64(n) <= math.Pow(10, hi) {
-		fmt.Fprintf(&b, `<path d="M%.1f %.1f l-6 -6 m6 6 l6 -6 m-6 6 l-6 6 m6 -6 l6 6" stroke="#444" stroke-width="1.5"/>`+"\n", x(n), y(0.9))
+}
+
+// goal draws the 90% line, its mark at 10,000 workers, the frame and the axes' titles.
+func (p frame) goal(b *strings.Builder) {
+	fmt.Fprintf(b, `<line x1="%d" y1="%.1f" x2="%.1f" y2="%.1f" stroke="#888" stroke-dasharray="4,4"/>`+"\n", plotLeft, p.y(0.9), plotLeft+p.pw, p.y(0.9))
+	if n := 10000; float64(n) >= math.Pow(10, p.lo) && float64(n) <= math.Pow(10, p.hi) {
+		fmt.Fprintf(b, `<path d="M%.1f %.1f l-6 -6 m6 6 l6 -6 m-6 6 l-6 6 m6 -6 l6 6" stroke="#444" stroke-width="1.5"/>`+"\n", p.x(n), p.y(0.9))
 	}
-	fmt.Fprintf(&b, `<text x="%d" y="%.1f" fill="#666">goal: 90%% at 10,000 workers with 10 ms items (x)</text>`+"\n", left+6, y(0.9)+14)
-	fmt.Fprintf(&b, `<rect x="%d" y="%d" width="%.0f" height="%.0f" fill="none" stroke="#444"/>`+"\n", left, top, pw, ph)
-	fmt.Fprintf(&b, `<text x="%.1f" y="%d" text-anchor="middle">simulated workers (1 thread each)</text>`+"\n", left+pw/2, h-18)
-	fmt.Fprintf(&b, `<text transform="translate(18 %.1f) rotate(-90)" text-anchor="middle">predicted efficiency</text>`+"\n", top+ph/2)
-	// One line per (item time, chunk).
-	ly := top + 10
+	fmt.Fprintf(b, `<text x="%d" y="%.1f" fill="#666">goal: 90%% at 10,000 workers with 10 ms items (x)</text>`+"\n", plotLeft+6, p.y(0.9)+14)
+	fmt.Fprintf(b, `<rect x="%d" y="%d" width="%.0f" height="%.0f" fill="none" stroke="#444"/>`+"\n", plotLeft, plotTop, p.pw, p.ph)
+	fmt.Fprintf(b, `<text x="%.1f" y="%d" text-anchor="middle">simulated workers (1 thread each)</text>`+"\n", plotLeft+p.pw/2, plotH-18)
+	fmt.Fprintf(b, `<text transform="translate(18 %.1f) rotate(-90)" text-anchor="middle">predicted efficiency</text>`+"\n", plotTop+p.ph/2)
+}
+
+// series draws one line per (item time, chunk), with its entry in the legend.
+func (p frame) series(b *strings.Builder, o options, pts []point) {
+	colors := []string{"#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b"}
+	dashes := []string{"", "8,4", "2,3", "12,3,2,3"}
+	ly := plotTop + 10
 	for i, item := range o.items {
 		for j, chunk := range o.chunks {
-			color, dash := colors[i%len(colors)], dashes[j%len(dashes)]
+			color, da := colors[i%len(colors)], ""
+			if dash := dashes[j%len(dashes)]; dash != "" {
+				da = ` stroke-dasharray="` + dash + `"`
+			}
 			var path strings.Builder
-			for _, p := range pts {
-				if p.item == item && p.chunk == chunk {
+			for _, pt := range pts {
+				if pt.item == item && pt.chunk == chunk {
 					cmd := "L"
 					if path.Len() == 0 {
 						cmd = "M"
 					}
-					fmt.Fprintf(&path, "%s%.1f %.1f ", cmd, x(p.workers), y(p.eff))
-					fmt.Fprintf(&b, `<circle cx="%.1f" cy="%.1f" r="3" fill="%s"/>`+"\n", x(p.workers), y(p.eff), color)
+					fmt.Fprintf(&path, "%s%.1f %.1f ", cmd, p.x(pt.workers), p.y(pt.eff))
+					fmt.Fprintf(b, `<circle cx="%.1f" cy="%.1f" r="3" fill="%s"/>`+"\n", p.x(pt.workers), p.y(pt.eff), color)
 				}
 			}
-			da := ""
-			if dash != "" {
-				da = ` stroke-dasharray="` + dash + `"`
-			}
-			fmt.Fprintf(&b, `<path d="%s" fill="none" stroke="%s" stroke-width="2"%s/>`+"\n", strings.TrimSpace(path.String()), color, da)
-			lx := left + pw + 16
-			fmt.Fprintf(&b, `<line x1="%.1f" y1="%d" x2="%.1f" y2="%d" stroke="%s" stroke-width="2"%s/>`+"\n", lx, ly, lx+30, ly, color, da)
-			fmt.Fprintf(&b, `<text x="%.1f" y="%d">%v, chunk %s</text>`+"\n", lx+36, ly+4, item, chunkName(chunk))
+			fmt.Fprintf(b, `<path d="%s" fill="none" stroke="%s" stroke-width="2"%s/>`+"\n", strings.TrimSpace(path.String()), color, da)
+			lx := plotLeft + p.pw + 16
+			fmt.Fprintf(b, `<line x1="%.1f" y1="%d" x2="%.1f" y2="%d" stroke="%s" stroke-width="2"%s/>`+"\n", lx, ly, lx+30, ly, color, da)
+			fmt.Fprintf(b, `<text x="%.1f" y="%d">%v, chunk %s</text>`+"\n", lx+36, ly+4, item, chunkName(chunk))
 			ly += 18
 		}
 		ly += 6
 	}
-	b.WriteString("</svg>\n")
-	return []byte(b.String())
 }
 
 func esc(s string) string {
