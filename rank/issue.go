@@ -122,7 +122,7 @@ func (m *manager) send(to int, f *flight) {
 	f.sent = m.markSend(to, f, false)
 	m.issuedN++
 	if f.c.Attempt == 0 && m.cfg.Backups {
-		m.issued.push(f)
+		m.issued.push(f, m.flights.len())
 	}
 	m.out.add(to, m.task(f))
 }
@@ -135,7 +135,9 @@ func (m *manager) task(f *flight) record {
 
 // issuedQueue holds the flights in the order their chunks were first issued, for the
 // backups' scan by seq: entries whose chunk is done (the flight free, or reused for another
-// chunk) are dropped from the front as the scan passes them.
+// chunk) are dropped from the front as the scan passes them, and from anywhere once they
+// outnumber the chunks in flight, so that it holds O(chunks in flight) entries, not one
+// per chunk of the job (the scan only runs once the input is exhausted).
 type issuedQueue struct {
 	q    []issuedEntry
 	head int
@@ -146,13 +148,26 @@ type issuedEntry struct {
 	f   *flight
 }
 
-func (q *issuedQueue) push(f *flight) {
-	if q.head > 1024 && 2*q.head > len(q.q) {
-		n := copy(q.q, q.q[q.head:])
-		clear(q.q[n:])
-		q.q, q.head = q.q[:n], 0
+// push adds flight f; inFlight is the number of chunks in flight.
+func (q *issuedQueue) push(f *flight, inFlight int) {
+	if n := len(q.q) - q.head; n >= 1024 && n > 2*inFlight {
+		q.compact()
 	}
 	q.q = append(q.q, issuedEntry{seq: f.c.Seq, f: f})
+}
+
+// compact keeps the entries whose chunk is still in flight, in their order: O(1) a push,
+// amortized, while the chunks in flight stay about as many.
+func (q *issuedQueue) compact() {
+	k := 0
+	for _, e := range q.q[q.head:] {
+		if e.f.live && e.f.c.Seq == e.seq {
+			q.q[k] = e
+			k++
+		}
+	}
+	clear(q.q[k:])
+	q.q, q.head = q.q[:k], 0
 }
 
 // find returns the flight of chunk seq if it is still in flight, dropping the entries
