@@ -228,17 +228,22 @@ func TestSimManagerMemory(t *testing.T) {
 	if small() {
 		w1, w2 = 200, 2000
 	}
-	peak := func(workers int, perWorker uint64) uint64 {
+	peakWith := func(backups bool, workers int, perWorker uint64) uint64 {
 		items := perWorker * uint64(2*workers)
 		r := simulate(t, SimConfig{Workers: workers, Items: items, Item: time.Millisecond, Chunk: 1, Net: idealNet,
-			Engine: engine(2, Push, false), ManagerCost: 100 * time.Nanosecond, MemEvery: int(items / 8)})
+			Engine: engine(2, Push, backups), ManagerCost: 100 * time.Nanosecond, MemEvery: int(items / 8)})
 		require.EqualValues(t, items, r.Stats.Chunks)
 		return r.PeakHeap
 	}
+	peak := func(workers int, perWorker uint64) uint64 { return peakWith(false, workers, perWorker) }
 	peak(w1, 1) // warm-up: the test binary's own heap settles
 	base := peak(w1, 5)
 	many := peak(w1, 50)
 	wide := peak(w2, 5)
+	// With backups (the engine's default), whose queue once held every chunk issued.
+	if backupsBase, backupsMany := peakWith(true, w1, 5), peakWith(true, w1, 200); backupsMany > backupsBase+128<<10 {
+		t.Errorf("with backups, the heap grows with items: %d B at 5 items a worker, %d B at 200", backupsBase, backupsMany)
+	}
 	perWorker := float64(int64(wide)-int64(base)) / float64(w2-w1)
 	t.Logf("live heap: %d workers x 5 items each: %d B; x 50 items: %d B; %d workers: %d B; %.0f B per worker",
 		w1, base, many, w2, wide, perWorker)
