@@ -35,17 +35,17 @@ type mpiTransport struct {
 	closeErr error
 	// Ranks taken for lost: nothing goes to them, nothing waits for them, and MPI_Finalize,
 	// which may wait for them, is skipped (owner only).
-	forgotten []bool
-	anyLost   bool
-	notices   notices // rank 0: the launcher's notice of lost ranks
-	yields    bool    // MPI yields the core in a poll that finds nothing (yieldsWhenIdle)
+	forgotten   []bool
+	anyLost     bool
+	notices     notices // rank 0: the launcher's notice of lost ranks
+	sharesCores bool    // this rank shares its node's cores with other busy processes
 }
 
 var (
 	_ rank.Transport    = (*mpiTransport)(nil)
 	_ rank.SleepCounter = (*mpiTransport)(nil)
 	_ rank.LossNotifier = (*mpiTransport)(nil)
-	_ rank.IdleYielder  = (*mpiTransport)(nil)
+	_ rank.CoreSharer   = (*mpiTransport)(nil)
 )
 
 // startMPI starts MPI on a goroutine locked to its OS thread, which makes every MPI call of
@@ -54,7 +54,7 @@ var (
 // eager limit (see setEagerLimit).
 func startMPI(l launch.Info) (rank.Transport, error) {
 	t := &mpiTransport{calls: make(chan func()), done: make(chan struct{}), quit: make(chan struct{}),
-		yields: yieldsWhenIdle(l, os.Getenv, runtime.NumCPU())}
+		sharesCores: sharesCores(l, os.Getenv, runtime.NumCPU())}
 	// The owner goroutine holds a P while it polls, and while it sleeps on its futex. When Open
 	// MPI binds a rank to one core, Go sees one CPU and GOMAXPROCS is 1: polling would then
 	// starve the computing goroutines for a whole scheduler time slice. And whenever every

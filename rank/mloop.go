@@ -25,7 +25,7 @@ type managerLoop struct {
 	job     Job
 	ctx     context.Context
 	local   *localWorker // rank 0's own worker, once every other is lost
-	// sendFirst: a round sends what a frame led to before it polls again (IdleYielder).
+	// sendFirst: a round sends what a frame led to before it polls again (CoreSharer).
 	sendFirst bool
 }
 
@@ -34,7 +34,7 @@ type managerLoop struct {
 const framesPerRound = 64
 
 func runManager(ctx context.Context, t Transport, job Job, cfg Config) (Stats, error) {
-	l := &managerLoop{t: t, clock: clockOf(t), job: job, ctx: ctx, sendFirst: yieldsWhenIdle(t)}
+	l := &managerLoop{t: t, clock: clockOf(t), job: job, ctx: ctx, sendFirst: sharesCores(t)}
 	m := newManager(cfg, t.Size(), t.Host(), l.clock())
 	l.m = m
 	l.own.cc, _ = t.(costClock)
@@ -181,7 +181,7 @@ func (l *managerLoop) receive(now monoTime) bool {
 			frame.Put(f)
 		}
 		if l.sendFirst && m.out.pending() {
-			return true // see IdleYielder
+			return true // see CoreSharer
 		}
 	}
 	return true

@@ -69,20 +69,21 @@ type LossNotifier interface {
 	Forget(r int)
 }
 
-// IdleYielder is a Transport whose polls that find nothing give the core away (Open MPI on
-// a node with more ranks than cores): its owner loops then stop taking frames once one
-// leaves them something to send or compute, and send before they poll again, since a
-// yield before the answer goes out delays it by another process's time slice. Elsewhere
-// they take every frame there is first, and send what those led to in fewer messages.
-// Called by the owner loop.
-type IdleYielder interface {
-	YieldsWhenIdle() bool
+// CoreSharer is a Transport whose rank shares its node's cores with other busy processes
+// (more ranks than cores; Open MPI then also gives the core away in every poll that finds
+// nothing). Its owner loops then stop taking frames once one leaves them something to send
+// or compute, and send before they poll again: a process that shares a core may lose it
+// at any moment, and an answer not yet sent then waits for another process's time slice.
+// Elsewhere they take every frame there is first, and send what those led to in fewer
+// messages. Called by the owner loop.
+type CoreSharer interface {
+	SharesCores() bool
 }
 
-// yieldsWhenIdle reports whether t is an IdleYielder that yields.
-func yieldsWhenIdle(t Transport) bool {
-	y, ok := t.(IdleYielder)
-	return ok && y.YieldsWhenIdle()
+// sharesCores reports whether t is a CoreSharer whose rank shares its cores.
+func sharesCores(t Transport) bool {
+	c, ok := t.(CoreSharer)
+	return ok && c.SharesCores()
 }
 
 // ErrClosed is returned by a Transport after Close.

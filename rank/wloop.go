@@ -33,7 +33,7 @@ type workerLoop struct {
 	// ownClock: the transport has a clock of its own (costClock), which clock reads.
 	ownClock bool
 	// sendFirst: a round computes and sends what a frame led to before it polls again
-	// (IdleYielder).
+	// (CoreSharer).
 	sendFirst bool
 	made      chan made // the Worker, made on a goroutine of its own (setUp)
 }
@@ -67,7 +67,7 @@ func runWorker(ctx context.Context, t Transport, job Job, cfg Config) error {
 	clock := clockOf(t)
 	l := &workerLoop{t: t, w: newWorker(cfg, t.Host(), clock()), job: job, cfg: cfg, clock: clock}
 	_, l.ownClock = t.(costClock)
-	l.sendFirst = yieldsWhenIdle(t)
+	l.sendFirst = sharesCores(t)
 	l.w.size = t.Size()
 	l.cctx, l.cancel = context.WithCancel(ctx)
 	defer l.cancel()
@@ -151,7 +151,7 @@ func (l *workerLoop) receive(now monoTime) (bool, error) {
 			return true, nil // the setup's broadcast comes next
 		}
 		if l.sendFirst && (len(w.toCompute) > 0 || w.out.pending()) {
-			return true, nil // see IdleYielder
+			return true, nil // see CoreSharer
 		}
 	}
 	return true, nil

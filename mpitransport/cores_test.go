@@ -9,9 +9,9 @@ import (
 	"github.com/mw-hpc/mw/mpi"
 )
 
-// TestYieldsWhenIdle: Open MPI yields in an idle poll when its node runs more ranks than
-// cores, or when its parameter says so; MPICH never.
-func TestYieldsWhenIdle(t *testing.T) {
+// TestSharesCores: a rank shares its cores when its node runs more ranks than cores, and
+// under Open MPI when its parameter makes idle polls yield.
+func TestSharesCores(t *testing.T) {
 	openMPI := mpi.Implementation() == mpi.OpenMPI
 	for _, c := range []struct {
 		local, cores int
@@ -21,9 +21,10 @@ func TestYieldsWhenIdle(t *testing.T) {
 		{3, 2, "", true},
 		{2, 2, "", false},
 		{0, 2, "", false}, // the launcher did not say
-		{2, 2, "1", true},
-		{3, 2, "0", false},
-		{3, 2, "FALSE", false},
+		{3, 2, "0", true},
+		{2, 2, "1", openMPI},
+		{2, 2, "TRUE", openMPI},
+		{2, 2, "0", false},
 	} {
 		env := func(name string) string {
 			if name == "OMPI_MCA_mpi_yield_when_idle" {
@@ -31,9 +32,8 @@ func TestYieldsWhenIdle(t *testing.T) {
 			}
 			return ""
 		}
-		got := yieldsWhenIdle(launch.Info{LocalSize: c.local}, env, c.cores)
-		if want := c.want && openMPI; got != want {
-			t.Errorf("%d ranks on %d cores, parameter %q: %v, want %v", c.local, c.cores, c.param, got, want)
+		if got := sharesCores(launch.Info{LocalSize: c.local}, env, c.cores); got != c.want {
+			t.Errorf("%d ranks on %d cores, parameter %q: %v, want %v", c.local, c.cores, c.param, got, c.want)
 		}
 	}
 }

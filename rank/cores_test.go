@@ -8,18 +8,18 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// pollLog is a Transport that says whether its idle polls yield (IdleYielder) and counts,
+// pollLog is a Transport that says whether its rank shares its cores (CoreSharer) and counts,
 // of the frames it hands its owner loop, those after which the loop's next call was a Send
 // (it sent what the frame led to at once) and those after which it was a poll that found
 // nothing. Only the owner loop calls it, and the test reads it once the rank is done.
 type pollLog struct {
 	Transport
-	yields                       bool
+	shares                       bool
 	last                         string
 	sentAfterRecv, idleAfterRecv int
 }
 
-func (p *pollLog) YieldsWhenIdle() bool { return p.yields }
+func (p *pollLog) SharesCores() bool { return p.shares }
 
 func (p *pollLog) Recv() (int, []byte, bool, error) {
 	from, f, ok, err := p.Transport.Recv()
@@ -49,20 +49,20 @@ func (p *pollLog) note(call string) {
 	p.last = call
 }
 
-// TestSendsBeforePollingWhereIdlePollsYield: where a poll that finds nothing gives the
-// core away (IdleYielder), the manager sends the chunks a result frees before it polls
-// again, and a worker the result of a chunk it computed inline; elsewhere both take every
-// frame there is first, and send after.
-func TestSendsBeforePollingWhereIdlePollsYield(t *testing.T) {
+// TestSendsBeforePollingWhereRanksShareCores: where ranks share their cores (CoreSharer),
+// the manager sends the chunks a result frees before it polls again, and a worker the
+// result of a chunk it computed inline; elsewhere both take every frame there is first,
+// and send after.
+func TestSendsBeforePollingWhereRanksShareCores(t *testing.T) {
 	inline := true
 	forceInline = &inline
 	defer func() { forceInline = nil }()
 	const workers, chunks = 2, 200
-	for _, yields := range []bool{false, true} {
+	for _, shares := range []bool{false, true} {
 		h := newHarness(workers, chunks)
 		logs := make([]*pollLog, workers+1)
 		for r := range logs {
-			logs[r] = &pollLog{Transport: h.net.Rank(r), yields: yields}
+			logs[r] = &pollLog{Transport: h.net.Rank(r), shares: shares}
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), testDeadline)
 		var wg sync.WaitGroup
@@ -86,9 +86,9 @@ func TestSendsBeforePollingWhereIdlePollsYield(t *testing.T) {
 		for _, w := range logs[1:] {
 			answered, polled = answered+w.sentAfterRecv, polled+w.idleAfterRecv
 		}
-		if !yields {
-			require.Zero(t, mgr.sentAfterRecv, "manager, polls that do not yield")
-			require.LessOrEqual(t, answered, workers, "workers, polls that do not yield: the stop's acknowledgements at most")
+		if !shares {
+			require.Zero(t, mgr.sentAfterRecv, "manager, cores not shared")
+			require.LessOrEqual(t, answered, workers, "workers, cores not shared: the stop's acknowledgements at most")
 			continue
 		}
 		// Every result but the last few frees a chunk for its worker (window 1).
