@@ -11,7 +11,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -173,7 +172,7 @@ func TestKilledWorkerEndsJob(t *testing.T) {
 	killed := func(t *testing.T, started func(stdout []byte) bool, args ...string) (stdout, stderr string) {
 		t.Helper()
 		cmd := mwtest.Job{NP: 3, OpenMPI: []string{"-q", "--mca", "odls_base_sigkill_timeout", "2"}}.Cmd(bin, args...)
-		var so, se lockedBuffer
+		var so, se mwtest.SyncBuffer
 		cmd.Stdout, cmd.Stderr = &so, &se
 		require.NoError(t, cmd.Start())
 		defer syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
@@ -235,25 +234,6 @@ func TestKilledWorkerEndsJob(t *testing.T) {
 		require.NoError(t, err)
 		require.NotRegexp(t, `(?m)^r `, string(b), "the journal records a complete output")
 	})
-}
-
-// lockedBuffer is a bytes.Buffer that a command writes while the test reads it.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-// Bytes returns a copy of what was written so far.
-func (b *lockedBuffer) Bytes() []byte {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return bytes.Clone(b.b.Bytes())
 }
 
 // findRank returns the pid of the process running bin as MPI rank r, or 0.
