@@ -635,9 +635,9 @@ func (n *simNet) act(r int, t int64) {
 	}
 	clear(w.toCompute)
 	w.toCompute = w.toCompute[:0]
-	if w.reclaim { // as computeQueue.takeWaiting: a chunk with a free thread starts
+	if w.reclaim { // as computeQueue.takeWaiting
 		w.reclaim = false
-		keep := min(max(n.threads-s.busy, 0), len(s.queue))
+		keep := startingNow(n.threads, s.busy, len(s.queue))
 		for _, tk := range s.queue[keep:] {
 			w.unstarted(monoTime(t), tk.task)
 		}

@@ -417,8 +417,8 @@ func (q *computeQueue) take() (task, bool) {
 func (q *computeQueue) takeWaiting() []task {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	keep := int(max(q.threads-q.running.Load(), 0))
-	if q.n <= keep {
+	keep := startingNow(int(q.threads), int(q.running.Load()), q.n)
+	if q.n == keep {
 		return nil
 	}
 	ts := make([]task, 0, q.n-keep)
@@ -430,6 +430,12 @@ func (q *computeQueue) takeWaiting() []task {
 	q.n = keep
 	q.queued.Store(int32(q.n))
 	return ts
+}
+
+// startingNow is how many of the queued chunks a drain leaves to start (see takeWaiting):
+// the first ones, as many as there are threads free.
+func startingNow(threads, running, queued int) int {
+	return min(max(threads-running, 0), queued)
 }
 
 // finish hands back a computation's answer. The goroutine stops counting as running
