@@ -3,11 +3,14 @@ package rank
 import (
 	"context"
 	"math"
+	"runtime"
 	"runtime/debug"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/mw-hpc/mw/internal/cpuclock"
 )
 
 // raceBuild reports whether the test binary has the race detector, which makes the
@@ -301,5 +304,49 @@ func TestSimLostWorkers(t *testing.T) {
 		}
 		require.Greater(t, r.Efficiency, 0.8, "a lost worker costs its chunks and the time to find it out")
 		t.Logf("by timeout %v: efficiency %.3f, makespan %v", byTimeout, r.Efficiency, r.Makespan)
+	}
+}
+
+var spinState uint64
+
+// spin burns CPU for k steps of a generator.
+func spin(k int) {
+	x := spinState
+	for range k {
+		x = x*6364136223846793005 + 1442695040888963407
+	}
+	spinState = x
+}
+
+// TestSimChargesOnlyTheManager checks the measured clock: a simNet call that follows no
+// work is charged (almost) nothing, and one that follows work is charged that work's CPU
+// time, measured apart. Before calibrate took off the whole empty call, each call was
+// charged 140 ns of the simulator's own clock reads and lock, a quarter of the manager's
+// work per frame.
+func TestSimChargesOnlyTheManager(t *testing.T) {
+	if raceBuild() {
+		t.Skip("the race detector makes the cost of an empty call vary by its median")
+	}
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	const calls = 100000
+	for _, steps := range []int{0, 2000} {
+		begin := cpuclock.Thread()
+		for range calls {
+			spin(steps)
+		}
+		work := float64(cpuclock.Thread()-begin) / calls
+		n := newSimNet(SimConfig{Workers: 1}, Config{Window: 1, Threads: 1})
+		n.start()
+		for range calls {
+			spin(steps)
+			n.mu.Lock()
+			n.enter()
+			n.exit()
+			n.mu.Unlock()
+		}
+		charged := float64(n.busy) / calls
+		t.Logf("%d steps: %.0f ns of work, %.0f ns charged per call (an empty call: %d ns)", steps, work, charged, n.calib)
+		require.InDelta(t, work, charged, 0.15*work+float64(n.calib)/4)
 	}
 }
