@@ -36,11 +36,18 @@ type worker struct {
 	reclaim   bool   // a drain came: the owner loop hands back the chunks not started (unstarted)
 	cancel    bool   // the job stopped: the owner loop cancels the computations
 	draining  bool
-	err       error    // why the worker gave up, once it did
-	size      int      // ranks in the world (0 in the simulator: it checks no stop's list)
-	lost      []int    // the ranks the manager's stop names lost, for the transport to forget
-	lastSent  monoTime // when the last frame for the manager was queued (heartbeats)
-	heard     monoTime // when the last frame from the manager came
+	err       error // why the worker gave up, once it did
+	size      int   // ranks in the world (0 in the simulator: it checks no stop's list)
+	lost      []int // the ranks the manager's stop names lost, for the transport to forget
+	// ready is the ready message until it goes, first of all: a worker of one thread that
+	// has its first chunk (push mode) sends it with that chunk's answer, so that a farm of
+	// 100,000 such costs its manager 100,000 frames fewer in the deal, but readyWait after
+	// it started at the latest (the manager's status names the hosts from it). One of more
+	// threads sends it at once: the manager deals its other threads' chunks on it.
+	ready    *record
+	readyDue monoTime
+	lastSent monoTime // when the last frame for the manager was queued (heartbeats)
+	heard    monoTime // when the last frame from the manager came
 
 	in    *inFrame   // the frame being handled, set by the owner loop (nil: not recycled)
 	spare []*inFrame // holders to reuse
@@ -166,7 +173,10 @@ func (w *worker) started(now monoTime, threads int) {
 	}
 	ready := make([]byte, 4, 4+len(w.host))
 	binary.LittleEndian.PutUint32(ready, uint32(threads))
-	w.send(now, record{kind: kindReady, data: append(ready, w.host...)})
+	w.ready, w.readyDue = &record{kind: kindReady, data: append(ready, w.host...)}, now.Add(readyWait)
+	if threads > 1 || w.cfg.Mode == Pull || len(w.toCompute) == 0 {
+		w.sendReady(now)
+	}
 	for i := 0; w.cfg.Mode == Pull && i < w.limit; i++ {
 		w.send(now, record{kind: kindAsk})
 	}
@@ -303,9 +313,21 @@ func (w *worker) answer(now monoTime, r record) {
 }
 
 func (w *worker) send(now monoTime, r record) {
+	w.sendReady(now)
 	w.out.add(0, r)
 	w.lastSent = now
 }
+
+// sendReady queues the ready message if it has not gone yet.
+func (w *worker) sendReady(now monoTime) {
+	if w.ready != nil {
+		w.out.add(0, *w.ready)
+		w.ready, w.lastSent = nil, now
+	}
+}
+
+// readyWait bounds how long a worker's ready message waits for its first answer.
+const readyWait = 100 * time.Millisecond
 
 // managerTimeouts is how many worker timeouts a worker waits, unheard by the manager, before
 // it takes the manager for lost and stops: a manager's owner loop may wait that long in its
@@ -329,5 +351,11 @@ func (w *worker) tick(now monoTime) (monoTime, error) {
 	if now.Sub(w.lastSent) >= every {
 		w.send(now, record{kind: kindHeartbeat})
 	}
-	return min(w.lastSent.Add(every), w.heard.Add(managerTimeouts*timeout)), nil
+	next := min(w.lastSent.Add(every), w.heard.Add(managerTimeouts*timeout))
+	if w.ready != nil && now >= w.readyDue {
+		w.sendReady(now)
+	} else if w.ready != nil {
+		next = min(next, w.readyDue)
+	}
+	return next, nil
 }
