@@ -19,6 +19,7 @@ type statsJSON struct {
 	ChunksPerSec float64    `json:"chunks_per_second"`
 	Retries      uint64     `json:"retries"`
 	Backups      uint64     `json:"backups"`
+	Released     int        `json:"workers_released_early"`
 	LeftOut      uint64     `json:"left_out"`
 	Skipped      uint64     `json:"skipped"`
 	PerWorker    []uint64   `json:"chunks_per_worker"`
@@ -58,7 +59,7 @@ func writeStats(o *Output, st rank.Stats, rep Report) error {
 	js := statsJSON{
 		WallSeconds: st.Wall.Seconds(), Workers: st.Workers, Threads: st.Threads, Chunks: st.Chunks,
 		BytesIn: st.BytesIn, BytesOut: st.BytesOut, Retries: st.Retries, Backups: st.Backups,
-		LeftOut: st.LeftOut, Skipped: st.Skipped, PerWorker: st.PerWorker,
+		Released: st.Released, LeftOut: st.LeftOut, Skipped: st.Skipped, PerWorker: st.PerWorker,
 		MaxReorder: st.MaxReorder, Spilled: st.Spilled, SpilledBytes: st.SpilledBytes, Hosts: st.Hosts,
 		ManagerCPU: st.ManagerCPU.Seconds(), Alone: st.Alone, Wakeups: st.Wakeups, RungWakeups: st.RungWakeups,
 	}

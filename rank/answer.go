@@ -18,7 +18,7 @@ func (m *manager) onAnswer(from int, r record) error {
 			// The losing copy of a backed-up chunk: drop it, free its credit.
 			delete(m.late, r.seq)
 			m.traceLate(r, lc)
-			m.slots.push(from)
+			m.answeredBy(from)
 			return nil
 		}
 		if !ok {
@@ -26,7 +26,7 @@ func (m *manager) onAnswer(from int, r record) error {
 		}
 		return fmt.Errorf("%s: %s for chunk %d, which is held by %s", m.who(from), r.kind, r.seq, m.who(f.rank))
 	}
-	m.slots.push(from) // the credit the answer frees (in pull mode it asked for the next: checkAsk)
+	m.answeredBy(from) // the credit the answer frees (in pull mode it asked for the next: checkAsk)
 	m.answered++
 	switch r.kind {
 	case kindSkip:

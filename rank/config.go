@@ -141,6 +141,7 @@ type Stats struct {
 	PerWorker    []uint64      // chunks computed per worker rank (index = rank; 0: rank 0's own, once every worker was lost)
 	Retries      uint64        // chunks re-issued after an error
 	Backups      uint64        // backup copies of straggling chunks issued
+	Released     int           // workers sent their stop early: idle once the input was all issued
 	Skipped      uint64        // chunks a drain left out: not started, or waiting for a retry
 	LeftOut      uint64        // chunks that failed every try and were left out (KeepGoing)
 	MaxReorder   int           // most results ever held in the reorder buffer, in memory or spilled

@@ -70,12 +70,14 @@ func (m *manager) nextChunk() (Chunk, bool) {
 func (m *manager) issueRetries() {
 	for len(m.retryq) > 0 && m.slots.len() > 0 {
 		f := m.retryq[0]
-		to, ok := m.slots.takeNot(f.failed)
+		to, ok := m.takeSlotNot(f.failed)
 		if !ok && m.size > 2 {
 			return
 		}
 		if !ok {
-			to = m.slots.take()
+			if to, ok = m.takeSlotNot(0); !ok {
+				return
+			}
 		}
 		m.retryq = m.retryq[1:]
 		m.send(to, f)
@@ -104,11 +106,12 @@ func (m *manager) issueBackups() {
 		if oldest == nil {
 			return
 		}
-		to, ok := m.slots.takeNot(oldest.rank)
+		to, ok := m.takeSlotNot(oldest.rank)
 		if !ok {
 			return
 		}
 		oldest.backup = to
+		m.sentTo(to)
 		oldest.backupSent = m.markSend(to, oldest, true)
 		m.st.Backups++
 		m.issuedN++
@@ -120,6 +123,7 @@ func (m *manager) issueBackups() {
 func (m *manager) send(to int, f *flight) {
 	f.rank = to
 	f.sent = m.markSend(to, f, false)
+	m.sentTo(to)
 	m.issuedN++
 	if f.c.Attempt == 0 && m.cfg.Backups {
 		m.issued.push(f, m.flights.len())

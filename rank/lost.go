@@ -30,6 +30,7 @@ type ranks struct {
 	nextScan     monoTime // when tick next looks at every rank
 	lastTick     monoTime // when tick was last called
 	stoppedAt    monoTime // when the stop went out
+	lostList     []byte   // the ranks lost, 4 bytes each: a stop's data (parseLostRanks)
 	localStarted bool     // rank 0's own worker runs (every other was lost)
 }
 
@@ -64,10 +65,10 @@ func (m *manager) tick(now monoTime) monoTime {
 	m.nextScan = now.Add(every / 2)
 	for r := 1; r < m.size; r++ {
 		switch {
-		case m.lost[r] || !m.announced(r): // nothing may go before the setup's announcement
+		case m.lost[r] || m.acked[r] || !m.announced(r): // nothing may go before the setup's announcement
 		case now.Sub(m.heard[r]) > timeout:
 			m.lose(r, "unheard for "+timeout.String())
-		case now.Sub(m.told[r]) >= every:
+		case now.Sub(m.told[r]) >= every && !m.released[r]:
 			m.out.add(r, record{kind: kindHeartbeat})
 		}
 	}
@@ -107,11 +108,15 @@ func (m *manager) sent(to int, now monoTime) { m.told[to] = now }
 
 // lose takes worker r for lost, found as how says: its chunks go to the others.
 func (m *manager) lose(r int, how string) {
-	if r < 1 || r >= m.size || m.lost[r] || m.phase == finished {
-		return
+	if r < 1 || r >= m.size || m.lost[r] || m.acked[r] || m.phase == finished {
+		return // an acknowledged stop: the worker ended as asked, whatever the launcher says
 	}
 	m.lost[r] = true
 	m.lostCount++
+	m.lostList = binary.LittleEndian.AppendUint32(m.lostList, uint32(r))
+	if m.released[r] {
+		m.releasedN--
+	}
 	if m.threads[r] == 0 {
 		m.lostUnjoined++
 	}
@@ -130,12 +135,13 @@ func (m *manager) lose(r int, how string) {
 		return
 	}
 	lw.Reissued = m.reclaim(r)
+	m.dropLoad(r)
 	m.recordLost(lw)
 	if m.cfg.Log != nil {
 		fmt.Fprintf(m.cfg.Log, "%s was lost (%s); %s issued again\n", m.who(r), how, human.Plural(lw.Reissued, "chunk"))
 	}
-	if m.lostCount == m.size-1 && m.phase == running {
-		m.startLocal()
+	if m.lostCount+m.releasedN == m.size-1 && m.phase == running && (m.releasedN == 0 || m.flights.len() > 0) {
+		m.startLocal() // no worker left to compute what remains
 	}
 }
 
@@ -244,19 +250,9 @@ func (m *manager) startLocal() {
 	m.out.add(m.size, record{kind: kindSetup, data: n[:]})
 }
 
-// lostRanks is the stop's data: the ranks lost, 4 bytes each, so that every worker knows
-// not to wait for them as its process ends (MPI_Finalize may wait for a lost rank).
-func (m *manager) lostRanks() []byte {
-	var b []byte
-	for r := 1; r < m.size; r++ {
-		if m.lost[r] {
-			b = binary.LittleEndian.AppendUint32(b, uint32(r))
-		}
-	}
-	return b
-}
-
-// parseLostRanks reads a stop's data (lostRanks) from the manager of a world of size.
+// parseLostRanks reads a stop's data (ranks.lostList: every worker knows not to wait for
+// those ranks as its process ends, since MPI_Finalize may wait for a lost rank) from the
+// manager of a world of size.
 func parseLostRanks(data []byte, size int) ([]int, error) {
 	if len(data)%4 != 0 {
 		return nil, fmt.Errorf("a stop message of %d bytes, not a list of ranks", len(data))

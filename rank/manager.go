@@ -29,14 +29,15 @@ type manager struct {
 	dead  bool  // the transport failed: nothing more can be sent
 	start monoTime
 
-	threads []int    // per rank: computing threads (0 for the manager, and before ready)
-	hosts   []string // per rank
-	waiting int      // stopping: the workers yet to acknowledge the stop
-	slots   ring     // one entry per free credit: the rank to send to
-	credits int      // total credits, the in-flight bound
-	asked   []int    // pull mode, per rank: its kindAsk records, threads x window at most
-	acked   []bool   // stopping: the workers that acknowledged the stop
-	ranks            // who is joined, heard from, told, lost (lost.go)
+	threads  []int    // per rank: computing threads (0 for the manager, and before ready)
+	hosts    []string // per rank
+	waiting  int      // stopping: the workers yet to acknowledge the stop
+	slots    ring     // one entry per free credit: the rank to send to
+	credits  int      // total credits, the in-flight bound
+	asked    []int    // pull mode, per rank: its kindAsk records, threads x window at most
+	acked    []bool   // stopping: the workers that acknowledged the stop
+	ranks             // who is joined, heard from, told, lost (lost.go)
+	releases          // who holds chunks, who was stopped early (release.go)
 
 	flights  flights             // the chunks issued and not done, by ticket
 	late     map[uint64]lateCopy // chunks done while a second holder still computes them
@@ -86,7 +87,7 @@ func newManager(cfg Config, size int, host string, now monoTime) *manager {
 	n := size + 1 // the workers, and a local one (local.go)
 	m := &manager{cfg: cfg, size: size, out: newOutbox(n), start: now, now: now, late: map[uint64]lateCopy{}}
 	m.threads, m.hosts, m.asked, m.acked = make([]int, n), make([]string, n), make([]int, n), make([]bool, n)
-	m.ranks = newRanks(n, now)
+	m.ranks, m.releases = newRanks(n, now), newReleases(n)
 	m.hosts[0] = host
 	m.st.PerWorker = make([]uint64, n)
 	return m
@@ -206,10 +207,10 @@ func (m *manager) announceRest() {
 	}
 }
 
-// toAll queues r for every worker not lost.
+// toAll queues r for every worker not lost nor released.
 func (m *manager) toAll(r record) {
 	for to := 1; to < m.size; to++ {
-		if !m.lost[to] {
+		if !m.lost[to] && !m.released[to] {
 			m.out.add(to, r)
 		}
 	}
@@ -271,6 +272,9 @@ func (m *manager) onRunning(from int, r record) error {
 		m.slots.push(from)
 		return nil
 	case r.kind == kindHeartbeat:
+		return nil
+	case r.kind == kindStop && m.released[from] && !m.acked[from]: // its release (release.go)
+		m.acked[from] = true
 		return nil
 	case r.kind == kindResult || r.kind == kindError || (r.kind == kindSkip && m.draining):
 		return m.onAnswer(from, r)
@@ -336,8 +340,8 @@ func (m *manager) fail(err error) {
 	m.stop()
 }
 
-// stop tells every worker to stop; the loop ends once each not lost acknowledged (or at a
-// deadline the owner loop keeps). A lost worker gets the stop too, never waited for: one
+// stop tells every worker not released to stop; the loop ends once each not lost
+// acknowledged (or at a deadline the owner loop keeps). A lost worker gets the stop too, never waited for: one
 // that froze and wakes up later then ends at once, not after managerTimeouts.
 func (m *manager) stop() {
 	if m.phase >= stopping {
@@ -350,10 +354,12 @@ func (m *manager) stop() {
 	m.phase, m.stoppedAt = stopping, m.now
 	m.waiting = 1 // held until every stop is queued
 	m.announceRest()
-	stop := record{kind: kindStop, data: m.lostRanks()}
+	stop := record{kind: kindStop, data: m.lostList}
 	for to := 1; to < m.size; to++ {
-		m.out.add(to, stop)
-		if !m.lost[to] {
+		if !m.released[to] {
+			m.out.add(to, stop)
+		}
+		if !m.lost[to] && !m.acked[to] {
 			m.waiting++
 		}
 	}

@@ -270,6 +270,7 @@ func (m *manager) sourceReady(now monoTime) {
 // advance issues what can be issued and ends the run once every chunk is written.
 func (m *manager) advance() {
 	m.issue()
+	m.releaseIdle()
 	m.settle()
 }
 

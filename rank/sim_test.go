@@ -350,3 +350,16 @@ func TestSimChargesOnlyTheManager(t *testing.T) {
 		require.InDelta(t, work, charged, 0.15*work+float64(n.calib)/4)
 	}
 }
+
+// TestSimReleasesIdleWorkers: on a farm of 2,000, the stops and their acknowledgements go
+// out as workers fall idle in the tail, not after the last result, which the end then
+// follows by the acknowledgements of the workers released last (about 1,000 frames: most
+// fall idle in the last chunk's time), not by 4,000 frames (4 ms at 1 us a frame).
+func TestSimReleasesIdleWorkers(t *testing.T) {
+	const workers = 2000
+	r := simulate(t, SimConfig{Workers: workers, Items: workers * 50, Item: time.Millisecond, Net: NetCluster,
+		Engine: engine(2, Push, false), ManagerCost: time.Microsecond})
+	require.Equal(t, r.Chunks, r.Stats.Chunks, "every chunk written")
+	require.GreaterOrEqual(t, r.Stats.Released, workers-2, "all but the last worker and the one kept for a retry")
+	require.Less(t, r.Makespan-r.Written, workers*time.Microsecond, "the end after the last result")
+}
