@@ -206,18 +206,20 @@ type simNet struct {
 	resB    int
 
 	// Virtual time, in nanoseconds.
-	now_     int64 // the manager's clock
-	busy     int64 // charged to the manager
-	fixed    int64 // ManagerCost
-	speed    float64
-	lastCPU  int64     // the manager thread's CPU clock when it last entered a simNet call
-	inside   time.Time // when it did
-	simTime  int64     // time it then spent inside the simNet, not charged
-	calib    int64     // what an empty simNet call is charged (calibrate)
-	owed     int64     // calls found cheaper than calib, to take off the next charges (< 0)
-	txFree   int64     // the manager's outgoing link is busy until then
-	linkFree int64     // the manager's incoming link is busy until then
-	rxFree   int64     // the manager's receive overhead is busy until then
+	now_      int64 // the manager's clock
+	busy      int64 // charged to the manager
+	fixed     int64 // ManagerCost
+	speed     float64
+	lastCPU   int64     // the manager thread's CPU clock when it last entered a simNet call
+	entered   time.Time // the wall clock then
+	left      time.Time // the wall clock when it last left one
+	simTime   int64     // the wall time it then spent inside the simNet, not charged
+	calibWall int64     // an empty call's span on the wall clock (calibrate)
+	calibCPU  int64     // and on the thread's CPU clock, which counts the clock's read
+	owed      int64     // calls found cheaper than the calibration, to take off the next (< 0)
+	txFree    int64     // the manager's outgoing link is busy until then
+	linkFree  int64     // the manager's incoming link is busy until then
+	rxFree    int64     // the manager's receive overhead is busy until then
 
 	events evHeap
 	nextID uint64
@@ -365,43 +367,50 @@ func (n *simNet) start() {
 	n.exit()
 }
 
-// calibrate measures what a simNet call that does nothing is charged: the clock reads, the
-// lock and the bookkeeping between them are the simulator's, not the manager's (about
-// 140 ns a call on the development machine, a quarter of the manager's work per frame).
-// enter takes the median of many empty calls off every call.
+// calibrate measures an empty simNet call's span on both clocks (see enter): the clock
+// reads, the lock and the bookkeeping are the simulator's, not the manager's; enter takes
+// off the median of many empty calls.
 func (n *simNet) calibrate() {
-	raw := make([]int64, 2001)
-	n.lastCPU, n.inside = int64(cpuclock.Thread()), time.Now()
+	walls, cpus := make([]int64, 2001), make([]int64, 2001)
+	n.entered, n.lastCPU = time.Now(), int64(cpuclock.Thread())
 	n.exit()
-	for i := range raw {
+	for i := range walls {
 		n.mu.Unlock()
 		n.mu.Lock()
-		cpu := int64(cpuclock.Thread())
-		n.inside = time.Now()
-		raw[i] = cpu - n.lastCPU - n.simTime
-		n.lastCPU = cpu
+		wall, cpu := time.Now(), int64(cpuclock.Thread())
+		walls[i], cpus[i] = n.spans(wall, cpu)
+		n.entered, n.lastCPU = wall, cpu
 		n.exit()
 	}
-	slices.Sort(raw)
-	n.calib = raw[len(raw)/2]
+	slices.Sort(walls)
+	slices.Sort(cpus)
+	n.calibWall, n.calibCPU = walls[len(walls)/2], cpus[len(cpus)/2]
 }
 
-// enter charges the manager for its CPU time since it last left a simNet call. The thread's
-// CPU clock is read once per call (a system call); the simNet's own time since the previous
-// read, measured on the cheap wall clock, and the calibrated cost of an empty call are not
-// charged. A call found cheaper than the calibration is owed to the next: the clock never
-// goes back, and the charges' sum is not biased by the noise of each. On the fixed clock,
-// frames are charged where they are sent or received (charge).
+// spans is the manager's time since its last simNet call, on the wall clock (from the
+// call's end) and on the thread's CPU clock (from the call's start, less the wall time
+// spent inside it).
+func (n *simNet) spans(wall time.Time, cpu int64) (int64, int64) {
+	// A preemption inside the simNet counts on the wall clock only: the CPU span is
+	// then at least 0.
+	return int64(wall.Sub(n.left)), max(cpu-n.lastCPU-n.simTime, 0)
+}
+
+// enter charges the manager for its time since it last left a simNet call: the smaller of
+// its span on the wall clock, read first and cheaply (no system call), and on the thread's
+// CPU clock (a system call, which costs more after the simulator's work has taken the
+// caches), which does not count a preemption; each less an empty call's. A call found
+// cheaper than the calibration is owed to the next: the clock never goes back, and the
+// charges' sum is not biased by the noise of each. On the fixed clock, frames are charged
+// where they are sent or received (charge).
 func (n *simNet) enter() {
 	if n.fixed != 0 {
 		return
 	}
-	cpu := int64(cpuclock.Thread())
-	n.inside = time.Now()
-	// A preemption inside the simNet counts on the wall clock only: at most one empty
-	// call's cost is owed for it.
-	n.owed += max(cpu-n.lastCPU-n.simTime, 0) - n.calib
-	n.lastCPU = cpu
+	wall, cpu := time.Now(), int64(cpuclock.Thread())
+	w, c := n.spans(wall, cpu)
+	n.owed += min(w-n.calibWall, c-n.calibCPU)
+	n.entered, n.lastCPU = wall, cpu
 	if n.owed <= 0 {
 		return
 	}
@@ -422,7 +431,8 @@ func (n *simNet) charge() {
 
 func (n *simNet) exit() {
 	if n.fixed == 0 {
-		n.simTime = int64(time.Since(n.inside))
+		n.left = time.Now()
+		n.simTime = int64(n.left.Sub(n.entered))
 	}
 }
 
