@@ -489,3 +489,31 @@ func TestExitCodesMPI(t *testing.T) {
 		})
 	}
 }
+
+// releaseScript: task 1 waits until the 19 others not queued behind it (window 2) have run
+// (or 30 s), so that the other workers fall idle with the input all issued while it
+// computes.
+const releaseScript = `if [ "$MW_TASK" = 1 ]; then i=0; until [ "$(ls "$1" | wc -l)" -ge 19 ] || [ $i -ge 600 ]; do sleep 0.05; i=$((i+1)); done; fi
+: > "$1/ran.$MW_TASK"; echo "task $MW_TASK"`
+
+// TestReleasedWorkersMPI: once every task is issued, an idle worker gets its stop while
+// another still computes (one is kept for a retry), its process ends early (MPI_Finalize
+// waits for the others without spinning, or not at all under recovery), and the run is
+// the same.
+func TestReleasedWorkersMPI(t *testing.T) {
+	needMPI(t)
+	dir, stats := t.TempDir(), filepath.Join(t.TempDir(), "stats.json")
+	var input, want strings.Builder
+	for i := 1; i <= 21; i++ {
+		fmt.Fprintf(&input, "%d\n", i)
+		fmt.Fprintf(&want, "task %d\n", i)
+	}
+	got := mpiExec(t, 4, input.String(), "-j", "1", "--window", "2", "--stats", stats, "-q", "--", "sh", "-c", releaseScript, "sh", dir)
+	if got.code != 0 || got.stdout != want.String() {
+		t.Fatalf("exit %d, stdout %q, stderr %q", got.code, got.stdout, got.stderr)
+	}
+	b, err := os.ReadFile(stats)
+	if err != nil || !strings.Contains(string(b), `"workers_released_early": 1,`) {
+		t.Fatalf("stats %s (%v): want one of the two idle workers released", b, err)
+	}
+}
