@@ -272,6 +272,7 @@ const (
 	evLose                 // a worker is lost
 	evNotice               // the launcher tells the manager of a lost worker
 	evTick                 // a worker's clock ticks (heartbeats)
+	evReady                // a worker's ready message is due (readyWait)
 )
 
 type simEvent struct {
@@ -631,7 +632,8 @@ func (n *simNet) process(e simEvent) {
 	}
 }
 
-// processLoss applies a loss, the launcher's notice of one, or a worker's tick.
+// processLoss applies a loss, the launcher's notice of one, or a worker's tick (for its
+// heartbeats, or for its ready message).
 func (n *simNet) processLoss(e simEvent) {
 	s := &n.ws[e.rank]
 	switch {
@@ -644,6 +646,10 @@ func (n *simNet) processLoss(e simEvent) {
 			n.act(int(e.rank), e.t)
 		}
 		n.push(simEvent{ev: evTick, t: e.t + n.tick, rank: e.rank})
+	case e.ev == evReady && !s.dead && s.w.ready != nil:
+		if _, err := s.w.tick(monoTime(e.t)); err == nil {
+			n.act(int(e.rank), e.t)
+		}
 	}
 }
 
@@ -659,6 +665,9 @@ func (n *simNet) act(r int, t int64) {
 			return
 		}
 		w.started(monoTime(t), n.threads)
+		if w.ready != nil {
+			n.push(simEvent{ev: evReady, t: int64(w.readyDue), rank: int32(r)})
+		}
 	}
 	for _, tk := range w.toCompute {
 		if len(tk.c.Data) != 16 {
