@@ -57,9 +57,7 @@ func (m *manager) succeeded(from int, f *flight, r record) error {
 		}
 		m.late[f.c.Seq] = lc
 	}
-	if m.sized != nil {
-		m.sizer.observe(f.items, r.work, len(r.data))
-	}
+	m.sizer.observe(f.items, r.work, len(r.data)) // the items' cost: chunk sizes, and stragglers
 	m.st.PerWorker[from]++
 	m.itemsDone += uint64(f.items)
 	seq := f.c.Seq

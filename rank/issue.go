@@ -13,6 +13,7 @@ const maxAhead = 1 << 20
 
 // issue sends chunks (retries first) while there are free credits.
 func (m *manager) issue() {
+	m.backupAt = 0 // issueBackups notes it again if a chunk will straggle
 	if m.phase != running {
 		return
 	}
@@ -81,41 +82,6 @@ func (m *manager) issueRetries() {
 		}
 		m.retryq = m.retryq[1:]
 		m.send(to, f)
-	}
-}
-
-// issueBackups gives idle workers a copy of the oldest chunks still in flight when no new
-// chunk can be issued (MapReduce's backup tasks): the first result wins and the other is
-// dropped, so one slow worker does not hold up the end of the job.
-func (m *manager) issueBackups() {
-	if !m.cfg.Backups || m.size <= 2 {
-		return
-	}
-	for m.slots.len() > 0 {
-		// The oldest eligible chunk: scan up from a cursor that only moves forward, since
-		// a chunk below it is done, backed up already, or failed (the retries' business,
-		// not a straggler) and never becomes eligible again. Amortized O(1) per backup.
-		var oldest *flight
-		for ; m.backupFrom < m.nextSeq; m.backupFrom++ {
-			f, ok := m.issued.find(m.backupFrom)
-			if ok && f.rank > 0 && f.backup == 0 && f.failed == 0 {
-				oldest = f
-				break
-			}
-		}
-		if oldest == nil {
-			return
-		}
-		to, ok := m.takeSlotNot(oldest.rank)
-		if !ok {
-			return
-		}
-		oldest.backup = to
-		m.sentTo(to)
-		oldest.backupSent = m.markSend(to, oldest, true)
-		m.st.Backups++
-		m.issuedN++
-		m.out.add(to, m.task(oldest))
 	}
 }
 

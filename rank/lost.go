@@ -44,7 +44,8 @@ func newRanks(n int, now monoTime) ranks {
 
 // tick looks at every worker when a scan is due: one unheard for the timeout is lost, one
 // told nothing for a heartbeat's interval gets a heartbeat (so that it knows the manager is
-// there). It returns when the next scan is due.
+// there), and issues the backups of chunks that straggle by now. It returns when it is next
+// due.
 func (m *manager) tick(now monoTime) monoTime {
 	timeout, every := m.cfg.heartbeats()
 	if away := now.Sub(m.lastTick); away > every && m.lastTick != 0 {
@@ -58,8 +59,15 @@ func (m *manager) tick(now monoTime) monoTime {
 	if m.phase == stopping {
 		return m.tickStopping(now, timeout)
 	}
-	if now < m.nextScan || m.phase == finished {
+	if m.phase == finished {
 		return m.nextScan
+	}
+	if m.backupAt != 0 && now >= m.backupAt {
+		m.now = now
+		m.advance() // a chunk straggles now: an idle worker gets its backup
+	}
+	if now < m.nextScan {
+		return m.wakeAt()
 	}
 	m.now = now
 	m.nextScan = now.Add(every / 2)
@@ -73,6 +81,14 @@ func (m *manager) tick(now monoTime) monoTime {
 		}
 	}
 	m.advance()
+	return m.wakeAt()
+}
+
+// wakeAt is when tick wants to be called next: the next scan, or a chunk's backup.
+func (m *manager) wakeAt() monoTime {
+	if m.backupAt != 0 {
+		return min(m.nextScan, m.backupAt)
+	}
 	return m.nextScan
 }
 

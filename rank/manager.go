@@ -53,7 +53,8 @@ type manager struct {
 
 	sized      SizedSource // the source, when the engine sizes its chunks
 	sizer      sizer
-	backupFrom uint64 // no chunk below it can get a backup
+	backupFrom uint64   // no chunk below it can get a backup
+	backupAt   monoTime // when the oldest chunk without a backup will straggle (0: none waits)
 	tr         *tracer
 	labeler    TraceLabeler      // the Sink, when it names its chunks in the trace
 	writeFlows map[uint64]uint64 // with a trace: the flow of each result not yet written

@@ -5,8 +5,8 @@ package rank
 // (its release), rather than every stop at the end, so that on a large farm the stops and
 // their acknowledgements overlap the tail of the run instead of following it (100,000
 // workers: 200,000 frames, some 5% of a run of a second). While others compute, one idle
-// worker is kept for a retry; should every worker not released be lost with chunks
-// unanswered, the manager computes them itself (local.go).
+// worker is kept for a retry or a backup; should every worker not released be lost with
+// chunks unanswered, the manager computes them itself (local.go).
 //
 // A released worker's process ends early. A loss after its release is not named in its
 // stop; under Open MPI's recovery MPI_Finalize then has no fence (mpitransport), so that
