@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+
+	"github.com/mw-hpc/mw/internal/frame"
 )
 
 // deliver passes a result to the Sink: at once when unordered, otherwise through the
@@ -13,10 +15,12 @@ func (m *manager) deliver(from int, seq uint64, out []byte) error {
 		return m.put(seq, out)
 	}
 	// A result whose turn has not come is copied (the frame it came in goes back to its
-	// pool after this step), unless it is large and came alone: then the reorder buffer
-	// takes the frame itself. One whose turn has come is written now, in release.
+	// pool after this step), unless it came alone in a frame no larger than the copy's
+	// buffer would be, or is large: then the reorder buffer takes the frame itself. One
+	// whose turn has come is written now, in release.
 	var err error
-	if len(out) >= zeroCopyMin && len(m.rx) == recordHeader+len(out) && seq != m.ro.Next() {
+	alone := len(m.rx) == recordHeader+len(out)
+	if alone && seq != m.ro.Next() && (len(out) >= zeroCopyMin || cap(m.rx) <= frame.Cap(len(out))) {
 		err = m.ro.PutFrame(seq, m.rx, recordHeader)
 		m.rx = nil // the reorder buffer's now
 	} else {
@@ -29,7 +33,8 @@ func (m *manager) deliver(from int, seq uint64, out []byte) error {
 }
 
 // zeroCopyMin is the size from which a result waiting for its turn keeps the frame it came
-// in rather than a copy: below it a copy costs less than a frame held back.
+// in alone whatever the frame's capacity: below it, a copy costs less than holding a frame
+// larger than the result's own buffer would be.
 const zeroCopyMin = 8 << 10
 
 // deliverGap records that chunk seq is left out of the output (it failed every try, or a

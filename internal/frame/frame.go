@@ -38,6 +38,14 @@ func Get(n int) []byte {
 	return make([]byte, n, 1<<c)
 }
 
+// Cap is the capacity of the buffer Get(n) returns.
+func Cap(n int) int {
+	if c := class(n); c <= maxClass {
+		return 1 << c
+	}
+	return n
+}
+
 // Put gives b back for a later Get. b must not be used afterwards. A buffer whose capacity
 // is not a pool's class (not from Get, or resliced from its start) is left to the garbage
 // collector.

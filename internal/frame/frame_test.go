@@ -33,3 +33,13 @@ func TestSteadyStateAllocatesNothing(t *testing.T) {
 		t.Fatalf("%.2f allocations per Get and Put, want none", allocs)
 	}
 }
+
+func TestCapIsGetsCapacity(t *testing.T) {
+	for _, n := range []int{0, 1, 64, 65, 3000, 4096, 4097, 64 << 20, 64<<20 + 1} {
+		b := Get(n)
+		if Cap(n) != cap(b) {
+			t.Errorf("Cap(%d) = %d, Get's capacity %d", n, Cap(n), cap(b))
+		}
+		Put(b)
+	}
+}
