@@ -62,11 +62,11 @@ func (m *manager) tick(now monoTime) monoTime {
 	if m.phase == finished {
 		return m.nextScan
 	}
-	if m.backupAt != 0 && now >= m.backupAt {
-		m.now = now
-		m.advance() // a chunk straggles now: an idle worker gets its backup
-	}
 	if now < m.nextScan {
+		if m.backupAt != 0 && now >= m.backupAt {
+			m.now = now
+			m.advance() // a chunk straggles now: an idle worker gets its backup
+		}
 		return m.wakeAt()
 	}
 	m.now = now

@@ -342,8 +342,9 @@ func (m *manager) fail(err error) {
 }
 
 // stop tells every worker not released to stop; the loop ends once each not lost
-// acknowledged (or at a deadline the owner loop keeps). A lost worker gets the stop too, never waited for: one
-// that froze and wakes up later then ends at once, not after managerTimeouts.
+// acknowledged (or at a deadline the owner loop keeps). A lost worker gets the stop too,
+// never waited for: one that froze and wakes up later then ends at once, not after
+// managerTimeouts.
 func (m *manager) stop() {
 	if m.phase >= stopping {
 		return

@@ -109,12 +109,11 @@ func (m *manager) publishDetail() {
 	}
 }
 
-// flightDetail counts each worker's chunks in flight and finds the longest in flight.
+// flightDetail lists each worker's chunks in flight (releases.holding) and finds the
+// longest in flight.
 func (m *manager) flightDetail() ([]RankLoad, []InFlight) {
-	counts := make([]int, m.size+1)
 	var longest []InFlight
 	add := func(f *flight, r int, mark sendMark, backup bool) {
-		counts[r]++
 		c := InFlight{Seq: f.c.Seq, Rank: r, Host: m.hosts[r], Sent: mark.at.Sub(m.start), Backup: backup}
 		i := len(longest)
 		for i > 0 && longest[i-1].Sent > c.Sent {
@@ -132,13 +131,10 @@ func (m *manager) flightDetail() ([]RankLoad, []InFlight) {
 			add(f, f.backup, f.backupSent, true)
 		}
 	}
-	for _, lc := range m.late {
-		counts[lc.rank]++
-	}
 	var running []RankLoad
 	for r := 1; r <= m.size; r++ {
 		if m.threads[r] > 0 && !m.lost[r] {
-			running = append(running, RankLoad{Rank: r, Host: m.hosts[r], Chunks: counts[r]})
+			running = append(running, RankLoad{Rank: r, Host: m.hosts[r], Chunks: m.holding[r]})
 		}
 	}
 	return running, longest

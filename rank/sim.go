@@ -641,14 +641,12 @@ func (n *simNet) processLoss(e simEvent) {
 		s.dead, s.queue = true, nil
 	case e.ev == evNotice:
 		n.notices = append(n.notices, int(e.rank))
-	case e.ev == evTick && !s.dead && s.w.phase != ended:
+	case (e.ev == evTick || e.ev == evReady && s.w.ready != nil) && !s.dead && s.w.phase != ended:
 		if _, err := s.w.tick(monoTime(e.t)); err == nil {
 			n.act(int(e.rank), e.t)
 		}
-		n.push(simEvent{ev: evTick, t: e.t + n.tick, rank: e.rank})
-	case e.ev == evReady && !s.dead && s.w.ready != nil:
-		if _, err := s.w.tick(monoTime(e.t)); err == nil {
-			n.act(int(e.rank), e.t)
+		if e.ev == evTick {
+			n.push(simEvent{ev: evTick, t: e.t + n.tick, rank: e.rank})
 		}
 	}
 }
